@@ -1,0 +1,62 @@
+# mien - the commands a user types. CMake (CMakeLists.txt) knows the sources; this file knows
+# the workflow: dependencies, models, build, tests, benchmarks.
+#
+#   make run     install what is missing, build, fetch the models, run mien
+#   make test    the whole suite: normal build, then again under ASan+UBSan
+#   make bench   mien against ONNX Runtime on the default models, ratios in one run
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+CMAKE_GEN  := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+
+.PHONY: all deps models build run test test-fast test-asan bench fixtures format install clean
+
+all: build models
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+models: | deps
+	@scripts/fetch-models
+
+run: all
+	$(BUILD)/mien bench
+
+# The suite, as CI runs it. Each configuration ends with ctest's summary line.
+test: test-fast test-asan
+
+test-fast: all
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+$(ASAN_BUILD)/CMakeCache.txt: | deps
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMIEN_SANITIZE=ON
+
+test-asan: $(ASAN_BUILD)/CMakeCache.txt models
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+bench: all
+	MIEN_BIN=$(BUILD)/mien bench/engine.sh
+
+# Regenerates tests/fixtures/parity from ONNX Runtime (needs the npm registry once).
+fixtures: all
+	MIEN_BUILD=$(BUILD) scripts/gen-parity-fixtures
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+install: all
+	cmake --install $(BUILD)
+	install -d $(DESTDIR)/usr/local/share/mien/models
+	install -m 0644 models/*.onnx $(DESTDIR)/usr/local/share/mien/models/
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,21 @@
+/* cli.h - the commands of the `mien` program; each lives in its own file. */
+#ifndef MIEN_CLI_H
+#define MIEN_CLI_H
+
+/* Exit codes, documented in `mien --help`. */
+enum {
+  EXIT_OK = 0,
+  EXIT_FAILURE_GENERIC = 1, /* anything not below */
+  EXIT_USAGE = 2,           /* bad command line */
+  EXIT_INPUT = 3,           /* the input was refused: bad image, bad parameter */
+  EXIT_SETUP = 4            /* models missing or unusable, I/O errors */
+};
+
+int cmd_bench(int argc, char **argv);
+
+/* Parses "1,3,240,320" into dims; returns the count or -1. */
+int cli_parse_dims(const char *s, long long *dims, int max);
+/* Maps a library status to an exit code. */
+int cli_exit_code(int status);
+
+#endif

@@ -1,0 +1,75 @@
+/* main.c - `mien`: the command line over libmien. Commands print JSON on stdout and errors as
+ * one line on stderr; the exit code says what kind of failure it was. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "mien.h"
+
+static const struct {
+  const char *name, *summary;
+  int (*run)(int argc, char **argv);
+} commands[] = {
+    {"bench", "time the models (see `mien bench --help`)", cmd_bench},
+};
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "mien %s - self-hosted face detection and recognition\n\n"
+          "usage: mien COMMAND [options]\n\ncommands:\n",
+          MIEN_VERSION);
+  for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f,
+          "\nmien never infers gender, age, emotion or ethnicity: such inference is unreliable\n"
+          "and invites discrimination, so no command or option offers it.\n\n"
+          "exit codes: 0 ok, 1 other failure, 2 bad command line, 3 input refused (bad image or\n"
+          "parameter), 4 setup problem (models missing, I/O)\n"
+          "environment: MIEN_MODELS (model directory), MIEN_ISA=generic|avx2 (kernel choice)\n");
+}
+
+int cli_parse_dims(const char *s, long long *dims, int max) {
+  int n = 0;
+  while (*s) {
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v < 1 || n == max) return -1;
+    dims[n++] = v;
+    s = *end == ',' ? end + 1 : end;
+    if (*end && *end != ',') return -1;
+  }
+  return n ? n : -1;
+}
+
+int cli_exit_code(int status) {
+  switch ((mien_status)status) {
+  case MIEN_OK:
+    return EXIT_OK;
+  case MIEN_ERR_INVALID_PARAMETER:
+  case MIEN_ERR_INVALID_IMAGE_FORMAT:
+  case MIEN_ERR_IMAGE_TOO_LARGE:
+    return EXIT_INPUT;
+  case MIEN_ERR_MODEL:
+  case MIEN_ERR_IO:
+    return EXIT_SETUP;
+  default:
+    return EXIT_FAILURE_GENERIC;
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+      !strcmp(argv[1], "help")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? EXIT_USAGE : EXIT_OK;
+  }
+  if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+    printf("{\"version\":\"%s\",\"isa\":\"%s\"}\n", MIEN_VERSION, mien_isa());
+    return EXIT_OK;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "mien: unknown command '%s' (see mien --help)\n", argv[1]);
+  return EXIT_USAGE;
+}
