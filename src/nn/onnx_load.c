@@ -163,6 +163,8 @@ static int parse_attrs(nn_node *n, const Onnx__NodeProto *np, int opset, char *e
   a->softmax_legacy = opset < 13;
   a->axis = n->op == OP_SOFTMAX ? (opset < 13 ? 1 : -1) : n->op == OP_FLATTEN ? 1 : 0;
   a->resize_nearest_floor = 0; /* ONNX default nearest_mode is round_prefer_floor */
+  /* Resize-11+ defaults coordinate_transformation_mode to half_pixel; Resize-10 is asymmetric */
+  a->resize_half_pixel = n->op == OP_RESIZE && opset >= 11;
   int got;
   for (size_t i = 0; i < np->n_attribute; i++) {
     const Onnx__AttributeProto *at = np->attribute[i];

@@ -32,7 +32,8 @@ static void axis_geom(int64_t in, int64_t k, int64_t s, int64_t d, const int64_t
     return;
   }
   *pad_begin = pads[0];
-  *out = (in + pads[0] + pads[1] - ext) / s + 1;
+  int64_t span = in + pads[0] + pads[1] - ext; /* C division truncates toward zero */
+  *out = span < 0 ? 0 : span / s + 1;
 }
 
 int nn_conv_geometry(const nn_node *n, const nn_shape *in, int64_t kh, int64_t kw, int64_t *oh,

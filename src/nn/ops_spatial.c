@@ -5,6 +5,21 @@
 
 #include "nn/ops.h"
 
+/* Output size of pooled axis i (0: H, 1: W) and its leading pad, honouring auto_pad and
+ * ceil_mode; -1 when the window does not fit. */
+static int64_t pool_axis(const nn_attrs *a, int i, int64_t in, int64_t *pad_begin) {
+  int64_t ext = a->dilations[i] * (a->kernel[i] - 1) + 1, s = a->strides[i];
+  if (a->auto_pad_same) {
+    int64_t out = (in + s - 1) / s, total = (out - 1) * s + ext - in;
+    if (total < 0) total = 0;
+    *pad_begin = a->auto_pad_same == 1 ? total / 2 : total - total / 2;
+    return out;
+  }
+  *pad_begin = a->pads[i];
+  int64_t span = in + a->pads[i] + a->pads[2 + i] - ext;
+  return span < 0 ? -1 : (a->ceil_mode ? span + s - 1 : span) / s + 1;
+}
+
 static int maxpool_infer(const nn_node *n, nn_tensor **in, nn_tensor **out, char *err,
                          size_t errlen) {
   const nn_shape *s = &in[0]->s;
@@ -13,10 +28,10 @@ static int maxpool_infer(const nn_node *n, nn_tensor **in, nn_tensor **out, char
     return nn_node_errf(n, err, errlen, "only 2-D float pooling with a kernel_shape is supported");
   out[0]->s = *s;
   for (int i = 0; i < 2; i++) {
-    int64_t ext = a->dilations[i] * (a->kernel[i] - 1) + 1;
-    int64_t span = s->d[2 + i] + a->pads[i] + a->pads[2 + i] - ext;
-    if (span < 0) return nn_node_errf(n, err, errlen, "input smaller than the pooling window");
-    out[0]->s.d[2 + i] = (a->ceil_mode ? (span + a->strides[i] - 1) : span) / a->strides[i] + 1;
+    int64_t pad;
+    out[0]->s.d[2 + i] = pool_axis(a, i, s->d[2 + i], &pad);
+    if (out[0]->s.d[2 + i] < 1)
+      return nn_node_errf(n, err, errlen, "input smaller than the pooling window");
   }
   out[0]->type = NN_F32;
   return 0;
@@ -26,7 +41,9 @@ static void maxpool_run(const nn_node *n, nn_tensor **in, nn_tensor **out, const
   (void)ctx;
   const nn_attrs *a = &n->a;
   const nn_shape *s = &in[0]->s, *os = &out[0]->s;
-  int64_t H = s->d[2], W = s->d[3], OH = os->d[2], OW = os->d[3];
+  int64_t H = s->d[2], W = s->d[3], OH = os->d[2], OW = os->d[3], pt, pl;
+  pool_axis(a, 0, H, &pt);
+  pool_axis(a, 1, W, &pl);
   for (int64_t c = 0; c < s->d[0] * s->d[1]; c++) {
     const float *x = (const float *)in[0]->data + c * H * W;
     float *y = (float *)out[0]->data + c * OH * OW;
@@ -34,10 +51,10 @@ static void maxpool_run(const nn_node *n, nn_tensor **in, nn_tensor **out, const
       for (int64_t ox = 0; ox < OW; ox++) {
         float m = -INFINITY;
         for (int64_t ky = 0; ky < a->kernel[0]; ky++) {
-          int64_t iy = oy * a->strides[0] - a->pads[0] + ky * a->dilations[0];
+          int64_t iy = oy * a->strides[0] - pt + ky * a->dilations[0];
           if (iy < 0 || iy >= H) continue;
           for (int64_t kx = 0; kx < a->kernel[1]; kx++) {
-            int64_t ix = ox * a->strides[1] - a->pads[1] + kx * a->dilations[1];
+            int64_t ix = ox * a->strides[1] - pl + kx * a->dilations[1];
             if (ix >= 0 && ix < W && x[iy * W + ix] > m) m = x[iy * W + ix];
           }
         }
@@ -74,9 +91,8 @@ static int resize_infer(const nn_node *n, nn_tensor **in, nn_tensor **out, char 
 }
 
 /* Source coordinate of output index o for the node's coordinate transformation. */
-static float src_coord(const nn_attrs *a, int64_t o, int64_t in, int64_t out) {
+static float src_coord(const nn_attrs *a, int64_t o, int64_t in, int64_t out, float scale) {
   if (a->resize_align_corners) return out > 1 ? (float)o * (float)(in - 1) / (float)(out - 1) : 0;
-  float scale = (float)in / (float)out;
   return a->resize_half_pixel ? ((float)o + 0.5f) * scale - 0.5f : (float)o * scale;
 }
 
@@ -85,13 +101,20 @@ static void resize_run(const nn_node *n, nn_tensor **in, nn_tensor **out, const 
   const nn_attrs *a = &n->a;
   const nn_shape *s = &in[0]->s, *os = &out[0]->s;
   int64_t H = s->d[2], W = s->d[3], OH = os->d[2], OW = os->d[3];
+  /* input pixels per output pixel: 1 / scales[i] when scales were given (ONNX uses them as
+   * they are, not out / in, which differs whenever in * scale is not an integer) */
+  int si = n->nin == 2 ? 1 : 2, zi = 3;
+  int by_sizes = zi < n->nin && n->in[zi] >= 0 && nn_numel(&in[zi]->s) == 4;
+  const float *sc = by_sizes ? NULL : in[si]->data;
+  float ry = sc ? 1.0f / sc[2] : (float)H / (float)OH,
+        rx = sc ? 1.0f / sc[3] : (float)W / (float)OW;
   for (int64_t c = 0; c < s->d[0] * s->d[1]; c++) {
     const float *x = (const float *)in[0]->data + c * H * W;
     float *y = (float *)out[0]->data + c * OH * OW;
     for (int64_t oy = 0; oy < OH; oy++) {
-      float fy = src_coord(a, oy, H, OH);
+      float fy = src_coord(a, oy, H, OH, ry);
       for (int64_t ox = 0; ox < OW; ox++) {
-        float fx = src_coord(a, ox, W, OW);
+        float fx = src_coord(a, ox, W, OW, rx);
         if (!a->resize_linear) {
           int64_t iy = (int64_t)(a->resize_nearest_floor ? floorf(fy) : ceilf(fy - 0.5f));
           int64_t ix = (int64_t)(a->resize_nearest_floor ? floorf(fx) : ceilf(fx - 0.5f));

@@ -123,6 +123,17 @@ static void affine_fold(nn_conv *c, const float *s, const float *t) {
   }
 }
 
+/* Whether a constant of shape s broadcast against the output applies one value per output
+ * channel: a scalar, or [C,1,1] / [1,C,1,1] after a Conv, [C] / [1,C] after a Gemm. A [C]
+ * after a Conv broadcasts along W, not C. */
+static int per_channel(const nn_shape *s, int co, int gemm) {
+  int64_t n = nn_numel(s);
+  if (n == 1) return 1;
+  if (n != co) return 0;
+  if (gemm) return s->ndim >= 1 && s->d[s->ndim - 1] == co;
+  return s->ndim >= 3 && s->d[s->ndim - 3] == co;
+}
+
 /* Tries to merge consumer node `m` into the conv `n`; returns 1 if it did. */
 static int absorb(nn_graph *g, nn_node *n, nn_node *m) {
   nn_conv *c = n->conv;
@@ -160,6 +171,12 @@ static int absorb(nn_graph *g, nn_node *n, nn_node *m) {
   if (m->op == OP_ADD && fresh && m->nin == 2) {
     int other = m->in[0] == x ? m->in[1] : m->in[0];
     if (other == x || g->values[other].is_const) return 0;
+    /* the residual must have the output's shape: a graph input declared to broadcast
+     * ([1,C,1,1], [C,1,1], ...) stays a plain Add */
+    const nn_value *ov = &g->values[other];
+    if (ov->declared_ndim &&
+        (ov->declared_ndim != 4 || ov->declared[2] == 1 || ov->declared[3] == 1))
+      return 0;
     n->residual = other;
     return 1;
   }
@@ -168,7 +185,7 @@ static int absorb(nn_graph *g, nn_node *n, nn_node *m) {
     return 1;
   }
   if (m->op == OP_PRELU && c->act == MIEN_ACT_NONE && m->in[0] == x && k1 && k1->t.type == NN_F32 &&
-      (nn_numel(&k1->t.s) == c->co || nn_numel(&k1->t.s) == 1)) {
+      per_channel(&k1->t.s, c->co, n->op == OP_GEMM)) {
     c->slope = malloc((size_t)c->co * sizeof *c->slope);
     if (!c->slope) return 0;
     for (int o = 0; o < c->co; o++)
