@@ -95,16 +95,26 @@ typedef enum { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_PRELU } bin_kind;
   } while (0)
 
 static void binary_run(bin_kind kind, nn_tensor **in, nn_tensor **out) {
-  const nn_shape *ys = &out[0]->s;
-  int nd = ys->ndim;
-  if (nd == 0) { /* scalars: view as [1] */
-    static const nn_shape one = {1, {1}};
-    ys = &one;
-    nd = 1;
+  nn_shape full = out[0]->s, merged = {0, {0}};
+  if (full.ndim == 0) full = (nn_shape){1, {1}}; /* scalars: view as [1] */
+  int64_t fa[NN_MAX_DIMS], fb[NN_MAX_DIMS], sa[NN_MAX_DIMS], sb[NN_MAX_DIMS];
+  bcast_strides(&in[0]->s, &full, fa);
+  bcast_strides(&in[1]->s, &full, fb);
+  /* Merge adjacent axes that both operands walk contiguously (or both broadcast), so that
+   * same-shape and scalar cases become one flat loop. */
+  for (int i = 0; i < full.ndim; i++) {
+    int m = merged.ndim - 1;
+    if (m >= 0 && sa[m] == fa[i] * full.d[i] && sb[m] == fb[i] * full.d[i]) {
+      merged.d[m] *= full.d[i];
+      sa[m] = fa[i], sb[m] = fb[i];
+      continue;
+    }
+    merged.d[merged.ndim] = full.d[i];
+    sa[merged.ndim] = fa[i], sb[merged.ndim] = fb[i];
+    merged.ndim++;
   }
-  int64_t sa[NN_MAX_DIMS], sb[NN_MAX_DIMS];
-  bcast_strides(&in[0]->s, ys, sa);
-  bcast_strides(&in[1]->s, ys, sb);
+  const nn_shape *ys = &merged;
+  int nd = merged.ndim;
   int64_t inner = ys->d[nd - 1], outer = nn_numel(ys) / (inner ? inner : 1);
   if (inner == 0) return;
   if (out[0]->type == NN_F32) {
