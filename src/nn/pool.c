@@ -2,17 +2,22 @@
  *
  * A layer of a face model takes 20 us to 2 ms, so waking sleeping threads through a condition
  * variable (tens of microseconds) would cost as much as the work. Workers therefore spin on a
- * job counter for a short while after each job and only then sleep; the caller works on tasks
- * too, and tasks are claimed with an atomic counter so uneven tasks balance themselves.
+ * job counter for a short while (SPIN_NS) after each job and only then sleep; the caller works
+ * on tasks too, and tasks are claimed with an atomic counter so uneven tasks balance themselves.
+ * Spinning is bounded in time, and waiting for a descheduled worker yields the CPU, so a busy
+ * machine (other processes, more threads than cores) degrades gracefully instead of burning
+ * whole time slices.
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "nn/fpu.h"
 #include "nn/nn.h"
 
-#define SPIN_ROUNDS 20000
+#define SPIN_NS 100000 /* 0.1 ms: longer than the gap between two layers */
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
@@ -37,6 +42,23 @@ typedef struct {
   int index;
 } worker_arg;
 
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Spins until *v != seen or SPIN_NS pass; returns the last value read. */
+static unsigned spin_while_equal(atomic_uint *v, unsigned seen) {
+  int64_t until = now_ns() + SPIN_NS;
+  unsigned g;
+  for (int i = 1; (g = atomic_load(v)) == seen; i++) {
+    cpu_relax();
+    if ((i & 63) == 0 && now_ns() > until) break;
+  }
+  return g;
+}
+
 static void work(nn_pool *p, int thread) {
   for (;;) {
     int t = atomic_fetch_add(&p->next_task, 1);
@@ -52,9 +74,7 @@ static void *worker(void *arg) {
   unsigned seen = 0;
   nn_fpu_enter(); /* workers only ever run engine code */
   for (;;) {
-    unsigned g;
-    int spins = 0;
-    while ((g = atomic_load(&p->generation)) == seen && spins++ < SPIN_ROUNDS) cpu_relax();
+    unsigned g = spin_while_equal(&p->generation, seen);
     if (g == seen) {
       pthread_mutex_lock(&p->mu);
       while ((g = atomic_load(&p->generation)) == seen && !p->quit)
@@ -124,5 +144,8 @@ void nn_pool_run(nn_pool *p, int ntasks, void (*fn)(void *ctx, int task, int thr
   pthread_cond_broadcast(&p->wake);
   pthread_mutex_unlock(&p->mu);
   work(p, 0);
-  while (atomic_load(&p->done_workers) < p->nthreads - 1) cpu_relax();
+  for (int i = 1; atomic_load(&p->done_workers) < p->nthreads - 1; i++) {
+    cpu_relax();
+    if ((i & 1023) == 0) sched_yield(); /* a worker was descheduled: let it run */
+  }
 }
