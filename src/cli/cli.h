@@ -12,6 +12,10 @@ enum {
 };
 
 int cmd_bench(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* Parses "1,3,240,320" into dims; returns the count or -1. */
 int cli_parse_dims(const char *s, long long *dims, int max);

@@ -11,6 +11,10 @@ static const struct {
   const char *name, *summary;
   int (*run)(int argc, char **argv);
 } commands[] = {
+    {"detect", "find faces in images: Rekognition DetectFaces JSON", cmd_detect},
+    {"compare", "compare the largest face of one image with the faces of another", cmd_compare},
+    {"embed", "print each face's box and 512-d embedding", cmd_embed},
+    {"eval", "measure accuracy (mien eval lfw --images DIR --pairs FILE)", cmd_eval},
     {"bench", "time the models (see `mien bench --help`)", cmd_bench},
 };
 

@@ -1,0 +1,712 @@
+/* compare.c - the recognition commands:
+ *   mien compare SOURCE TARGET   Rekognition's CompareFaces: the largest face of SOURCE against
+ *                                every face of TARGET, with the calibrated 0-100 Similarity
+ *   mien embed IMAGE             each face's box and 512-d embedding, for users who keep their
+ *                                own index
+ *   mien eval lfw | calibrate    accuracy on LFW's verification protocol, and the impostor
+ *                                statistics the Similarity mapping is calibrated from
+ * Output is JSON on stdout; errors are one line on stderr, named as Rekognition names them. */
+#include <dirent.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "cli/cli.h"
+#include "face/detect.h"
+#include "face/embed.h"
+#include "face/eval.h"
+#include "util/util.h"
+
+static int fail(const char *cmd, mien_status st, const char *msg) {
+  fprintf(stderr, "mien %s: %s: %s\n", cmd, mien_status_name(st), msg);
+  return cli_exit_code(st);
+}
+
+static int print_json(cJSON *root) {
+  char *s = root ? cJSON_PrintUnformatted(root) : NULL;
+  cJSON_Delete(root);
+  if (!s) {
+    fprintf(stderr, "mien: out of memory\n");
+    return EXIT_FAILURE_GENERIC;
+  }
+  puts(s);
+  free(s);
+  return EXIT_OK;
+}
+
+/* A number printed with `digits` significant digits instead of cJSON's 15-17. */
+static cJSON *json_number(double v, int digits) {
+  char buf[40];
+  snprintf(buf, sizeof buf, "%.*g", digits, v);
+  return cJSON_CreateNumber(strtod(buf, NULL));
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads, decodes and detects one image; on failure prints the error and returns the exit code. */
+static int load_faces(const char *cmd, mien_faces *f, const char *path, mien_image *img,
+                      mien_face **faces, int *n) {
+  char err[512] = "";
+  size_t len;
+  uint8_t *bytes = mien_read_file(path, &len);
+  if (!bytes) {
+    snprintf(err, sizeof err, "cannot read %s", path);
+    return fail(cmd, MIEN_ERR_IO, err);
+  }
+  mien_status st = mien_decode_image(bytes, len, img, err, sizeof err);
+  free(bytes);
+  if (st == MIEN_OK) {
+    st = mien_faces_detect(f, img, faces, n, err, sizeof err);
+    if (st != MIEN_OK) mien_image_free(img);
+  }
+  if (st != MIEN_OK) {
+    char msg[1100];
+    snprintf(msg, sizeof msg, "%s: %s", path, err);
+    return fail(cmd, st, msg);
+  }
+  return EXIT_OK;
+}
+
+/* {"BoundingBox", "Confidence"}: how CompareFaces reports its source face. */
+static cJSON *face_summary_json(const mien_face *face, const mien_image *img) {
+  cJSON *o = cJSON_CreateObject(), *detail = mien_face_detail_json(face, img->w, img->h);
+  cJSON_AddItemToObject(o, "BoundingBox", mien_bounding_box_json(face, img->w, img->h));
+  cJSON_AddItemToObject(o, "Confidence", cJSON_DetachItemFromObject(detail, "Confidence"));
+  cJSON_Delete(detail);
+  return o;
+}
+
+static int create_faces(const char *cmd, int threads, mien_faces **f) {
+  char err[512] = "";
+  mien_faces_options opt = {.threads = threads};
+  mien_status st = mien_faces_create(&opt, f, err, sizeof err);
+  return st == MIEN_OK ? EXIT_OK : fail(cmd, st, err);
+}
+
+/* ---- mien compare ---- */
+
+typedef struct {
+  int face;
+  float similarity;
+} match;
+
+static int cmp_match(const void *a, const void *b) {
+  float x = ((const match *)a)->similarity, y = ((const match *)b)->similarity;
+  return x > y ? -1 : x < y;
+}
+
+static void compare_usage(FILE *f) {
+  fprintf(f, "usage: mien compare SOURCE TARGET [--threshold S] [--threads N]\n"
+             "  Compares the largest face in SOURCE with every face in TARGET (JPEG or PNG) and\n"
+             "  prints Rekognition's CompareFaces response. --threshold: the least Similarity\n"
+             "  (0-100, default 80) for a FaceMatch; 80 accepts about 1 in 10,000 pairs of\n"
+             "  different people, 99 about 1 in 1,000,000 (docs/similarity.md).\n"
+             "  No face in SOURCE: InvalidParameterException, exit 3.\n");
+}
+
+/* The CompareFaces response, from the source face's embedding and the target's faces. */
+static cJSON *compare_response(mien_faces *f, const mien_image *src, const mien_face *sface,
+                               const float *semb, const mien_image *tgt, const mien_face *tfaces,
+                               int nt, float threshold, mien_status *st, char *err, size_t errlen) {
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddItemToObject(root, "SourceImageFace", face_summary_json(sface, src));
+  cJSON *matches = cJSON_AddArrayToObject(root, "FaceMatches");
+  cJSON *unmatched = cJSON_AddArrayToObject(root, "UnmatchedFaces");
+  match *m = malloc((size_t)(nt ? nt : 1) * sizeof *m);
+  if (!m) *st = MIEN_ERR_NOMEM;
+  int nm = 0;
+  for (int i = 0; *st == MIEN_OK && i < nt; i++) {
+    float temb[MIEN_EMBED_DIM];
+    if (!tfaces[i].has_landmarks) {
+      cJSON_AddItemToArray(unmatched, mien_face_detail_json(&tfaces[i], tgt->w, tgt->h));
+      continue;
+    }
+    *st = mien_faces_embed(f, tgt, &tfaces[i], temb, err, errlen);
+    if (*st != MIEN_OK) break;
+    float s = mien_similarity(mien_cosine(semb, temb));
+    if (s >= threshold)
+      m[nm++] = (match){i, s};
+    else
+      cJSON_AddItemToArray(unmatched, mien_face_detail_json(&tfaces[i], tgt->w, tgt->h));
+  }
+  qsort(m, (size_t)nm, sizeof *m, cmp_match);
+  for (int i = 0; i < nm; i++) {
+    cJSON *fm = cJSON_CreateObject();
+    cJSON_AddItemToObject(fm, "Similarity", json_number(m[i].similarity, 6));
+    cJSON_AddItemToObject(fm, "Face", mien_face_detail_json(&tfaces[m[i].face], tgt->w, tgt->h));
+    cJSON_AddItemToArray(matches, fm);
+  }
+  free(m);
+  return root;
+}
+
+int cmd_compare(int argc, char **argv) {
+  static const struct option opts[] = {{"threshold", required_argument, NULL, 's'},
+                                       {"threads", required_argument, NULL, 't'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  float threshold = 80;
+  int threads = 0, c;
+  char *end;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (c) {
+    case 's':
+      threshold = strtof(optarg, &end);
+      if (end == optarg || *end || !(threshold >= 0 && threshold <= 100)) {
+        fprintf(stderr, "mien compare: --threshold must be a number from 0 to 100\n");
+        return EXIT_USAGE;
+      }
+      break;
+    case 't':
+      threads = (int)strtol(optarg, &end, 10);
+      if (end == optarg || *end || threads < 0) {
+        fprintf(stderr, "mien compare: --threads must be 0 (all cores) or more\n");
+        return EXIT_USAGE;
+      }
+      break;
+    case 'h':
+      compare_usage(stdout);
+      return EXIT_OK;
+    default:
+      compare_usage(stderr);
+      return EXIT_USAGE;
+    }
+  }
+  if (argc - optind != 2) {
+    compare_usage(stderr);
+    return EXIT_USAGE;
+  }
+  mien_faces *f;
+  int rc = create_faces("compare", threads, &f);
+  if (rc != EXIT_OK) return rc;
+  mien_image src = {0}, tgt = {0};
+  mien_face *sfaces = NULL, *tfaces = NULL;
+  int ns = 0, nt = 0;
+  rc = load_faces("compare", f, argv[optind], &src, &sfaces, &ns);
+  if (rc == EXIT_OK) rc = load_faces("compare", f, argv[optind + 1], &tgt, &tfaces, &nt);
+  char err[512] = "";
+  float semb[MIEN_EMBED_DIM];
+  mien_status st = MIEN_OK;
+  /* Faces come largest first; the source face is the largest that can be aligned. */
+  int si = 0;
+  while (si < ns && !sfaces[si].has_landmarks) si++;
+  if (rc == EXIT_OK && si == ns) {
+    snprintf(err, sizeof err, "no face found in the source image %s", argv[optind]);
+    rc = fail("compare", MIEN_ERR_INVALID_PARAMETER, err);
+  }
+  if (rc == EXIT_OK) st = mien_faces_embed(f, &src, &sfaces[si], semb, err, sizeof err);
+  cJSON *root = NULL;
+  if (rc == EXIT_OK && st == MIEN_OK)
+    root = compare_response(f, &src, &sfaces[si], semb, &tgt, tfaces, nt, threshold, &st, err,
+                            sizeof err);
+  if (rc == EXIT_OK && st == MIEN_OK) {
+    rc = print_json(root);
+  } else if (rc == EXIT_OK) {
+    cJSON_Delete(root);
+    rc = fail("compare", st, err);
+  }
+  free(sfaces);
+  free(tfaces);
+  mien_image_free(&src);
+  mien_image_free(&tgt);
+  mien_faces_free(f);
+  return rc;
+}
+
+/* ---- mien embed ---- */
+
+static void embed_usage(FILE *f) {
+  fprintf(f,
+          "usage: mien embed IMAGE [--threads N] [--bench RUNS]\n"
+          "  Prints {\"Faces\":[{\"BoundingBox\",\"Confidence\",\"Embedding\"}]}: each face's box\n"
+          "  and its L2-normalised 512-d embedding, largest face first. The cosine of two\n"
+          "  embeddings (their dot product) is what `mien compare` maps to Similarity.\n"
+          "  --bench RUNS: instead, time the per-face work after detection (landmarks, then\n"
+          "  alignment and embedding) RUNS times and print the medians in ms (bench/embed.sh).\n");
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Times landmarks and align + embed per face over `runs` passes over the image's faces. */
+static int embed_bench(mien_faces *f, const mien_image *img, const mien_face *faces, int n,
+                       int runs, int threads) {
+  if (n == 0) return fail("embed", MIEN_ERR_INVALID_PARAMETER, "no face to time in the image");
+  double *lm = malloc((size_t)runs * sizeof *lm), *em = malloc((size_t)runs * sizeof *em);
+  char err[512] = "";
+  mien_status st = lm && em ? MIEN_OK : MIEN_ERR_NOMEM;
+  float emb[MIEN_EMBED_DIM];
+  for (int r = 0; st == MIEN_OK && r < runs; r++) {
+    double t0 = now_s(), t_lm = 0;
+    for (int i = 0; st == MIEN_OK && i < n; i++) {
+      mien_face face = faces[i];
+      double a = now_s();
+      st = mien_face_landmarks(f, img, &face);
+      t_lm += now_s() - a;
+      if (st == MIEN_OK) st = mien_faces_embed(f, img, &face, emb, err, sizeof err);
+    }
+    lm[r] = 1e3 * t_lm / n, em[r] = 1e3 * (now_s() - t0 - t_lm) / n;
+  }
+  int rc = st == MIEN_OK ? EXIT_OK : fail("embed", st, err[0] ? err : "landmarks failed");
+  if (rc == EXIT_OK) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "faces", n);
+    cJSON_AddNumberToObject(root, "runs", runs);
+    cJSON_AddNumberToObject(root, "threads", threads);
+    double l = median(lm, runs), e = median(em, runs);
+    cJSON_AddItemToObject(root, "landmarks_ms", json_number(l, 4));
+    cJSON_AddItemToObject(root, "align_embed_ms", json_number(e, 4));
+    cJSON_AddItemToObject(root, "per_face_ms", json_number(l + e, 4));
+    rc = print_json(root);
+  }
+  free(lm);
+  free(em);
+  return rc;
+}
+
+static cJSON *embeddings_json(mien_faces *f, const mien_image *img, const mien_face *faces, int n,
+                              mien_status *st, char *err, size_t errlen) {
+  cJSON *root = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(root, "Faces");
+  for (int i = 0; *st == MIEN_OK && i < n; i++) {
+    float emb[MIEN_EMBED_DIM];
+    if (!faces[i].has_landmarks) continue;
+    *st = mien_faces_embed(f, img, &faces[i], emb, err, errlen);
+    if (*st != MIEN_OK) break;
+    cJSON *face = face_summary_json(&faces[i], img), *vec = cJSON_CreateArray();
+    for (int k = 0; k < MIEN_EMBED_DIM; k++) cJSON_AddItemToArray(vec, json_number(emb[k], 9));
+    cJSON_AddItemToObject(face, "Embedding", vec);
+    cJSON_AddItemToArray(arr, face);
+  }
+  return root;
+}
+
+int cmd_embed(int argc, char **argv) {
+  static const struct option opts[] = {{"threads", required_argument, NULL, 't'},
+                                       {"bench", required_argument, NULL, 'b'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+  int threads = 0, runs = 0, c;
+  char *end;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (c) {
+    case 't':
+    case 'b': {
+      long v = strtol(optarg, &end, 10);
+      if (end == optarg || *end || v < (c == 'b') || v > 100000) {
+        fprintf(stderr, "mien embed: --%s wants a whole number%s\n", c == 't' ? "threads" : "bench",
+                c == 'b' ? " of runs, at least 1" : " (0 = all cores)");
+        return EXIT_USAGE;
+      }
+      *(c == 't' ? &threads : &runs) = (int)v;
+      break;
+    }
+    case 'h':
+      embed_usage(stdout);
+      return EXIT_OK;
+    default:
+      embed_usage(stderr);
+      return EXIT_USAGE;
+    }
+  }
+  if (argc - optind != 1) {
+    embed_usage(stderr);
+    return EXIT_USAGE;
+  }
+  mien_faces *f;
+  int rc = create_faces("embed", threads, &f);
+  if (rc != EXIT_OK) return rc;
+  mien_image img = {0};
+  mien_face *faces = NULL;
+  int n = 0;
+  rc = load_faces("embed", f, argv[optind], &img, &faces, &n);
+  if (rc == EXIT_OK && runs) {
+    rc = embed_bench(f, &img, faces, n, runs, threads ? threads : mien_cpu_count());
+  } else if (rc == EXIT_OK) {
+    char err[512] = "";
+    mien_status st = MIEN_OK;
+    cJSON *root = embeddings_json(f, &img, faces, n, &st, err, sizeof err);
+    if (st == MIEN_OK) {
+      rc = print_json(root);
+    } else {
+      cJSON_Delete(root);
+      rc = fail("embed", st, err);
+    }
+  }
+  free(faces);
+  mien_image_free(&img);
+  mien_faces_free(f);
+  return rc;
+}
+
+/* ---- mien eval ---- */
+
+/* An image set to embed: paths (owned) and, for calibration, an identity per image. */
+typedef struct {
+  char **paths;
+  int *identity;
+  int n, cap;
+} image_set;
+
+static int set_add(image_set *s, const char *path, int identity) {
+  if (s->n == s->cap) {
+    int cap = s->cap ? 2 * s->cap : 1024;
+    char **p = realloc(s->paths, (size_t)cap * sizeof *p);
+    if (p) s->paths = p;
+    int *id = realloc(s->identity, (size_t)cap * sizeof *id);
+    if (id) s->identity = id;
+    if (!p || !id) return -1;
+    s->cap = cap;
+  }
+  if (!(s->paths[s->n] = strdup(path))) return -1;
+  s->identity[s->n++] = identity;
+  return 0;
+}
+
+static void set_free(image_set *s) {
+  for (int i = 0; i < s->n; i++) free(s->paths[i]);
+  free(s->paths);
+  free(s->identity);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Index of path in the sorted set (which holds it). */
+static int set_find(const image_set *s, const char *path) {
+  const char *key = path;
+  char **hit = bsearch(&key, s->paths, (size_t)s->n, sizeof *s->paths, cmp_str);
+  return (int)(hit - s->paths);
+}
+
+/* Embeds the set; on failure prints the error and returns the exit code. */
+static int embed_set(const image_set *s, int threads, int flip, float **emb, uint8_t **fallback) {
+  *emb = malloc((size_t)(s->n ? s->n : 1) * MIEN_EMBED_DIM * sizeof **emb);
+  *fallback = calloc((size_t)(s->n ? s->n : 1), 1);
+  if (!*emb || !*fallback) return fail("eval", MIEN_ERR_NOMEM, "no memory for the embeddings");
+  char err[1024] = "";
+  mien_status st = mien_eval_embed_images((const char *const *)s->paths, s->n, threads, flip, *emb,
+                                          *fallback, err, sizeof err);
+  return st == MIEN_OK ? EXIT_OK : fail("eval", st, err);
+}
+
+/* The images whose face was not detected, and so were embedded from the fallback box. */
+static cJSON *failures_json(const image_set *s, const uint8_t *fallback, const char *dir) {
+  cJSON *arr = cJSON_CreateArray();
+  size_t skip = strlen(dir) + 1;
+  for (int i = 0; i < s->n; i++)
+    if (fallback[i]) cJSON_AddItemToArray(arr, cJSON_CreateString(s->paths[i] + skip));
+  return arr;
+}
+
+typedef struct {
+  int a, b; /* image indices */
+  uint8_t same;
+  int fold;
+} lfw_pair;
+
+/* Reads LFW's pairs file (header "FOLDS<TAB>N", then per fold N same-person lines
+ * "Name i j" and N different-person lines "NameA i NameB j") and the image paths it names. */
+static int read_pairs(const char *file, const char *dir, image_set *set, lfw_pair **pairs,
+                      int *npairs, int *nfolds) {
+  FILE *fp = fopen(file, "r");
+  if (!fp) return fail("eval", MIEN_ERR_IO, "cannot open the pairs file");
+  int per_fold = 0;
+  char line[512], n1[200], n2[200];
+  int ok = fgets(line, sizeof line, fp) && sscanf(line, "%d %d", nfolds, &per_fold) == 2 &&
+           *nfolds > 1 && per_fold > 0;
+  int total = ok ? 2 * *nfolds * per_fold : 0;
+  *pairs = calloc((size_t)(total ? total : 1), sizeof **pairs);
+  char(*names)[2][1024] = calloc((size_t)(total ? total : 1), sizeof *names);
+  *npairs = 0;
+  while (ok && *pairs && names && *npairs < total && fgets(line, sizeof line, fp)) {
+    int i, j;
+    lfw_pair *p = &(*pairs)[*npairs];
+    if (sscanf(line, "%199s %d %199s %d", n1, &i, n2, &j) == 4)
+      p->same = 0;
+    else if (sscanf(line, "%199s %d %d", n1, &i, &j) == 3)
+      p->same = 1, strcpy(n2, n1);
+    else
+      break;
+    snprintf(names[*npairs][0], 1024, "%s/%s/%s_%04d.jpg", dir, n1, n1, i);
+    snprintf(names[*npairs][1], 1024, "%s/%s/%s_%04d.jpg", dir, n2, n2, j);
+    p->fold = *npairs / (2 * per_fold);
+    ++*npairs;
+  }
+  fclose(fp);
+  ok = ok && *pairs && names && *npairs == total;
+  /* The distinct images, sorted, then each pair's indices into them. */
+  for (int k = 0; ok && k < total; k++)
+    for (int side = 0; ok && side < 2; side++) ok = set_add(set, names[k][side], 0) == 0;
+  if (ok) {
+    qsort(set->paths, (size_t)set->n, sizeof *set->paths, cmp_str);
+    int u = 0;
+    for (int k = 0; k < set->n; k++) {
+      if (u && !strcmp(set->paths[u - 1], set->paths[k]))
+        free(set->paths[k]);
+      else
+        set->paths[u++] = set->paths[k];
+    }
+    set->n = u;
+    for (int k = 0; k < total; k++)
+      (*pairs)[k].a = set_find(set, names[k][0]), (*pairs)[k].b = set_find(set, names[k][1]);
+  }
+  free(names);
+  if (!ok) {
+    snprintf(line, sizeof line,
+             "%.300s is not an LFW pairs file (header FOLDS N, then 2N lines per fold)", file);
+    return fail("eval", MIEN_ERR_INVALID_PARAMETER, line);
+  }
+  return EXIT_OK;
+}
+
+typedef struct {
+  const char *images, *pairs;
+  int threads, flip;
+} eval_args;
+
+static int eval_lfw(const eval_args *a) {
+  double t0 = now_s();
+  image_set set = {0};
+  lfw_pair *pairs = NULL;
+  int npairs = 0, nfolds = 0;
+  float *emb = NULL, *score = NULL;
+  uint8_t *fallback = NULL, *same = NULL;
+  int *fold = NULL;
+  int rc = read_pairs(a->pairs, a->images, &set, &pairs, &npairs, &nfolds);
+  if (rc == EXIT_OK) rc = embed_set(&set, a->threads, a->flip, &emb, &fallback);
+  if (rc == EXIT_OK) {
+    score = malloc((size_t)npairs * sizeof *score);
+    same = malloc((size_t)npairs);
+    fold = malloc((size_t)npairs * sizeof *fold);
+    if (!score || !same || !fold) rc = fail("eval", MIEN_ERR_NOMEM, "no memory for the scores");
+  }
+  if (rc == EXIT_OK) {
+    for (int i = 0; i < npairs; i++) {
+      score[i] = mien_cosine(emb + (size_t)pairs[i].a * MIEN_EMBED_DIM,
+                             emb + (size_t)pairs[i].b * MIEN_EMBED_DIM);
+      same[i] = pairs[i].same, fold[i] = pairs[i].fold;
+    }
+    double acc[64], mean = 0, var = 0;
+    float thr[64];
+    if (nfolds > 64) nfolds = 64;
+    mien_eval_folds(score, same, fold, npairs, nfolds, acc, thr);
+    for (int k = 0; k < nfolds; k++) mean += acc[k] / nfolds;
+    for (int k = 0; k < nfolds; k++) var += (acc[k] - mean) * (acc[k] - mean) / nfolds;
+    cJSON *root = cJSON_CreateObject(), *facc = cJSON_CreateArray(), *fthr = cJSON_CreateArray();
+    for (int k = 0; k < nfolds; k++) {
+      cJSON_AddItemToArray(facc, json_number(100 * acc[k], 5));
+      cJSON_AddItemToArray(fthr, json_number(thr[k], 5));
+    }
+    cJSON_AddNumberToObject(root, "folds", nfolds);
+    cJSON_AddNumberToObject(root, "pairs", npairs);
+    cJSON_AddNumberToObject(root, "images", set.n);
+    cJSON_AddBoolToObject(root, "flip", a->flip);
+    cJSON_AddItemToObject(root, "accuracy_mean", json_number(100 * mean, 5));
+    cJSON_AddItemToObject(root, "accuracy_std", json_number(100 * sqrt(var), 3));
+    cJSON_AddItemToObject(root, "fold_accuracy", facc);
+    cJSON_AddItemToObject(root, "fold_threshold", fthr);
+    cJSON_AddItemToObject(root, "auc", json_number(mien_eval_auc(score, same, npairs), 6));
+    cJSON *tar = cJSON_AddObjectToObject(root, "tar_at_far");
+    cJSON_AddItemToObject(
+        tar, "1e-2", json_number(100 * mien_eval_tar_at_far(score, same, npairs, 1e-2, NULL), 4));
+    cJSON_AddItemToObject(
+        tar, "1e-3", json_number(100 * mien_eval_tar_at_far(score, same, npairs, 1e-3, NULL), 4));
+    int nfail = 0;
+    for (int i = 0; i < set.n; i++) nfail += fallback[i];
+    cJSON_AddNumberToObject(root, "failures", nfail);
+    cJSON_AddItemToObject(root, "failed_images", failures_json(&set, fallback, a->images));
+    cJSON_AddItemToObject(root, "seconds", json_number(now_s() - t0, 4));
+    rc = print_json(root);
+  }
+  free(score);
+  free(same);
+  free(fold);
+  free(emb);
+  free(fallback);
+  free(pairs);
+  set_free(&set);
+  return rc;
+}
+
+/* Every DIR/NAME/FILE.jpg, identity = NAME, in sorted order (LFW's layout). */
+static int list_identities(const char *dir, image_set *set, int *nid) {
+  struct dirent **ids = NULL;
+  int nids = scandir(dir, &ids, NULL, alphasort), rc = EXIT_OK;
+  if (nids < 0) return fail("eval", MIEN_ERR_IO, "cannot list the images directory");
+  *nid = 0;
+  for (int i = 0; i < nids; i++) {
+    char sub[1024];
+    struct dirent **files = NULL;
+    int nf = ids[i]->d_name[0] == '.' ? -1 : 0;
+    if (nf == 0) {
+      snprintf(sub, sizeof sub, "%s/%s", dir, ids[i]->d_name);
+      nf = scandir(sub, &files, NULL, alphasort);
+    }
+    int added = 0;
+    for (int k = 0; k < nf; k++) {
+      const char *name = files[k]->d_name;
+      size_t len = strlen(name);
+      if (rc == EXIT_OK && len > 4 && !strcasecmp(name + len - 4, ".jpg")) {
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", sub, name);
+        if (set_add(set, path, *nid)) rc = fail("eval", MIEN_ERR_NOMEM, "out of memory");
+        added = 1;
+      }
+      free(files[k]);
+    }
+    free(files);
+    *nid += added;
+    free(ids[i]);
+  }
+  free(ids);
+  if (rc == EXIT_OK && set->n < 2)
+    rc = fail("eval", MIEN_ERR_INVALID_PARAMETER, "no DIR/NAME/*.jpg images found");
+  return rc;
+}
+
+static int eval_calibrate(const eval_args *a) {
+  double t0 = now_s();
+  image_set set = {0};
+  int nid = 0;
+  float *emb = NULL;
+  uint8_t *fallback = NULL;
+  uint64_t *imp = calloc(MIEN_HIST_BINS, sizeof *imp), *gen = calloc(MIEN_HIST_BINS, sizeof *gen);
+  int rc = imp && gen ? list_identities(a->images, &set, &nid)
+                      : fail("eval", MIEN_ERR_NOMEM, "out of memory");
+  if (rc == EXIT_OK) rc = embed_set(&set, a->threads, a->flip, &emb, &fallback);
+  if (rc == EXIT_OK && mien_eval_pair_histograms(emb, set.identity, set.n, a->threads, imp, gen))
+    rc = fail("eval", MIEN_ERR_NOMEM, "out of memory");
+  if (rc == EXIT_OK) {
+    uint64_t nimp = 0, ngen = 0;
+    for (int b = 0; b < MIEN_HIST_BINS; b++) nimp += imp[b], ngen += gen[b];
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "images", set.n);
+    cJSON_AddNumberToObject(root, "identities", nid);
+    cJSON_AddBoolToObject(root, "flip", a->flip);
+    cJSON_AddNumberToObject(root, "impostor_pairs", (double)nimp);
+    cJSON_AddNumberToObject(root, "genuine_pairs", (double)ngen);
+    /* Knots as this data puts them: the constants for similarity.c. */
+    int nk;
+    const mien_similarity_knot *k = mien_similarity_knots(&nk);
+    cJSON *knots = cJSON_AddArrayToObject(root, "knots");
+    for (int i = 0; i < nk; i++) {
+      if (k[i].far <= 0) continue; /* the fixed end point, cosine 1 */
+      float c = mien_hist_threshold(imp, k[i].far);
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddNumberToObject(o, "similarity", k[i].similarity);
+      cJSON_AddItemToObject(o, "far_target", json_number(k[i].far, 3));
+      cJSON_AddItemToObject(o, "cosine", json_number(c, 5));
+      cJSON_AddItemToObject(o, "far", json_number(mien_hist_tail(imp, c), 4));
+      cJSON_AddItemToObject(o, "impostors_above", json_number(mien_hist_tail(imp, c) * nimp, 6));
+      cJSON_AddItemToArray(knots, o);
+    }
+    /* The mapping compiled in, measured on this data: what a threshold means. */
+    static const float thresholds[] = {0, 50, 60, 70, 75, 80, 85, 90, 95, 99};
+    cJSON *table = cJSON_AddArrayToObject(root, "table");
+    for (size_t i = 0; i < sizeof thresholds / sizeof *thresholds; i++) {
+      float c = mien_similarity_cosine(thresholds[i]);
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddNumberToObject(o, "similarity", thresholds[i]);
+      cJSON_AddItemToObject(o, "cosine", json_number(c, 5));
+      cJSON_AddItemToObject(o, "far", json_number(mien_hist_tail(imp, c), 4));
+      cJSON_AddItemToObject(o, "tar", json_number(mien_hist_tail(gen, c), 5));
+      cJSON_AddItemToArray(table, o);
+    }
+    int nfail = 0;
+    for (int i = 0; i < set.n; i++) nfail += fallback[i];
+    cJSON_AddNumberToObject(root, "failures", nfail);
+    cJSON_AddItemToObject(root, "failed_images", failures_json(&set, fallback, a->images));
+    cJSON_AddItemToObject(root, "seconds", json_number(now_s() - t0, 4));
+    rc = print_json(root);
+  }
+  free(imp);
+  free(gen);
+  free(emb);
+  free(fallback);
+  set_free(&set);
+  return rc;
+}
+
+static void eval_usage(FILE *f) {
+  fprintf(f,
+          "usage: mien eval lfw --images DIR --pairs FILE [--threads N] [--flip]\n"
+          "       mien eval calibrate --images DIR [--threads N] [--flip]\n"
+          "  lfw: LFW verification (DIR/Name/Name_NNNN.jpg, pairs.txt with header FOLDS N). Each\n"
+          "    image's face is the detected one nearest the centre; where none is detected the\n"
+          "    landmarks are found on the central half of the image (deep-funneled LFW's face\n"
+          "    region) and the image is counted in \"failures\". Per fold, the cosine threshold\n"
+          "    maximising accuracy on the other folds. Prints accuracy_mean and accuracy_std\n"
+          "    (population std over folds) in %%, auc, tar_at_far in %%, seconds.\n"
+          "  calibrate: embeds every DIR/NAME/*.jpg, bins the cosines of all pairs of different\n"
+          "    identities (impostors) and of the same identity, and prints where each knot of\n"
+          "    the Similarity mapping falls on this data, and FAR and TAR at the thresholds of\n"
+          "    the mapping compiled in (docs/similarity.md).\n"
+          "  --threads N: workers (default: one per core); --flip: add the mirrored face's\n"
+          "    embedding (flip augmentation).\n");
+}
+
+int cmd_eval(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"images", required_argument, NULL, 'i'},  {"pairs", required_argument, NULL, 'p'},
+      {"threads", required_argument, NULL, 't'}, {"flip", no_argument, NULL, 'f'},
+      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    eval_usage(stdout);
+    return EXIT_OK;
+  }
+  int lfw = argc >= 2 && !strcmp(argv[1], "lfw"), cal = argc >= 2 && !strcmp(argv[1], "calibrate");
+  if (!lfw && !cal) {
+    eval_usage(stderr);
+    return EXIT_USAGE;
+  }
+  eval_args a = {0};
+  int c;
+  char *end;
+  while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
+    switch (c) {
+    case 'i':
+      a.images = optarg;
+      break;
+    case 'p':
+      a.pairs = optarg;
+      break;
+    case 'f':
+      a.flip = 1;
+      break;
+    case 't':
+      a.threads = (int)strtol(optarg, &end, 10);
+      if (end == optarg || *end || a.threads < 0) {
+        fprintf(stderr, "mien eval: --threads must be 0 (all cores) or more\n");
+        return EXIT_USAGE;
+      }
+      break;
+    case 'h':
+      eval_usage(stdout);
+      return EXIT_OK;
+    default:
+      eval_usage(stderr);
+      return EXIT_USAGE;
+    }
+  }
+  if (optind != argc - 1 || !a.images || (lfw && !a.pairs) || (cal && a.pairs)) {
+    eval_usage(stderr);
+    return EXIT_USAGE;
+  }
+  return lfw ? eval_lfw(&a) : eval_calibrate(&a);
+}
