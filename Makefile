@@ -26,7 +26,11 @@ build: $(BUILD)/CMakeCache.txt
 models: | deps
 	@scripts/fetch-models
 
+# Until `mien serve` exists: detect the faces of a sample photo (from ../shared when present),
+# then time the models.
+SAMPLE ?= ../shared/data/openface/images/examples/longoria-cooper.jpg
 run: all
+	@if [ -f $(SAMPLE) ]; then $(BUILD)/mien detect $(SAMPLE); fi
 	$(BUILD)/mien bench
 
 # The suite, as CI runs it. Each configuration ends with ctest's summary line.
