@@ -4,11 +4,14 @@
  *
  *   gcc -std=c11 -O3 -D_GNU_SOURCE -Isrc -c src/nn/kernels/generic/?*.c
  *   gcc -std=c11 -O3 -D_GNU_SOURCE -Isrc -mavx2 -mfma -c src/nn/kernels/avx2/?*.c
+ *   gcc -std=c11 -O3 -D_GNU_SOURCE -Isrc -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx2 -mfma \
+ *       -c src/nn/kernels/avx512/?*.c
  *   gcc -std=c11 -O2 -D_GNU_SOURCE -Isrc bench/bench_kernels.c src/nn/cpu.c *.o -lpthread \
  *       -o bench_kernels
  *   rm -f *.o && ./bench_kernels [chunk]
  *
- * Each shape runs for 0.3 s per table and reports its fastest call. With a chunk argument,
+ * Every table the CPU supports is measured (generic, avx2, avx512). Each shape runs for 0.3 s
+ * per table and reports its fastest call. With a chunk argument,
  * sgemm is called on column ranges of that many columns, as a threaded operator would, to show
  * what a per-call chunk size costs. The "model" lines sum each model's sgemm shapes with their
  * multiplicities: the time the sgemm part of one inference takes on one thread.
@@ -119,6 +122,43 @@ static const struct {
     {"rfb", 16, 144, 1200, 1}, {"big", 256, 256, 3136, 1},
 };
 
+typedef struct {
+  const mien_kernels *k;
+  mien_direct_args a;
+  float *scratch;
+} direct_ctx;
+
+static void run_direct(void *p) {
+  direct_ctx *x = p;
+  x->k->conv_direct(&x->a, 0, x->a.OH, x->scratch);
+}
+
+/* Direct convolution, 3x3 with padding = dilation, weights as pack_a leaves them. */
+static double bench_direct(const mien_kernels *k, int C, int H, int W, int CO, int S, int D) {
+  int OH = (H - 1) / S + 1, OW = (W - 1) / S + 1, K = C * 9;
+  direct_ctx x = {k, {C, H, W, OH, OW, CO, 3, 3, S, S, D, D, D, D, NULL, NULL, NULL, {0}}, NULL};
+  float *w = rand_buf((size_t)CO * K), *ap = malloc(sizeof(float) * k->pack_a_size(CO, K));
+  float *in = rand_buf((size_t)C * H * W), *out = malloc(sizeof(float) * (size_t)CO * OH * OW);
+  float *bias = rand_buf((size_t)CO);
+  k->pack_a(CO, K, w, (size_t)K, ap);
+  x.a.wt = ap + k->pack_a_size(CO, K) - mien_direct_wt_size(CO, K);
+  x.a.in = in;
+  x.a.out = out;
+  x.a.ep.bias = bias;
+  x.a.ep.act = MIEN_ACT_RELU;
+  x.scratch = malloc(sizeof(float) * mien_direct_scratch(&x.a));
+  double t = best_time(run_direct, &x);
+  free(w), free(ap), free(in), free(out), free(bias), free(x.scratch);
+  return t;
+}
+
+static const struct {
+  int C, H, W, CO, S, D;
+} directs[] = {
+    {3, 240, 320, 16, 2, 1}, {3, 112, 112, 64, 2, 1}, {8, 30, 40, 16, 1, 1},
+    {16, 30, 40, 16, 1, 2},  {12, 30, 40, 16, 1, 3},  {256, 4, 5, 12, 1, 1},
+};
+
 static const struct {
   int C, H, W, K, S, P;
 } dws[] = {
@@ -126,16 +166,27 @@ static const struct {
     {256, 7, 7, 3, 1, 1},  {64, 56, 56, 3, 2, 1},   {128, 28, 28, 3, 2, 1},
     {512, 7, 7, 7, 1, 0},  {16, 120, 160, 3, 1, 1}, {32, 120, 160, 3, 2, 1},
     {32, 60, 80, 3, 1, 1}, {64, 30, 40, 3, 1, 1},   {128, 15, 20, 3, 1, 1},
-    {256, 8, 10, 3, 1, 1},
+    {256, 8, 10, 3, 1, 1}, {128, 15, 20, 3, 2, 1},  {64, 8, 10, 3, 2, 1},
 };
 
 int main(int argc, char **argv) {
   int chunk = argc > 1 ? atoi(argv[1]) : 0;
-  const mien_kernels *tabs[2] = {&mien_kernels_generic, mien_kernels_get()};
-  int nt = strcmp(tabs[1]->isa, "generic") == 0 ? 1 : 2;
-  double total[2][2] = {{0}};
-  printf("sgemm (bias + relu epilogue)%s\n%-4s %5s %5s %6s %10s %10s\n", chunk ? ", chunked" : "",
-         "", "M", "K", "N", "generic", nt > 1 ? tabs[1]->isa : "");
+  const mien_kernels *tabs[3] = {&mien_kernels_generic};
+  int nt = 1;
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    tabs[nt++] = &mien_kernels_avx2;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+      tabs[nt++] = &mien_kernels_avx512;
+  }
+#endif
+  double total[2][3] = {{0}};
+  printf("sgemm (bias + relu epilogue)%s\n%-4s %5s %5s %6s", chunk ? ", chunked" : "", "", "M", "K",
+         "N");
+  for (int t = 0; t < nt; t++) printf(" %10s", tabs[t]->isa);
+  printf("\n");
   for (size_t i = 0; i < sizeof gemms / sizeof *gemms; i++) {
     double flop = 2.0 * gemms[i].M * gemms[i].K * gemms[i].N;
     printf("%-4s %5d %5d %6d", gemms[i].model, gemms[i].M, gemms[i].K, gemms[i].N);
@@ -152,8 +203,24 @@ int main(int argc, char **argv) {
     for (int t = 0; t < nt; t++) printf(" %s %.3f ms", tabs[t]->isa, total[m][t] * 1e3);
     printf("\n");
   }
-  printf("\ndepthwise (bias + relu)\n%5s %4s %4s %2s %2s %10s %10s\n", "C", "H", "W", "k", "s",
-         "generic", nt > 1 ? tabs[1]->isa : "");
+  printf("\ndirect 3x3 (bias + relu)\n%5s %4s %4s %4s %2s %2s", "C", "H", "W", "CO", "s", "d");
+  for (int t = 0; t < nt; t++) printf(" %10s", tabs[t]->isa);
+  printf("\n");
+  for (size_t i = 0; i < sizeof directs / sizeof *directs; i++) {
+    int OH = (directs[i].H - 1) / directs[i].S + 1, OW = (directs[i].W - 1) / directs[i].S + 1;
+    double flop = 2.0 * directs[i].CO * OH * OW * directs[i].C * 9;
+    printf("%5d %4d %4d %4d %2d %2d", directs[i].C, directs[i].H, directs[i].W, directs[i].CO,
+           directs[i].S, directs[i].D);
+    for (int t = 0; t < nt; t++)
+      printf(" %10.1f", flop /
+                            bench_direct(tabs[t], directs[i].C, directs[i].H, directs[i].W,
+                                         directs[i].CO, directs[i].S, directs[i].D) *
+                            1e-9);
+    printf("  GFLOP/s\n");
+  }
+  printf("\ndepthwise (bias + relu)\n%5s %4s %4s %2s %2s", "C", "H", "W", "k", "s");
+  for (int t = 0; t < nt; t++) printf(" %10s", tabs[t]->isa);
+  printf("\n");
   for (size_t i = 0; i < sizeof dws / sizeof *dws; i++) {
     int OH = (dws[i].H + 2 * dws[i].P - dws[i].K) / dws[i].S + 1;
     int OW = (dws[i].W + 2 * dws[i].P - dws[i].K) / dws[i].S + 1;

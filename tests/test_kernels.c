@@ -4,7 +4,9 @@
  * K blocks, M across several row blocks, N across several column blocks), column sub-ranges,
  * padded strides and every epilogue; depthwise convolution over the fast paths (3x3 / 4x4 at
  * stride 1 and 2, global 7x7 and 4x4) and the general ones (dilation, odd strides, asymmetric
- * padding, channel sub-ranges); im2col with strides, dilations, padding and column chunks.
+ * padding, channel sub-ranges); im2col with strides, dilations, padding and column chunks;
+ * direct convolution over the first-layer, RFB-branch and head shapes, vector and block edges,
+ * other kernels and strides, and row sub-ranges, with the weights pack_a appends.
  * Buffers are exactly the size the contract promises, so ASan catches any overrun, and
  * everything a call must not touch is filled with a sentinel and checked afterwards.
  */
@@ -15,7 +17,7 @@
 
 #define SENTINEL 1234.5f
 
-static const mien_kernels *tables[2];
+static const mien_kernels *tables[3];
 static int ntables;
 
 static uint32_t rng = 12345;
@@ -146,6 +148,19 @@ static void test_gemm_large(void) {
     }
 }
 
+/* Around the AVX-512 tile edges (12/8-row panels, 16/32-column tiles) and the M at which it
+ * switches from reading B in place to packing it. */
+static void test_gemm_tiles(void) {
+  static const int ms[] = {8, 16, 20, 24, 36, 48, 49, 60};
+  static const int ns[] = {16, 31, 32, 33, 48, 65};
+  int e = 0;
+  for (int t = 0; t < ntables; t++)
+    for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
+      for (size_t j = 0; j < sizeof ns / sizeof *ns; j++, e++)
+        gemm_case(tables[t], ms[i], ns[j], e % 2 ? 5 : 300, (int)(e % 3) * 7, (int)(e % 2) * 3, 0,
+                  ns[j], e % 12, 0);
+}
+
 static void test_gemm_epilogues(void) {
   for (int t = 0; t < ntables; t++)
     for (int e = 0; e < 12; e++) {
@@ -247,6 +262,10 @@ static void test_dwconv(void) {
       {3, 15, 21, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 0, 0},
       {3, 9, 75, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0},
       {2, 14, 14, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0},
+      {5, 15, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0}, /* rows shorter than two vectors */
+      {3, 8, 10, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0},
+      {3, 9, 31, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 0, 0},
+      {2, 7, 33, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0},
       /* dilation */
       {3, 30, 40, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 0, 0},
       {2, 20, 50, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0},
@@ -326,6 +345,97 @@ static void test_im2col(void) {
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) im2col_case(tables[t], shapes[i]);
 }
 
+/* ---- direct convolution ---- */
+
+typedef struct {
+  int C, H, W, CO, KH, KW, SH, SW, DH, DW, PT, PL, PB, PR, oh0, oh1;
+} direct_shape;
+
+static void direct_case(const mien_kernels *kt, direct_shape s, int e) {
+  int OH = (s.H + s.PT + s.PB - s.DH * (s.KH - 1) - 1) / s.SH + 1;
+  int OW = (s.W + s.PL + s.PR - s.DW * (s.KW - 1) - 1) / s.SW + 1;
+  int K = s.C * s.KH * s.KW, oh0 = s.oh1 ? s.oh0 : 0, oh1 = s.oh1 ? s.oh1 : OH;
+  size_t osz = (size_t)s.CO * OH * OW;
+  float *in = rand_buf((size_t)s.C * s.H * s.W), *w = rand_buf((size_t)s.CO * K);
+  float *out = fill_buf(osz, SENTINEL);
+  /* the weights as pack_a leaves them at the end of its buffer */
+  float *ap = malloc(sizeof(float) * kt->pack_a_size(s.CO, K));
+  kt->pack_a(s.CO, K, w, (size_t)K, ap);
+  epi x = make_epi(e, s.CO, osz);
+  mien_direct_args a = {s.C,  s.H,  s.W,  OH,   OW,   s.CO, s.KH, s.KW, s.SH,
+                        s.SW, s.DH, s.DW, s.PT, s.PL, NULL, in,   out,  x.ep};
+  CHECK(mien_direct_weights(s.CO, K));
+  a.wt = ap + kt->pack_a_size(s.CO, K) - mien_direct_wt_size(s.CO, K);
+  float *scratch = malloc(sizeof(float) * mien_direct_scratch(&a));
+  kt->conv_direct(&a, oh0, oh1, scratch);
+  char what[160];
+  snprintf(what, sizeof what,
+           "%s direct C%d %dx%d CO%d k%dx%d s%d,%d d%d,%d p%d,%d,%d,%d e%d rows[%d,%d)", kt->isa,
+           s.C, s.H, s.W, s.CO, s.KH, s.KW, s.SH, s.SW, s.DH, s.DW, s.PT, s.PL, s.PB, s.PR, e, oh0,
+           oh1);
+  cmp_fail = 0;
+  for (int co = 0; co < s.CO; co++)
+    for (int oh = 0; oh < OH; oh++)
+      for (int ow = 0; ow < OW; ow++) {
+        size_t at = ((size_t)co * OH + oh) * OW + ow;
+        if (oh < oh0 || oh >= oh1) {
+          expect(out[at], SENTINEL, 0, what, co, (int)at);
+          continue;
+        }
+        double acc = 0, mag = 0;
+        for (int c = 0; c < s.C; c++)
+          for (int kh = 0; kh < s.KH; kh++)
+            for (int kw = 0; kw < s.KW; kw++) {
+              int ih = oh * s.SH - s.PT + kh * s.DH, iw = ow * s.SW - s.PL + kw * s.DW;
+              if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
+              double p = (double)in[((size_t)c * s.H + ih) * s.W + iw] *
+                         w[(size_t)co * K + (c * s.KH + kh) * s.KW + kw];
+              acc += p;
+              mag += fabs(p);
+            }
+        if (x.bias) acc += x.bias[co], mag += fabs(x.bias[co]);
+        if (x.res) acc += x.res[at], mag += fabs(x.res[at]);
+        expect(out[at], ref_act(x.ep.act, acc, x.slope, co), mag, what, co, (int)at);
+      }
+  free(in), free(w), free(out), free(ap), free(scratch);
+  free_epi(&x);
+}
+
+static void test_conv_direct(void) {
+  static const direct_shape shapes[] = {
+      /* the first layers: 3 channels, stride 2, 16 and 64 outputs */
+      {3, 24, 32, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0},
+      {3, 17, 23, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0},
+      {3, 40, 100, 16, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 3, 17},
+      /* RFB branches: few outputs, dilations, 30x40-like widths */
+      {8, 12, 40, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},
+      {16, 11, 40, 16, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 0, 0},
+      {8, 10, 40, 12, 3, 3, 1, 1, 3, 3, 3, 3, 3, 3, 0, 0},
+      {12, 9, 41, 16, 3, 3, 1, 1, 5, 5, 5, 5, 5, 5, 2, 7},
+      /* heads on tiny maps, many input channels */
+      {64, 4, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},
+      {40, 8, 10, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},
+      {5, 9, 3, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 8}, /* narrower than every vector */
+      {7, 11, 9, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0},
+      /* widths around the vector and block edges, odd output channel counts */
+      {2, 5, 16, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},
+      {2, 5, 47, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},
+      {2, 5, 49, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},
+      {2, 6, 97, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},
+      {4, 3, 33, 33, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0},
+      /* other kernels, strides and padding */
+      {2, 13, 17, 5, 5, 5, 3, 3, 1, 1, 2, 2, 2, 2, 0, 0},
+      {3, 12, 13, 4, 2, 3, 2, 1, 1, 2, 0, 1, 1, 2, 1, 4},
+      {1, 7, 7, 3, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 0, 0},
+      {2, 9, 20, 4, 1, 17, 1, 1, 1, 1, 0, 8, 0, 8, 0, 0}, /* a wide 1x17 kernel */
+      {3, 30, 20, 5, 3, 3, 1, 2, 1, 1, 1, 1, 1, 1, 0, 0},
+  };
+  int e = 0;
+  for (int t = 0; t < ntables; t++)
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+      for (int j = 0; j < 2; j++, e++) direct_case(tables[t], shapes[i], (e * 5) % 12);
+}
+
 /* ---- selection ---- */
 
 static void test_select(void) {
@@ -345,14 +455,21 @@ int main(void) {
     tables[ntables++] = &mien_kernels_avx2;
   else
     printf("  CPU lacks AVX2/FMA: testing the generic kernels only\n");
+  if (ntables == 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    tables[ntables++] = &mien_kernels_avx512;
+  else
+    printf("  CPU lacks AVX-512: not testing the avx512 kernels\n");
 #endif
   RUN(test_select);
   RUN(test_gemm_grid);
   RUN(test_gemm_large);
+  RUN(test_gemm_tiles);
   RUN(test_gemm_epilogues);
   RUN(test_gemm_in_place);
   RUN(test_gemm_split);
   RUN(test_dwconv);
   RUN(test_im2col);
+  RUN(test_conv_direct);
   return check_summary();
 }

@@ -1,13 +1,16 @@
 /* ops_conv.c - Conv, Gemm and MatMul: the operators that carry almost all the arithmetic.
  *
  * After rewrite.c a Conv carries its weights (BatchNormalization folded in), its fused
- * activation and an optional residual input. Three execution paths, all through the kernel
+ * activation and an optional residual input. Four execution paths, all through the kernel
  * table so that the ISA is chosen in one place:
  *   depthwise            kernels->dwconv, channels split across threads
  *   1x1, stride 1, no pad kernels->sgemm straight on the NCHW input (B = input, N = H*W)
+ *   few in or out channels kernels->conv_direct, output rows split across threads: the first
+ *                        layer (3 input channels), heads and narrow RFB branches (<= 16 output
+ *                        channels), where the im2col matrix costs more than the arithmetic
  *   anything else        im2col of a column chunk into per-thread scratch, then sgemm
- * Threads split output columns (pixels) so that each reads the whole packed weight matrix,
- * which stays in L2, and writes disjoint output.
+ * The GEMM paths split output columns (pixels) so that each thread reads the whole packed
+ * weight matrix, which stays in L2, and writes disjoint output.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -88,10 +91,45 @@ static int is_pointwise(const nn_node *n, const nn_tensor *x, const nn_tensor *y
          n->a.strides[0] == 1 && n->a.strides[1] == 1;
 }
 
+static int is_direct(const nn_node *n, const nn_tensor *x, const nn_tensor *y) {
+  const nn_conv *c = n->conv;
+  return !c->depthwise && !is_pointwise(n, x, y) && (c->ci <= 4 || c->co <= MIEN_DIRECT_CO) &&
+         mien_direct_weights(c->co, c->ci * c->kh * c->kw);
+}
+
+static mien_direct_args direct_args(const nn_node *n, const nn_tensor *x, nn_tensor *y,
+                                    mien_epilogue ep) {
+  const nn_conv *c = n->conv;
+  int64_t oh, ow, pt, pl;
+  nn_conv_geometry(n, &x->s, c->kh, c->kw, &oh, &ow, &pt, &pl);
+  return (mien_direct_args){(int)x->s.d[1],
+                            (int)x->s.d[2],
+                            (int)x->s.d[3],
+                            (int)oh,
+                            (int)ow,
+                            c->co,
+                            c->kh,
+                            c->kw,
+                            (int)n->a.strides[0],
+                            (int)n->a.strides[1],
+                            (int)n->a.dilations[0],
+                            (int)n->a.dilations[1],
+                            (int)pt,
+                            (int)pl,
+                            NULL,
+                            x->data,
+                            y ? y->data : NULL,
+                            ep};
+}
+
 static size_t conv_scratch(const nn_node *n, nn_tensor **in, nn_tensor **out, const mien_kernels *k,
                            int nthreads) {
   const nn_conv *c = n->conv;
   if (c->depthwise) return 0;
+  if (is_direct(n, in[0], out[0])) {
+    mien_direct_args d = direct_args(n, in[0], NULL, (mien_epilogue){0});
+    return mien_direct_scratch(&d);
+  }
   int K = c->ci * c->kh * c->kw, N = (int)(out[0]->s.d[2] * out[0]->s.d[3]);
   if (is_pointwise(n, in[0], out[0]))
     return k->gemm_scratch_size(K, (N + nthreads - 1) / nthreads + 16);
@@ -104,6 +142,7 @@ typedef struct {
   mien_gemm_args g;
   mien_im2col_args col; /* col.in == NULL: pointwise, B is the input itself */
   mien_dw_args dw;
+  mien_direct_args direct;
   int chunk, ntasks;
 } conv_job;
 
@@ -139,6 +178,12 @@ static void dw_task(void *p, int task, int thread) {
   if (c0 < c1) j->ctx->k->dwconv(&j->dw, c0, c1);
 }
 
+static void direct_task(void *p, int task, int thread) {
+  conv_job *j = p;
+  int oh0 = task * j->chunk, oh1 = oh0 + j->chunk < j->direct.OH ? oh0 + j->chunk : j->direct.OH;
+  if (oh0 < oh1) j->ctx->k->conv_direct(&j->direct, oh0, oh1, j->ctx->scratch[thread]);
+}
+
 static void conv_run(const nn_node *n, nn_tensor **in, nn_tensor **out, const nn_ctx *ctx) {
   const nn_conv *c = n->conv;
   const nn_tensor *x = in[0];
@@ -171,6 +216,13 @@ static void conv_run(const nn_node *n, nn_tensor **in, nn_tensor **out, const nn
     return;
   }
   int K = c->ci * c->kh * c->kw, N = (int)(oh * ow);
+  if (is_direct(n, x, y)) {
+    j.direct = direct_args(n, x, y, ep);
+    j.direct.wt = c->packed + ctx->k->pack_a_size(c->co, K) - mien_direct_wt_size(c->co, K);
+    j.chunk = (j.direct.OH + T - 1) / T;
+    nn_pool_run(ctx->pool, (j.direct.OH + j.chunk - 1) / j.chunk, direct_task, &j);
+    return;
+  }
   j.g = (mien_gemm_args){c->co, N, K, c->packed, x->data, (size_t)N, y->data, (size_t)N, ep};
   if (is_pointwise(n, x, y)) {
     j.chunk = (N + T - 1) / T;

@@ -8,7 +8,8 @@
  *
  *   for each NC column block of [n0, n1)        (bounds the scratch)
  *     for each KC block of K                     (a kc x NR B panel stays in L1)
- *       pack B[kc x nc] into NR-column panels    (contiguous, zero-padded past n1)
+ *       pack B[kc x nc] into NR-column panels    (contiguous, zero-padded past n1; or, for
+ *                                                 small M, B is read in place)
  *       for each MC row block                    (the mc x kc A block stays in L2)
  *         for each NR panel of B
  *           for each A panel: micro-kernel
@@ -46,7 +47,10 @@ typedef struct {
   int first, last;
 } mien_tile;
 
-typedef void (*mien_micro_fn)(int kc, const float *a, const float *b, const mien_tile *t);
+/* b is the top-left of the kc x NR block of B, rows ldb floats apart: NR in a packed panel, or
+ * the caller's row stride when the driver reads B in place. */
+typedef void (*mien_micro_fn)(int kc, const float *a, const float *b, size_t ldb,
+                              const mien_tile *t);
 
 /* A is packed in panels of mr rows up to row `split`, then of mr2 rows, the last one
  * zero-padded. Mixing two heights makes most M exact: with 6 and 4, every even M is a sum of
@@ -65,11 +69,13 @@ static inline int mien_panel_rows(int ir, int split, int mr, int mr2) {
 
 static inline size_t mien_pack_a_size2(int M, int K, int mr, int mr2) {
   int split = mien_gemm_split(M, mr, mr2);
-  return ((size_t)split + (size_t)((M - split + mr2 - 1) / mr2 * mr2)) * (size_t)K;
+  return ((size_t)split + (size_t)((M - split + mr2 - 1) / mr2 * mr2)) * (size_t)K +
+         (mien_direct_weights(M, K) ? mien_direct_wt_size(M, K) : 0);
 }
 
 /* Each panel holds its rows as K consecutive groups of panel-height floats (column k of the
- * panel), so a K block of a panel is one contiguous run; the panel at row ir starts at ir * K. */
+ * panel), so a K block of a panel is one contiguous run; the panel at row ir starts at ir * K.
+ * The conv_direct layout follows the panels when mien_direct_weights(M, K). */
 static inline void mien_pack_a2(int M, int K, const float *a, size_t lda, float *packed, int mr,
                                 int mr2) {
   int split = mien_gemm_split(M, mr, mr2);
@@ -78,6 +84,7 @@ static inline void mien_pack_a2(int M, int K, const float *a, size_t lda, float 
     for (int k = 0; k < K; k++)
       for (int r = 0; r < pr; r++) *packed++ = p + r < M ? a[(size_t)(p + r) * lda + k] : 0.0f;
   }
+  if (mien_direct_weights(M, K)) mien_direct_pack(M, K, a, lda, packed);
 }
 
 /* K is cut into equal blocks of at most MIEN_GEMM_KC so the last block is not a sliver. */
@@ -120,10 +127,12 @@ static inline void mien_gemv_store(const mien_gemm_args *g, int ir, int mr, int 
   }
 }
 
+/* pack == 0 reads B in place (rows ldb apart) instead of packing it: for small M, where the
+ * copy costs more than it saves; the micro-kernel must then bound its loads by t->nr itself. */
 static inline __attribute__((always_inline)) void mien_gemm_drive(const mien_gemm_args *g, int n0,
                                                                   int n1, float *scratch, int mr,
                                                                   int mr2, int nr,
-                                                                  mien_micro_fn micro) {
+                                                                  mien_micro_fn micro, int pack) {
   const mien_epilogue *ep = &g->ep;
   int M = g->M, K = g->K, kcmax = mien_gemm_kc(K), split = mien_gemm_split(M, mr, mr2);
   int mc = MIEN_GEMM_MC_BYTES / (int)sizeof(float) / kcmax; /* rows of A per L2 block */
@@ -136,13 +145,14 @@ static inline __attribute__((always_inline)) void mien_gemm_drive(const mien_gem
     int nc = n1 - jc < MIEN_GEMM_NC ? n1 - jc : MIEN_GEMM_NC;
     for (int pc = 0; pc < K; pc += kcmax) {
       int kc = K - pc < kcmax ? K - pc : kcmax;
-      mien_pack_b(g->b + (size_t)pc * g->ldb + jc, g->ldb, kc, nc, nr, bp);
+      const float *bsrc = g->b + (size_t)pc * g->ldb + jc;
+      if (pack) mien_pack_b(bsrc, g->ldb, kc, nc, nr, bp);
       t.first = pc == 0;
       t.last = pc + kc == K;
       for (int ic = 0, iend; ic < M; ic = iend) {
         for (iend = ic; iend < M && iend - ic < mc;) iend += mien_panel_rows(iend, split, mr, mr2);
         for (int jr = 0; jr < nc; jr += nr) {
-          const float *bpan = bp + (size_t)(jr / nr) * kc * nr;
+          const float *bpan = pack ? bp + (size_t)(jr / nr) * kc * nr : bsrc + jr;
           size_t col = (size_t)(jc + jr);
           t.nr = nc - jr < nr ? nc - jr : nr;
           for (int ir = ic; ir < iend; ir += t.pr) {
@@ -153,7 +163,8 @@ static inline __attribute__((always_inline)) void mien_gemm_drive(const mien_gem
             t.res = ep->residual ? ep->residual + off : NULL;
             t.bias = ep->bias ? ep->bias + ir : NULL;
             t.slope = ep->slope ? ep->slope + ir : NULL;
-            micro(kc, g->a_packed + (size_t)ir * K + (size_t)pc * t.pr, bpan, &t);
+            micro(kc, g->a_packed + (size_t)ir * K + (size_t)pc * t.pr, bpan,
+                  pack ? (size_t)nr : g->ldb, &t);
           }
         }
       }

@@ -3,9 +3,10 @@
  * Operators (src/nn/ops.c) decide *what* to compute: shapes, fusion, how work is split across
  * threads. Kernels decide *how*: register tiling, packing, SIMD. Every kernel exists in a portable
  * C version (kernels/generic/) and may have faster variants (kernels/avx2/, compiled with
- * -mavx2 -mfma). cpu.c fills one `mien_kernels` table at start-up from CPUID, or from
- * MIEN_ISA=generic|avx2, and nothing else in mien looks at the CPU. Because only files under
- * kernels/<isa>/ are compiled with ISA flags, no AVX2 instruction can run on a CPU without it.
+ * -mavx2 -mfma; kernels/avx512/, with AVX-512 F/BW/DQ/VL as well). cpu.c picks one `mien_kernels`
+ * table at start-up from CPUID, or from MIEN_ISA=generic|avx2|avx512, and nothing else in mien
+ * looks at the CPU. Because only files under kernels/<isa>/ are compiled with ISA flags, no
+ * AVX2 or AVX-512 instruction can run on a CPU without it.
  *
  * All tensors are float32, NCHW, batch 1, densely packed unless a stride says otherwise.
  */
@@ -62,9 +63,54 @@ typedef struct {
   size_t ldcol;
 } mien_im2col_args;
 
+/* Direct dense (group 1) convolution, for layers where im2col would cost more than the
+ * arithmetic: few input channels (the first layer), few output channels (detection heads and
+ * the narrow branches of RFB blocks) or tiny maps. The weights are reordered (by
+ * mien_direct_pack, which pack_a calls at plan time) so that the 16 output channels of a block
+ * are contiguous for each tap. */
+#define MIEN_DIRECT_CO 16
 typedef struct {
-  const char *isa; /* "generic" or "avx2" */
-  /* Packed size (floats) of an M x K weight matrix, and the packing itself (A row-major, lda). */
+  int C, H, W, OH, OW, CO;
+  int KH, KW, SH, SW, DH, DW, PT, PL;
+  const float *wt; /* [ceil(CO / 16)][C * KH * KW][16], zero past CO: see mien_direct_pack */
+  const float *in; /* [C][H][W] */
+  float *out;      /* [CO][OH][OW]; residual, if any, likewise */
+  mien_epilogue ep;
+} mien_direct_args;
+
+/* Floats of wt, and of the scratch conv_direct needs: the input rows that a band of
+ * MIEN_DIRECT_BAND output rows reads, zero-padded and split into SW phases (so every tap is a
+ * contiguous load), as wide as the output rounded up to 16 pixels needs. A band's rows stay in
+ * L1 while all its output channels are computed. */
+static inline size_t mien_direct_wt_size(int CO, int K) {
+  return (size_t)(CO + MIEN_DIRECT_CO - 1) / MIEN_DIRECT_CO * MIEN_DIRECT_CO * (size_t)K;
+}
+static inline int mien_direct_phase_len(const mien_direct_args *a) {
+  return (a->OW + 15) / 16 * 16 + (a->KW - 1) * a->DW / a->SW + 1;
+}
+#define MIEN_DIRECT_BAND 8 /* output rows whose input rows are padded at a time */
+static inline size_t mien_direct_scratch(const mien_direct_args *a) {
+  int rin = (MIEN_DIRECT_BAND - 1) * a->SH + (a->KH - 1) * a->DH + 1;
+  return (size_t)a->C * (size_t)rin * (size_t)a->SW * (size_t)mien_direct_phase_len(a);
+}
+/* pack_a appends the wt layout after the GEMM panels of the M x K weights it packs when this
+ * holds (small M or K, so the copy is small), which lets a direct Conv use weights packed once
+ * at plan time: they are the last mien_direct_wt_size(M, K) floats of the packed buffer. */
+static inline int mien_direct_weights(int M, int K) {
+  return M <= MIEN_DIRECT_CO || K <= 64;
+}
+/* w [CO][K] (a Conv's weights, row stride ldw) into the wt layout. */
+static inline void mien_direct_pack(int CO, int K, const float *w, size_t ldw, float *wt) {
+  for (int b = 0; b < CO; b += MIEN_DIRECT_CO)
+    for (int k = 0; k < K; k++)
+      for (int j = 0; j < MIEN_DIRECT_CO; j++)
+        *wt++ = b + j < CO ? w[(size_t)(b + j) * ldw + k] : 0.0f;
+}
+
+typedef struct {
+  const char *isa; /* "generic", "avx2" or "avx512" */
+  /* Packed size (floats) of an M x K weight matrix, and the packing itself (A row-major, lda);
+   * see mien_direct_weights for what it appends. */
   size_t (*pack_a_size)(int M, int K);
   void (*pack_a)(int M, int K, const float *a, size_t lda, float *packed);
   /* Scratch floats one sgemm call on up to n columns may use (per thread), e.g. a packed B. */
@@ -72,16 +118,19 @@ typedef struct {
   void (*sgemm)(const mien_gemm_args *g, int n0, int n1, float *scratch);
   void (*dwconv)(const mien_dw_args *d, int c0, int c1);
   void (*im2col)(const mien_im2col_args *a, int n0, int n1);
+  /* Output rows [oh0, oh1) of every channel; scratch holds mien_direct_scratch(a) floats. */
+  void (*conv_direct)(const mien_direct_args *a, int oh0, int oh1, float *scratch);
 } mien_kernels;
 
 /* The table for this CPU (or MIEN_ISA), chosen once; thread-safe after the first call. */
 const mien_kernels *mien_kernels_get(void);
 
-/* Name of that table's ISA ("generic" or "avx2"), for logs and benchmarks. */
+/* Name of that table's ISA ("generic", "avx2" or "avx512"), for logs and benchmarks. */
 const char *mien_isa_name(void);
 
 /* Per-ISA tables; a table for an ISA the build did not include is NULL. */
 extern const mien_kernels mien_kernels_generic;
 extern const mien_kernels mien_kernels_avx2;
+extern const mien_kernels mien_kernels_avx512;
 
 #endif

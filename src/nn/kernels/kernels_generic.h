@@ -11,6 +11,7 @@
 
 void mien_im2col_generic(const mien_im2col_args *a, int n0, int n1);
 void mien_dwconv_generic(const mien_dw_args *d, int c0, int c1);
+void mien_conv_direct_generic(const mien_direct_args *a, int oh0, int oh1, float *scratch);
 
 /* act(v) for output channel m; bias and residual are already added. */
 static inline float mien_act1(const mien_epilogue *ep, int m, float v) {

@@ -78,11 +78,12 @@ static inline __attribute__((always_inline)) void store(const mien_tile *t, __m2
 }
 
 /* The pr x (8 * nv) tile; b panels are NR wide whatever nv is. */
-static inline __attribute__((always_inline)) void
-tile(int kc, const float *a, const float *b, const mien_tile *t, const int pr, const int nv) {
+static inline __attribute__((always_inline)) void tile(int kc, const float *a, const float *b,
+                                                       size_t ldb, const mien_tile *t, const int pr,
+                                                       const int nv) {
   __m256 acc[MR][2];
   for (int r = 0; r < pr; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-  for (int k = 0; k < kc; k++, a += pr, b += NR) {
+  for (int k = 0; k < kc; k++, a += pr, b += ldb) {
     __m256 b0 = _mm256_load_ps(b), b1 = nv > 1 ? _mm256_load_ps(b + 8) : b0;
     for (int r = 0; r < pr; r++) {
       __m256 av = _mm256_broadcast_ss(a + r);
@@ -96,18 +97,18 @@ tile(int kc, const float *a, const float *b, const mien_tile *t, const int pr, c
     store(t, acc, pr, nv, 0);
 }
 
-static void micro(int kc, const float *a, const float *b, const mien_tile *t) {
+static void micro(int kc, const float *a, const float *b, size_t ldb, const mien_tile *t) {
   int wide = t->nr > 8;
   if (t->pr == MR) {
     if (wide)
-      tile(kc, a, b, t, MR, 2);
+      tile(kc, a, b, ldb, t, MR, 2);
     else
-      tile(kc, a, b, t, MR, 1);
+      tile(kc, a, b, ldb, t, MR, 1);
   } else {
     if (wide)
-      tile(kc, a, b, t, MR2, 2);
+      tile(kc, a, b, ldb, t, MR2, 2);
     else
-      tile(kc, a, b, t, MR2, 1);
+      tile(kc, a, b, ldb, t, MR2, 1);
   }
 }
 
@@ -139,7 +140,7 @@ static void sgemm(const mien_gemm_args *g, int n0, int n1, float *scratch) {
   if (g->N == 1) /* not n1 - n0: results must not depend on how columns are split */
     gemv(g, n0);
   else
-    mien_gemm_drive(g, n0, n1, scratch, MR, MR2, NR, micro);
+    mien_gemm_drive(g, n0, n1, scratch, MR, MR2, NR, micro, 1);
 }
 
 const mien_kernels mien_kernels_avx2 = {
@@ -150,4 +151,5 @@ const mien_kernels mien_kernels_avx2 = {
     .sgemm = sgemm,
     .dwconv = mien_dwconv_avx2,
     .im2col = mien_im2col_generic,
+    .conv_direct = mien_conv_direct_avx2,
 };

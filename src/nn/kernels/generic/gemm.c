@@ -22,9 +22,9 @@ static size_t scratch_size(int K, int n) {
   return mien_gemm_scratch(K, n, NR);
 }
 
-static void micro(int kc, const float *a, const float *b, const mien_tile *t) {
+static void micro(int kc, const float *a, const float *b, size_t ldb, const mien_tile *t) {
   float acc[MR][NR] = {{0}};
-  for (int k = 0; k < kc; k++, a += MR, b += NR)
+  for (int k = 0; k < kc; k++, a += MR, b += ldb)
     for (int r = 0; r < MR; r++)
       for (int j = 0; j < NR; j++) acc[r][j] += a[r] * b[j];
   mien_epilogue ep = {NULL, NULL, t->slope, t->act};
@@ -54,7 +54,7 @@ static void sgemm(const mien_gemm_args *g, int n0, int n1, float *scratch) {
   if (g->N == 1) /* not n1 - n0: results must not depend on how columns are split */
     gemv(g, n0);
   else
-    mien_gemm_drive(g, n0, n1, scratch, MR, MR, NR, micro);
+    mien_gemm_drive(g, n0, n1, scratch, MR, MR, NR, micro, 1);
 }
 
 const mien_kernels mien_kernels_generic = {
@@ -65,4 +65,5 @@ const mien_kernels mien_kernels_generic = {
     .sgemm = sgemm,
     .dwconv = mien_dwconv_generic,
     .im2col = mien_im2col_generic,
+    .conv_direct = mien_conv_direct_generic,
 };
