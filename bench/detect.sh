@@ -10,10 +10,8 @@
 #   bench/detect.sh [--mien-only]
 # Env: MIEN_BIN (default build/mien), RUNS (30), MIEN_MODELS_DIR (models/).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-MIEN=${MIEN_BIN:-$ROOT/build/mien}
-MODELS_DIR=${MIEN_MODELS_DIR:-$ROOT/models}
 RUNS=${RUNS:-30}
 PKG=@vladmandic/face-api@1.7.15
 NPM_DIR=$ROOT/build/npm
@@ -21,15 +19,9 @@ PHOTOS=$NPM_DIR/face-api/package/demo
 WANT_FACES=(3 3 3 4 5 4)
 BUDGET_MS=30
 
-die() { echo "detect.sh: error: $*" >&2; exit 1; }
-ort=1
-case ${1:-} in
-  --mien-only) ort=0 ;;
-  "") ;;
-  *) echo "usage: bench/detect.sh [--mien-only]" >&2; exit 2 ;;
-esac
-[[ -x $MIEN ]] || die "$MIEN not found: build mien first (cmake --build build) or set MIEN_BIN"
-[[ -f $MODELS_DIR/fr_detect.onnx ]] || die "$MODELS_DIR/fr_detect.onnx missing: run scripts/fetch-models"
+flag_arg --mien-only mien_only "$@"
+need_mien
+need_models fr_detect
 
 if [[ ! -f $PHOTOS/sample6.jpg ]]; then
   mkdir -p "$NPM_DIR/face-api"
@@ -41,10 +33,7 @@ if [[ ! -f $PHOTOS/sample6.jpg ]]; then
   tar -xzf "$tgz" -C "$NPM_DIR/face-api" $(printf 'package/demo/sample%d.jpg ' 1 2 3 4 5 6) ||
     die "$tgz has no demo/sample1..6.jpg"
 fi
-if ((ort)); then
-  ORT_DIR=$("$ROOT/scripts/setup-ort") || die "scripts/setup-ort failed"
-  export MIEN_ORT_DIR=$ORT_DIR
-fi
+((mien_only)) || use_ort
 
 # field NAME: the value of a top-level field of the JSON line on stdin.
 field() {
@@ -62,7 +51,7 @@ for i in 1 2 3 4 5 6; do
   pms=$(r2 "$(field passes_ms_median <<<"$out")")
   passes=$(field passes <<<"$out")
   ort_ms=null ratio=null e2e=null
-  if ((ort)); then
+  if ((!mien_only)); then
     o=$(node "$ROOT/bench/ort-detect.js" --model "$MODELS_DIR/fr_detect.onnx" --passes "$passes" \
       --threads 1 --runs "$RUNS") || die "ort-detect failed on $photo"
     ort_ms=$(r2 "$(field ms_median <<<"$o")")

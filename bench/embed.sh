@@ -12,42 +12,25 @@
 #      ORT_FLUSH_DENORMALS (0; 1 zeroes denormal weights for ORT, see bench/ort-bench.js:
 #      fr_feature has thousands, and they slow ORT's convolutions several times).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-MIEN=${MIEN_BIN:-$ROOT/build/mien}
-MODELS_DIR=${MIEN_MODELS_DIR:-$ROOT/models}
 RUNS=${RUNS:-50}
-WARMUP=${WARMUP:-10}
-FLUSH=${ORT_FLUSH_DENORMALS:-0}
 IMAGE=${1:-${MIEN_SHARED:-$ROOT/../shared}/data/openface/images/examples/lennon-1.jpg}
 
-die() { echo "embed.sh: error: $*" >&2; exit 1; }
-[[ $FLUSH == [01] ]] || die "ORT_FLUSH_DENORMALS must be 0 or 1"
-[[ -x $MIEN ]] || die "$MIEN not found: build mien first (cmake --build build) or set MIEN_BIN"
+ort_settings
+need_mien
 [[ -f $IMAGE ]] || die "$IMAGE not found: give a photo with a face"
-for m in fr_landmark fr_feature; do
-  [[ -f $MODELS_DIR/$m.onnx ]] || die "$MODELS_DIR/$m.onnx missing: run scripts/fetch-models"
-done
-ORT_DIR=$("$ROOT/scripts/setup-ort") || die "scripts/setup-ort failed"
-export MIEN_ORT_DIR=$ORT_DIR
-
-# field NAME: the number NAME from the last JSON line of stdin.
-field() {
-  node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
-    const line = s.split("\n").filter((l) => l.startsWith("{")).pop();
-    const v = line && JSON.parse(line)[process.argv[1]];
-    if (typeof v !== "number") process.exit(1);
-    console.log(v); })' "$1"
-}
+need_models fr_landmark fr_feature
+use_ort
 
 mien_out=$(MIEN_MODELS=$MODELS_DIR "$MIEN" embed "$IMAGE" --bench "$RUNS" --threads 1) ||
   die "mien embed --bench failed"
-mien_lm=$(field landmarks_ms <<<"$mien_out") || die "no landmarks_ms in: $mien_out"
-mien_em=$(field align_embed_ms <<<"$mien_out") || die "no align_embed_ms in: $mien_out"
+mien_lm=$(json_number landmarks_ms <<<"$mien_out") || die "no landmarks_ms in: $mien_out"
+mien_em=$(json_number align_embed_ms <<<"$mien_out") || die "no align_embed_ms in: $mien_out"
 
 ort() { # MODEL SHAPE -> median ms
   node "$ROOT/bench/ort-bench.js" --model "$MODELS_DIR/$1.onnx" --shape "$2" --threads 1 \
-    --runs "$RUNS" --warmup "$WARMUP" --flush-denormals "$FLUSH" | field ms_median
+    --runs "$RUNS" --warmup "$WARMUP" --flush-denormals "$FLUSH" | json_number ms_median
 }
 ort_lm=$(ort fr_landmark 1,1,64,64) || die "ort-bench failed for fr_landmark"
 ort_em=$(ort fr_feature 1,3,112,112) || die "ort-bench failed for fr_feature"

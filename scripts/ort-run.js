@@ -11,23 +11,34 @@
 // .shape (comma-separated dims); characters other than [A-Za-z0-9._-] in
 // <output> become '_'. ORT is found in $MIEN_ORT_DIR or build/ort/node_modules
 // (see scripts/setup-ort).
+// As a module (bench/ort-bench.js, bench/ort-detect.js) it lends its ORT loading and its
+// protobuf wire-format helpers: see module.exports.
 'use strict';
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-function loadOrt() {
+// onnxruntime-node from $MIEN_ORT_DIR or build/ort/node_modules; exits 2 (naming `tool`) if absent.
+function loadOrt(tool = 'ort-run') {
   const dir = path.resolve(process.env.MIEN_ORT_DIR ||
     path.join(__dirname, '..', 'build', 'ort', 'node_modules'));
   try {
     return require(path.join(dir, 'onnxruntime-node'));
   } catch (e) {
-    console.error(`ort-run: cannot load onnxruntime-node from ${dir}: run scripts/setup-ort\n  (${e.message})`);
+    console.error(`${tool}: cannot load onnxruntime-node from ${dir}: run scripts/setup-ort\n  (${e.message})`);
     process.exit(2);
   }
 }
 
-// --- minimal protobuf walking (wire format), enough to add graph outputs ---
+// Session options of every ORT reference run: CPU, sequential, `threads` intra-op threads.
+function sessionOptions(threads, extra = {}) {
+  return {
+    executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1,
+    executionMode: 'sequential', graphOptimizationLevel: 'all', ...extra,
+  };
+}
+
+// --- minimal protobuf walking (wire format), enough to add graph outputs or rewrite a graph ---
 function readVarint(buf, pos) {
   let v = 0, mul = 1, b;
   do {
@@ -62,10 +73,24 @@ function* fields(buf) {
     yield { field, wire, start, dataStart, end: pos };
   }
 }
+// Splits a message into its fields: {field, raw (whole field bytes), data (payload of type 2)}.
+function split(buf) {
+  return Array.from(fields(buf), (f) => ({
+    field: f.field, raw: buf.subarray(f.start, f.end),
+    data: f.wire === 2 ? buf.subarray(f.dataStart, f.end) : null,
+  }));
+}
 function lenField(num, payload) {
   return Buffer.concat([varint(num * 8 + 2), varint(payload.length), payload]);
 }
-const MODEL_GRAPH = 7, GRAPH_OUTPUT = 12, VALUEINFO_NAME = 1;
+// ONNX field numbers (onnx.proto).
+const ONNX = {
+  MODEL_GRAPH: 7, GRAPH_NODE: 1, GRAPH_INITIALIZER: 5, GRAPH_INPUT: 11, GRAPH_OUTPUT: 12,
+  NODE_INPUT: 1, NODE_OUTPUT: 2, VALUEINFO_NAME: 1, VALUEINFO_TYPE: 2, TYPE_TENSOR: 1,
+  TENSOR_SHAPE: 2, SHAPE_DIM: 1, DIM_PARAM: 2, TENSOR_DATA_TYPE: 2, TENSOR_NAME: 8,
+  TENSOR_RAW_DATA: 9, FLOAT: 1,
+};
+const { MODEL_GRAPH, GRAPH_OUTPUT, VALUEINFO_NAME } = ONNX;
 
 // Returns a copy of the ONNX model bytes whose graph outputs include `names`.
 function withOutputs(model, names) {
@@ -90,7 +115,7 @@ function withOutputs(model, names) {
 
 // Returns a copy of the model with denormal float32 initializer values
 // (raw_data) set to 0; counts them in .flushed. Same byte length.
-const GRAPH_INITIALIZER = 5, TENSOR_DATA_TYPE = 2, TENSOR_RAW_DATA = 9, FLOAT = 1;
+const { GRAPH_INITIALIZER, TENSOR_DATA_TYPE, TENSOR_RAW_DATA, FLOAT } = ONNX;
 function flushDenormals(model) {
   const out = Buffer.from(model);
   let flushed = 0;
@@ -121,10 +146,7 @@ async function main() {
   if (!dir) { console.error('usage: node scripts/ort-run.js CASES_DIR'); process.exit(2); }
   if (os.endianness() !== 'LE') throw new Error('little-endian host required');
   const ort = loadOrt();
-  const opts = {
-    executionProviders: ['cpu'], intraOpNumThreads: 1, interOpNumThreads: 1,
-    executionMode: 'sequential', graphOptimizationLevel: 'all',
-  };
+  const opts = sessionOptions(1);
   const outDir = path.join(dir, 'out');
   fs.mkdirSync(outDir, { recursive: true });
   const sessions = new Map();
@@ -172,7 +194,10 @@ async function main() {
   console.log(`ort-run: ${n} case(s) -> ${outDir}`);
 }
 
-module.exports = { withOutputs, flushDenormals };
+module.exports = {
+  loadOrt, sessionOptions, readVarint, varint, fields, split, lenField, ONNX, withOutputs,
+  flushDenormals,
+};
 if (require.main === module) {
   main().catch((e) => { console.error(`ort-run: error: ${e.message}`); process.exit(1); });
 }

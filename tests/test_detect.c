@@ -4,6 +4,7 @@
  * the 68-point landmark error, pose signs, and the Rekognition JSON shapes.
  * Cases that need ../shared skip with a message when it is absent. */
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jpeglib.h>
-
 #include "api/api.h"
 #include "check.h"
 #include "face/detect.h"
 #include "face/faces_internal.h"
+#include "image_helpers.h"
 #include "util/util.h"
 
 static char path_buf[1024];
@@ -46,12 +46,61 @@ static int load_image(const char *path, mien_image *img) {
   return st == MIEN_OK ? 0 : -1;
 }
 
+/* A context with the default detector and the photo at data/rel; NULL (nothing to free) if either
+ * fails. */
+static mien_faces *faces_with_photo(const char *rel, mien_image *img) {
+  mien_faces *f = faces_new(NULL);
+  if (f && load_image(data_path(rel), img)) {
+    mien_faces_free(f);
+    return NULL;
+  }
+  return f;
+}
+
 static mien_face *detect(mien_faces *f, const mien_image *img, int *n) {
   mien_face *faces = NULL;
   char err[256];
   mien_status st = mien_faces_detect(f, img, &faces, n, err, sizeof err);
   CHECK_MSG(st == MIEN_OK, "detect: %s", err);
   return faces;
+}
+
+/* Loads data/REL (REL printf-style from fmt) and detects its faces with f; -1 (nothing to free)
+ * when the path is too long or the image does not load. */
+static int load_detect(mien_faces *f, mien_image *img, mien_face **faces, int *n, const char *fmt,
+                       ...) __attribute__((format(printf, 5, 6)));
+static int load_detect(mien_faces *f, mien_image *img, mien_face **faces, int *n, const char *fmt,
+                       ...) {
+  char rel[640];
+  va_list ap;
+  va_start(ap, fmt);
+  int len = vsnprintf(rel, sizeof rel, fmt, ap);
+  va_end(ap);
+  if (len < 0 || len >= (int)sizeof rel || load_image(data_path(rel), img)) return -1;
+  *faces = detect(f, img, n);
+  return 0;
+}
+
+/* A photo of ../shared/data and its faces, found with the default detector. */
+typedef struct {
+  mien_faces *f;
+  mien_image img;
+  mien_face *faces;
+  int n;
+} photo;
+
+/* Loads data/rel and detects its faces; -1 (nothing to close) on failure. */
+static int photo_open(const char *rel, photo *p) {
+  p->f = faces_with_photo(rel, &p->img);
+  if (!p->f) return -1;
+  p->faces = detect(p->f, &p->img, &p->n);
+  return 0;
+}
+
+static void photo_close(photo *p) {
+  free(p->faces);
+  mien_image_free(&p->img);
+  mien_faces_free(p->f);
 }
 
 static double box_iou(double ax0, double ay0, double ax1, double ay1, double bx0, double by0,
@@ -175,13 +224,10 @@ static void check_dlib(const char *detector, const char *label) {
   int boxes = 0, found = 0, fp = 0;
   double smallest = 1e9, worst_iou = 1;
   for (int i = 0; i < nimg; i++) {
-    char rel[160];
     mien_image img;
-    if (snprintf(rel, sizeof rel, "dlib-faces/%s", imgs[i].file) >= (int)sizeof rel ||
-        load_image(data_path(rel), &img))
-      continue;
+    mien_face *faces;
     int n;
-    mien_face *faces = detect(f, &img, &n);
+    if (load_detect(f, &img, &faces, &n, "dlib-faces/%s", imgs[i].file)) continue;
     int used[64] = {0};
     for (int b = 0; b < imgs[i].n; b++) {
       const double *t = imgs[i].box[b];
@@ -225,14 +271,10 @@ static void test_dlib_boxes_yunet(void) {
 
 static void test_no_face_on_dogs(void) {
   SKIP_WITHOUT_SHARED();
-  mien_faces *f = faces_new(NULL);
-  mien_image img;
-  if (!f || load_image(data_path("dlib-faces/dogs.jpg"), &img)) return;
-  int n;
-  free(detect(f, &img, &n));
-  CHECK_MSG(n == 0, "%d faces on dogs.jpg", n);
-  mien_image_free(&img);
-  mien_faces_free(f);
+  photo p;
+  if (photo_open("dlib-faces/dogs.jpg", &p)) return;
+  CHECK_MSG(p.n == 0, "%d faces on dogs.jpg", p.n);
+  photo_close(&p);
 }
 
 /* LFW: the person each image is about is found, once. The images are 1,000 identities spread
@@ -263,20 +305,18 @@ static void test_lfw_one_face(void) {
   clock_t t0 = clock();
   for (int i = 0; f && i < want; i++) {
     const char *who = names[(size_t)i * nn / want]->d_name;
-    char rel[640];
     mien_image img;
-    if (snprintf(rel, sizeof rel, "lfw/images/%s/%s_0001.jpg", who, who) >= (int)sizeof rel ||
-        load_image(data_path(rel), &img))
-      continue;
+    mien_face *faces;
     int n;
-    mien_face *faces = detect(f, &img, &n);
+    if (load_detect(f, &img, &faces, &n, "lfw/images/%s/%s_0001.jpg", who, who)) continue;
     int centred = 0;
     for (int k = 0; k < n; k++)
       centred += faces[k].x0 < img.w / 2.0f && faces[k].x1 > img.w / 2.0f &&
                  faces[k].y0 < img.h / 2.0f && faces[k].y1 > img.h / 2.0f;
     tried++;
     one += n == 1;
-    CHECK_MSG(centred == 1, "%s: %d faces on the centre (%d in all)", rel, centred, n);
+    CHECK_MSG(centred == 1, "lfw/images/%s/%s_0001.jpg: %d faces on the centre (%d in all)", who,
+              who, centred, n);
     free(faces);
     mien_image_free(&img);
   }
@@ -291,47 +331,26 @@ static void test_lfw_one_face(void) {
 
 /* ---- the same photo as JPEG, EXIF-rotated JPEG and PNG ---- */
 
-/* Encodes RGB pixels as a JPEG, with an Exif APP1 segment carrying `orientation` when > 0. */
-static uint8_t *encode_jpeg(const mien_image *img, int orientation, size_t *len) {
-  struct jpeg_compress_struct c;
-  struct jpeg_error_mgr e;
-  unsigned char *out = NULL;
-  unsigned long n = 0;
-  c.err = jpeg_std_error(&e);
-  jpeg_create_compress(&c);
-  jpeg_mem_dest(&c, &out, &n);
-  c.image_width = (JDIMENSION)img->w;
-  c.image_height = (JDIMENSION)img->h;
-  c.input_components = 3;
-  c.in_color_space = JCS_RGB;
-  jpeg_set_defaults(&c);
-  jpeg_set_quality(&c, 95, TRUE);
-  jpeg_start_compress(&c, TRUE);
-  if (orientation > 0) {
-    /* "Exif\0\0", then a little-endian TIFF header and IFD0 with one SHORT entry 0x0112. */
-    uint8_t app1[6 + 8 + 2 + 12 + 4] = {'E', 'x', 'i', 'f', 0,    0,    'I', 'I', 42, 0, 8, 0,
-                                        0,   0,   1,   0,   0x12, 0x01, 3,   0,   1,  0, 0, 0};
-    app1[24] = (uint8_t)orientation;
-    jpeg_write_marker(&c, JPEG_APP0 + 1, app1, sizeof app1);
-  }
-  for (int y = 0; y < img->h; y++) {
-    JSAMPROW row = img->rgb + (size_t)3 * img->w * y;
-    jpeg_write_scanlines(&c, &row, 1);
-  }
-  jpeg_finish_compress(&c);
-  jpeg_destroy_compress(&c);
-  *len = n;
-  return out;
+/* Encodes RGB pixels as a JPEG (quality 95), with an Exif APP1 segment carrying `orientation`
+ * when > 0. */
+static uint8_t *encode_jpeg_oriented(const mien_image *img, int orientation, size_t *len) {
+  uint8_t *jpg = encode_jpeg(img, 95, len);
+  if (orientation <= 0) return jpg;
+  uint8_t *ej = with_exif(jpg, *len, orientation, 0, len);
+  free(jpg);
+  return ej;
 }
 
-/* The image turned 90 degrees counter-clockwise: what a camera stores for EXIF orientation 6
- * ("rotate 90 clockwise to display"). */
-static mien_image rotate_ccw(const mien_image *src) {
-  mien_image r = {src->h, src->w, malloc((size_t)3 * src->w * src->h)};
+/* The image turned 90 degrees counter-clockwise (turn = 1): what a camera stores for EXIF
+ * orientation 6 ("rotate 90 clockwise to display"); or mirrored left to right (turn = 0). */
+static mien_image transformed(const mien_image *src, int turn) {
+  mien_image r = {turn ? src->h : src->w, turn ? src->w : src->h,
+                  malloc((size_t)3 * src->w * src->h)};
   for (int y = 0; y < r.h; y++)
-    for (int x = 0; x < r.w; x++)
-      memcpy(r.rgb + 3 * ((size_t)y * r.w + x),
-             src->rgb + 3 * ((size_t)x * src->w + (src->w - 1 - y)), 3);
+    for (int x = 0; x < r.w; x++) {
+      int sx = turn ? src->w - 1 - y : src->w - 1 - x, sy = turn ? x : y;
+      memcpy(r.rgb + 3 * ((size_t)y * r.w + x), src->rgb + 3 * ((size_t)sy * src->w + sx), 3);
+    }
   return r;
 }
 
@@ -349,13 +368,13 @@ static mien_face *detect_bytes(mien_faces *f, const uint8_t *b, size_t len, int 
 
 static void test_same_boxes_jpeg_rotated_png(void) {
   SKIP_WITHOUT_SHARED();
-  mien_faces *f = faces_new(NULL);
   mien_image img;
-  if (!f || load_image(data_path("dlib-faces/2008_001322.jpg"), &img)) return;
+  mien_faces *f = faces_with_photo("dlib-faces/2008_001322.jpg", &img);
+  if (!f) return;
   size_t jlen, rlen, plen;
-  uint8_t *jpg = encode_jpeg(&img, 0, &jlen);
-  mien_image rot = rotate_ccw(&img);
-  uint8_t *rjpg = encode_jpeg(&rot, 6, &rlen);
+  uint8_t *jpg = encode_jpeg_oriented(&img, 0, &jlen);
+  mien_image rot = transformed(&img, 1);
+  uint8_t *rjpg = encode_jpeg_oriented(&rot, 6, &rlen);
   char png_path[64];
   snprintf(png_path, sizeof png_path, "/tmp/mien_test_detect_%d.png", (int)getpid());
   CHECK(mien_image_write_png(png_path, &img) == 0);
@@ -445,13 +464,10 @@ static void test_landmark_error(void) {
   double sum = 0;
   int nf = 0;
   for (int i = 0; f && i < nimg; i++) {
-    char rel[160];
     mien_image img;
-    if (snprintf(rel, sizeof rel, "dlib-faces/%s", imgs[i].file) >= (int)sizeof rel ||
-        load_image(data_path(rel), &img))
-      continue;
+    mien_face *faces;
     int n;
-    mien_face *faces = detect(f, &img, &n);
+    if (load_detect(f, &img, &faces, &n, "dlib-faces/%s", imgs[i].file)) continue;
     for (int b = 0; b < imgs[i].n; b++) {
       const double *t = imgs[i].box[b], (*gt)[2] = imgs[i].lm[b];
       for (int k = 0; k < n; k++) {
@@ -474,37 +490,27 @@ static void test_landmark_error(void) {
   mien_faces_free(f);
 }
 
-static mien_image mirror(const mien_image *src) {
-  mien_image m = {src->w, src->h, malloc((size_t)3 * src->w * src->h)};
-  for (int y = 0; y < m.h; y++)
-    for (int x = 0; x < m.w; x++)
-      memcpy(m.rgb + 3 * ((size_t)y * m.w + x), src->rgb + 3 * ((size_t)y * m.w + m.w - 1 - x), 3);
-  return m;
-}
-
 /* A mirrored photo turns every head the other way: Yaw and Roll change sign, Pitch stays. */
 static void test_pose_mirror(void) {
   SKIP_WITHOUT_SHARED();
-  mien_faces *f = faces_new(NULL);
-  mien_image img;
-  if (!f || load_image(data_path("dlib-faces/2008_001322.jpg"), &img)) return;
-  mien_image m = mirror(&img);
-  int n, nm;
-  mien_face *a = detect(f, &img, &n), *b = detect(f, &m, &nm);
+  photo p;
+  if (photo_open("dlib-faces/2008_001322.jpg", &p)) return;
+  mien_image m = transformed(&p.img, 0);
+  int n = p.n, nm;
+  mien_face *a = p.faces, *b = detect(p.f, &m, &nm);
   CHECK(n == 3 && nm == 3);
   for (int i = 0; i < n; i++)
     for (int k = 0; k < nm; k++) {
       mien_face flipped = b[k];
-      flipped.x0 = (float)img.w - b[k].x1, flipped.x1 = (float)img.w - b[k].x0;
+      flipped.x0 = (float)p.img.w - b[k].x1, flipped.x1 = (float)p.img.w - b[k].x0;
       if (face_iou(&a[i], &flipped) < 0.7) continue;
       CHECK_NEAR(a[i].yaw, -b[k].yaw, 6);
       CHECK_NEAR(a[i].roll, -b[k].roll, 4);
       CHECK_NEAR(a[i].pitch, b[k].pitch, 6);
     }
-  free(a), free(b);
+  free(b);
   mien_image_free(&m);
-  mien_image_free(&img);
-  mien_faces_free(f);
+  photo_close(&p);
 }
 
 /* Signs on one real face: turning its landmarks 10 degrees clockwise adds 10 to Roll; moving the
@@ -512,14 +518,11 @@ static void test_pose_mirror(void) {
  * the face looks up) raises Pitch. */
 static void test_pose_signs(void) {
   SKIP_WITHOUT_SHARED();
-  mien_faces *f = faces_new(NULL);
-  mien_image img;
-  if (!f || load_image(data_path("dlib-faces/2008_001009.jpg"), &img)) return;
-  int n;
-  mien_face *faces = detect(f, &img, &n);
-  CHECK(n >= 1);
-  if (n >= 1) {
-    mien_face base = faces[0], rot = base, yaw = base, up = base;
+  photo p;
+  if (photo_open("dlib-faces/2008_001009.jpg", &p)) return;
+  CHECK(p.n >= 1);
+  if (p.n >= 1) {
+    mien_face base = p.faces[0], rot = base, yaw = base, up = base;
     float cx = (base.x0 + base.x1) / 2, cy = (base.y0 + base.y1) / 2;
     float c = cosf(10 * (float)M_PI / 180), s = sinf(10 * (float)M_PI / 180);
     for (int i = 0; i < 68; i++) {
@@ -539,9 +542,7 @@ static void test_pose_signs(void) {
     printf("  pose of %s: yaw %.1f pitch %.1f roll %.1f\n", "2008_001009.jpg face 0", base.yaw,
            base.pitch, base.roll);
   }
-  free(faces);
-  mien_image_free(&img);
-  mien_faces_free(f);
+  photo_close(&p);
 }
 
 /* Quality from synthetic crops: flat gray has no sharpness and its own brightness; a faint

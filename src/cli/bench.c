@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "cli/cli.h"
 #include "mien.h"
@@ -31,17 +30,6 @@ static const bench_model defaults[] = {
     {"fr_feature.onnx", {1, 3, 112, 112}, 4},
 };
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
 typedef struct {
   const mien_plan *plan;
   const float *input;
@@ -54,9 +42,9 @@ static void *faces_thread(void *arg) {
   mien_workspace *ws;
   if (mien_workspace_create(1, &ws) != MIEN_OK) return NULL;
   mien_run(j->plan, ws, &j->input); /* warm-up */
-  double t0 = now_ms();
+  double t0 = mien_now_ms();
   for (int i = 0; i < j->runs; i++) mien_run(j->plan, ws, &j->input);
-  j->ms = now_ms() - t0;
+  j->ms = mien_now_ms() - t0;
   mien_workspace_free(ws);
   return NULL;
 }
@@ -94,13 +82,13 @@ static int bench_one(const char *path, const long long *dims, int ndim, int thre
     pthread_t tid[64];
     faces_job jobs[64];
     int t = threads > 64 ? 64 : threads;
-    double t0 = now_ms();
+    double t0 = mien_now_ms();
     for (int i = 0; i < t; i++) {
       jobs[i] = (faces_job){plan, input, runs, 0};
       pthread_create(&tid[i], NULL, faces_thread, &jobs[i]);
     }
     for (int i = 0; i < t; i++) pthread_join(tid[i], NULL);
-    double wall = now_ms() - t0;
+    double wall = mien_now_ms() - t0;
     median = p10 = p90 = jobs[0].ms / runs;
     per_s = 1000.0 * t * runs / wall;
   } else {
@@ -110,13 +98,13 @@ static int bench_one(const char *path, const long long *dims, int ndim, int thre
     for (int i = 0; i < warmup; i++) mien_run(plan, ws, &in);
     if (ws->profiling) memset(ws->profile, 0, (size_t)net->g.nnodes * sizeof *ws->profile);
     for (int i = 0; i < runs; i++) {
-      double t0 = now_ms();
+      double t0 = mien_now_ms();
       mien_run(plan, ws, &in);
-      ms[i] = now_ms() - t0;
+      ms[i] = mien_now_ms() - t0;
     }
     if (profile && ws->profiling) nn_profile_print(plan, ws, runs, stderr);
     mien_workspace_free(ws);
-    qsort(ms, (size_t)runs, sizeof *ms, cmp_double);
+    mien_sort_doubles(ms, runs);
     median = ms[runs / 2];
     p10 = ms[runs / 10];
     p90 = ms[runs * 9 / 10];

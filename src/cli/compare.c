@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "api/api.h"
 #include "cli/cli.h"
@@ -38,17 +37,24 @@ static int print_json(cJSON *root) {
   return EXIT_OK;
 }
 
+/* Prints root when st is MIEN_OK, else drops it and reports err. */
+static int print_or_fail(const char *cmd, cJSON *root, mien_status st, const char *err) {
+  if (st == MIEN_OK) return print_json(root);
+  cJSON_Delete(root);
+  return fail(cmd, st, err);
+}
+
+/* Ends option parsing at --help (usage on stdout, exit 0) or a bad option (stderr, usage). */
+static int usage_exit(void (*usage)(FILE *), int opt) {
+  usage(opt == 'h' ? stdout : stderr);
+  return opt == 'h' ? EXIT_OK : EXIT_USAGE;
+}
+
 /* A number printed with `digits` significant digits instead of cJSON's 15-17. */
 static cJSON *json_number(double v, int digits) {
   char buf[40];
   snprintf(buf, sizeof buf, "%.*g", digits, v);
   return cJSON_CreateNumber(strtod(buf, NULL));
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Reads, decodes and detects one image; on failure prints the error and returns the exit code. */
@@ -84,7 +90,21 @@ static cJSON *face_summary_json(const mien_face *face, const mien_image *img) {
   return o;
 }
 
-static int create_faces(const char *cmd, int threads, mien_faces **f) {
+/* --threads N: 0 (all cores) or more. */
+static int parse_threads(const char *cmd, const char *arg, int *threads) {
+  char *end;
+  *threads = (int)strtol(arg, &end, 10);
+  if (end == arg || *end || *threads < 0) {
+    fprintf(stderr, "mien %s: --threads must be 0 (all cores) or more\n", cmd);
+    return EXIT_USAGE;
+  }
+  return EXIT_OK;
+}
+
+/* Checks that nargs operands follow the options, then makes the context. */
+static int create_faces(const char *cmd, void (*usage)(FILE *), int argc, int nargs, int threads,
+                        mien_faces **f) {
+  if (argc - optind != nargs) return usage_exit(usage, '?');
   char err[512] = "";
   mien_faces_options opt = {.threads = threads};
   mien_status st = mien_faces_create(&opt, f, err, sizeof err);
@@ -92,16 +112,6 @@ static int create_faces(const char *cmd, int threads, mien_faces **f) {
 }
 
 /* ---- mien compare ---- */
-
-typedef struct {
-  int face;
-  float similarity;
-} match;
-
-static int cmp_match(const void *a, const void *b) {
-  float x = ((const match *)a)->similarity, y = ((const match *)b)->similarity;
-  return x > y ? -1 : x < y;
-}
 
 static void compare_usage(FILE *f) {
   fprintf(f, "usage: mien compare SOURCE TARGET [--threshold S] [--threads N]\n"
@@ -120,7 +130,7 @@ static cJSON *compare_response(mien_faces *f, const mien_image *src, const mien_
   cJSON_AddItemToObject(root, "SourceImageFace", face_summary_json(sface, src));
   cJSON *matches = cJSON_AddArrayToObject(root, "FaceMatches");
   cJSON *unmatched = cJSON_AddArrayToObject(root, "UnmatchedFaces");
-  match *m = malloc((size_t)(nt ? nt : 1) * sizeof *m);
+  mien_scored *m = malloc((size_t)(nt ? nt : 1) * sizeof *m); /* tag: the target face */
   if (!m) *st = MIEN_ERR_NOMEM;
   int nm = 0;
   for (int i = 0; *st == MIEN_OK && i < nt; i++) {
@@ -133,15 +143,15 @@ static cJSON *compare_response(mien_faces *f, const mien_image *src, const mien_
     if (*st != MIEN_OK) break;
     float s = mien_similarity(mien_cosine(semb, temb));
     if (s >= threshold)
-      m[nm++] = (match){i, s};
+      m[nm++] = (mien_scored){s, i};
     else
       cJSON_AddItemToArray(unmatched, mien_face_detail_json(&tfaces[i], tgt->w, tgt->h));
   }
-  qsort(m, (size_t)nm, sizeof *m, cmp_match);
+  mien_scored_sort(m, nm, 1);
   for (int i = 0; i < nm; i++) {
     cJSON *fm = cJSON_CreateObject();
-    cJSON_AddItemToObject(fm, "Similarity", json_number(m[i].similarity, 6));
-    cJSON_AddItemToObject(fm, "Face", mien_face_detail_json(&tfaces[m[i].face], tgt->w, tgt->h));
+    cJSON_AddItemToObject(fm, "Similarity", json_number(m[i].score, 6));
+    cJSON_AddItemToObject(fm, "Face", mien_face_detail_json(&tfaces[m[i].tag], tgt->w, tgt->h));
     cJSON_AddItemToArray(matches, fm);
   }
   free(m);
@@ -166,26 +176,14 @@ int cmd_compare(int argc, char **argv) {
       }
       break;
     case 't':
-      threads = (int)strtol(optarg, &end, 10);
-      if (end == optarg || *end || threads < 0) {
-        fprintf(stderr, "mien compare: --threads must be 0 (all cores) or more\n");
-        return EXIT_USAGE;
-      }
+      if (parse_threads("compare", optarg, &threads) != EXIT_OK) return EXIT_USAGE;
       break;
-    case 'h':
-      compare_usage(stdout);
-      return EXIT_OK;
     default:
-      compare_usage(stderr);
-      return EXIT_USAGE;
+      return usage_exit(compare_usage, c);
     }
   }
-  if (argc - optind != 2) {
-    compare_usage(stderr);
-    return EXIT_USAGE;
-  }
   mien_faces *f;
-  int rc = create_faces("compare", threads, &f);
+  int rc = create_faces("compare", compare_usage, argc, 2, threads, &f);
   if (rc != EXIT_OK) return rc;
   mien_image src = {0}, tgt = {0};
   mien_face *sfaces = NULL, *tfaces = NULL;
@@ -207,12 +205,7 @@ int cmd_compare(int argc, char **argv) {
   if (rc == EXIT_OK && st == MIEN_OK)
     root = compare_response(f, &src, &sfaces[si], semb, &tgt, tfaces, nt, threshold, &st, err,
                             sizeof err);
-  if (rc == EXIT_OK && st == MIEN_OK) {
-    rc = print_json(root);
-  } else if (rc == EXIT_OK) {
-    cJSON_Delete(root);
-    rc = fail("compare", st, err);
-  }
+  if (rc == EXIT_OK) rc = print_or_fail("compare", root, st, err);
   free(sfaces);
   free(tfaces);
   mien_image_free(&src);
@@ -233,16 +226,6 @@ static void embed_usage(FILE *f) {
           "  alignment and embedding) RUNS times and print the medians in ms (bench/embed.sh).\n");
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* Times landmarks and align + embed per face over `runs` passes over the image's faces. */
 static int embed_bench(mien_faces *f, const mien_image *img, const mien_face *faces, int n,
                        int runs, int threads) {
@@ -252,15 +235,15 @@ static int embed_bench(mien_faces *f, const mien_image *img, const mien_face *fa
   mien_status st = lm && em ? MIEN_OK : MIEN_ERR_NOMEM;
   float emb[MIEN_EMBED_DIM];
   for (int r = 0; st == MIEN_OK && r < runs; r++) {
-    double t0 = now_s(), t_lm = 0;
+    double t0 = mien_now_ms(), t_lm = 0;
     for (int i = 0; st == MIEN_OK && i < n; i++) {
       mien_face face = faces[i];
-      double a = now_s();
+      double a = mien_now_ms();
       st = mien_face_landmarks(f, img, &face);
-      t_lm += now_s() - a;
+      t_lm += mien_now_ms() - a;
       if (st == MIEN_OK) st = mien_faces_embed(f, img, &face, emb, err, sizeof err);
     }
-    lm[r] = 1e3 * t_lm / n, em[r] = 1e3 * (now_s() - t0 - t_lm) / n;
+    lm[r] = t_lm / n, em[r] = (mien_now_ms() - t0 - t_lm) / n;
   }
   int rc = st == MIEN_OK ? EXIT_OK : fail("embed", st, err[0] ? err : "landmarks failed");
   if (rc == EXIT_OK) {
@@ -268,7 +251,7 @@ static int embed_bench(mien_faces *f, const mien_image *img, const mien_face *fa
     cJSON_AddNumberToObject(root, "faces", n);
     cJSON_AddNumberToObject(root, "runs", runs);
     cJSON_AddNumberToObject(root, "threads", threads);
-    double l = median(lm, runs), e = median(em, runs);
+    double l = mien_median(lm, runs), e = mien_median(em, runs);
     cJSON_AddItemToObject(root, "landmarks_ms", json_number(l, 4));
     cJSON_AddItemToObject(root, "align_embed_ms", json_number(e, 4));
     cJSON_AddItemToObject(root, "per_face_ms", json_number(l + e, 4));
@@ -315,20 +298,12 @@ int cmd_embed(int argc, char **argv) {
       *(c == 't' ? &threads : &runs) = (int)v;
       break;
     }
-    case 'h':
-      embed_usage(stdout);
-      return EXIT_OK;
     default:
-      embed_usage(stderr);
-      return EXIT_USAGE;
+      return usage_exit(embed_usage, c);
     }
   }
-  if (argc - optind != 1) {
-    embed_usage(stderr);
-    return EXIT_USAGE;
-  }
   mien_faces *f;
-  int rc = create_faces("embed", threads, &f);
+  int rc = create_faces("embed", embed_usage, argc, 1, threads, &f);
   if (rc != EXIT_OK) return rc;
   mien_image img = {0};
   mien_face *faces = NULL;
@@ -340,12 +315,7 @@ int cmd_embed(int argc, char **argv) {
     char err[512] = "";
     mien_status st = MIEN_OK;
     cJSON *root = embeddings_json(f, &img, faces, n, &st, err, sizeof err);
-    if (st == MIEN_OK) {
-      rc = print_json(root);
-    } else {
-      cJSON_Delete(root);
-      rc = fail("embed", st, err);
-    }
+    rc = print_or_fail("embed", root, st, err);
   }
   free(faces);
   mien_image_free(&img);
@@ -405,13 +375,21 @@ static int embed_set(const image_set *s, int threads, int flip, float **emb, uin
   return st == MIEN_OK ? EXIT_OK : fail("eval", st, err);
 }
 
-/* The images whose face was not detected, and so were embedded from the fallback box. */
-static cJSON *failures_json(const image_set *s, const uint8_t *fallback, const char *dir) {
+/* Adds the images whose face was not detected, and so were embedded from the fallback box, and
+ * the seconds since t0 (ms) to root, and prints it. */
+static int print_eval(cJSON *root, const image_set *s, const uint8_t *fallback, const char *dir,
+                      double t0) {
   cJSON *arr = cJSON_CreateArray();
   size_t skip = strlen(dir) + 1;
-  for (int i = 0; i < s->n; i++)
+  int nfail = 0;
+  for (int i = 0; i < s->n; i++) {
+    nfail += fallback[i];
     if (fallback[i]) cJSON_AddItemToArray(arr, cJSON_CreateString(s->paths[i] + skip));
-  return arr;
+  }
+  cJSON_AddNumberToObject(root, "failures", nfail);
+  cJSON_AddItemToObject(root, "failed_images", arr);
+  cJSON_AddItemToObject(root, "seconds", json_number((mien_now_ms() - t0) / 1e3, 4));
+  return print_json(root);
 }
 
 typedef struct {
@@ -481,7 +459,7 @@ typedef struct {
 } eval_args;
 
 static int eval_lfw(const eval_args *a) {
-  double t0 = now_s();
+  double t0 = mien_now_ms();
   image_set set = {0};
   lfw_pair *pairs = NULL;
   int npairs = 0, nfolds = 0;
@@ -527,12 +505,7 @@ static int eval_lfw(const eval_args *a) {
         tar, "1e-2", json_number(100 * mien_eval_tar_at_far(score, same, npairs, 1e-2, NULL), 4));
     cJSON_AddItemToObject(
         tar, "1e-3", json_number(100 * mien_eval_tar_at_far(score, same, npairs, 1e-3, NULL), 4));
-    int nfail = 0;
-    for (int i = 0; i < set.n; i++) nfail += fallback[i];
-    cJSON_AddNumberToObject(root, "failures", nfail);
-    cJSON_AddItemToObject(root, "failed_images", failures_json(&set, fallback, a->images));
-    cJSON_AddItemToObject(root, "seconds", json_number(now_s() - t0, 4));
-    rc = print_json(root);
+    rc = print_eval(root, &set, fallback, a->images, t0);
   }
   free(score);
   free(same);
@@ -581,7 +554,7 @@ static int list_identities(const char *dir, image_set *set, int *nid) {
 }
 
 static int eval_calibrate(const eval_args *a) {
-  double t0 = now_s();
+  double t0 = mien_now_ms();
   image_set set = {0};
   int nid = 0;
   float *emb = NULL;
@@ -628,12 +601,7 @@ static int eval_calibrate(const eval_args *a) {
       cJSON_AddItemToObject(o, "tar", json_number(mien_hist_tail(gen, c), 5));
       cJSON_AddItemToArray(table, o);
     }
-    int nfail = 0;
-    for (int i = 0; i < set.n; i++) nfail += fallback[i];
-    cJSON_AddNumberToObject(root, "failures", nfail);
-    cJSON_AddItemToObject(root, "failed_images", failures_json(&set, fallback, a->images));
-    cJSON_AddItemToObject(root, "seconds", json_number(now_s() - t0, 4));
-    rc = print_json(root);
+    rc = print_eval(root, &set, fallback, a->images, t0);
   }
   free(imp);
   free(gen);
@@ -666,18 +634,12 @@ int cmd_eval(int argc, char **argv) {
       {"images", required_argument, NULL, 'i'},  {"pairs", required_argument, NULL, 'p'},
       {"threads", required_argument, NULL, 't'}, {"flip", no_argument, NULL, 'f'},
       {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
-  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    eval_usage(stdout);
-    return EXIT_OK;
-  }
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+    return usage_exit(eval_usage, 'h');
   int lfw = argc >= 2 && !strcmp(argv[1], "lfw"), cal = argc >= 2 && !strcmp(argv[1], "calibrate");
-  if (!lfw && !cal) {
-    eval_usage(stderr);
-    return EXIT_USAGE;
-  }
+  if (!lfw && !cal) return usage_exit(eval_usage, '?');
   eval_args a = {0};
   int c;
-  char *end;
   while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
     switch (c) {
     case 'i':
@@ -690,23 +652,13 @@ int cmd_eval(int argc, char **argv) {
       a.flip = 1;
       break;
     case 't':
-      a.threads = (int)strtol(optarg, &end, 10);
-      if (end == optarg || *end || a.threads < 0) {
-        fprintf(stderr, "mien eval: --threads must be 0 (all cores) or more\n");
-        return EXIT_USAGE;
-      }
+      if (parse_threads("eval", optarg, &a.threads) != EXIT_OK) return EXIT_USAGE;
       break;
-    case 'h':
-      eval_usage(stdout);
-      return EXIT_OK;
     default:
-      eval_usage(stderr);
-      return EXIT_USAGE;
+      return usage_exit(eval_usage, c);
     }
   }
-  if (optind != argc - 1 || !a.images || (lfw && !a.pairs) || (cal && a.pairs)) {
-    eval_usage(stderr);
-    return EXIT_USAGE;
-  }
+  if (optind != argc - 1 || !a.images || (lfw && !a.pairs) || (cal && a.pairs))
+    return usage_exit(eval_usage, '?');
   return lfw ? eval_lfw(&a) : eval_calibrate(&a);
 }

@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "api/api.h"
 #include "cli/cli.h"
 #include "face/detect.h"
+#include "util/util.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -121,23 +121,12 @@ static int decode_detect(mien_faces *fx, const detect_args *a, const char *path,
   return EXIT_OK;
 }
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
 /* Median of the runs of the detector passes alone (resampling the image into each pass's input
  * and running the net), for comparison with another runtime on the same sizes. */
 static double passes_ms(mien_faces *fx, const mien_image *img, int sizes[][2], int np, double *ms,
                         int runs) {
   for (int r = 0; r < runs; r++) {
-    double t0 = now_ms();
+    double t0 = mien_now_ms();
     for (int i = 0; i < np; i++) {
       mien_det *d;
       int n;
@@ -146,9 +135,9 @@ static double passes_ms(mien_faces *fx, const mien_image *img, int sizes[][2], i
           MIEN_OK)
         free(d);
     }
-    ms[r] = now_ms() - t0;
+    ms[r] = mien_now_ms() - t0;
   }
-  qsort(ms, (size_t)runs, sizeof *ms, cmp_double);
+  mien_sort_doubles(ms, runs);
   return ms[runs / 2];
 }
 
@@ -162,15 +151,15 @@ static int bench_one(mien_faces *fx, const detect_args *a, const char *path, con
   mien_face *faces;
   int n = 0, rc = EXIT_OK;
   for (int r = -1; r < a->runs && rc == EXIT_OK; r++) { /* r = -1: warm-up */
-    double t0 = now_ms();
+    double t0 = mien_now_ms();
     rc = decode_detect(fx, a, path, bytes, len, &img, &info, &faces, &n);
     if (rc != EXIT_OK) break;
-    if (r >= 0) ms[r] = now_ms() - t0;
+    if (r >= 0) ms[r] = mien_now_ms() - t0;
     free(faces);
     if (r + 1 < a->runs) mien_image_free(&img);
   }
   if (rc == EXIT_OK) {
-    qsort(ms, (size_t)a->runs, sizeof *ms, cmp_double);
+    mien_sort_doubles(ms, a->runs);
     double median = ms[a->runs / 2], min = ms[0];
     int sizes[MIEN_MAX_PASSES][2];
     int np = mien_faces_pyramid(fx, img.w, img.h, info.scale, sizes);

@@ -5,12 +5,12 @@
  * Flip costs a second fr_feature run; on the public LFW folds it did not pay (docs/similarity.md
  * has the figures), so mien_faces_embed leaves it off (MIEN_EMBED_FLIP). */
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "face/detect.h"
 #include "face/embed.h"
 #include "face/faces_internal.h"
+#include "util/util.h"
 
 #define PLANE (MIEN_ALIGN_SIZE * MIEN_ALIGN_SIZE)
 
@@ -43,10 +43,9 @@ static mien_status run_feature(mien_faces *f, float *emb, int accumulate) {
 
 mien_status mien_faces_embed_ex(mien_faces *f, const mien_image *img, const mien_face *face,
                                 int flip, float emb[MIEN_EMBED_DIM], char *err, size_t errlen) {
-  if (!face->has_landmarks) {
-    if (err && errlen) snprintf(err, errlen, "the face has no landmarks to align it with");
-    return MIEN_ERR_INVALID_PARAMETER;
-  }
+  if (!face->has_landmarks)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                     "the face has no landmarks to align it with");
   if (mien_faces_tensor(f, 3 * PLANE) != MIEN_OK) return MIEN_ERR_NOMEM;
   mien_pt five[5];
   float M[6];
@@ -54,19 +53,17 @@ mien_status mien_faces_embed_ex(mien_faces *f, const mien_image *img, const mien
   mien_face_align_matrix(five, M);
   mien_img_status ist = mien_image_warp_affine_to_tensor(img, M, MIEN_ALIGN_SIZE, MIEN_ALIGN_SIZE,
                                                          127.0f, 1 / 128.0f, f->tensor);
-  if (ist != MIEN_IMG_OK) {
-    if (err && errlen) snprintf(err, errlen, "cannot warp the face: empty image");
-    return ist == MIEN_IMG_NOMEM ? MIEN_ERR_NOMEM : MIEN_ERR_INVALID_PARAMETER;
-  }
+  if (ist != MIEN_IMG_OK)
+    return MIEN_FAIL(err, errlen,
+                     ist == MIEN_IMG_NOMEM ? MIEN_ERR_NOMEM : MIEN_ERR_INVALID_PARAMETER,
+                     "cannot warp the face: empty image");
   mien_status st = run_feature(f, emb, 0);
   if (st == MIEN_OK && flip) {
     mirror_crop(f->tensor);
     st = run_feature(f, emb, 1);
   }
-  if (st != MIEN_OK) {
-    if (err && errlen) snprintf(err, errlen, "fr_feature failed: %s", mien_status_name(st));
-    return st;
-  }
+  if (st != MIEN_OK)
+    return MIEN_FAIL(err, errlen, st, "fr_feature failed: %s", mien_status_name(st));
   l2_normalise(emb, MIEN_EMBED_DIM);
   return MIEN_OK;
 }

@@ -15,14 +15,17 @@
 
 /* ---- verification statistics ---- */
 
-typedef struct {
-  float score;
-  uint8_t same;
-} scored_pair;
-
-static int cmp_pair(const void *a, const void *b) {
-  float x = ((const scored_pair *)a)->score, y = ((const scored_pair *)b)->score;
+static int cmp_scored(const void *a, const void *b) {
+  float x = ((const mien_scored *)a)->score, y = ((const mien_scored *)b)->score;
   return x < y ? -1 : x > y;
+}
+
+static int cmp_scored_desc(const void *a, const void *b) {
+  return cmp_scored(b, a);
+}
+
+void mien_scored_sort(mien_scored *v, int n, int descending) {
+  qsort(v, (size_t)n, sizeof *v, descending ? cmp_scored_desc : cmp_scored);
 }
 
 static int cmp_float_desc(const void *a, const void *b) {
@@ -30,21 +33,22 @@ static int cmp_float_desc(const void *a, const void *b) {
   return x > y ? -1 : x < y;
 }
 
-/* The pairs (with fold given, all but those of skip_fold), sorted by score ascending. */
-static scored_pair *sorted_pairs(const float *score, const uint8_t *same, int n, const int *fold,
+/* The pairs (with fold given, all but those of skip_fold), sorted by score ascending; tag = 1 for
+ * a same-person pair. */
+static mien_scored *sorted_pairs(const float *score, const uint8_t *same, int n, const int *fold,
                                  int skip_fold, int *m) {
-  scored_pair *p = malloc((size_t)(n ? n : 1) * sizeof *p);
+  mien_scored *p = malloc((size_t)(n ? n : 1) * sizeof *p);
   if (!p) return NULL;
   *m = 0;
   for (int i = 0; i < n; i++)
-    if (!fold || fold[i] != skip_fold) p[(*m)++] = (scored_pair){score[i], same[i] != 0};
-  qsort(p, (size_t)*m, sizeof *p, cmp_pair);
+    if (!fold || fold[i] != skip_fold) p[(*m)++] = (mien_scored){score[i], same[i] != 0};
+  mien_scored_sort(p, *m, 0);
   return p;
 }
 
 double mien_eval_auc(const float *score, const uint8_t *same, int n) {
   int m;
-  scored_pair *p = sorted_pairs(score, same, n, NULL, 0, &m);
+  mien_scored *p = sorted_pairs(score, same, n, NULL, 0, &m);
   if (!p) return NAN;
   /* Mann-Whitney: the mean rank of the same-person pairs, ties given their average rank. */
   double rank_sum = 0, npos = 0;
@@ -53,7 +57,7 @@ double mien_eval_auc(const float *score, const uint8_t *same, int n) {
     while (j < m && p[j].score == p[i].score) j++;
     double avg_rank = (i + 1 + j) / 2.0; /* ranks i+1 .. j */
     for (int k = i; k < j; k++)
-      if (p[k].same) rank_sum += avg_rank, npos++;
+      if (p[k].tag) rank_sum += avg_rank, npos++;
     i = j;
   }
   double nneg = m - npos;
@@ -63,13 +67,13 @@ double mien_eval_auc(const float *score, const uint8_t *same, int n) {
 }
 
 /* Best threshold over sorted pairs: moving it past pair k turns k from "same" into "different". */
-static float best_threshold_sorted(const scored_pair *p, int m, double *accuracy) {
+static float best_threshold_sorted(const mien_scored *p, int m, double *accuracy) {
   int correct = 0;
-  for (int i = 0; i < m; i++) correct += p[i].same;
+  for (int i = 0; i < m; i++) correct += p[i].tag;
   int best = correct;
   float thr = m ? p[0].score - 1e-6f : 0;
   for (int i = 0; i < m; i++) {
-    correct += p[i].same ? -1 : 1;
+    correct += p[i].tag ? -1 : 1;
     if (i + 1 < m && p[i + 1].score == p[i].score) continue;
     if (correct > best) {
       best = correct;
@@ -82,7 +86,7 @@ static float best_threshold_sorted(const scored_pair *p, int m, double *accuracy
 
 float mien_eval_best_threshold(const float *score, const uint8_t *same, int n, double *accuracy) {
   int m;
-  scored_pair *p = sorted_pairs(score, same, n, NULL, 0, &m);
+  mien_scored *p = sorted_pairs(score, same, n, NULL, 0, &m);
   if (!p) return NAN;
   float thr = best_threshold_sorted(p, m, accuracy);
   free(p);
@@ -93,7 +97,7 @@ void mien_eval_folds(const float *score, const uint8_t *same, const int *fold, i
                      double *acc, float *thr) {
   for (int k = 0; k < nfolds; k++) {
     int m;
-    scored_pair *p = sorted_pairs(score, same, n, fold, k, &m);
+    mien_scored *p = sorted_pairs(score, same, n, fold, k, &m);
     thr[k] = p ? best_threshold_sorted(p, m, NULL) : NAN;
     free(p);
     int right = 0, total = 0;

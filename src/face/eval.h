@@ -21,6 +21,15 @@ const mien_similarity_knot *mien_similarity_knots(int *n);
 /* The least cosine whose Similarity is at least `similarity` (the inverse of mien_similarity). */
 float mien_similarity_cosine(float similarity);
 
+/* A score and what it belongs to (a face's index, a same-person flag), for sorting by score. */
+typedef struct {
+  float score;
+  int tag;
+} mien_scored;
+
+/* Sorts v by score, highest first when descending, else lowest first. */
+void mien_scored_sort(mien_scored *v, int n, int descending);
+
 /* ---- scores: score[i] of pair i, same[i] = 1 for a same-person pair ---- */
 
 /* Area under the ROC curve (ties count one half). */

@@ -2,7 +2,6 @@
  * plans the fixed-size ones once, keeps detector plans per input size in a small LRU cache (a
  * photo library has few distinct sizes, and planning costs more than a run), and maps image
  * decoding errors onto Rekognition's. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,18 +19,6 @@ static const char *const fr_detect_heads[] = {"319", "333", "365", "379",
 static const char *const yunet_outputs[] = {"cls_8",   "cls_16", "cls_32", "obj_8",
                                             "obj_16",  "obj_32", "bbox_8", "bbox_16",
                                             "bbox_32", "kps_8",  "kps_16", "kps_32"};
-
-static mien_status fail(char *err, size_t errlen, mien_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static mien_status fail(char *err, size_t errlen, mien_status st, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return st;
-}
 
 mien_status mien_status_from_image(mien_img_status st) {
   switch (st) {
@@ -65,7 +52,7 @@ static mien_status load_net(const char *path, mien_net **net, char *err, size_t 
 static mien_status load_default(const char *file, mien_net **net, char *err, size_t errlen) {
   char path[1024];
   if (mien_find_model(file, path, sizeof path) != 0)
-    return fail(err, errlen, MIEN_ERR_MODEL, "%s", path);
+    return MIEN_FAIL(err, errlen, MIEN_ERR_MODEL, "%s", path);
   return load_net(path, net, err, errlen);
 }
 
@@ -83,13 +70,13 @@ mien_status mien_faces_create(const mien_faces_options *opt, mien_faces **out, c
   *out = NULL;
   if (!opt) opt = &defaults;
   if (opt->min_face < 0 || (opt->min_face > 0 && opt->min_face < MIEN_MIN_FACE_LIMIT))
-    return fail(err, errlen, MIEN_ERR_INVALID_PARAMETER,
-                "min_face must be 0 (the default) or at least %d pixels", MIEN_MIN_FACE_LIMIT);
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                     "min_face must be 0 (the default) or at least %d pixels", MIEN_MIN_FACE_LIMIT);
   if (!(opt->min_score >= 0 && opt->min_score < 1))
-    return fail(err, errlen, MIEN_ERR_INVALID_PARAMETER,
-                "min_score must be in [0, 1) (0 = the default)");
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                     "min_score must be in [0, 1) (0 = the default)");
   if (opt->threads < 0)
-    return fail(err, errlen, MIEN_ERR_INVALID_PARAMETER, "threads must be 0 or more");
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "threads must be 0 or more");
 
   mien_faces *f = calloc(1, sizeof *f);
   if (!f) return MIEN_ERR_NOMEM;
@@ -103,8 +90,8 @@ mien_status mien_faces_create(const mien_faces_options *opt, mien_faces **out, c
   } else if (!det || !*det || strcmp(det, "default") == 0) {
     st = load_default("fr_detect.onnx", &f->detector, err, errlen);
   } else {
-    st = fail(err, errlen, MIEN_ERR_INVALID_PARAMETER,
-              "unknown detector '%s': use \"default\" or \"yunet:PATH\"", det);
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                   "unknown detector '%s': use \"default\" or \"yunet:PATH\"", det);
   }
   if (st == MIEN_OK) st = load_default("fr_landmark.onnx", &f->landmark, err, errlen);
   if (st == MIEN_OK) st = load_default("fr_feature.onnx", &f->feature, err, errlen);

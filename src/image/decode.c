@@ -1,6 +1,5 @@
 /* decode.c - the entry point of decoding: sniffs JPEG or PNG from the magic bytes, enforces the
  * limits every format shares, and formats the error sentences the API hands back. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,16 +17,6 @@ void mien_image_free(mien_image *img) {
   free(img->rgb);
   img->rgb = NULL;
   img->w = img->h = 0;
-}
-
-mien_img_status mien_img_fail(char *err, size_t errlen, mien_img_status st, const char *fmt, ...) {
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return st;
 }
 
 mien_img_status mien_img_check_size(uint64_t w, uint64_t h, const mien_image_limits *lim,

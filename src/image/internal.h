@@ -3,10 +3,11 @@
 #define MIEN_IMAGE_INTERNAL_H
 
 #include "image/image.h"
+#include "util/util.h"
 
 /* Writes the printf-style sentence into err (when there is room) and returns st. */
-mien_img_status mien_img_fail(char *err, size_t errlen, mien_img_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+#define mien_img_fail(err, errlen, st, ...)                                                        \
+  ((mien_img_status)MIEN_FAIL(err, errlen, st, __VA_ARGS__))
 
 /* Checks a declared width and height against the limits; what names the format for the message. */
 mien_img_status mien_img_check_size(uint64_t w, uint64_t h, const mien_image_limits *lim,
