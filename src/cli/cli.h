@@ -12,6 +12,7 @@ enum {
 };
 
 int cmd_bench(int argc, char **argv);
+int cmd_bench_search(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_embed(int argc, char **argv);

@@ -15,7 +15,7 @@ static const struct {
     {"compare", "compare the largest face of one image with the faces of another", cmd_compare},
     {"embed", "print each face's box and 512-d embedding", cmd_embed},
     {"eval", "measure accuracy (mien eval lfw --images DIR --pairs FILE)", cmd_eval},
-    {"bench", "time the models (see `mien bench --help`)", cmd_bench},
+    {"bench", "time the models or the search (see `mien bench --help`)", cmd_bench},
 };
 
 static void usage(FILE *f) {

@@ -1,0 +1,50 @@
+/* index.h - the in-memory search index of one collection: exact top-k by cosine over
+ * L2-normalised embeddings, kept in sync with the store on every write.
+ *
+ * Internally a compact copy (int8) is scanned first and the best candidates are rescored with
+ * the exact fp32 vectors, so results equal an exact fp32 search (tests check this). The index
+ * is rebuilt from the store when a collection opens; it never persists anything itself.
+ * Not thread-safe for writers: callers serialise add/remove against searches (a rwlock in the
+ * store layer); searches may run concurrently with each other.
+ */
+#ifndef MIEN_STORE_INDEX_H
+#define MIEN_STORE_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mien_index mien_index;
+
+typedef struct {
+  int64_t id;  /* the caller's id for the vector (the store's face row id) */
+  float score; /* cosine similarity, -1..1 */
+} mien_hit;
+
+mien_index *mien_index_create(int dim);
+void mien_index_free(mien_index *ix);
+int mien_index_dim(const mien_index *ix);
+size_t mien_index_count(const mien_index *ix);
+/* Bytes of memory per stored vector (all copies), for `mien bench search`. */
+size_t mien_index_bytes_per_vector(const mien_index *ix);
+
+/* Adds (or replaces) the vector for id; 0, or -1 when out of memory (or when v is not finite
+ * or its norm exceeds 1e15). */
+int mien_index_add(mien_index *ix, int64_t id, const float *v);
+/* Removes id; 0, or -1 when absent. */
+int mien_index_remove(mien_index *ix, int64_t id);
+
+/* The k best vectors with score >= min_score, best first, into out[k]; returns how many.
+ * threads <= 0: one per core. Exact: equal to a brute-force fp32 scan (ties by id).
+ * Returns -1 when out of memory (0 for a query that add would refuse). */
+int mien_index_search(const mien_index *ix, const float *q, int k, float min_score, int threads,
+                      mien_hit *out);
+
+/* Makes room for n vectors (e.g. the count of a collection being loaded), so that adding up to
+ * n allocates nothing more; 0, or -1 when out of memory. */
+int mien_index_reserve(mien_index *ix, size_t n);
+/* The exact score that search ranks by: the dot product of the fp32 vectors accumulated in
+ * double in a fixed order, rounded to float. Brute-force references use it to compare results
+ * bit for bit. */
+float mien_index_score(const float *a, const float *b, int dim);
+
+#endif

@@ -1,0 +1,119 @@
+/* index_dot.c - int8 dot products of one query against many stored rows: the inner loop of the
+ * index scan. A portable kernel, an AVX2 one and an AVX-512 VNNI one; the SIMD kernels are
+ * compiled with function-level target attributes and only ever called after
+ * __builtin_cpu_supports said yes, so the binary still runs on CPUs without them.
+ *
+ * The scan is memory-bound (each row is read once per query), so the kernels only need to keep
+ * up with the memory bus; they favour simplicity over register blocking.
+ */
+#include "store/index_dot.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define INDEX_DOT_X86 1
+#endif
+
+static void dots_generic(const int8_t *rows, size_t stride, size_t nrows, const int8_t *q,
+                         int32_t *out) {
+  for (size_t r = 0; r < nrows; r++) {
+    const int8_t *row = rows + r * stride;
+    int32_t acc = 0;
+    /* Whole 64-byte chunks: a fixed trip count lets gcc -O2 vectorise the inner loop. */
+    for (size_t j = 0; j < stride; j += INDEX_DOT_ALIGN)
+      for (size_t l = 0; l < INDEX_DOT_ALIGN; l++) acc += (int32_t)row[j + l] * q[j + l];
+    out[r] = acc;
+  }
+}
+
+#ifdef INDEX_DOT_X86
+/* AVX2 has no signed x signed byte multiply: maddubs takes |row| as unsigned and moves the row's
+ * sign onto the query (vpsignb), giving exact int16 pair sums (|x| <= 2 * 127 * 127). */
+__attribute__((target("avx2"))) static void dots_avx2(const int8_t *rows, size_t stride,
+                                                      size_t nrows, const int8_t *q, int32_t *out) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (size_t r = 0; r < nrows; r++) {
+    const int8_t *row = rows + r * stride;
+    __m256i acc = _mm256_setzero_si256();
+    for (size_t j = 0; j < stride; j += 32) {
+      __m256i v = _mm256_load_si256((const __m256i *)(row + j));
+      __m256i w = _mm256_load_si256((const __m256i *)(q + j));
+      __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(v), _mm256_sign_epi8(w, v));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+    }
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    out[r] = _mm_cvtsi128_si32(s);
+  }
+}
+
+/* vpdpbusd multiplies unsigned by signed bytes into int32 without saturation. The query is made
+ * unsigned by adding 128 (xor 0x80), so the sum gains 128 * sum(row), which a second vpdpbusd
+ * against a vector of 128s computes and the end subtracts. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void
+dots_avx512(const int8_t *rows, size_t stride, size_t nrows, const int8_t *q, int32_t *out) {
+  const __m512i bias = _mm512_set1_epi8((char)0x80);
+  for (size_t r = 0; r < nrows; r++) {
+    const int8_t *row = rows + r * stride;
+    __m512i acc = _mm512_setzero_si512(), corr = _mm512_setzero_si512();
+    for (size_t j = 0; j < stride; j += 64) {
+      __m512i v = _mm512_load_si512(row + j);
+      __m512i w = _mm512_xor_si512(_mm512_load_si512(q + j), bias);
+      acc = _mm512_dpbusd_epi32(acc, w, v);
+      corr = _mm512_dpbusd_epi32(corr, bias, v);
+    }
+    out[r] = _mm512_reduce_add_epi32(_mm512_sub_epi32(acc, corr));
+  }
+}
+#endif
+
+static const index_dot_kernel k_generic = {"generic", dots_generic};
+#ifdef INDEX_DOT_X86
+static const index_dot_kernel k_avx2 = {"avx2", dots_avx2};
+static const index_dot_kernel k_avx512 = {"avx512", dots_avx512};
+#endif
+
+const index_dot_kernel *const index_dot_kernels[] = {
+#ifdef INDEX_DOT_X86
+    &k_avx512, &k_avx2,
+#endif
+    &k_generic, NULL};
+
+int index_dot_supported(const index_dot_kernel *k) {
+#ifdef INDEX_DOT_X86
+  __builtin_cpu_init();
+  if (k == &k_avx2) return __builtin_cpu_supports("avx2");
+  if (k == &k_avx512)
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vnni");
+#endif
+  return k == &k_generic;
+}
+
+static const index_dot_kernel *chosen;
+static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
+
+static void choose(void) {
+  const char *want = getenv("MIEN_ISA");
+  int i = 0;
+  if (want && *want) { /* start the search for a supported kernel at the one named */
+    while (index_dot_kernels[i] && strcmp(index_dot_kernels[i]->isa, want) != 0) i++;
+    if (!index_dot_kernels[i]) i = 0;
+  }
+  while (!index_dot_supported(index_dot_kernels[i])) i++;
+  chosen = index_dot_kernels[i];
+}
+
+const index_dot_kernel *index_dot_get(void) {
+  pthread_once(&chosen_once, choose);
+  return chosen;
+}
+
+void index_dot_set(const index_dot_kernel *k) {
+  pthread_once(&chosen_once, choose);
+  chosen = k;
+}
