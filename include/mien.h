@@ -27,7 +27,12 @@ typedef enum {
   MIEN_ERR_MODEL,                /* a model file is missing, corrupt or unsupported */
   MIEN_ERR_NOMEM,                /* out of memory */
   MIEN_ERR_IO,                   /* a file could not be read or written */
-  MIEN_ERR_INTERNAL              /* InternalServerError: a bug; please report it */
+  MIEN_ERR_INTERNAL,             /* InternalServerError: a bug; please report it */
+  MIEN_ERR_RESOURCE_NOT_FOUND,   /* ResourceNotFoundException: no such collection, user, ... */
+  MIEN_ERR_RESOURCE_EXISTS,      /* ResourceAlreadyExistsException: the collection exists */
+  MIEN_ERR_CONFLICT,             /* ConflictException: the user exists */
+  MIEN_ERR_QUOTA,                /* ServiceQuotaExceededException: e.g. 100 faces per user */
+  MIEN_ERR_PAGINATION_TOKEN      /* InvalidPaginationTokenException */
 } mien_status;
 
 /* Rekognition's name for a status ("InvalidParameterException", ...). */

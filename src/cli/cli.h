@@ -2,6 +2,10 @@
 #ifndef MIEN_CLI_H
 #define MIEN_CLI_H
 
+#include <stdio.h>
+
+struct cJSON;
+
 /* Exit codes, documented in `mien --help`. */
 enum {
   EXIT_OK = 0,
@@ -13,10 +17,22 @@ enum {
 
 int cmd_bench(int argc, char **argv);
 int cmd_bench_search(int argc, char **argv);
+int cmd_collection(int argc, char **argv);
+int cmd_index(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_faces(int argc, char **argv);
+int cmd_users(int argc, char **argv);
+int cmd_call(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+
+/* Prints j (and frees it) as one line of JSON on f: EXIT_OK, or a failure when out of memory. */
+int cli_print_json(FILE *f, struct cJSON *j);
+/* Reports a refusal as one line of Rekognition's error JSON on stderr, its Message prefixed
+ * with context (a file, or NULL); returns the exit code for status (a mien_status). */
+int cli_fail(const char *context, int status, const char *msg);
 
 /* Parses "1,3,240,320" into dims; returns the count or -1. */
 int cli_parse_dims(const char *s, long long *dims, int max);

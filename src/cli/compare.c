@@ -20,28 +20,11 @@
 #include "face/eval.h"
 #include "util/util.h"
 
-static int fail(const char *cmd, mien_status st, const char *msg) {
-  fprintf(stderr, "mien %s: %s: %s\n", cmd, mien_status_name(st), msg);
-  return cli_exit_code(st);
-}
-
-static int print_json(cJSON *root) {
-  char *s = root ? cJSON_PrintUnformatted(root) : NULL;
-  cJSON_Delete(root);
-  if (!s) {
-    fprintf(stderr, "mien: out of memory\n");
-    return EXIT_FAILURE_GENERIC;
-  }
-  puts(s);
-  free(s);
-  return EXIT_OK;
-}
-
 /* Prints root when st is MIEN_OK, else drops it and reports err. */
-static int print_or_fail(const char *cmd, cJSON *root, mien_status st, const char *err) {
-  if (st == MIEN_OK) return print_json(root);
+static int print_or_fail(cJSON *root, mien_status st, const char *err) {
+  if (st == MIEN_OK) return cli_print_json(stdout, root);
   cJSON_Delete(root);
-  return fail(cmd, st, err);
+  return cli_fail(NULL, st, err);
 }
 
 /* Ends option parsing at --help (usage on stdout, exit 0) or a bad option (stderr, usage). */
@@ -65,7 +48,7 @@ static int load_faces(const char *cmd, mien_faces *f, const char *path, mien_ima
   uint8_t *bytes = mien_read_file(path, &len);
   if (!bytes) {
     snprintf(err, sizeof err, "cannot read %s", path);
-    return fail(cmd, MIEN_ERR_IO, err);
+    return cli_fail(cmd, MIEN_ERR_IO, err);
   }
   mien_status st = mien_decode_image(bytes, len, img, err, sizeof err);
   free(bytes);
@@ -76,7 +59,7 @@ static int load_faces(const char *cmd, mien_faces *f, const char *path, mien_ima
   if (st != MIEN_OK) {
     char msg[1100];
     snprintf(msg, sizeof msg, "%s: %s", path, err);
-    return fail(cmd, st, msg);
+    return cli_fail(cmd, st, msg);
   }
   return EXIT_OK;
 }
@@ -108,7 +91,7 @@ static int create_faces(const char *cmd, void (*usage)(FILE *), int argc, int na
   char err[512] = "";
   mien_faces_options opt = {.threads = threads};
   mien_status st = mien_faces_create(&opt, f, err, sizeof err);
-  return st == MIEN_OK ? EXIT_OK : fail(cmd, st, err);
+  return st == MIEN_OK ? EXIT_OK : cli_fail(cmd, st, err);
 }
 
 /* ---- mien compare ---- */
@@ -198,14 +181,14 @@ int cmd_compare(int argc, char **argv) {
   while (si < ns && !sfaces[si].has_landmarks) si++;
   if (rc == EXIT_OK && si == ns) {
     snprintf(err, sizeof err, "no face found in the source image %s", argv[optind]);
-    rc = fail("compare", MIEN_ERR_INVALID_PARAMETER, err);
+    rc = cli_fail(NULL, MIEN_ERR_INVALID_PARAMETER, err);
   }
   if (rc == EXIT_OK) st = mien_faces_embed(f, &src, &sfaces[si], semb, err, sizeof err);
   cJSON *root = NULL;
   if (rc == EXIT_OK && st == MIEN_OK)
     root = compare_response(f, &src, &sfaces[si], semb, &tgt, tfaces, nt, threshold, &st, err,
                             sizeof err);
-  if (rc == EXIT_OK) rc = print_or_fail("compare", root, st, err);
+  if (rc == EXIT_OK) rc = print_or_fail(root, st, err);
   free(sfaces);
   free(tfaces);
   mien_image_free(&src);
@@ -229,7 +212,7 @@ static void embed_usage(FILE *f) {
 /* Times landmarks and align + embed per face over `runs` passes over the image's faces. */
 static int embed_bench(mien_faces *f, const mien_image *img, const mien_face *faces, int n,
                        int runs, int threads) {
-  if (n == 0) return fail("embed", MIEN_ERR_INVALID_PARAMETER, "no face to time in the image");
+  if (n == 0) return cli_fail(NULL, MIEN_ERR_INVALID_PARAMETER, "no face to time in the image");
   double *lm = malloc((size_t)runs * sizeof *lm), *em = malloc((size_t)runs * sizeof *em);
   char err[512] = "";
   mien_status st = lm && em ? MIEN_OK : MIEN_ERR_NOMEM;
@@ -245,7 +228,7 @@ static int embed_bench(mien_faces *f, const mien_image *img, const mien_face *fa
     }
     lm[r] = t_lm / n, em[r] = (mien_now_ms() - t0 - t_lm) / n;
   }
-  int rc = st == MIEN_OK ? EXIT_OK : fail("embed", st, err[0] ? err : "landmarks failed");
+  int rc = st == MIEN_OK ? EXIT_OK : cli_fail(NULL, st, err[0] ? err : "landmarks failed");
   if (rc == EXIT_OK) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddNumberToObject(root, "faces", n);
@@ -255,7 +238,7 @@ static int embed_bench(mien_faces *f, const mien_image *img, const mien_face *fa
     cJSON_AddItemToObject(root, "landmarks_ms", json_number(l, 4));
     cJSON_AddItemToObject(root, "align_embed_ms", json_number(e, 4));
     cJSON_AddItemToObject(root, "per_face_ms", json_number(l + e, 4));
-    rc = print_json(root);
+    rc = cli_print_json(stdout, root);
   }
   free(lm);
   free(em);
@@ -315,7 +298,7 @@ int cmd_embed(int argc, char **argv) {
     char err[512] = "";
     mien_status st = MIEN_OK;
     cJSON *root = embeddings_json(f, &img, faces, n, &st, err, sizeof err);
-    rc = print_or_fail("embed", root, st, err);
+    rc = print_or_fail(root, st, err);
   }
   free(faces);
   mien_image_free(&img);
@@ -368,11 +351,11 @@ static int set_find(const image_set *s, const char *path) {
 static int embed_set(const image_set *s, int threads, int flip, float **emb, uint8_t **fallback) {
   *emb = malloc((size_t)(s->n ? s->n : 1) * MIEN_EMBED_DIM * sizeof **emb);
   *fallback = calloc((size_t)(s->n ? s->n : 1), 1);
-  if (!*emb || !*fallback) return fail("eval", MIEN_ERR_NOMEM, "no memory for the embeddings");
+  if (!*emb || !*fallback) return cli_fail(NULL, MIEN_ERR_NOMEM, "no memory for the embeddings");
   char err[1024] = "";
   mien_status st = mien_eval_embed_images((const char *const *)s->paths, s->n, threads, flip, *emb,
                                           *fallback, err, sizeof err);
-  return st == MIEN_OK ? EXIT_OK : fail("eval", st, err);
+  return st == MIEN_OK ? EXIT_OK : cli_fail(NULL, st, err);
 }
 
 /* Adds the images whose face was not detected, and so were embedded from the fallback box, and
@@ -389,7 +372,7 @@ static int print_eval(cJSON *root, const image_set *s, const uint8_t *fallback, 
   cJSON_AddNumberToObject(root, "failures", nfail);
   cJSON_AddItemToObject(root, "failed_images", arr);
   cJSON_AddItemToObject(root, "seconds", json_number((mien_now_ms() - t0) / 1e3, 4));
-  return print_json(root);
+  return cli_print_json(stdout, root);
 }
 
 typedef struct {
@@ -403,7 +386,7 @@ typedef struct {
 static int read_pairs(const char *file, const char *dir, image_set *set, lfw_pair **pairs,
                       int *npairs, int *nfolds) {
   FILE *fp = fopen(file, "r");
-  if (!fp) return fail("eval", MIEN_ERR_IO, "cannot open the pairs file");
+  if (!fp) return cli_fail(NULL, MIEN_ERR_IO, "cannot open the pairs file");
   int per_fold = 0;
   char line[512], n1[200], n2[200];
   int ok = fgets(line, sizeof line, fp) && sscanf(line, "%d %d", nfolds, &per_fold) == 2 &&
@@ -448,7 +431,7 @@ static int read_pairs(const char *file, const char *dir, image_set *set, lfw_pai
   if (!ok) {
     snprintf(line, sizeof line,
              "%.300s is not an LFW pairs file (header FOLDS N, then 2N lines per fold)", file);
-    return fail("eval", MIEN_ERR_INVALID_PARAMETER, line);
+    return cli_fail(NULL, MIEN_ERR_INVALID_PARAMETER, line);
   }
   return EXIT_OK;
 }
@@ -472,7 +455,7 @@ static int eval_lfw(const eval_args *a) {
     score = malloc((size_t)npairs * sizeof *score);
     same = malloc((size_t)npairs);
     fold = malloc((size_t)npairs * sizeof *fold);
-    if (!score || !same || !fold) rc = fail("eval", MIEN_ERR_NOMEM, "no memory for the scores");
+    if (!score || !same || !fold) rc = cli_fail(NULL, MIEN_ERR_NOMEM, "no memory for the scores");
   }
   if (rc == EXIT_OK) {
     for (int i = 0; i < npairs; i++) {
@@ -521,7 +504,7 @@ static int eval_lfw(const eval_args *a) {
 static int list_identities(const char *dir, image_set *set, int *nid) {
   struct dirent **ids = NULL;
   int nids = scandir(dir, &ids, NULL, alphasort), rc = EXIT_OK;
-  if (nids < 0) return fail("eval", MIEN_ERR_IO, "cannot list the images directory");
+  if (nids < 0) return cli_fail(NULL, MIEN_ERR_IO, "cannot list the images directory");
   *nid = 0;
   for (int i = 0; i < nids; i++) {
     char sub[1024];
@@ -538,7 +521,7 @@ static int list_identities(const char *dir, image_set *set, int *nid) {
       if (rc == EXIT_OK && len > 4 && !strcasecmp(name + len - 4, ".jpg")) {
         char path[2048];
         snprintf(path, sizeof path, "%s/%s", sub, name);
-        if (set_add(set, path, *nid)) rc = fail("eval", MIEN_ERR_NOMEM, "out of memory");
+        if (set_add(set, path, *nid)) rc = cli_fail(NULL, MIEN_ERR_NOMEM, "out of memory");
         added = 1;
       }
       free(files[k]);
@@ -549,7 +532,7 @@ static int list_identities(const char *dir, image_set *set, int *nid) {
   }
   free(ids);
   if (rc == EXIT_OK && set->n < 2)
-    rc = fail("eval", MIEN_ERR_INVALID_PARAMETER, "no DIR/NAME/*.jpg images found");
+    rc = cli_fail(NULL, MIEN_ERR_INVALID_PARAMETER, "no DIR/NAME/*.jpg images found");
   return rc;
 }
 
@@ -561,10 +544,10 @@ static int eval_calibrate(const eval_args *a) {
   uint8_t *fallback = NULL;
   uint64_t *imp = calloc(MIEN_HIST_BINS, sizeof *imp), *gen = calloc(MIEN_HIST_BINS, sizeof *gen);
   int rc = imp && gen ? list_identities(a->images, &set, &nid)
-                      : fail("eval", MIEN_ERR_NOMEM, "out of memory");
+                      : cli_fail(NULL, MIEN_ERR_NOMEM, "out of memory");
   if (rc == EXIT_OK) rc = embed_set(&set, a->threads, a->flip, &emb, &fallback);
   if (rc == EXIT_OK && mien_eval_pair_histograms(emb, set.identity, set.n, a->threads, imp, gen))
-    rc = fail("eval", MIEN_ERR_NOMEM, "out of memory");
+    rc = cli_fail(NULL, MIEN_ERR_NOMEM, "out of memory");
   if (rc == EXIT_OK) {
     uint64_t nimp = 0, ngen = 0;
     for (int b = 0; b < MIEN_HIST_BINS; b++) nimp += imp[b], ngen += gen[b];

@@ -41,20 +41,6 @@ static void usage(FILE *f) {
           (double)MIEN_DETECT_MIN_SCORE, (double)MIEN_YUNET_MIN_SCORE);
 }
 
-static void print_json(FILE *f, cJSON *j) {
-  char *s = j ? cJSON_PrintUnformatted(j) : NULL;
-  if (s) fprintf(f, "%s\n", s);
-  free(s);
-  cJSON_Delete(j);
-}
-
-static int report(mien_status st, const char *file, const char *msg) {
-  char line[1024];
-  snprintf(line, sizeof line, "%s: %s", file, msg && *msg ? msg : mien_status_name(st));
-  print_json(stderr, mien_error_json(st, line));
-  return cli_exit_code(st);
-}
-
 /* Reads at most cap + 1 bytes: enough for the decoder to refuse an oversized file with its own
  * ImageTooLargeException, without reading a huge one whole. */
 static uint8_t *read_capped(const char *path, size_t cap, size_t *len) {
@@ -112,11 +98,11 @@ static int decode_detect(mien_faces *fx, const detect_args *a, const char *path,
   char err[512] = "";
   mien_status st =
       mien_faces_decode(fx, bytes, len, &a->lim, a->annotate != NULL, img, info, err, sizeof err);
-  if (st != MIEN_OK) return report(st, path, err);
+  if (st != MIEN_OK) return cli_fail(path, st, err);
   st = mien_faces_detect_scaled(fx, img, info->scale, faces, n, err, sizeof err);
   if (st != MIEN_OK) {
     mien_image_free(img);
-    return report(st, path, err);
+    return cli_fail(path, st, err);
   }
   return EXIT_OK;
 }
@@ -145,7 +131,7 @@ static double passes_ms(mien_faces *fx, const mien_image *img, int sizes[][2], i
 static int bench_one(mien_faces *fx, const detect_args *a, const char *path, const uint8_t *bytes,
                      size_t len) {
   double *ms = malloc((size_t)a->runs * sizeof *ms);
-  if (!ms) return report(MIEN_ERR_NOMEM, path, "out of memory");
+  if (!ms) return cli_fail(path, MIEN_ERR_NOMEM, "out of memory");
   mien_image img;
   mien_image_info info;
   mien_face *faces;
@@ -173,7 +159,7 @@ static int bench_one(mien_faces *fx, const detect_args *a, const char *path, con
     cJSON_AddNumberToObject(o, "decode_scale", info.scale);
     cJSON *arr = cJSON_AddArrayToObject(o, "passes");
     for (int i = 0; i < np; i++) cJSON_AddItemToArray(arr, cJSON_CreateIntArray(sizes[i], 2));
-    print_json(stdout, o);
+    cli_print_json(stdout, o);
     mien_image_free(&img);
   }
   free(ms);
@@ -183,7 +169,7 @@ static int bench_one(mien_faces *fx, const detect_args *a, const char *path, con
 static int detect_one(mien_faces *fx, const detect_args *a, const char *path) {
   size_t len = 0;
   uint8_t *bytes = read_capped(path, a->lim.max_bytes, &len);
-  if (!bytes) return report(MIEN_ERR_IO, path, strerror(errno));
+  if (!bytes) return cli_fail(path, MIEN_ERR_IO, strerror(errno));
   if (a->runs > 0) {
     int rc = bench_one(fx, a, path, bytes, len);
     free(bytes);
@@ -200,11 +186,11 @@ static int detect_one(mien_faces *fx, const detect_args *a, const char *path) {
   cJSON *arr = cJSON_AddArrayToObject(resp, "FaceDetails");
   for (int i = 0; i < n; i++)
     cJSON_AddItemToArray(arr, mien_face_detail_json(&faces[i], info.orig_w, info.orig_h));
-  print_json(stdout, resp);
+  cli_print_json(stdout, resp);
   if (a->annotate) {
     annotate(&img, faces, n);
     if (mien_image_write_png(a->annotate, &img) != 0)
-      rc = report(MIEN_ERR_IO, a->annotate, strerror(errno));
+      rc = cli_fail(a->annotate, MIEN_ERR_IO, strerror(errno));
   }
   free(faces);
   mien_image_free(&img);
@@ -289,7 +275,7 @@ int cmd_detect(int argc, char **argv) {
   char err[512] = "";
   mien_faces *fx;
   mien_status st = mien_faces_create(&opt, &fx, err, sizeof err);
-  if (st != MIEN_OK) return report(st, "mien detect", err);
+  if (st != MIEN_OK) return cli_fail("mien detect", st, err);
   int rc = EXIT_OK;
   for (int i = optind; i < argc; i++) {
     int r = detect_one(fx, &a, argv[i]);

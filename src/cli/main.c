@@ -15,13 +15,19 @@ static const struct {
     {"compare", "compare the largest face of one image with the faces of another", cmd_compare},
     {"embed", "print each face's box and 512-d embedding", cmd_embed},
     {"eval", "measure accuracy (mien eval lfw --images DIR --pairs FILE)", cmd_eval},
+    {"collection", "create, describe, list or delete collections", cmd_collection},
+    {"index", "index the faces of images into a collection", cmd_index},
+    {"search", "search a collection for the largest face of an image", cmd_search},
+    {"faces", "list or delete the faces of a collection", cmd_faces},
+    {"users", "create, list, delete users; associate faces; search users", cmd_users},
+    {"call", "run any operation with a Rekognition request body (mien call OP JSON)", cmd_call},
     {"bench", "time the models or the search (see `mien bench --help`)", cmd_bench},
 };
 
 static void usage(FILE *f) {
   fprintf(f,
           "mien %s - self-hosted face detection and recognition\n\n"
-          "usage: mien COMMAND [options]\n\ncommands:\n",
+          "usage: mien [--data DIR] COMMAND [options]\n\ncommands:\n",
           MIEN_VERSION);
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
     fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
@@ -29,8 +35,10 @@ static void usage(FILE *f) {
           "\nmien never infers gender, age, emotion or ethnicity: such inference is unreliable\n"
           "and invites discrimination, so no command or option offers it.\n\n"
           "exit codes: 0 ok, 1 other failure, 2 bad command line, 3 input refused (bad image or\n"
-          "parameter), 4 setup problem (models missing, I/O)\n"
-          "environment: MIEN_MODELS (model directory), MIEN_ISA=generic|avx2 (kernel choice)\n");
+          "parameter, missing or existing resource), 4 setup problem (models missing, I/O)\n"
+          "--data DIR (or MIEN_DATA): where collections are stored (default\n"
+          "$XDG_DATA_HOME/mien, else ~/.local/share/mien)\n"
+          "environment: MIEN_MODELS (model directory), MIEN_ISA=generic|avx2|avx512 (kernels)\n");
 }
 
 int cli_parse_dims(const char *s, long long *dims, int max) {
@@ -53,6 +61,11 @@ int cli_exit_code(int status) {
   case MIEN_ERR_INVALID_PARAMETER:
   case MIEN_ERR_INVALID_IMAGE_FORMAT:
   case MIEN_ERR_IMAGE_TOO_LARGE:
+  case MIEN_ERR_RESOURCE_NOT_FOUND: /* input the caller can fix, like a bad parameter */
+  case MIEN_ERR_RESOURCE_EXISTS:
+  case MIEN_ERR_CONFLICT:
+  case MIEN_ERR_QUOTA:
+  case MIEN_ERR_PAGINATION_TOKEN:
     return EXIT_INPUT;
   case MIEN_ERR_MODEL:
   case MIEN_ERR_IO:
@@ -63,6 +76,21 @@ int cli_exit_code(int status) {
 }
 
 int main(int argc, char **argv) {
+  /* The one global option, before the command: where collections are stored. Commands read
+   * it from the environment, so `--data DIR` after the command name works too. */
+  while (argc > 1 && !strncmp(argv[1], "--data", 6)) {
+    const char *dir = argv[1][6] == '='             ? argv[1] + 7
+                      : argv[1][6] == 0 && argc > 2 ? argv[2]
+                                                    : NULL;
+    if (!dir || !*dir) {
+      fprintf(stderr, "mien: --data needs a directory\n");
+      return EXIT_USAGE;
+    }
+    setenv("MIEN_DATA", dir, 1);
+    int shift = argv[1][6] == '=' ? 1 : 2;
+    argc -= shift;
+    argv += shift;
+  }
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
       !strcmp(argv[1], "help")) {
     usage(argc < 2 ? stderr : stdout);

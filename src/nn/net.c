@@ -25,6 +25,16 @@ const char *mien_status_name(mien_status s) {
     return "IOException";
   case MIEN_ERR_INTERNAL:
     return "InternalServerError";
+  case MIEN_ERR_RESOURCE_NOT_FOUND:
+    return "ResourceNotFoundException";
+  case MIEN_ERR_RESOURCE_EXISTS:
+    return "ResourceAlreadyExistsException";
+  case MIEN_ERR_CONFLICT:
+    return "ConflictException";
+  case MIEN_ERR_QUOTA:
+    return "ServiceQuotaExceededException";
+  case MIEN_ERR_PAGINATION_TOKEN:
+    return "InvalidPaginationTokenException";
   }
   return "InternalServerError";
 }

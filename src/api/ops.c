@@ -1,0 +1,307 @@
+/* ops.c - the operation table, the request checks every operation shares (Rekognition's id
+ * patterns, lengths, ranges and error messages), and the collection operations:
+ * CreateCollection, DescribeCollection, ListCollections, DeleteCollection. */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/ops.h"
+#include "util/util.h"
+
+const mien_op mien_ops[] = {
+    {"CreateCollection", mien_op_create_collection},
+    {"DescribeCollection", mien_op_describe_collection},
+    {"ListCollections", mien_op_list_collections},
+    {"DeleteCollection", mien_op_delete_collection},
+    {"IndexFaces", mien_op_index_faces},
+    {"ListFaces", mien_op_list_faces},
+    {"DeleteFaces", mien_op_delete_faces},
+    {"SearchFaces", mien_op_search_faces},
+    {"SearchFacesByImage", mien_op_search_faces_by_image},
+    {"CreateUser", mien_op_create_user},
+    {"DeleteUser", mien_op_delete_user},
+    {"ListUsers", mien_op_list_users},
+    {"AssociateFaces", mien_op_associate_faces},
+    {"DisassociateFaces", mien_op_disassociate_faces},
+    {"SearchUsers", mien_op_search_users},
+    {"SearchUsersByImage", mien_op_search_users_by_image},
+    {NULL, NULL},
+};
+
+const mien_op *mien_op_find(const char *name) {
+  for (const mien_op *op = mien_ops; op->name; op++)
+    if (!strcmp(op->name, name)) return op;
+  return NULL;
+}
+
+void mien_api_release(mien_api *api) {
+  if (api->faces_owned) mien_faces_free(api->faces);
+  api->faces = NULL;
+  api->faces_owned = 0;
+}
+
+/* ---- request fields ---- */
+
+static int id_char(int c, op_id_kind kind) {
+  switch (kind) {
+  case ID_COLLECTION:
+    return isalnum(c) || c == '_' || c == '.' || c == '-';
+  case ID_USER:
+    return isalnum(c) || c == '_' || c == '.' || c == '-' || c == ':';
+  case ID_TOKEN:
+    return c >= 0x20 && c < 0x7f;
+  }
+  return 0;
+}
+
+static const char *pattern_text(op_id_kind kind) {
+  return kind == ID_COLLECTION ? "[a-zA-Z0-9_.\\-]+"
+         : kind == ID_USER     ? "[a-zA-Z0-9_.\\-:]+"
+                               : "printable ASCII";
+}
+
+mien_status op_string(const cJSON *req, const char *name, int required, op_id_kind kind, int maxlen,
+                      const char **out, char *err, size_t errlen) {
+  *out = NULL;
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
+  if (!v || cJSON_IsNull(v)) {
+    if (!required) return MIEN_OK;
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "%s is required", name);
+  }
+  if (!cJSON_IsString(v))
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "%s must be a string", name);
+  const char *s = v->valuestring;
+  size_t len = strlen(s);
+  if (len < 1 || len > (size_t)maxlen)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                     "1 validation error detected: Value '%.300s' at '%s' failed to satisfy "
+                     "constraint: Member must have length between 1 and %d",
+                     s, name, maxlen);
+  for (const char *p = s; *p; p++)
+    if (!id_char((unsigned char)*p, kind))
+      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                       "1 validation error detected: Value '%.300s' at '%s' failed to satisfy "
+                       "constraint: Member must satisfy regular expression pattern: %s",
+                       s, name, pattern_text(kind));
+  *out = s;
+  return MIEN_OK;
+}
+
+mien_status op_number(const cJSON *req, const char *name, double lo, double hi, double def,
+                      double *out, char *err, size_t errlen) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
+  *out = def;
+  if (!v || cJSON_IsNull(v)) return MIEN_OK;
+  if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "%s must be a number", name);
+  if (v->valuedouble < lo || v->valuedouble > hi)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                     "1 validation error detected: Value '%g' at '%s' failed to satisfy "
+                     "constraint: Member must have value between %g and %g",
+                     v->valuedouble, name, lo, hi);
+  *out = v->valuedouble;
+  return MIEN_OK;
+}
+
+mien_status op_int(const cJSON *req, const char *name, long lo, long hi, long def, long *out,
+                   char *err, size_t errlen) {
+  double d;
+  mien_status st = op_number(req, name, (double)lo, (double)hi, (double)def, &d, err, errlen);
+  if (st != MIEN_OK) return st;
+  if (d != floor(d))
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "%s must be an integer", name);
+  *out = (long)d;
+  return MIEN_OK;
+}
+
+int op_is_uuid(const char *s) {
+  for (int i = 0; i < 36; i++) {
+    int dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !(isdigit((unsigned char)s[i]) || (s[i] >= 'a' && s[i] <= 'f')))
+      return 0;
+  }
+  return s[36] == '\0';
+}
+
+mien_status op_face_ids(const cJSON *req, const char *name, int max, const char ***ids, int *n,
+                        char *err, size_t errlen) {
+  *ids = NULL, *n = 0;
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(req, name);
+  if (!a || cJSON_IsNull(a))
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "%s is required", name);
+  int count = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1;
+  if (count < 1 || count > max)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                     "%s must be a list of 1 to %d FaceIds", name, max);
+  const char **out = malloc((size_t)count * sizeof *out);
+  if (!out) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  const cJSON *v;
+  cJSON_ArrayForEach(v, a) {
+    if (!cJSON_IsString(v) || !op_is_uuid(v->valuestring)) {
+      free(out);
+      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                       "1 validation error detected: Value at '%s' failed to satisfy "
+                       "constraint: Member must satisfy regular expression pattern: "
+                       "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                       name);
+    }
+    out[(*n)++] = v->valuestring;
+  }
+  *ids = out;
+  return MIEN_OK;
+}
+
+mien_status op_collection(const cJSON *req, const char **id, char *err, size_t errlen) {
+  if (!cJSON_IsObject(req))
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "the request must be a JSON object");
+  return op_string(req, "CollectionId", 1, ID_COLLECTION, MIEN_COLLECTION_ID_MAX, id, err, errlen);
+}
+
+mien_status op_model_version(char *out, size_t outlen, char *err, size_t errlen) {
+  char name[32], sha[65];
+  mien_status st = mien_store_model(name, sha, err, errlen);
+  if (st == MIEN_OK) mien_store_model_version(name, sha, out, outlen);
+  return st;
+}
+
+void op_add_num(cJSON *o, const char *name, double v) {
+  char buf[32];
+  snprintf(buf, sizeof buf, "%.6g", v);
+  cJSON_AddNumberToObject(o, name, strtod(buf, NULL));
+}
+
+cJSON *op_face_json(const mien_face_record *r, const char *model_version) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON_AddStringToObject(o, "FaceId", r->face_id);
+  cJSON *b = cJSON_AddObjectToObject(o, "BoundingBox");
+  op_add_num(b, "Width", r->width);
+  op_add_num(b, "Height", r->height);
+  op_add_num(b, "Left", r->left);
+  op_add_num(b, "Top", r->top);
+  cJSON_AddStringToObject(o, "ImageId", r->image_id);
+  if (r->external_image_id[0]) cJSON_AddStringToObject(o, "ExternalImageId", r->external_image_id);
+  op_add_num(o, "Confidence", r->confidence);
+  if (model_version) cJSON_AddStringToObject(o, "IndexFacesModelVersion", model_version);
+  if (r->user_id[0]) cJSON_AddStringToObject(o, "UserId", r->user_id);
+  return o;
+}
+
+/* ---- collections ---- */
+
+/* Tags: a map of up to 50 string keys (1-128 characters, not starting with "aws:") to string
+ * values (0-256 characters), as TagResource documents. *json is malloc'ed or NULL. */
+static mien_status parse_tags(const cJSON *req, char **json, char *err, size_t errlen) {
+  *json = NULL;
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(req, "Tags");
+  if (!t || cJSON_IsNull(t)) return MIEN_OK;
+  if (!cJSON_IsObject(t))
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "Tags must be an object");
+  if (cJSON_GetArraySize(t) > 50)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "Tags may have at most 50 entries");
+  const cJSON *v;
+  cJSON_ArrayForEach(v, t) {
+    size_t klen = strlen(v->string);
+    if (klen < 1 || klen > 128 || !strncmp(v->string, "aws:", 4))
+      return MIEN_FAIL(
+          err, errlen, MIEN_ERR_INVALID_PARAMETER,
+          "tag key '%.200s' must have 1 to 128 characters and not start with aws:", v->string);
+    if (!cJSON_IsString(v) || strlen(v->valuestring) > 256)
+      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                       "tag '%.200s' must have a string value of at most 256 characters",
+                       v->string);
+  }
+  *json = cJSON_PrintUnformatted(t);
+  return *json ? MIEN_OK : MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+}
+
+mien_status mien_op_create_collection(mien_api *api, const cJSON *req, cJSON **resp, char *err,
+                                      size_t errlen) {
+  *resp = NULL;
+  const char *id;
+  char *tags;
+  mien_status st = op_collection(req, &id, err, errlen);
+  if (st == MIEN_OK) st = parse_tags(req, &tags, err, errlen);
+  if (st != MIEN_OK) return st;
+  mien_collection_info info;
+  st = mien_store_create_collection(api->store, id, tags, &info, err, errlen);
+  free(tags);
+  if (st != MIEN_OK) return st;
+  char version[64];
+  mien_store_model_version(info.model, info.model_sha256, version, sizeof version);
+  cJSON *r = *resp = cJSON_CreateObject();
+  cJSON_AddNumberToObject(r, "StatusCode", 200);
+  cJSON_AddStringToObject(r, "CollectionArn", info.arn);
+  cJSON_AddStringToObject(r, "FaceModelVersion", version);
+  return MIEN_OK;
+}
+
+mien_status mien_op_describe_collection(mien_api *api, const cJSON *req, cJSON **resp, char *err,
+                                        size_t errlen) {
+  *resp = NULL;
+  const char *id;
+  mien_collection_info info;
+  mien_status st = op_collection(req, &id, err, errlen);
+  if (st == MIEN_OK) st = mien_store_describe_collection(api->store, id, &info, err, errlen);
+  if (st != MIEN_OK) return st;
+  char version[64];
+  mien_store_model_version(info.model, info.model_sha256, version, sizeof version);
+  cJSON *r = *resp = cJSON_CreateObject();
+  cJSON_AddNumberToObject(r, "FaceCount", (double)info.face_count);
+  cJSON_AddNumberToObject(r, "UserCount", (double)info.user_count);
+  cJSON_AddStringToObject(r, "FaceModelVersion", version);
+  cJSON_AddStringToObject(r, "CollectionARN", info.arn);
+  cJSON_AddNumberToObject(r, "CreationTimestamp", info.created);
+  return MIEN_OK;
+}
+
+mien_status mien_op_list_collections(mien_api *api, const cJSON *req, cJSON **resp, char *err,
+                                     size_t errlen) {
+  *resp = NULL;
+  if (!cJSON_IsObject(req))
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "the request must be a JSON object");
+  long max;
+  const char *token;
+  mien_status st =
+      op_int(req, "MaxResults", 0, MIEN_MAX_RESULTS, MIEN_MAX_RESULTS, &max, err, errlen);
+  if (st == MIEN_OK) st = op_string(req, "NextToken", 0, ID_TOKEN, 255, &token, err, errlen);
+  if (st != MIEN_OK) return st;
+  /* The token is the last CollectionId of the previous page. */
+  for (const char *p = token; p && *p; p++)
+    if (!id_char((unsigned char)*p, ID_COLLECTION))
+      return MIEN_FAIL(err, errlen, MIEN_ERR_PAGINATION_TOKEN, "NextToken '%.300s' is not valid",
+                       token);
+  mien_collection_info *infos = malloc((size_t)(max ? max : 1) * sizeof *infos);
+  if (!infos) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  int n, more;
+  st = mien_store_list_collections(api->store, token ? token : "", (int)max, infos, &n, &more, err,
+                                   errlen);
+  if (st == MIEN_OK) {
+    cJSON *r = *resp = cJSON_CreateObject();
+    cJSON *ids = cJSON_AddArrayToObject(r, "CollectionIds");
+    cJSON *versions = cJSON_AddArrayToObject(r, "FaceModelVersions");
+    for (int i = 0; i < n; i++) {
+      char version[64];
+      mien_store_model_version(infos[i].model, infos[i].model_sha256, version, sizeof version);
+      cJSON_AddItemToArray(ids, cJSON_CreateString(infos[i].id));
+      cJSON_AddItemToArray(versions, cJSON_CreateString(version));
+    }
+    if (more && n) cJSON_AddStringToObject(r, "NextToken", infos[n - 1].id);
+  }
+  free(infos);
+  return st;
+}
+
+mien_status mien_op_delete_collection(mien_api *api, const cJSON *req, cJSON **resp, char *err,
+                                      size_t errlen) {
+  *resp = NULL;
+  const char *id;
+  mien_status st = op_collection(req, &id, err, errlen);
+  if (st == MIEN_OK) st = mien_store_delete_collection(api->store, id, err, errlen);
+  if (st != MIEN_OK) return st;
+  *resp = cJSON_CreateObject();
+  cJSON_AddNumberToObject(*resp, "StatusCode", 200);
+  return MIEN_OK;
+}

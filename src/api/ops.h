@@ -1,0 +1,123 @@
+/* ops.h - Rekognition's collection, face and user operations over the store, by name, taking
+ * the request body as cJSON and giving the response body, with Rekognition's field names,
+ * defaults, limits and error types. The CLI (`mien call`, `mien index`, ...) and the server
+ * share one table of handlers, so both answer the same way. */
+#ifndef MIEN_API_OPS_H
+#define MIEN_API_OPS_H
+
+#include <cjson/cJSON.h>
+
+#include "api/api.h"
+#include "store/store.h"
+
+/* What one caller thread brings to an operation. */
+typedef struct {
+  mien_store *store;
+  /* This thread's face pipeline; made on first need when NULL (mien_api_release frees it). */
+  mien_faces *faces;
+  int faces_owned;
+  /* Image bytes given directly (the CLI), used when the request has no Image.Bytes. */
+  const uint8_t *image;
+  size_t image_len;
+} mien_api;
+
+/* On success *resp is the response body; on failure it is NULL and err says why. */
+typedef mien_status (*mien_op_fn)(mien_api *api, const cJSON *req, cJSON **resp, char *err,
+                                  size_t errlen);
+
+typedef struct {
+  const char *name; /* "CreateCollection", ... */
+  mien_op_fn run;
+} mien_op;
+
+/* The operation called name, or NULL. */
+const mien_op *mien_op_find(const char *name);
+/* All operations, NULL-terminated by name. */
+extern const mien_op mien_ops[];
+
+/* Frees what the api made on demand (the face pipeline). */
+void mien_api_release(mien_api *api);
+
+/* Defaults and limits documented by AWS. */
+#define MIEN_FACE_MATCH_THRESHOLD 80.0f /* SearchFaces*, FaceMatchThreshold */
+#define MIEN_USER_MATCH_THRESHOLD 80.0f /* SearchUsers*, UserMatchThreshold */
+#define MIEN_ASSOCIATE_THRESHOLD 75.0f  /* AssociateFaces, UserMatchThreshold */
+#define MIEN_MAX_RESULTS 4096           /* ListFaces, ListCollections MaxResults; MaxFaces */
+#define MIEN_LIST_FACES_DEFAULT 1000
+#define MIEN_MAX_USERS 500             /* ListUsers MaxResults, SearchUsers MaxUsers */
+#define MIEN_IMAGE_MAX_BYTES (5 << 20) /* Image.Bytes, decoded */
+
+/* The operations (ops.c: collections; ops_faces.c; ops_users.c). */
+mien_status mien_op_create_collection(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_describe_collection(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_list_collections(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_delete_collection(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_index_faces(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_list_faces(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_delete_faces(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_search_faces(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_search_faces_by_image(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_create_user(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_delete_user(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_list_users(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_associate_faces(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_disassociate_faces(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_search_users(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_search_users_by_image(mien_api *, const cJSON *, cJSON **, char *, size_t);
+
+/* ---- request parsing shared by src/api/ops*.c ---- */
+
+/* Character sets of Rekognition's id patterns. */
+typedef enum {
+  ID_COLLECTION, /* [a-zA-Z0-9_.\-]+ */
+  ID_USER,       /* [a-zA-Z0-9_.\-:]+ (UserId, ExternalImageId) */
+  ID_TOKEN       /* any printable character (NextToken) */
+} op_id_kind;
+
+/* The string field `name` of req, checked against the pattern and lengths. Absent: *out = NULL,
+ * an error only when required. */
+mien_status op_string(const cJSON *req, const char *name, int required, op_id_kind kind, int maxlen,
+                      const char **out, char *err, size_t errlen);
+/* The integer field name in [lo, hi], def when absent. */
+mien_status op_int(const cJSON *req, const char *name, long lo, long hi, long def, long *out,
+                   char *err, size_t errlen);
+/* The number field name in [lo, hi], def when absent. */
+mien_status op_number(const cJSON *req, const char *name, double lo, double hi, double def,
+                      double *out, char *err, size_t errlen);
+/* The array of FaceIds `name` (1..max UUIDs), required. *ids is malloc'ed (strings point into
+ * req). */
+mien_status op_face_ids(const cJSON *req, const char *name, int max, const char ***ids, int *n,
+                        char *err, size_t errlen);
+/* Whether s is a FaceId (UUID, lower-case hex). */
+int op_is_uuid(const char *s);
+/* The required CollectionId. */
+mien_status op_collection(const cJSON *req, const char **id, char *err, size_t errlen);
+/* The image: Image.Bytes (base64) decoded into *owned (free it), or api->image. */
+mien_status op_image(mien_api *api, const cJSON *req, const uint8_t **bytes, size_t *len,
+                     uint8_t **owned, char *err, size_t errlen);
+/* api->faces, made when missing. */
+mien_status op_faces(mien_api *api, mien_faces **f, char *err, size_t errlen);
+/* FaceModelVersion of this build (the one collections created now record). */
+mien_status op_model_version(char *out, size_t outlen, char *err, size_t errlen);
+
+/* ---- response pieces ---- */
+
+/* A number with 6 significant digits. */
+void op_add_num(cJSON *o, const char *name, double v);
+/* A Face object: FaceId, BoundingBox, ImageId, ExternalImageId, Confidence, UserId, and
+ * IndexFacesModelVersion when model_version is not NULL. */
+cJSON *op_face_json(const mien_face_record *r, const char *model_version);
+
+/* Decodes the request's image and detects its faces (largest first, *faces malloc'ed: free
+ * it); when there is one, emb gets the largest face's embedding. For the *ByImage operations. */
+mien_status op_detect_largest(mien_api *api, const cJSON *req, mien_face **faces, int *n,
+                              int *img_w, int *img_h, float emb[MIEN_EMBED_DIM], char *err,
+                              size_t errlen);
+/* The Reasons a face fails QualityFilter q ("NONE", "AUTO", "LOW", "MEDIUM", "HIGH"), added to
+ * reasons; returns how many. */
+int op_quality_reasons(const mien_face *face, const char *q, cJSON *reasons);
+/* The QualityFilter field, def when absent. */
+mien_status op_quality_filter(const cJSON *req, const char *def, const char **out, char *err,
+                              size_t errlen);
+
+#endif

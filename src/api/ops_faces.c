@@ -1,0 +1,542 @@
+/* ops_faces.c - the face operations: IndexFaces (with QualityFilter and MaxFaces deciding which
+ * faces are indexed and why the others are not), ListFaces, DeleteFaces, SearchFaces and
+ * SearchFacesByImage, plus the image handling (Image.Bytes base64, limits) the *ByImage
+ * operations share. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/ops.h"
+#include "face/detect.h"
+#include "face/eval.h"
+#include "util/util.h"
+
+/* ---- images ---- */
+
+static int b64_value(int c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+' || c == '-') return 62;
+  if (c == '/' || c == '_') return 63;
+  return -1;
+}
+
+/* Decodes base64 (standard or URL alphabet, padding optional, no whitespace inside). */
+static uint8_t *b64_decode(const char *s, size_t *len) {
+  size_t n = strlen(s);
+  while (n && s[n - 1] == '=') n--;
+  uint8_t *out = malloc(n * 3 / 4 + 1);
+  if (!out) return NULL;
+  uint32_t acc = 0;
+  int bits = 0;
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    int v = b64_value((unsigned char)s[i]);
+    if (v < 0) {
+      free(out);
+      return NULL;
+    }
+    acc = acc << 6 | (uint32_t)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (uint8_t)(acc >> bits);
+    }
+  }
+  *len = o;
+  return out;
+}
+
+mien_status op_image(mien_api *api, const cJSON *req, const uint8_t **bytes, size_t *len,
+                     uint8_t **owned, char *err, size_t errlen) {
+  *owned = NULL;
+  const cJSON *img = cJSON_GetObjectItemCaseSensitive(req, "Image");
+  if (!img && api->image) {
+    *bytes = api->image, *len = api->image_len;
+  } else {
+    if (!cJSON_IsObject(img))
+      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "Image is required");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(img, "Bytes");
+    if (!b && cJSON_GetObjectItemCaseSensitive(img, "S3Object"))
+      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                       "Image.S3Object is not supported by mien: send Image.Bytes");
+    if (!cJSON_IsString(b))
+      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                       "Image.Bytes must be a base64 string");
+    /* Reject before decoding what cannot fit: 4 characters per 3 bytes. */
+    if (strlen(b->valuestring) / 4 * 3 > (size_t)MIEN_IMAGE_MAX_BYTES + 3)
+      return MIEN_FAIL(err, errlen, MIEN_ERR_IMAGE_TOO_LARGE,
+                       "Image.Bytes is larger than the limit of %d bytes", MIEN_IMAGE_MAX_BYTES);
+    if (!(*owned = b64_decode(b->valuestring, len)))
+      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "Image.Bytes is not valid base64");
+    *bytes = *owned;
+  }
+  if (*len > (size_t)MIEN_IMAGE_MAX_BYTES) {
+    free(*owned);
+    *owned = NULL;
+    return MIEN_FAIL(err, errlen, MIEN_ERR_IMAGE_TOO_LARGE,
+                     "the image has %zu bytes; the limit is %d", *len, MIEN_IMAGE_MAX_BYTES);
+  }
+  return MIEN_OK;
+}
+
+mien_status op_faces(mien_api *api, mien_faces **f, char *err, size_t errlen) {
+  if (!api->faces) {
+    mien_faces_options opt = {0};
+    mien_status st = mien_faces_create(&opt, &api->faces, err, errlen);
+    if (st != MIEN_OK) return st;
+    api->faces_owned = 1;
+  }
+  *f = api->faces;
+  return MIEN_OK;
+}
+
+/* Decodes and detects the request's image: *faces malloc'ed, largest first. */
+static mien_status detect_image(mien_api *api, const cJSON *req, mien_image *img, mien_face **faces,
+                                int *n, uint8_t sha256[32], char *err, size_t errlen) {
+  *faces = NULL, *n = 0;
+  const uint8_t *bytes;
+  size_t len;
+  uint8_t *owned;
+  mien_faces *f;
+  mien_status st = op_faces(api, &f, err, errlen);
+  if (st == MIEN_OK) st = op_image(api, req, &bytes, &len, &owned, err, errlen);
+  if (st != MIEN_OK) return st;
+  if (sha256) mien_sha256(bytes, len, sha256);
+  st = mien_decode_image(bytes, len, img, err, errlen);
+  free(owned);
+  if (st != MIEN_OK) return st;
+  st = mien_faces_detect(f, img, faces, n, err, errlen);
+  if (st != MIEN_OK) mien_image_free(img);
+  return st;
+}
+
+mien_status op_detect_largest(mien_api *api, const cJSON *req, mien_face **faces, int *n,
+                              int *img_w, int *img_h, float emb[MIEN_EMBED_DIM], char *err,
+                              size_t errlen) {
+  mien_image img;
+  mien_status st = detect_image(api, req, &img, faces, n, NULL, err, errlen);
+  if (st != MIEN_OK) return st;
+  *img_w = img.w, *img_h = img.h;
+  if (*n > 0) {
+    if (!(*faces)[0].has_landmarks)
+      st = MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                     "the largest face in the image could not be aligned");
+    else
+      st = mien_faces_embed(api->faces, &img, &(*faces)[0], emb, err, errlen);
+  }
+  mien_image_free(&img);
+  if (st != MIEN_OK) {
+    free(*faces);
+    *faces = NULL;
+  }
+  return st;
+}
+
+/* ---- QualityFilter ---- */
+
+/* The bar of each level: detector confidence (0-100), brightness and sharpness (0-100, see
+ * quality.c), and the face's shorter side in pixels. AUTO is MEDIUM's bar: it keeps the faces
+ * whose embeddings search reliably and drops blurred, dark and tiny ones. */
+static const struct {
+  const char *name;
+  float confidence, brightness, sharpness, side;
+} levels[] = {
+    {"LOW", 90, 5, 5, 20},
+    {"MEDIUM", 95, 10, 10, 32},
+    {"AUTO", 95, 10, 10, 32},
+    {"HIGH", 99, 20, 25, 64},
+};
+
+mien_status op_quality_filter(const cJSON *req, const char *def, const char **out, char *err,
+                              size_t errlen) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "QualityFilter");
+  *out = def;
+  if (!v || cJSON_IsNull(v)) return MIEN_OK;
+  if (cJSON_IsString(v)) {
+    if (!strcmp(v->valuestring, "NONE")) return *out = "NONE", MIEN_OK;
+    for (size_t i = 0; i < sizeof levels / sizeof *levels; i++)
+      if (!strcmp(v->valuestring, levels[i].name)) return *out = levels[i].name, MIEN_OK;
+  }
+  return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                   "QualityFilter must be one of NONE, AUTO, LOW, MEDIUM, HIGH");
+}
+
+int op_quality_reasons(const mien_face *face, const char *q, cJSON *reasons) {
+  int n = 0;
+  /* Without landmarks there is no alignment and no embedding, whatever the filter. */
+  if (!face->has_landmarks) {
+    cJSON_AddItemToArray(reasons, cJSON_CreateString("LOW_FACE_QUALITY"));
+    n++;
+  }
+  for (size_t i = 0; i < sizeof levels / sizeof *levels; i++) {
+    if (strcmp(q, levels[i].name)) continue;
+    float w = face->x1 - face->x0, h = face->y1 - face->y0;
+    const char *why[4] = {NULL, NULL, NULL, NULL};
+    if (face->has_landmarks && face->brightness < levels[i].brightness) why[0] = "LOW_BRIGHTNESS";
+    if (face->has_landmarks && face->sharpness < levels[i].sharpness) why[1] = "LOW_SHARPNESS";
+    if (100.0f * face->score < levels[i].confidence) why[2] = "LOW_CONFIDENCE";
+    if ((w < h ? w : h) < levels[i].side) why[3] = "SMALL_BOUNDING_BOX";
+    for (int k = 0; k < 4; k++)
+      if (why[k]) cJSON_AddItemToArray(reasons, cJSON_CreateString(why[k])), n++;
+  }
+  return n;
+}
+
+/* ---- IndexFaces ---- */
+
+/* DetectionAttributes: DEFAULT and ALL give the same FaceDetail (mien infers no demographics). */
+static mien_status check_attributes(const cJSON *req, char *err, size_t errlen) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(req, "DetectionAttributes"), *v;
+  if (!a || cJSON_IsNull(a)) return MIEN_OK;
+  if (!cJSON_IsArray(a))
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "DetectionAttributes must be a list");
+  cJSON_ArrayForEach(v, a) {
+    if (!cJSON_IsString(v) || (strcmp(v->valuestring, "DEFAULT") && strcmp(v->valuestring, "ALL")))
+      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                       "DetectionAttributes may hold DEFAULT or ALL: mien never infers age, "
+                       "gender, emotion or other attributes");
+  }
+  return MIEN_OK;
+}
+
+/* Which faces to index: the largest that pass the filter, up to max. Fills keep[] (1 = index)
+ * and the UnindexedFaces array. */
+static void choose_faces(const mien_face *faces, int n, const char *filter, long max, int w, int h,
+                         int *keep, cJSON *unindexed) {
+  int kept = 0;
+  for (int i = 0; i < n; i++) {
+    cJSON *reasons = cJSON_CreateArray();
+    keep[i] = 0;
+    if (op_quality_reasons(&faces[i], filter, reasons) == 0) {
+      if (kept < max)
+        keep[i] = 1, kept++;
+      else
+        cJSON_AddItemToArray(reasons, cJSON_CreateString("EXCEEDS_MAX_FACES"));
+    }
+    if (keep[i]) {
+      cJSON_Delete(reasons);
+      continue;
+    }
+    cJSON *u = cJSON_CreateObject();
+    cJSON_AddItemToObject(u, "Reasons", reasons);
+    cJSON_AddItemToObject(u, "FaceDetail", mien_face_detail_json(&faces[i], w, h));
+    cJSON_AddItemToArray(unindexed, u);
+  }
+}
+
+/* Embeds the kept faces and stores them with the image; adds the FaceRecords. */
+static mien_status index_kept(mien_api *api, const char *coll, const char *external,
+                              const uint8_t sha[32], const mien_image *img, const mien_face *faces,
+                              const int *keep, int n, const char *version, cJSON *records,
+                              char *err, size_t errlen) {
+  mien_new_face *nf = malloc((size_t)(n ? n : 1) * sizeof *nf);
+  float *embs = malloc((size_t)(n ? n : 1) * MIEN_EMBED_DIM * sizeof *embs);
+  char(*ids)[MIEN_UUID_LEN] = malloc((size_t)(n ? n : 1) * sizeof *ids);
+  int *which = malloc((size_t)(n ? n : 1) * sizeof *which);
+  mien_status st = nf && embs && ids && which ? MIEN_OK : MIEN_ERR_NOMEM;
+  if (st != MIEN_OK) mien_set_err(err, errlen, "out of memory");
+  int m = 0;
+  for (int i = 0; st == MIEN_OK && i < n; i++) {
+    if (!keep[i]) continue;
+    const mien_face *f = &faces[i];
+    float *e = embs + (size_t)m * MIEN_EMBED_DIM;
+    st = mien_faces_embed(api->faces, img, f, e, err, errlen);
+    nf[m] = (mien_new_face){f->x0 / img->w,           f->y0 / img->h,    (f->x1 - f->x0) / img->w,
+                            (f->y1 - f->y0) / img->h, 100.0f * f->score, e};
+    which[m++] = i;
+  }
+  char image_id[MIEN_UUID_LEN];
+  if (st == MIEN_OK)
+    st = mien_store_index_image(api->store, coll, sha, external, nf, m, image_id, ids, err, errlen);
+  for (int k = 0; st == MIEN_OK && k < m; k++) {
+    mien_face_record r = {.left = nf[k].left,
+                          .top = nf[k].top,
+                          .width = nf[k].width,
+                          .height = nf[k].height,
+                          .confidence = nf[k].confidence};
+    memcpy(r.face_id, ids[k], MIEN_UUID_LEN);
+    memcpy(r.image_id, image_id, MIEN_UUID_LEN);
+    snprintf(r.external_image_id, sizeof r.external_image_id, "%s", external ? external : "");
+    cJSON *rec = cJSON_CreateObject();
+    cJSON_AddItemToObject(rec, "Face", op_face_json(&r, version));
+    cJSON_AddItemToObject(rec, "FaceDetail",
+                          mien_face_detail_json(&faces[which[k]], img->w, img->h));
+    cJSON_AddItemToArray(records, rec);
+  }
+  free(nf), free(embs), free(ids), free(which);
+  return st;
+}
+
+mien_status mien_op_index_faces(mien_api *api, const cJSON *req, cJSON **resp, char *err,
+                                size_t errlen) {
+  *resp = NULL;
+  const char *coll, *external, *filter;
+  long max;
+  mien_collection_info info;
+  mien_status st = op_collection(req, &coll, err, errlen);
+  if (st == MIEN_OK)
+    st =
+        op_string(req, "ExternalImageId", 0, ID_USER, MIEN_EXTERNAL_ID_MAX, &external, err, errlen);
+  if (st == MIEN_OK) st = op_int(req, "MaxFaces", 1, 1 << 30, MIEN_MAX_FACES, &max, err, errlen);
+  if (st == MIEN_OK) st = op_quality_filter(req, "AUTO", &filter, err, errlen);
+  if (st == MIEN_OK) st = check_attributes(req, err, errlen);
+  /* A missing collection is reported before any image work. */
+  if (st == MIEN_OK) st = mien_store_describe_collection(api->store, coll, &info, err, errlen);
+  if (st != MIEN_OK) return st;
+  char version[64];
+  mien_store_model_version(info.model, info.model_sha256, version, sizeof version);
+  mien_image img;
+  mien_face *faces;
+  int n;
+  uint8_t sha[32];
+  st = detect_image(api, req, &img, &faces, &n, sha, err, errlen);
+  if (st != MIEN_OK) return st;
+  int *keep = malloc((size_t)(n ? n : 1) * sizeof *keep);
+  cJSON *r = cJSON_CreateObject();
+  cJSON *records = cJSON_AddArrayToObject(r, "FaceRecords");
+  cJSON_AddStringToObject(r, "FaceModelVersion", version);
+  cJSON *unindexed = cJSON_AddArrayToObject(r, "UnindexedFaces");
+  if (!keep) st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  if (st == MIEN_OK) {
+    choose_faces(faces, n, filter, max, img.w, img.h, keep, unindexed);
+    st = index_kept(api, coll, external, sha, &img, faces, keep, n, version, records, err, errlen);
+  }
+  free(keep);
+  free(faces);
+  mien_image_free(&img);
+  if (st != MIEN_OK) {
+    cJSON_Delete(r);
+    return st;
+  }
+  *resp = r;
+  return MIEN_OK;
+}
+
+/* ---- ListFaces, DeleteFaces ---- */
+
+/* ListFaces with FaceIds: those faces (of user_id when given), in request order. */
+static mien_status list_by_ids(mien_api *api, const char *coll, const cJSON *req,
+                               const char *user_id, const char *version, cJSON *out, char *err,
+                               size_t errlen) {
+  const char **ids;
+  int n;
+  mien_status st = op_face_ids(req, "FaceIds", MIEN_MAX_RESULTS, &ids, &n, err, errlen);
+  mien_face_record *r = st == MIEN_OK ? malloc(sizeof *r) : NULL;
+  if (st == MIEN_OK && !r) st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  for (int i = 0; st == MIEN_OK && i < n; i++) {
+    int found;
+    st = mien_store_get_face(api->store, coll, ids[i], r, &found, err, errlen);
+    if (st == MIEN_OK && found && (!user_id || !strcmp(user_id, r->user_id)))
+      cJSON_AddItemToArray(out, op_face_json(r, version));
+  }
+  free(r);
+  free(ids);
+  return st;
+}
+
+mien_status mien_op_list_faces(mien_api *api, const cJSON *req, cJSON **resp, char *err,
+                               size_t errlen) {
+  *resp = NULL;
+  const char *coll, *token, *user_id;
+  long max;
+  mien_collection_info info;
+  mien_status st = op_collection(req, &coll, err, errlen);
+  if (st == MIEN_OK)
+    st = op_int(req, "MaxResults", 0, MIEN_MAX_RESULTS, MIEN_LIST_FACES_DEFAULT, &max, err, errlen);
+  if (st == MIEN_OK) st = op_string(req, "NextToken", 0, ID_TOKEN, 255, &token, err, errlen);
+  if (st == MIEN_OK)
+    st = op_string(req, "UserId", 0, ID_USER, MIEN_USER_ID_MAX, &user_id, err, errlen);
+  if (st == MIEN_OK) st = mien_store_describe_collection(api->store, coll, &info, err, errlen);
+  if (st != MIEN_OK) return st;
+  /* The token is the row after which the next page starts. */
+  char *end = NULL;
+  long long after = token ? strtoll(token, &end, 10) : 0;
+  if (token && (*end || after < 0))
+    return MIEN_FAIL(err, errlen, MIEN_ERR_PAGINATION_TOKEN, "NextToken '%.300s' is not valid",
+                     token);
+  char version[64];
+  mien_store_model_version(info.model, info.model_sha256, version, sizeof version);
+  cJSON *r = cJSON_CreateObject();
+  cJSON *faces = cJSON_AddArrayToObject(r, "Faces");
+  if (cJSON_GetObjectItemCaseSensitive(req, "FaceIds")) {
+    st = list_by_ids(api, coll, req, user_id, version, faces, err, errlen);
+  } else {
+    mien_face_record *recs = malloc((size_t)(max ? max : 1) * sizeof *recs);
+    int n = 0, more = 0;
+    st = recs ? mien_store_list_faces(api->store, coll, after, (int)max, user_id, 0, recs, &n,
+                                      &more, err, errlen)
+              : MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+    for (int i = 0; st == MIEN_OK && i < n; i++)
+      cJSON_AddItemToArray(faces, op_face_json(&recs[i], version));
+    if (st == MIEN_OK && more && n) {
+      char next[32];
+      snprintf(next, sizeof next, "%lld", (long long)recs[n - 1].row);
+      cJSON_AddStringToObject(r, "NextToken", next);
+    }
+    free(recs);
+  }
+  cJSON_AddStringToObject(r, "FaceModelVersion", version);
+  if (st != MIEN_OK) {
+    cJSON_Delete(r);
+    return st;
+  }
+  *resp = r;
+  return MIEN_OK;
+}
+
+mien_status mien_op_delete_faces(mien_api *api, const cJSON *req, cJSON **resp, char *err,
+                                 size_t errlen) {
+  *resp = NULL;
+  const char *coll, **ids = NULL;
+  int n = 0;
+  mien_status st = op_collection(req, &coll, err, errlen);
+  if (st == MIEN_OK) st = op_face_ids(req, "FaceIds", MIEN_MAX_RESULTS, &ids, &n, err, errlen);
+  if (st != MIEN_OK) return st;
+  mien_face_result *res = malloc((size_t)n * sizeof *res);
+  char(*users)[MIEN_USER_ID_MAX + 1] = malloc((size_t)n * sizeof *users);
+  st = res && users ? mien_store_delete_faces(api->store, coll, ids, n, res, users, err, errlen)
+                    : MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  if (st == MIEN_OK) {
+    cJSON *r = *resp = cJSON_CreateObject();
+    cJSON *deleted = cJSON_AddArrayToObject(r, "DeletedFaces");
+    cJSON *failed = cJSON_AddArrayToObject(r, "UnsuccessfulFaceDeletions");
+    for (int i = 0; i < n; i++) {
+      if (res[i] == MIEN_FACE_DONE) {
+        cJSON_AddItemToArray(deleted, cJSON_CreateString(ids[i]));
+        continue;
+      }
+      cJSON *u = cJSON_CreateObject();
+      cJSON_AddStringToObject(u, "FaceId", ids[i]);
+      if (res[i] == MIEN_FACE_OTHER_USER) cJSON_AddStringToObject(u, "UserId", users[i]);
+      cJSON *why = cJSON_AddArrayToObject(u, "Reasons");
+      cJSON_AddItemToArray(why, cJSON_CreateString(res[i] == MIEN_FACE_OTHER_USER
+                                                       ? "ASSOCIATED_TO_AN_EXISTING_USER"
+                                                       : "FACE_NOT_FOUND"));
+      cJSON_AddItemToArray(failed, u);
+    }
+  }
+  free(res), free(users), free(ids);
+  return st;
+}
+
+/* ---- SearchFaces, SearchFacesByImage ---- */
+
+/* MaxFaces and FaceMatchThreshold. AWS documents no default for MaxFaces: every match above the
+ * threshold is returned, up to the limit of 4096. */
+static mien_status search_params(const cJSON *req, long *max, double *threshold, char *err,
+                                 size_t errlen) {
+  mien_status st = op_int(req, "MaxFaces", 1, MIEN_MAX_RESULTS, MIEN_MAX_RESULTS, max, err, errlen);
+  if (st == MIEN_OK)
+    st = op_number(req, "FaceMatchThreshold", 0, 100, MIEN_FACE_MATCH_THRESHOLD, threshold, err,
+                   errlen);
+  return st;
+}
+
+/* Searches coll for q and adds FaceMatches [{Similarity, Face}] to r. */
+static mien_status add_matches(mien_api *api, const char *coll, const float *q, long max,
+                               double threshold, int64_t exclude, cJSON *r, char *err,
+                               size_t errlen) {
+  mien_face_record *recs = malloc((size_t)max * sizeof *recs);
+  float *cos = malloc((size_t)max * sizeof *cos);
+  int n = 0;
+  /* Top-k by cosine then the Similarity threshold: the mapping is monotone, so this is the top-k
+   * of those above it; the margin keeps rounding from dropping a face exactly at it. */
+  float min_cos = threshold > 0 ? mien_similarity_cosine((float)threshold) - 1e-4f : -2.0f;
+  mien_status st = recs && cos ? mien_store_search(api->store, coll, q, (int)max, min_cos, exclude,
+                                                   0, recs, cos, &n, err, errlen)
+                               : MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  cJSON *matches = cJSON_AddArrayToObject(r, "FaceMatches");
+  for (int i = 0; st == MIEN_OK && i < n; i++) {
+    float sim = mien_similarity(cos[i]);
+    if (sim < threshold) continue;
+    cJSON *m = cJSON_CreateObject();
+    op_add_num(m, "Similarity", sim);
+    cJSON_AddItemToObject(m, "Face", op_face_json(&recs[i], NULL));
+    cJSON_AddItemToArray(matches, m);
+  }
+  free(recs), free(cos);
+  return st;
+}
+
+mien_status mien_op_search_faces(mien_api *api, const cJSON *req, cJSON **resp, char *err,
+                                 size_t errlen) {
+  *resp = NULL;
+  const char *coll, *face_id;
+  long max;
+  double threshold;
+  mien_status st = op_collection(req, &coll, err, errlen);
+  if (st == MIEN_OK) st = op_string(req, "FaceId", 1, ID_TOKEN, 36, &face_id, err, errlen);
+  if (st == MIEN_OK && !op_is_uuid(face_id))
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "FaceId '%s' is not a valid FaceId",
+                   face_id);
+  if (st == MIEN_OK) st = search_params(req, &max, &threshold, err, errlen);
+  if (st != MIEN_OK) return st;
+  mien_face_record *face = malloc(sizeof *face);
+  int found = 0;
+  st = face ? mien_store_get_face(api->store, coll, face_id, face, &found, err, errlen)
+            : MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  if (st == MIEN_OK && !found)
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                   "FaceId %s was not found in collection %s", face_id, coll);
+  cJSON *r = NULL;
+  char version[64];
+  if (st == MIEN_OK) st = op_model_version(version, sizeof version, err, errlen);
+  if (st == MIEN_OK) {
+    r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "SearchedFaceId", face_id);
+    st = add_matches(api, coll, face->emb, max, threshold, face->row, r, err, errlen);
+    cJSON_AddStringToObject(r, "FaceModelVersion", version);
+  }
+  free(face);
+  if (st != MIEN_OK) {
+    cJSON_Delete(r);
+    return st;
+  }
+  *resp = r;
+  return MIEN_OK;
+}
+
+mien_status mien_op_search_faces_by_image(mien_api *api, const cJSON *req, cJSON **resp, char *err,
+                                          size_t errlen) {
+  *resp = NULL;
+  const char *coll, *filter;
+  long max;
+  double threshold;
+  mien_collection_info info;
+  mien_status st = op_collection(req, &coll, err, errlen);
+  if (st == MIEN_OK) st = search_params(req, &max, &threshold, err, errlen);
+  if (st == MIEN_OK) st = op_quality_filter(req, "NONE", &filter, err, errlen);
+  if (st == MIEN_OK) st = mien_store_describe_collection(api->store, coll, &info, err, errlen);
+  if (st != MIEN_OK) return st;
+  mien_face *faces;
+  int n, w, h;
+  float emb[MIEN_EMBED_DIM];
+  st = op_detect_largest(api, req, &faces, &n, &w, &h, emb, err, errlen);
+  if (st != MIEN_OK) return st;
+  cJSON *r = cJSON_CreateObject();
+  cJSON *reasons = cJSON_CreateArray();
+  if (n == 0)
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                   "There are no faces in the image. Should be at least 1.");
+  else if (op_quality_reasons(&faces[0], filter, reasons))
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                   "the largest face in the image does not pass QualityFilter %s", filter);
+  cJSON_Delete(reasons);
+  if (st == MIEN_OK) {
+    char version[64];
+    mien_store_model_version(info.model, info.model_sha256, version, sizeof version);
+    cJSON_AddItemToObject(r, "SearchedFaceBoundingBox", mien_bounding_box_json(&faces[0], w, h));
+    op_add_num(r, "SearchedFaceConfidence", 100.0 * faces[0].score);
+    st = add_matches(api, coll, emb, max, threshold, 0, r, err, errlen);
+    cJSON_AddStringToObject(r, "FaceModelVersion", version);
+  }
+  free(faces);
+  if (st != MIEN_OK) {
+    cJSON_Delete(r);
+    return st;
+  }
+  *resp = r;
+  return MIEN_OK;
+}

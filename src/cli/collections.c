@@ -1,0 +1,596 @@
+/* collections.c - the store's commands: `mien collection`, `mien index` (bulk, parallel,
+ * resumable), `mien search`, `mien faces`, `mien users` and `mien call`. Each builds a
+ * Rekognition request body and runs it through the same operation table as the server
+ * (api/ops.h), so the CLI's JSON and errors are the API's. Output is JSON on stdout (one line per
+ * image for `mien index`); errors are one line on stderr, named as Rekognition names them. */
+#include <dirent.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/ops.h"
+#include "cli/cli.h"
+#include "util/util.h"
+
+/* ---- options shared by every command here ---- */
+
+static const struct option longopts[] = {
+    {"data", required_argument, NULL, 'd'},
+    {"external-id", required_argument, NULL, 'e'},
+    {"max-faces", required_argument, NULL, 'm'},
+    {"quality-filter", required_argument, NULL, 'q'},
+    {"threshold", required_argument, NULL, 't'},
+    {"max-results", required_argument, NULL, 'r'},
+    {"next-token", required_argument, NULL, 'n'},
+    {"user-id", required_argument, NULL, 'u'},
+    {"face-id", required_argument, NULL, 'f'},
+    {"image", required_argument, NULL, 'i'},
+    {"tags", required_argument, NULL, 'g'},
+    {"jobs", required_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+typedef struct {
+  const char *cmd;      /* "collection", ... for messages */
+  const char *val[128]; /* option values by short letter */
+  char **pos;           /* operands */
+  int npos;
+} cli_args;
+
+static const char *const usage_text =
+    "usage: mien [--data DIR] COMMAND ...   (--data may also follow the command)\n"
+    "  mien collection create ID [--tags JSON] | describe ID | list [--max-results N]\n"
+    "                  [--next-token T] | delete ID\n"
+    "  mien index COLLECTION FILES|DIRS... [--external-id X] [--max-faces N]\n"
+    "             [--quality-filter NONE|AUTO|LOW|MEDIUM|HIGH] [--jobs N]\n"
+    "      one IndexFaces response per image and line, with \"File\"; images whose content was\n"
+    "      indexed into the collection before are skipped, so an interrupted run resumes\n"
+    "  mien search COLLECTION IMAGE [--threshold S] [--max-faces N] [--quality-filter Q]\n"
+    "  mien faces list COLLECTION [FACE_ID...] [--user-id U] [--max-results N] [--next-token T]\n"
+    "  mien faces delete COLLECTION FACE_ID...\n"
+    "  mien users create|delete COLLECTION USER_ID\n"
+    "  mien users list COLLECTION [--max-results N] [--next-token T]\n"
+    "  mien users associate|disassociate COLLECTION USER_ID FACE_ID... [--threshold S]\n"
+    "  mien users search COLLECTION (--user-id U | --face-id F | --image IMAGE) [--threshold S]\n"
+    "  mien call OPERATION JSON|@FILE|- [--image IMAGE]\n"
+    "      runs any operation (CreateCollection, IndexFaces, SearchFacesByImage, AssociateFaces,\n"
+    "      ...) with a Rekognition request body; --image stands for Image.Bytes\n"
+    "data directory: --data DIR, else $MIEN_DATA, else $XDG_DATA_HOME/mien, else\n"
+    "~/.local/share/mien\n";
+
+static int usage(const char *cmd, int ok) {
+  if (!ok) fprintf(stderr, "mien %s: bad command line (see mien %s --help)\n", cmd, cmd);
+  fputs(usage_text, ok ? stdout : stderr);
+  return ok ? EXIT_OK : EXIT_USAGE;
+}
+
+/* Parses options only (argv[0] the command; parse_all has moved the operands out), allowing
+ * those in `allowed` (short letters; d and h always). Returns -1 when parsing succeeded, else
+ * the exit code. */
+static int parse_args(int argc, char **argv, const char *allowed, cli_args *a) {
+  memset(a, 0, sizeof *a);
+  a->cmd = argv[0];
+  optind = 1;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "+:", longopts, NULL)) != -1) {
+    if (c == 'h') return usage(a->cmd, 1);
+    if (c == '?' || c == ':' || (c != 'd' && !strchr(allowed, c))) return usage(a->cmd, 0);
+    a->val[c] = optarg;
+  }
+  return -1;
+}
+
+/* Options may come before, between or after operands (`mien index C DIR --data D`): operands
+ * are set aside in a->pos, and getopt sees the options alone. */
+static int parse_all(int argc, char **argv, const char *allowed, cli_args *a) {
+  char **pos = malloc((size_t)argc * sizeof *pos);
+  char **opts = malloc((size_t)(argc + 1) * sizeof *opts);
+  if (!pos || !opts) {
+    free(pos), free(opts);
+    fprintf(stderr, "mien: out of memory\n");
+    return EXIT_FAILURE_GENERIC;
+  }
+  int npos = 0, nopt = 0;
+  opts[nopt++] = argv[0];
+  for (int i = 1; i < argc; i++) {
+    if (argv[i][0] == '-' && argv[i][1]) {
+      opts[nopt++] = argv[i];
+      const char *eq = strchr(argv[i], '=');
+      int takes = strcmp(argv[i], "--help") && strcmp(argv[i], "-h") && !eq;
+      if (takes && i + 1 < argc) opts[nopt++] = argv[++i];
+    } else {
+      pos[npos++] = argv[i];
+    }
+  }
+  opts[nopt] = NULL;
+  int rc = parse_args(nopt, opts, allowed, a);
+  free(opts);
+  if (rc != -1) {
+    free(pos);
+    return rc;
+  }
+  a->pos = pos;
+  a->npos = npos;
+  return -1;
+}
+
+static int open_store(const cli_args *a, mien_store **s) {
+  char dir[4096], err[1024] = "";
+  if (a->val['d'])
+    snprintf(dir, sizeof dir, "%s", a->val['d']);
+  else if (mien_store_default_dir(dir, sizeof dir) != 0)
+    return cli_fail(NULL, MIEN_ERR_IO, "no data directory: give --data DIR or set MIEN_DATA");
+  mien_status st = mien_store_open(dir, s, err, sizeof err);
+  return st == MIEN_OK ? EXIT_OK : cli_fail(NULL, st, err);
+}
+
+/* Adds option letter c's value to req as a number (field) or usage error. */
+static int add_number(cJSON *req, const cli_args *a, int c, const char *field) {
+  if (!a->val[c]) return EXIT_OK;
+  char *end;
+  double v = strtod(a->val[c], &end);
+  if (end == a->val[c] || *end) {
+    fprintf(stderr, "mien %s: %s must be a number\n", a->cmd, field);
+    return EXIT_USAGE;
+  }
+  cJSON_AddNumberToObject(req, field, v);
+  return EXIT_OK;
+}
+
+static void add_string(cJSON *req, const cli_args *a, int c, const char *field) {
+  if (a->val[c]) cJSON_AddStringToObject(req, field, a->val[c]);
+}
+
+/* Runs operation op with req (taken) and prints its response. */
+static int run_op(const cli_args *a, mien_api *api, const char *op, cJSON *req) {
+  char err[1024] = "";
+  cJSON *resp;
+  mien_status st = mien_op_find(op)->run(api, req, &resp, err, sizeof err);
+  cJSON_Delete(req);
+  return st == MIEN_OK ? cli_print_json(stdout, resp) : cli_fail(a->cmd, st, err);
+}
+
+/* Opens the store, runs op and closes it; image (may be NULL) stands for Image.Bytes. */
+static int run_once(const cli_args *a, const char *op, cJSON *req, const char *image) {
+  mien_store *s;
+  mien_api api = {0};
+  int rc = open_store(a, &s);
+  uint8_t *bytes = NULL;
+  if (rc == EXIT_OK && image && !(bytes = mien_read_file(image, &api.image_len))) {
+    char msg[4200];
+    snprintf(msg, sizeof msg, "cannot read %s", image);
+    rc = cli_fail(NULL, MIEN_ERR_IO, msg);
+    mien_store_close(s);
+  }
+  if (rc != EXIT_OK) {
+    cJSON_Delete(req);
+    return rc;
+  }
+  api.store = s;
+  api.image = bytes;
+  rc = run_op(a, &api, op, req);
+  mien_api_release(&api);
+  free(bytes);
+  mien_store_close(s);
+  return rc;
+}
+
+/* A request with its CollectionId. */
+static cJSON *collection_request(const char *coll) {
+  cJSON *req = cJSON_CreateObject();
+  cJSON_AddStringToObject(req, "CollectionId", coll);
+  return req;
+}
+
+/* Adds operands from `from` on as the FaceIds array. */
+static void add_face_ids(cJSON *req, const cli_args *a, int from) {
+  cJSON *ids = cJSON_AddArrayToObject(req, "FaceIds");
+  for (int i = from; i < a->npos; i++) cJSON_AddItemToArray(ids, cJSON_CreateString(a->pos[i]));
+}
+
+/* ---- mien collection ---- */
+
+int cmd_collection(int argc, char **argv) {
+  cli_args a;
+  int rc = parse_all(argc, argv, "grn", &a);
+  if (rc != -1) return rc;
+  rc = EXIT_OK;
+  const char *sub = a.npos ? a.pos[0] : "";
+  cJSON *req = NULL;
+  const char *op = NULL;
+  if (!strcmp(sub, "list") && a.npos == 1) {
+    req = cJSON_CreateObject();
+    rc = add_number(req, &a, 'r', "MaxResults");
+    add_string(req, &a, 'n', "NextToken");
+    op = "ListCollections";
+  } else if (a.npos == 2 &&
+             (!strcmp(sub, "create") || !strcmp(sub, "describe") || !strcmp(sub, "delete"))) {
+    req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "CollectionId", a.pos[1]);
+    op = sub[1] == 'r'   ? "CreateCollection"
+         : sub[2] == 's' ? "DescribeCollection"
+                         : "DeleteCollection";
+    if (a.val['g']) {
+      cJSON *tags = cJSON_Parse(a.val['g']);
+      if (!cJSON_IsObject(tags)) {
+        fprintf(stderr, "mien collection: --tags must be a JSON object\n");
+        cJSON_Delete(tags);
+        rc = EXIT_USAGE;
+      } else {
+        cJSON_AddItemToObject(req, "Tags", tags);
+      }
+    }
+  } else {
+    rc = usage(a.cmd, 0);
+  }
+  free(a.pos);
+  if (rc != EXIT_OK) {
+    cJSON_Delete(req);
+    return rc;
+  }
+  return run_once(&a, op, req, NULL);
+}
+
+/* ---- mien index ---- */
+
+typedef struct {
+  char **v;
+  int n, cap;
+} file_list;
+
+static int push_file(file_list *l, const char *path) {
+  if (l->n == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 256;
+    char **v = realloc(l->v, (size_t)cap * sizeof *v);
+    if (!v) return -1;
+    l->v = v, l->cap = cap;
+  }
+  return (l->v[l->n] = strdup(path)) ? (l->n++, 0) : -1;
+}
+
+static int is_image_name(const char *name) {
+  const char *dot = strrchr(name, '.');
+  return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
+}
+
+static int by_name(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Adds path, or the images under it (recursively, by name) when it is a directory. */
+static int collect(file_list *l, const char *path) {
+  struct stat sb;
+  if (stat(path, &sb) != 0) {
+    fprintf(stderr, "mien index: cannot read %s\n", path);
+    return -1;
+  }
+  if (!S_ISDIR(sb.st_mode)) return push_file(l, path);
+  DIR *d = opendir(path);
+  if (!d) {
+    fprintf(stderr, "mien index: cannot read the directory %s\n", path);
+    return -1;
+  }
+  file_list sub = {0};
+  struct dirent *e;
+  int rc = 0;
+  while (rc == 0 && (e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+    struct stat es;
+    if (stat(p, &es) == 0 && (S_ISDIR(es.st_mode) || is_image_name(e->d_name)))
+      rc = push_file(&sub, p);
+  }
+  closedir(d);
+  qsort(sub.v, (size_t)sub.n, sizeof *sub.v, by_name);
+  for (int i = 0; i < sub.n; i++) {
+    if (rc == 0) rc = collect(l, sub.v[i]);
+    free(sub.v[i]);
+  }
+  free(sub.v);
+  return rc;
+}
+
+typedef struct {
+  const cli_args *a;
+  mien_store *store;
+  file_list *files;
+  atomic_int next, done, faces, skipped, failed, first_error;
+  pthread_mutex_t out; /* stdout lines and the progress bar */
+  double t0;
+  int tty;
+} index_job;
+
+static void progress(index_job *j) {
+  if (!j->tty) return;
+  int done = atomic_load(&j->done), total = j->files->n, width = 30;
+  double s = (mien_now_ms() - j->t0) / 1000.0;
+  int fill = total ? done * width / total : width;
+  fprintf(stderr, "\r[%.*s%*s] %d/%d images, %d faces, %.1f images/s ", fill,
+          "==============================", width - fill, "", done, total, atomic_load(&j->faces),
+          s > 0 ? done / s : 0.0);
+}
+
+/* Prints one line (taken) and updates the counters. */
+static void report(index_job *j, cJSON *line, int faces) {
+  char *s = cJSON_PrintUnformatted(line);
+  cJSON_Delete(line);
+  pthread_mutex_lock(&j->out);
+  if (s) {
+    if (j->tty) fputs("\r\033[K", stderr);
+    puts(s);
+    fflush(stdout);
+  }
+  atomic_fetch_add(&j->faces, faces);
+  atomic_fetch_add(&j->done, 1);
+  progress(j);
+  pthread_mutex_unlock(&j->out);
+  free(s);
+}
+
+static void image_failed(index_job *j, const char *path, mien_status st, const char *msg) {
+  pthread_mutex_lock(&j->out);
+  if (j->tty) fputs("\r\033[K", stderr);
+  fprintf(stderr, "mien index: %s: %s: %s\n", path, mien_status_name(st), msg);
+  int zero = 0;
+  atomic_compare_exchange_strong(&j->first_error, &zero, cli_exit_code(st));
+  atomic_fetch_add(&j->failed, 1);
+  atomic_fetch_add(&j->done, 1);
+  progress(j);
+  pthread_mutex_unlock(&j->out);
+}
+
+/* Indexes one file: skipped when its content is already in the collection. */
+static void index_one(index_job *j, mien_api *api, const char *path) {
+  const cli_args *a = j->a;
+  char err[1024] = "";
+  size_t len;
+  uint8_t *bytes = mien_read_file(path, &len);
+  if (!bytes) return image_failed(j, path, MIEN_ERR_IO, "cannot read the file");
+  uint8_t sha[32];
+  char image_id[MIEN_UUID_LEN];
+  int found;
+  mien_sha256(bytes, len, sha);
+  mien_status st =
+      mien_store_find_image(j->store, a->pos[0], sha, &found, image_id, err, sizeof err);
+  if (st == MIEN_OK && found) {
+    free(bytes);
+    cJSON *line = cJSON_CreateObject();
+    cJSON_AddStringToObject(line, "File", path);
+    cJSON_AddStringToObject(line, "ImageId", image_id);
+    cJSON_AddBoolToObject(line, "AlreadyIndexed", 1);
+    atomic_fetch_add(&j->skipped, 1);
+    return report(j, line, 0);
+  }
+  cJSON *req = collection_request(a->pos[0]), *resp = NULL;
+  add_string(req, a, 'e', "ExternalImageId");
+  add_string(req, a, 'q', "QualityFilter");
+  if (a->val['m']) cJSON_AddNumberToObject(req, "MaxFaces", strtod(a->val['m'], NULL));
+  api->image = bytes, api->image_len = len;
+  if (st == MIEN_OK) st = mien_op_index_faces(api, req, &resp, err, sizeof err);
+  api->image = NULL;
+  free(bytes);
+  cJSON_Delete(req);
+  if (st != MIEN_OK) return image_failed(j, path, st, err);
+  cJSON_AddStringToObject(resp, "File", path);
+  report(j, resp, cJSON_GetArraySize(cJSON_GetObjectItem(resp, "FaceRecords")));
+}
+
+static void *index_worker(void *arg) {
+  index_job *j = arg;
+  char err[1024] = "";
+  /* One pipeline per worker, one thread each: images in parallel beat layers in parallel. */
+  mien_faces_options opt = {.threads = 1};
+  mien_api api = {.store = j->store, .faces_owned = 1};
+  mien_status st = mien_faces_create(&opt, &api.faces, err, sizeof err);
+  int i;
+  while ((i = atomic_fetch_add(&j->next, 1)) < j->files->n) {
+    if (st != MIEN_OK)
+      image_failed(j, j->files->v[i], st, err);
+    else
+      index_one(j, &api, j->files->v[i]);
+  }
+  mien_api_release(&api);
+  return NULL;
+}
+
+/* The number of workers: --jobs, else one per core, never more than the images. */
+static int job_count(const cli_args *a, int nfiles) {
+  int n = a->val['j'] ? atoi(a->val['j']) : mien_cpu_count();
+  if (n < 1) n = 1;
+  return n < nfiles ? n : nfiles > 0 ? nfiles : 1;
+}
+
+int cmd_index(int argc, char **argv) {
+  cli_args a;
+  int rc = parse_all(argc, argv, "emqj", &a);
+  if (rc != -1) return rc;
+  if (a.npos < 2) {
+    free(a.pos);
+    return usage(a.cmd, 0);
+  }
+  if (a.val['m'] && atoi(a.val['m']) < 1) {
+    free(a.pos);
+    fprintf(stderr, "mien index: --max-faces must be 1 or more\n");
+    return EXIT_USAGE;
+  }
+  file_list files = {0};
+  for (int i = 1; rc == -1 && i < a.npos; i++)
+    if (collect(&files, a.pos[i]) != 0) rc = EXIT_SETUP;
+  mien_store *s = NULL;
+  if (rc == -1) rc = open_store(&a, &s);
+  mien_collection_info info;
+  char err[1024] = "";
+  mien_status st = MIEN_OK;
+  if (rc == EXIT_OK) st = mien_store_describe_collection(s, a.pos[0], &info, err, sizeof err);
+  if (rc == EXIT_OK && st != MIEN_OK) rc = cli_fail(NULL, st, err);
+  if (rc == EXIT_OK) {
+    index_job j = {.a = &a, .store = s, .files = &files, .t0 = mien_now_ms(), .tty = isatty(2)};
+    pthread_mutex_init(&j.out, NULL);
+    int nw = job_count(&a, files.n);
+    pthread_t *th = malloc((size_t)nw * sizeof *th);
+    int started = 0;
+    while (th && started < nw && pthread_create(&th[started], NULL, index_worker, &j) == 0)
+      started++;
+    if (started == 0) index_worker(&j);
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    free(th);
+    double sec = (mien_now_ms() - j.t0) / 1000.0;
+    if (j.tty) fputs("\r\033[K", stderr);
+    int indexed = atomic_load(&j.done) - atomic_load(&j.skipped) - atomic_load(&j.failed);
+    fprintf(stderr,
+            "mien index: %d images indexed (%d faces), %d already indexed, %d failed; %.1f s, "
+            "%.1f images/s with %d workers\n",
+            indexed, atomic_load(&j.faces), atomic_load(&j.skipped), atomic_load(&j.failed), sec,
+            sec > 0 ? indexed / sec : 0.0, nw);
+    pthread_mutex_destroy(&j.out);
+    rc = atomic_load(&j.first_error);
+  }
+  for (int i = 0; i < files.n; i++) free(files.v[i]);
+  free(files.v);
+  free(a.pos);
+  mien_store_close(s);
+  return rc == -1 ? EXIT_SETUP : rc;
+}
+
+/* ---- mien search, faces, users, call ---- */
+
+int cmd_search(int argc, char **argv) {
+  cli_args a;
+  int rc = parse_all(argc, argv, "tmq", &a);
+  if (rc != -1) return rc;
+  if (a.npos != 2) {
+    free(a.pos);
+    return usage(a.cmd, 0);
+  }
+  cJSON *req = collection_request(a.pos[0]);
+  rc = add_number(req, &a, 't', "FaceMatchThreshold");
+  if (rc == EXIT_OK) rc = add_number(req, &a, 'm', "MaxFaces");
+  add_string(req, &a, 'q', "QualityFilter");
+  const char *image = a.pos[1];
+  free(a.pos);
+  if (rc != EXIT_OK) {
+    cJSON_Delete(req);
+    return rc;
+  }
+  return run_once(&a, "SearchFacesByImage", req, image);
+}
+
+int cmd_faces(int argc, char **argv) {
+  cli_args a;
+  int rc = parse_all(argc, argv, "urn", &a);
+  if (rc != -1) return rc;
+  rc = EXIT_OK;
+  const char *sub = a.npos ? a.pos[0] : "";
+  cJSON *req = a.npos >= 2 ? collection_request(a.pos[1]) : NULL;
+  const char *op = NULL;
+  if (a.npos >= 2 && !strcmp(sub, "list")) {
+    if (a.npos > 2) add_face_ids(req, &a, 2);
+    add_string(req, &a, 'u', "UserId");
+    add_string(req, &a, 'n', "NextToken");
+    rc = add_number(req, &a, 'r', "MaxResults");
+    op = "ListFaces";
+  } else if (a.npos >= 3 && !strcmp(sub, "delete")) {
+    add_face_ids(req, &a, 2);
+    op = "DeleteFaces";
+  } else {
+    rc = usage(a.cmd, 0);
+  }
+  free(a.pos);
+  if (rc != EXIT_OK) {
+    cJSON_Delete(req);
+    return rc;
+  }
+  return run_once(&a, op, req, NULL);
+}
+
+int cmd_users(int argc, char **argv) {
+  cli_args a;
+  int rc = parse_all(argc, argv, "tufirn", &a);
+  if (rc != -1) return rc;
+  rc = EXIT_OK;
+  /* pos: SUBCOMMAND COLLECTION [USER_ID [FACE_ID...]] */
+  const char *sub = a.npos ? a.pos[0] : "";
+  cJSON *req = a.npos >= 2 ? collection_request(a.pos[1]) : NULL;
+  const char *op = NULL, *image = NULL;
+  if (a.npos == 3 && (!strcmp(sub, "create") || !strcmp(sub, "delete"))) {
+    cJSON_AddStringToObject(req, "UserId", a.pos[2]);
+    op = sub[0] == 'c' ? "CreateUser" : "DeleteUser";
+  } else if (a.npos == 2 && !strcmp(sub, "list")) {
+    add_string(req, &a, 'n', "NextToken");
+    rc = add_number(req, &a, 'r', "MaxResults");
+    op = "ListUsers";
+  } else if (a.npos >= 4 && (!strcmp(sub, "associate") || !strcmp(sub, "disassociate"))) {
+    cJSON_AddStringToObject(req, "UserId", a.pos[2]);
+    add_face_ids(req, &a, 3);
+    op = sub[0] == 'a' ? "AssociateFaces" : "DisassociateFaces";
+    if (sub[0] == 'a') rc = add_number(req, &a, 't', "UserMatchThreshold");
+  } else if (a.npos == 2 && !strcmp(sub, "search") &&
+             !!a.val['u'] + !!a.val['f'] + !!a.val['i'] == 1) {
+    add_string(req, &a, 'u', "UserId");
+    add_string(req, &a, 'f', "FaceId");
+    rc = add_number(req, &a, 't', "UserMatchThreshold");
+    if (rc == EXIT_OK) rc = add_number(req, &a, 'r', "MaxUsers");
+    image = a.val['i'];
+    op = image ? "SearchUsersByImage" : "SearchUsers";
+  } else {
+    rc = usage(a.cmd, 0);
+  }
+  free(a.pos);
+  if (rc != EXIT_OK) {
+    cJSON_Delete(req);
+    return rc;
+  }
+  return run_once(&a, op, req, image);
+}
+
+/* The JSON operand of `mien call`: text, @FILE or - (stdin). */
+static char *read_body(const char *arg) {
+  if (strcmp(arg, "-") && arg[0] != '@') return strdup(arg);
+  FILE *f = strcmp(arg, "-") ? fopen(arg + 1, "rb") : stdin;
+  if (!f) return NULL;
+  size_t cap = 1 << 16, n = 0;
+  char *buf = malloc(cap);
+  while (buf) {
+    n += fread(buf + n, 1, cap - n - 1, f);
+    if (n < cap - 1) break;
+    char *b = realloc(buf, cap *= 2);
+    if (!b) free(buf);
+    buf = b;
+  }
+  if (buf) buf[n] = '\0';
+  if (f != stdin) fclose(f);
+  return buf;
+}
+
+int cmd_call(int argc, char **argv) {
+  cli_args a;
+  int rc = parse_all(argc, argv, "i", &a);
+  if (rc != -1) return rc;
+  if (a.npos != 2) {
+    free(a.pos);
+    return usage(a.cmd, 0);
+  }
+  const char *op = a.pos[0];
+  char *body = read_body(a.pos[1]);
+  cJSON *req = body ? cJSON_Parse(body) : NULL;
+  free(body);
+  free(a.pos);
+  if (!mien_op_find(op)) {
+    cJSON_Delete(req);
+    fprintf(stderr, "mien call: unknown operation '%s'; operations:", op);
+    for (const mien_op *o = mien_ops; o->name; o++) fprintf(stderr, " %s", o->name);
+    fputc('\n', stderr);
+    return EXIT_USAGE;
+  }
+  if (!req) return cli_fail(NULL, MIEN_ERR_INVALID_PARAMETER, "the request body is not valid JSON");
+  return run_once(&a, op, req, a.val['i']);
+}

@@ -1,0 +1,318 @@
+/* db_faces.c - faces and images in the store: indexing an image's faces in one durable
+ * transaction, listing, deleting and searching them, with the collection's in-memory index
+ * updated after each commit (under the collection's write lock, so no search sees a face the
+ * database does not have for longer than the commit takes). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "util/util.h"
+
+/* Columns read by face_row. */
+#define FACE_SELECT                                                                                \
+  "SELECT f.id, f.face_id, i.image_id, i.external_image_id, u.user_id, f.left, f.top, f.width,"    \
+  " f.height, f.confidence, f.embedding FROM faces f JOIN images i ON i.id = f.image"              \
+  " LEFT JOIN users u ON u.id = f.user "
+
+static void copy_text(char *dst, size_t cap, sqlite3_stmt *q, int col) {
+  const unsigned char *t = sqlite3_column_text(q, col);
+  snprintf(dst, cap, "%s", t ? (const char *)t : "");
+}
+
+static mien_status face_row(mien_store *s, sqlite3_stmt *q, int with_emb, mien_face_record *r,
+                            char *err, size_t errlen) {
+  r->row = sqlite3_column_int64(q, 0);
+  copy_text(r->face_id, sizeof r->face_id, q, 1);
+  copy_text(r->image_id, sizeof r->image_id, q, 2);
+  copy_text(r->external_image_id, sizeof r->external_image_id, q, 3);
+  copy_text(r->user_id, sizeof r->user_id, q, 4);
+  r->left = (float)sqlite3_column_double(q, 5);
+  r->top = (float)sqlite3_column_double(q, 6);
+  r->width = (float)sqlite3_column_double(q, 7);
+  r->height = (float)sqlite3_column_double(q, 8);
+  r->confidence = (float)sqlite3_column_double(q, 9);
+  if (!with_emb) return MIEN_OK;
+  const void *v = sqlite3_column_blob(q, 10);
+  if (!v || sqlite3_column_bytes(q, 10) != (int)sizeof r->emb)
+    return v ? MIEN_FAIL(err, errlen, MIEN_ERR_IO, "face %s has a corrupt template", r->face_id)
+             : db_fail(s, "reading a template", err, errlen);
+  memcpy(r->emb, v, sizeof r->emb);
+  return MIEN_OK;
+}
+
+mien_status mien_store_find_image(mien_store *s, const char *coll, const uint8_t sha256[32],
+                                  int *found, char image_id[MIEN_UUID_LEN], char *err,
+                                  size_t errlen) {
+  *found = 0;
+  pthread_mutex_lock(&s->mu);
+  int64_t crow;
+  sqlite3_stmt *q = NULL;
+  mien_status st = db_collection_row(s, coll, &crow, err, errlen);
+  if (st == MIEN_OK)
+    st = db_prepare(s, "SELECT image_id FROM images WHERE collection = ? AND sha256 = ? LIMIT 1",
+                    &q, err, errlen);
+  if (st == MIEN_OK) {
+    sqlite3_bind_int64(q, 1, crow);
+    sqlite3_bind_blob(q, 2, sha256, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+      *found = 1;
+      copy_text(image_id, MIEN_UUID_LEN, q, 0);
+    } else if (rc != SQLITE_DONE) {
+      st = db_fail(s, "looking up the image", err, errlen);
+    }
+  }
+  sqlite3_finalize(q);
+  pthread_mutex_unlock(&s->mu);
+  return st;
+}
+
+/* The SQL part of mien_store_index_image: inserts within the open transaction. */
+static mien_status insert_image(mien_store *s, int64_t crow, const uint8_t sha256[32],
+                                const char *external_id, const mien_new_face *faces, int n,
+                                char *image_id, char (*face_ids)[MIEN_UUID_LEN], int64_t *rows,
+                                char *err, size_t errlen) {
+  double now = db_now();
+  sqlite3_stmt *q;
+  mien_status st = db_prepare(s,
+                              "INSERT INTO images (collection, image_id, sha256, "
+                              "external_image_id, created) VALUES (?, ?, ?, ?, ?)",
+                              &q, err, errlen);
+  if (st != MIEN_OK) return st;
+  mien_uuid(image_id);
+  sqlite3_bind_int64(q, 1, crow);
+  sqlite3_bind_text(q, 2, image_id, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(q, 3, sha256, 32, SQLITE_STATIC);
+  if (external_id) sqlite3_bind_text(q, 4, external_id, -1, SQLITE_STATIC);
+  sqlite3_bind_double(q, 5, now);
+  if (sqlite3_step(q) != SQLITE_DONE) st = db_fail(s, "storing the image", err, errlen);
+  sqlite3_finalize(q);
+  if (st != MIEN_OK) return st;
+  int64_t image_row = sqlite3_last_insert_rowid(s->db);
+  st = db_prepare(s,
+                  "INSERT INTO faces (collection, face_id, image, left, top, width, height,"
+                  " confidence, embedding, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  &q, err, errlen);
+  for (int i = 0; st == MIEN_OK && i < n; i++) {
+    const mien_new_face *f = &faces[i];
+    mien_uuid(face_ids[i]);
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, crow);
+    sqlite3_bind_text(q, 2, face_ids[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, image_row);
+    sqlite3_bind_double(q, 4, f->left);
+    sqlite3_bind_double(q, 5, f->top);
+    sqlite3_bind_double(q, 6, f->width);
+    sqlite3_bind_double(q, 7, f->height);
+    sqlite3_bind_double(q, 8, f->confidence);
+    sqlite3_bind_blob(q, 9, f->emb, MIEN_EMBED_DIM * (int)sizeof(float), SQLITE_STATIC);
+    sqlite3_bind_double(q, 10, now);
+    if (sqlite3_step(q) != SQLITE_DONE)
+      st = db_fail(s, "storing a face", err, errlen);
+    else
+      rows[i] = sqlite3_last_insert_rowid(s->db);
+  }
+  sqlite3_finalize(q);
+  return st;
+}
+
+/* ResourceNotFoundException for a collection deleted since db_coll found it. */
+static mien_status gone(const char *coll, char *err, size_t errlen) {
+  return MIEN_FAIL(err, errlen, MIEN_ERR_RESOURCE_NOT_FOUND, "The collection id: %s does not exist",
+                   coll);
+}
+
+mien_status mien_store_index_image(mien_store *s, const char *coll, const uint8_t sha256[32],
+                                   const char *external_id, const mien_new_face *faces, int n,
+                                   char image_id[MIEN_UUID_LEN], char (*face_ids)[MIEN_UUID_LEN],
+                                   char *err, size_t errlen) {
+  mien_coll *c;
+  mien_status st = db_coll(s, coll, 1, 1, &c, err, errlen);
+  if (st != MIEN_OK) return st;
+  int64_t *rows = malloc((size_t)(n ? n : 1) * sizeof *rows);
+  if (!rows) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  pthread_rwlock_wrlock(&c->lock);
+  if (c->dead) st = gone(coll, err, errlen);
+  if (st == MIEN_OK) {
+    pthread_mutex_lock(&s->mu);
+    st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
+    if (st == MIEN_OK) {
+      st = insert_image(s, c->id, sha256, external_id, faces, n, image_id, face_ids, rows, err,
+                        errlen);
+      st = db_finish(s, st, err, errlen);
+    }
+    pthread_mutex_unlock(&s->mu);
+  }
+  for (int i = 0; st == MIEN_OK && i < n; i++)
+    if (mien_index_add(c->ix, rows[i], faces[i].emb) != 0)
+      st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM,
+                     "out of memory: the faces are stored but searchable only after a restart");
+  pthread_rwlock_unlock(&c->lock);
+  free(rows);
+  return st;
+}
+
+mien_status mien_store_list_faces(mien_store *s, const char *coll, int64_t after, int max,
+                                  const char *user_id, int with_emb, mien_face_record *out, int *n,
+                                  int *more, char *err, size_t errlen) {
+  *n = 0, *more = 0;
+  pthread_mutex_lock(&s->mu);
+  int64_t crow;
+  sqlite3_stmt *q = NULL;
+  mien_status st = db_collection_row(s, coll, &crow, err, errlen);
+  if (st == MIEN_OK)
+    st = db_prepare(s,
+                    FACE_SELECT "WHERE f.collection = ?1 AND f.id > ?2 AND"
+                                " (?3 IS NULL OR u.user_id = ?3) ORDER BY f.id LIMIT ?4",
+                    &q, err, errlen);
+  if (st == MIEN_OK) {
+    sqlite3_bind_int64(q, 1, crow);
+    sqlite3_bind_int64(q, 2, after);
+    if (user_id) sqlite3_bind_text(q, 3, user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 4, max + 1);
+    int rc;
+    while (st == MIEN_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+      if (*n == max) {
+        *more = 1;
+        break;
+      }
+      st = face_row(s, q, with_emb, &out[(*n)++], err, errlen);
+    }
+    if (st == MIEN_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+      st = db_fail(s, "listing faces", err, errlen);
+  }
+  sqlite3_finalize(q);
+  pthread_mutex_unlock(&s->mu);
+  return st;
+}
+
+mien_status mien_store_get_face(mien_store *s, const char *coll, const char *face_id,
+                                mien_face_record *out, int *found, char *err, size_t errlen) {
+  *found = 0;
+  pthread_mutex_lock(&s->mu);
+  int64_t crow;
+  sqlite3_stmt *q = NULL;
+  mien_status st = db_collection_row(s, coll, &crow, err, errlen);
+  if (st == MIEN_OK)
+    st = db_prepare(s, FACE_SELECT "WHERE f.collection = ? AND f.face_id = ?", &q, err, errlen);
+  if (st == MIEN_OK) {
+    sqlite3_bind_int64(q, 1, crow);
+    sqlite3_bind_text(q, 2, face_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+      st = face_row(s, q, 1, out, err, errlen);
+      *found = st == MIEN_OK;
+    } else if (rc != SQLITE_DONE) {
+      st = db_fail(s, "reading a face", err, errlen);
+    }
+  }
+  sqlite3_finalize(q);
+  pthread_mutex_unlock(&s->mu);
+  return st;
+}
+
+/* The SQL part of mien_store_delete_faces, within the open transaction. */
+static mien_status delete_rows(mien_store *s, int64_t crow, const char *const *face_ids, int n,
+                               mien_face_result *res, char (*user_ids)[MIEN_USER_ID_MAX + 1],
+                               int64_t *rows, char *err, size_t errlen) {
+  sqlite3_stmt *find = NULL, *del = NULL;
+  mien_status st = db_prepare(s,
+                              "SELECT f.id, u.user_id FROM faces f LEFT JOIN users u ON"
+                              " u.id = f.user WHERE f.collection = ? AND f.face_id = ?",
+                              &find, err, errlen);
+  if (st == MIEN_OK) st = db_prepare(s, "DELETE FROM faces WHERE id = ?", &del, err, errlen);
+  for (int i = 0; st == MIEN_OK && i < n; i++) {
+    rows[i] = 0;
+    sqlite3_reset(find);
+    sqlite3_bind_int64(find, 1, crow);
+    sqlite3_bind_text(find, 2, face_ids[i], -1, SQLITE_STATIC);
+    int rc = sqlite3_step(find);
+    if (rc == SQLITE_DONE) {
+      res[i] = MIEN_FACE_NOT_FOUND;
+    } else if (rc != SQLITE_ROW) {
+      st = db_fail(s, "finding a face", err, errlen);
+    } else if (sqlite3_column_type(find, 1) != SQLITE_NULL) {
+      res[i] = MIEN_FACE_OTHER_USER;
+      if (user_ids) copy_text(user_ids[i], MIEN_USER_ID_MAX + 1, find, 1);
+    } else {
+      int64_t row = sqlite3_column_int64(find, 0);
+      sqlite3_reset(del);
+      sqlite3_bind_int64(del, 1, row);
+      if (sqlite3_step(del) != SQLITE_DONE) st = db_fail(s, "deleting a face", err, errlen);
+      /* The same id twice in one request: the second finds nothing. */
+      res[i] = MIEN_FACE_DONE;
+      rows[i] = row;
+    }
+  }
+  sqlite3_finalize(find);
+  sqlite3_finalize(del);
+  return st;
+}
+
+mien_status mien_store_delete_faces(mien_store *s, const char *coll, const char *const *face_ids,
+                                    int n, mien_face_result *res,
+                                    char (*user_ids)[MIEN_USER_ID_MAX + 1], char *err,
+                                    size_t errlen) {
+  mien_coll *c;
+  mien_status st = db_coll(s, coll, 1, 0, &c, err, errlen);
+  if (st != MIEN_OK) return st;
+  int64_t *rows = malloc((size_t)(n ? n : 1) * sizeof *rows);
+  if (!rows) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  pthread_rwlock_wrlock(&c->lock);
+  if (c->dead) st = gone(coll, err, errlen);
+  if (st == MIEN_OK) {
+    pthread_mutex_lock(&s->mu);
+    st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
+    if (st == MIEN_OK) {
+      st = delete_rows(s, c->id, face_ids, n, res, user_ids, rows, err, errlen);
+      st = db_finish(s, st, err, errlen);
+    }
+    pthread_mutex_unlock(&s->mu);
+  }
+  for (int i = 0; st == MIEN_OK && i < n; i++)
+    if (rows[i]) mien_index_remove(c->ix, rows[i]);
+  pthread_rwlock_unlock(&c->lock);
+  free(rows);
+  return st;
+}
+
+mien_status mien_store_search(mien_store *s, const char *coll, const float *q, int k,
+                              float min_cosine, int64_t exclude, int with_emb,
+                              mien_face_record *out, float *cosine, int *n, char *err,
+                              size_t errlen) {
+  *n = 0;
+  mien_coll *c;
+  mien_status st = db_coll(s, coll, 1, 1, &c, err, errlen);
+  if (st != MIEN_OK) return st;
+  int want = k + (exclude != 0);
+  mien_hit *hits = malloc((size_t)want * sizeof *hits);
+  if (!hits) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  int nh = 0;
+  pthread_rwlock_rdlock(&c->lock);
+  if (c->dead)
+    st = gone(coll, err, errlen);
+  else
+    nh = mien_index_search(c->ix, q, want, min_cosine, 0, hits);
+  pthread_rwlock_unlock(&c->lock);
+  sqlite3_stmt *sel = NULL;
+  pthread_mutex_lock(&s->mu);
+  if (st == MIEN_OK) st = db_prepare(s, FACE_SELECT "WHERE f.id = ?", &sel, err, errlen);
+  for (int i = 0; st == MIEN_OK && i < nh && *n < k; i++) {
+    if (hits[i].id == exclude) continue;
+    sqlite3_reset(sel);
+    sqlite3_bind_int64(sel, 1, hits[i].id);
+    int rc = sqlite3_step(sel);
+    if (rc == SQLITE_ROW) {
+      /* A face deleted after the index was searched has no row any more and is left out. */
+      st = face_row(s, sel, with_emb, &out[*n], err, errlen);
+      cosine[(*n)++] = hits[i].score;
+    } else if (rc != SQLITE_DONE) {
+      st = db_fail(s, "reading a match", err, errlen);
+    }
+  }
+  sqlite3_finalize(sel);
+  pthread_mutex_unlock(&s->mu);
+  free(hits);
+  return st;
+}

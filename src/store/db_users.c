@@ -1,0 +1,214 @@
+/* db_users.c - users in the store: Rekognition's UserIDs, each a set of up to 100 faces of one
+ * person. Associations change faces.user only, so the search index is not involved; each call
+ * is one transaction, and the checks (face free, quota) run inside it so that two concurrent
+ * calls cannot both take the same face. */
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store.h"
+#include "util/util.h"
+
+static mien_status no_user(const char *user_id, char *err, size_t errlen) {
+  return MIEN_FAIL(err, errlen, MIEN_ERR_RESOURCE_NOT_FOUND,
+                   "The user id: %s does not exist in the collection", user_id);
+}
+
+/* Runs a statement bound to (collection row, user id[, now]) that changes at most one row;
+ * *changed says whether it did. Mutex held. */
+static mien_status user_write(mien_store *s, const char *coll, const char *user_id, const char *sql,
+                              int *changed, char *err, size_t errlen) {
+  int64_t crow;
+  mien_status st = db_collection_row(s, coll, &crow, err, errlen);
+  sqlite3_stmt *q = NULL;
+  if (st == MIEN_OK) st = db_prepare(s, sql, &q, err, errlen);
+  if (st == MIEN_OK) {
+    sqlite3_bind_int64(q, 1, crow);
+    sqlite3_bind_text(q, 2, user_id, -1, SQLITE_STATIC);
+    if (sqlite3_bind_parameter_count(q) == 3) sqlite3_bind_double(q, 3, db_now());
+    int rc = sqlite3_step(q);
+    *changed = rc == SQLITE_DONE && sqlite3_changes(s->db) > 0;
+    if (rc == SQLITE_CONSTRAINT)
+      st = MIEN_FAIL(err, errlen, MIEN_ERR_CONFLICT, "The user id: %s already exists", user_id);
+    else if (rc != SQLITE_DONE)
+      st = db_fail(s, "writing the user", err, errlen);
+  }
+  sqlite3_finalize(q);
+  return st;
+}
+
+mien_status mien_store_create_user(mien_store *s, const char *coll, const char *user_id, char *err,
+                                   size_t errlen) {
+  int changed;
+  pthread_mutex_lock(&s->mu);
+  mien_status st = user_write(s, coll, user_id,
+                              "INSERT INTO users (collection, user_id, created) VALUES (?, ?, ?)",
+                              &changed, err, errlen);
+  pthread_mutex_unlock(&s->mu);
+  return st;
+}
+
+mien_status mien_store_delete_user(mien_store *s, const char *coll, const char *user_id, char *err,
+                                   size_t errlen) {
+  int changed = 0;
+  pthread_mutex_lock(&s->mu);
+  mien_status st =
+      user_write(s, coll, user_id, "DELETE FROM users WHERE collection = ? AND user_id = ?",
+                 &changed, err, errlen);
+  pthread_mutex_unlock(&s->mu);
+  return st == MIEN_OK && !changed ? no_user(user_id, err, errlen) : st;
+}
+
+#define USER_SELECT "SELECT user_id, status FROM users "
+
+static void user_row(sqlite3_stmt *q, mien_user_record *u) {
+  snprintf(u->user_id, sizeof u->user_id, "%s", (const char *)sqlite3_column_text(q, 0));
+  snprintf(u->status, sizeof u->status, "%s", (const char *)sqlite3_column_text(q, 1));
+}
+
+mien_status mien_store_list_users(mien_store *s, const char *coll, const char *after, int max,
+                                  mien_user_record *out, int *n, int *more, char *err,
+                                  size_t errlen) {
+  *n = 0, *more = 0;
+  pthread_mutex_lock(&s->mu);
+  int64_t crow;
+  sqlite3_stmt *q = NULL;
+  mien_status st = db_collection_row(s, coll, &crow, err, errlen);
+  if (st == MIEN_OK)
+    st = db_prepare(s, USER_SELECT "WHERE collection = ? AND user_id > ? ORDER BY user_id LIMIT ?",
+                    &q, err, errlen);
+  if (st == MIEN_OK) {
+    sqlite3_bind_int64(q, 1, crow);
+    sqlite3_bind_text(q, 2, after, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 3, max + 1);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+      if (*n == max) {
+        *more = 1;
+        break;
+      }
+      user_row(q, &out[(*n)++]);
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) st = db_fail(s, "listing users", err, errlen);
+  }
+  sqlite3_finalize(q);
+  pthread_mutex_unlock(&s->mu);
+  return st;
+}
+
+mien_status mien_store_get_user(mien_store *s, const char *coll, const char *user_id,
+                                mien_user_record *out, int *found, char *err, size_t errlen) {
+  *found = 0;
+  pthread_mutex_lock(&s->mu);
+  int64_t crow;
+  sqlite3_stmt *q = NULL;
+  mien_status st = db_collection_row(s, coll, &crow, err, errlen);
+  if (st == MIEN_OK)
+    st = db_prepare(s, USER_SELECT "WHERE collection = ? AND user_id = ?", &q, err, errlen);
+  if (st == MIEN_OK) {
+    sqlite3_bind_int64(q, 1, crow);
+    sqlite3_bind_text(q, 2, user_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+      user_row(q, out), *found = 1;
+    else if (rc != SQLITE_DONE)
+      st = db_fail(s, "reading the user", err, errlen);
+  }
+  sqlite3_finalize(q);
+  pthread_mutex_unlock(&s->mu);
+  return st;
+}
+
+/* The SQL of mien_store_set_user within its transaction; urow is the user's row. */
+static mien_status set_rows(mien_store *s, int64_t crow, int64_t urow, int associate,
+                            const char *const *face_ids, int n, mien_face_result *res, int *done,
+                            char *err, size_t errlen) {
+  sqlite3_stmt *find = NULL, *upd = NULL;
+  mien_status st = db_prepare(s, "SELECT id, user FROM faces WHERE collection = ? AND face_id = ?",
+                              &find, err, errlen);
+  if (st == MIEN_OK)
+    st = db_prepare(s, "UPDATE faces SET user = ? WHERE id = ?", &upd, err, errlen);
+  *done = 0;
+  for (int i = 0; st == MIEN_OK && i < n; i++) {
+    sqlite3_reset(find);
+    sqlite3_bind_int64(find, 1, crow);
+    sqlite3_bind_text(find, 2, face_ids[i], -1, SQLITE_STATIC);
+    int rc = sqlite3_step(find);
+    if (rc == SQLITE_DONE) {
+      res[i] = MIEN_FACE_NOT_FOUND;
+      continue;
+    }
+    if (rc != SQLITE_ROW) {
+      st = db_fail(s, "finding a face", err, errlen);
+      break;
+    }
+    int has_user = sqlite3_column_type(find, 1) != SQLITE_NULL;
+    int64_t owner = sqlite3_column_int64(find, 1);
+    if (has_user && owner != urow) {
+      res[i] = MIEN_FACE_OTHER_USER;
+    } else if (has_user == associate) {
+      res[i] = MIEN_FACE_UNCHANGED;
+    } else {
+      sqlite3_reset(upd);
+      if (associate)
+        sqlite3_bind_int64(upd, 1, urow);
+      else
+        sqlite3_bind_null(upd, 1);
+      sqlite3_bind_int64(upd, 2, sqlite3_column_int64(find, 0));
+      if (sqlite3_step(upd) != SQLITE_DONE) st = db_fail(s, "updating a face", err, errlen);
+      res[i] = MIEN_FACE_DONE;
+      ++*done;
+    }
+  }
+  sqlite3_finalize(find);
+  sqlite3_finalize(upd);
+  return st;
+}
+
+mien_status mien_store_set_user(mien_store *s, const char *coll, const char *user_id,
+                                const char *from_user, const char *const *face_ids, int n,
+                                mien_face_result *res, char *err, size_t errlen) {
+  const char *uid = user_id ? user_id : from_user;
+  pthread_mutex_lock(&s->mu);
+  mien_status st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
+  if (st != MIEN_OK) {
+    pthread_mutex_unlock(&s->mu);
+    return st;
+  }
+  int64_t crow, urow = 0;
+  int before = 0, done = 0;
+  sqlite3_stmt *q = NULL;
+  st = db_collection_row(s, coll, &crow, err, errlen);
+  if (st == MIEN_OK)
+    st = db_prepare(s,
+                    "SELECT id, (SELECT count(*) FROM faces f WHERE f.user = users.id) FROM users"
+                    " WHERE collection = ? AND user_id = ?",
+                    &q, err, errlen);
+  if (st == MIEN_OK) {
+    sqlite3_bind_int64(q, 1, crow);
+    sqlite3_bind_text(q, 2, uid, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW)
+      urow = sqlite3_column_int64(q, 0), before = sqlite3_column_int(q, 1);
+    else
+      st = rc == SQLITE_DONE ? no_user(uid, err, errlen)
+                             : db_fail(s, "reading the user", err, errlen);
+  }
+  sqlite3_finalize(q);
+  if (st == MIEN_OK)
+    st = set_rows(s, crow, urow, user_id != NULL, face_ids, n, res, &done, err, errlen);
+  if (st == MIEN_OK && user_id && before + done > MIEN_USER_MAX_FACES)
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_QUOTA,
+                   "user %s has %d faces; %d more would pass the limit of %d faces per user", uid,
+                   before, done, MIEN_USER_MAX_FACES);
+  if (st == MIEN_OK) {
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "UPDATE users SET status = CASE WHEN EXISTS (SELECT 1 FROM faces WHERE user = %lld)"
+             " THEN 'ACTIVE' ELSE 'CREATED' END WHERE id = %lld",
+             (long long)urow, (long long)urow);
+    st = db_exec(s, sql, err, errlen);
+  }
+  st = db_finish(s, st, err, errlen);
+  pthread_mutex_unlock(&s->mu);
+  return st;
+}

@@ -1,0 +1,215 @@
+/* store.h - the embedded store behind collections, faces and users: one SQLite database in a data
+ * directory, plus each collection's in-memory search index (index.h) kept in sync with it.
+ *
+ * Durability: every write is one transaction committed with synchronous=FULL in WAL mode, so a
+ * function that returns MIEN_OK has put its change on disk; a crash loses nothing acknowledged.
+ * Erasure: secure_delete=ON zeroes deleted rows in the database file; after a checkpoint
+ * (mien_store_checkpoint) a deleted template's bytes are nowhere under the data directory.
+ * Model versions: a collection records the face model (name + SHA-256 of the model files) it
+ * was created with; adding or searching templates of another model is refused.
+ *
+ * Thread-safe: one SQLite connection behind a mutex; each collection's index behind a rwlock
+ * (searches share it, writes hold it across their commit and the index update). One process
+ * should write a data directory at a time: another process's writes reach this one's indexes
+ * only when it reopens the store. */
+#ifndef MIEN_STORE_STORE_H
+#define MIEN_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "face/face.h"
+#include "mien.h"
+
+typedef struct mien_store mien_store;
+
+#define MIEN_UUID_LEN 37           /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
+#define MIEN_COLLECTION_ID_MAX 255 /* Rekognition's limits on ids, characters */
+#define MIEN_USER_ID_MAX 128
+#define MIEN_EXTERNAL_ID_MAX 255
+#define MIEN_USER_MAX_FACES 100 /* faces one user may have */
+
+/* The data directory: $MIEN_DATA, else $XDG_DATA_HOME/mien, else ~/.local/share/mien. */
+int mien_store_default_dir(char *out, size_t outlen);
+
+/* Opens (creating the directory and database, migrating an older schema) the store in dir. */
+mien_status mien_store_open(const char *dir, mien_store **out, char *err, size_t errlen);
+void mien_store_close(mien_store *s);
+
+/* The face model of this build, as collections record it: "mien-fr" and the hex SHA-256 of
+ * fr_detect, fr_landmark and fr_feature (in that order), hashed once per process. The version
+ * string a response shows is mien_store_model_version's. */
+mien_status mien_store_model(char name[32], char sha256[65], char *err, size_t errlen);
+/* "mien-fr/" + the first 16 hex digits of the hash, for FaceModelVersion. */
+void mien_store_model_version(const char *name, const char *sha256, char *out, size_t outlen);
+
+/* Moves the WAL into the database and truncates it (wal_checkpoint(TRUNCATE)). */
+mien_status mien_store_checkpoint(mien_store *s, char *err, size_t errlen);
+
+/* ---- collections ---- */
+typedef struct {
+  char id[MIEN_COLLECTION_ID_MAX + 1];
+  char arn[MIEN_COLLECTION_ID_MAX + 64];
+  char model[32], model_sha256[65];
+  double created; /* Unix seconds */
+  int64_t face_count, user_count;
+} mien_collection_info;
+
+/* tags_json: a JSON object of string values, or NULL. ResourceAlreadyExistsException if the id
+ * is taken. */
+mien_status mien_store_create_collection(mien_store *s, const char *id, const char *tags_json,
+                                         mien_collection_info *info, char *err, size_t errlen);
+mien_status mien_store_describe_collection(mien_store *s, const char *id,
+                                           mien_collection_info *info, char *err, size_t errlen);
+/* Up to max collections whose id sorts after `after` ("" for the first page), by id; *more says
+ * whether any follow. */
+mien_status mien_store_list_collections(mien_store *s, const char *after, int max,
+                                        mien_collection_info *out, int *n, int *more, char *err,
+                                        size_t errlen);
+/* Deletes the collection with its faces, users and images. */
+mien_status mien_store_delete_collection(mien_store *s, const char *id, char *err, size_t errlen);
+
+/* ---- faces ---- */
+typedef struct {
+  int64_t row; /* the index's id for the face */
+  char face_id[MIEN_UUID_LEN], image_id[MIEN_UUID_LEN];
+  char external_image_id[MIEN_EXTERNAL_ID_MAX + 1]; /* "" when none */
+  char user_id[MIEN_USER_ID_MAX + 1];               /* "" when not associated */
+  float left, top, width, height;                   /* ratios of the image */
+  float confidence;                                 /* 0..100 */
+  float emb[MIEN_EMBED_DIM];                        /* only where a function says so */
+} mien_face_record;
+
+/* A face to add: box and confidence as in mien_face_record, and its embedding. */
+typedef struct {
+  float left, top, width, height, confidence;
+  const float *emb;
+} mien_new_face;
+
+/* Whether an image with this content hash was indexed into the collection (for resuming a bulk
+ * index); its ImageId goes to image_id when it was. */
+mien_status mien_store_find_image(mien_store *s, const char *coll, const uint8_t sha256[32],
+                                  int *found, char image_id[MIEN_UUID_LEN], char *err,
+                                  size_t errlen);
+/* Records one image (content hash, ExternalImageId or NULL) and its n faces in one durable
+ * transaction, then adds them to the index. Fills image_id and face_ids[i]. */
+mien_status mien_store_index_image(mien_store *s, const char *coll, const uint8_t sha256[32],
+                                   const char *external_id, const mien_new_face *faces, int n,
+                                   char image_id[MIEN_UUID_LEN], char (*face_ids)[MIEN_UUID_LEN],
+                                   char *err, size_t errlen);
+/* Faces in row order after row `after` (0 first), at most max; only those of user_id when not
+ * NULL. *more says whether any follow. Embeddings are read only when with_emb. */
+mien_status mien_store_list_faces(mien_store *s, const char *coll, int64_t after, int max,
+                                  const char *user_id, int with_emb, mien_face_record *out, int *n,
+                                  int *more, char *err, size_t errlen);
+/* The face with this FaceId, with its embedding; *found = 0 when there is none. */
+mien_status mien_store_get_face(mien_store *s, const char *coll, const char *face_id,
+                                mien_face_record *out, int *found, char *err, size_t errlen);
+
+/* What happened to one face of a batch (delete, associate, disassociate). */
+typedef enum {
+  MIEN_FACE_DONE = 0,
+  MIEN_FACE_NOT_FOUND,
+  MIEN_FACE_OTHER_USER, /* associated with another user (delete: with any user) */
+  MIEN_FACE_UNCHANGED   /* already in the wanted state */
+} mien_face_result;
+
+/* Deletes the faces (one transaction); a face associated with a user is kept (its user goes to
+ * user_ids[i] when user_ids is not NULL). */
+mien_status mien_store_delete_faces(mien_store *s, const char *coll, const char *const *face_ids,
+                                    int n, mien_face_result *res,
+                                    char (*user_ids)[MIEN_USER_ID_MAX + 1], char *err,
+                                    size_t errlen);
+
+/* The k faces most similar to q (cosine, best first) with cosine >= min_cosine, leaving out the
+ * face with row `exclude` (0: none). Records come with embeddings when with_emb. */
+mien_status mien_store_search(mien_store *s, const char *coll, const float *q, int k,
+                              float min_cosine, int64_t exclude, int with_emb,
+                              mien_face_record *out, float *cosine, int *n, char *err,
+                              size_t errlen);
+
+/* ---- users ---- */
+typedef struct {
+  char user_id[MIEN_USER_ID_MAX + 1];
+  char status[16]; /* UserStatus: CREATED (no faces yet) or ACTIVE */
+} mien_user_record;
+
+/* ConflictException when the user exists. */
+mien_status mien_store_create_user(mien_store *s, const char *coll, const char *user_id, char *err,
+                                   size_t errlen);
+/* Deletes the user; its faces stay, unassociated. ResourceNotFoundException when absent. */
+mien_status mien_store_delete_user(mien_store *s, const char *coll, const char *user_id, char *err,
+                                   size_t errlen);
+/* *found = 0 when the user does not exist. */
+mien_status mien_store_get_user(mien_store *s, const char *coll, const char *user_id,
+                                mien_user_record *out, int *found, char *err, size_t errlen);
+/* Users by id after `after` ("" first), at most max; *more says whether any follow. */
+mien_status mien_store_list_users(mien_store *s, const char *coll, const char *after, int max,
+                                  mien_user_record *out, int *n, int *more, char *err,
+                                  size_t errlen);
+/* Associates the faces with the user (user_id not NULL) or disassociates them from it (user_id
+ * NULL: from_user names the user they must belong to), in one transaction. A face of another
+ * user is left alone (MIEN_FACE_OTHER_USER). ServiceQuotaExceededException when the user would
+ * have more than MIEN_USER_MAX_FACES faces; nothing is changed then. */
+mien_status mien_store_set_user(mien_store *s, const char *coll, const char *user_id,
+                                const char *from_user, const char *const *face_ids, int n,
+                                mien_face_result *res, char *err, size_t errlen);
+
+/* ---- helpers shared with the API layer ---- */
+
+/* A random (version 4) UUID, lower-case. */
+void mien_uuid(char out[MIEN_UUID_LEN]);
+
+typedef struct {
+  uint32_t h[8];
+  uint64_t len;
+  uint8_t buf[64];
+  size_t nbuf;
+} mien_sha256_ctx;
+
+void mien_sha256_init(mien_sha256_ctx *c);
+void mien_sha256_update(mien_sha256_ctx *c, const void *data, size_t len);
+void mien_sha256_final(mien_sha256_ctx *c, uint8_t out[32]);
+void mien_sha256(const void *data, size_t len, uint8_t out[32]);
+
+/* ---- shared by the files of src/store/ ---- */
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "store/index.h"
+
+/* A collection as this process knows it: its index, loaded on first use. */
+typedef struct {
+  int64_t id; /* row of collections; AUTOINCREMENT, so never reused */
+  char model_sha256[65];
+  pthread_rwlock_t lock; /* guards ix and dead; taken before the store's mutex */
+  mien_index *ix;
+  int dead; /* deleted by this process */
+} mien_coll;
+
+struct mien_store {
+  sqlite3 *db;
+  pthread_mutex_t mu; /* the connection: one statement sequence or transaction at a time */
+  mien_coll **colls;
+  int ncolls, cap;
+};
+
+/* The time now, Unix seconds to the millisecond, as rows record it. */
+double db_now(void);
+/* Rekognition's error for the connection's last failure, with what was being done. */
+mien_status db_fail(mien_store *s, const char *what, char *err, size_t errlen);
+/* Runs statements with no result rows. Call with the mutex held. */
+mien_status db_exec(mien_store *s, const char *sql, char *err, size_t errlen);
+/* Prepares one statement; the mutex must be held. */
+mien_status db_prepare(mien_store *s, const char *sql, sqlite3_stmt **st, char *err, size_t errlen);
+/* COMMIT, or ROLLBACK when st is not MIEN_OK; returns the first failure. */
+mien_status db_finish(mien_store *s, mien_status st, char *err, size_t errlen);
+/* The row id of collection `name` (mutex held); ResourceNotFoundException if absent. */
+mien_status db_collection_row(mien_store *s, const char *name, int64_t *row, char *err,
+                              size_t errlen);
+/* The collection for a write or search: its index loaded (load_index) and, when check_model, the
+ * face model compared with this build's. The mutex must not be held. */
+mien_status db_coll(mien_store *s, const char *name, int load_index, int check_model,
+                    mien_coll **out, char *err, size_t errlen);
+
+#endif
