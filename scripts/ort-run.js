@@ -7,7 +7,7 @@
 // input_file: raw float32 LE, relative to CASES_DIR. model_path: absolute, or
 // relative to the current dir (else to CASES_DIR). Outputs may be
 // intermediate tensors: a copy of the model (in memory) gets them appended as
-// graph outputs. Writes CASES_DIR/out/<name>.<output>.bin (float32 LE) and
+// graph outputs. Writes CASES_DIR/out/<name>.<output>.f32 (float32 LE) and
 // .shape (comma-separated dims); characters other than [A-Za-z0-9._-] in
 // <output> become '_'. ORT is found in $MIEN_ORT_DIR or build/ort/node_modules
 // (see scripts/setup-ort).
@@ -184,7 +184,7 @@ async function main() {
       const t = res[o];
       const f32 = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data, Number);
       const base = path.join(outDir, `${name}.${o.replace(/[^A-Za-z0-9._-]/g, '_')}`);
-      fs.writeFileSync(base + '.bin', Buffer.from(f32.buffer, f32.byteOffset, f32.byteLength));
+      fs.writeFileSync(base + '.f32', Buffer.from(f32.buffer, f32.byteOffset, f32.byteLength));
       fs.writeFileSync(base + '.shape', t.dims.join(','));
       desc.push(`${o}[${t.dims.join(',')}]`);
     }

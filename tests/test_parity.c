@@ -132,7 +132,7 @@ static float *make_input(const parity_case *c, const char **why) {
 
 static float *read_fixture(const char *name, const char *output, size_t *n) {
   char path[512];
-  snprintf(path, sizeof path, FIXTURES "/%s.%s.bin", name, output);
+  snprintf(path, sizeof path, FIXTURES "/%s.%s.f32", name, output);
   size_t len;
   uint8_t *b = mien_read_file(path, &len);
   *n = len / sizeof(float);
@@ -218,12 +218,12 @@ static int dump_cases(const char *dir) {
       fprintf(stderr, "skipping %s: model or data missing %s\n", c->name, why);
       continue;
     }
-    snprintf(path, sizeof path, "%s/%s.input.bin", dir, c->name);
+    snprintf(path, sizeof path, "%s/%s.input.f32", dir, c->name);
     FILE *f = fopen(path, "wb");
     if (!f || fwrite(x, sizeof *x, numel(c), f) != numel(c)) return perror(path), 1;
     fclose(f);
     free(x);
-    fprintf(tsv, "%s\t%s\tinput\t%lld,%lld,%lld,%lld\t%s.input.bin\t%s\n", c->name, full,
+    fprintf(tsv, "%s\t%s\tinput\t%lld,%lld,%lld,%lld\t%s.input.f32\t%s\n", c->name, full,
             (long long)c->dims[0], (long long)c->dims[1], (long long)c->dims[2],
             (long long)c->dims[3], c->name, c->outputs);
   }
