@@ -7,15 +7,11 @@
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-MIEN=${MIEN_BUILD:-$ROOT/build}/mien
-DATA=${MIEN_SHARED:-$ROOT/../shared}/data
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+# shellcheck source=tests/lib.sh
+source "$ROOT/tests/lib.sh"
 cd "$ROOT" || exit 1
 
-pass=0 fail=0 skip=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+skip=0
 skipped() { echo "SKIP $1: $2"; skip=$((skip + 1)); }
 
 if [[ ! -x $MIEN ]]; then

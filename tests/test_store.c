@@ -72,6 +72,22 @@ static cJSON *call(fixture *f, const char *op, const char *image, const char *fm
     cJSON_Delete(r_);                                                                              \
   } while (0)
 
+/* One expected failure: the status, the image (a path or NULL) and the request body. */
+typedef struct {
+  mien_status st;
+  const char *image, *body;
+} err_case;
+
+/* CHECK_ERR for each of the n cases of op. */
+static void check_errs(fixture *f, const char *op, const err_case *c, int n) {
+  for (int i = 0; i < n; i++) {
+    cJSON *r = call(f, op, c[i].image, "%s", c[i].body);
+    CHECK_MSG(f->st == c[i].st && !r, "%s %s: got %s (%s), wanted %s", op, c[i].body,
+              mien_status_name(f->st), f->err, mien_status_name(c[i].st));
+    cJSON_Delete(r);
+  }
+}
+
 static const cJSON *get(const cJSON *o, const char *path) {
   char buf[256];
   snprintf(buf, sizeof buf, "%s", path);
@@ -243,24 +259,23 @@ static void test_faces(void) {
   cJSON_Delete(r);
 
   /* IndexFaces errors. */
-  CHECK_ERR(&f, MIEN_ERR_INVALID_IMAGE_FORMAT, "IndexFaces", bad, "{\"CollectionId\":\"c\"}");
-  CHECK_ERR(&f, MIEN_ERR_RESOURCE_NOT_FOUND, "IndexFaces", a1, "{\"CollectionId\":\"zz\"}");
-  CHECK_ERR(&f, MIEN_ERR_INVALID_PARAMETER, "IndexFaces", a1,
-            "{\"CollectionId\":\"c\",\"MaxFaces\":0}");
-  CHECK_ERR(&f, MIEN_ERR_INVALID_PARAMETER, "IndexFaces", a1,
-            "{\"CollectionId\":\"c\",\"QualityFilter\":\"BEST\"}");
-  CHECK_ERR(&f, MIEN_ERR_INVALID_PARAMETER, "IndexFaces", a1,
-            "{\"CollectionId\":\"c\",\"ExternalImageId\":\"a/b\"}");
-  CHECK_ERR(&f, MIEN_ERR_INVALID_PARAMETER, "IndexFaces", a1,
-            "{\"CollectionId\":\"c\",\"DetectionAttributes\":[\"AGE_RANGE\"]}");
-  CHECK_ERR(&f, MIEN_ERR_INVALID_PARAMETER, "IndexFaces", NULL, "{\"CollectionId\":\"c\"}");
-  CHECK_ERR(&f, MIEN_ERR_INVALID_PARAMETER, "IndexFaces", NULL,
-            "{\"CollectionId\":\"c\",\"Image\":{\"Bytes\":\"@@@@\"}}");
-  CHECK_ERR(&f, MIEN_ERR_INVALID_PARAMETER, "IndexFaces", NULL,
-            "{\"CollectionId\":\"c\",\"Image\":{\"S3Object\":{\"Bucket\":\"b\",\"Name\":\"n\"}}}");
-  /* Image.Bytes as base64 ("not an image"), and one over 5 MB. */
-  CHECK_ERR(&f, MIEN_ERR_INVALID_IMAGE_FORMAT, "IndexFaces", NULL,
-            "{\"CollectionId\":\"c\",\"Image\":{\"Bytes\":\"bm90IGFuIGltYWdl\"}}");
+  /* The last: Image.Bytes as base64 ("not an image"); then one over 5 MB. */
+  const err_case index_errs[] = {
+      {MIEN_ERR_INVALID_IMAGE_FORMAT, bad, "{\"CollectionId\":\"c\"}"},
+      {MIEN_ERR_RESOURCE_NOT_FOUND, a1, "{\"CollectionId\":\"zz\"}"},
+      {MIEN_ERR_INVALID_PARAMETER, a1, "{\"CollectionId\":\"c\",\"MaxFaces\":0}"},
+      {MIEN_ERR_INVALID_PARAMETER, a1, "{\"CollectionId\":\"c\",\"QualityFilter\":\"BEST\"}"},
+      {MIEN_ERR_INVALID_PARAMETER, a1, "{\"CollectionId\":\"c\",\"ExternalImageId\":\"a/b\"}"},
+      {MIEN_ERR_INVALID_PARAMETER, a1,
+       "{\"CollectionId\":\"c\",\"DetectionAttributes\":[\"AGE_RANGE\"]}"},
+      {MIEN_ERR_INVALID_PARAMETER, NULL, "{\"CollectionId\":\"c\"}"},
+      {MIEN_ERR_INVALID_PARAMETER, NULL, "{\"CollectionId\":\"c\",\"Image\":{\"Bytes\":\"@@@@\"}}"},
+      {MIEN_ERR_INVALID_PARAMETER, NULL,
+       "{\"CollectionId\":\"c\",\"Image\":{\"S3Object\":{\"Bucket\":\"b\",\"Name\":\"n\"}}}"},
+      {MIEN_ERR_INVALID_IMAGE_FORMAT, NULL,
+       "{\"CollectionId\":\"c\",\"Image\":{\"Bytes\":\"bm90IGFuIGltYWdl\"}}"},
+  };
+  check_errs(&f, "IndexFaces", index_errs, (int)(sizeof index_errs / sizeof *index_errs));
   size_t big = (6u << 20) / 3 * 4;
   char *huge = malloc(big + 100);
   snprintf(huge, 100, "{\"CollectionId\":\"c\",\"Image\":{\"Bytes\":\"");
@@ -293,13 +308,13 @@ static void test_faces(void) {
            "00000000-0000-4000-8000-000000000000");
   CHECK(r && len(r, "Faces") == 1 && !strcmp(str(r, "Faces.0.FaceId"), b1_face));
   cJSON_Delete(r);
-  CHECK_ERR(&f, MIEN_ERR_PAGINATION_TOKEN, "ListFaces", NULL,
-            "{\"CollectionId\":\"c\",\"NextToken\":\"x\"}");
-  CHECK_ERR(&f, MIEN_ERR_INVALID_PARAMETER, "ListFaces", NULL,
-            "{\"CollectionId\":\"c\",\"MaxResults\":5000}");
-  CHECK_ERR(&f, MIEN_ERR_INVALID_PARAMETER, "ListFaces", NULL,
-            "{\"CollectionId\":\"c\",\"FaceIds\":[\"not-a-uuid\"]}");
-  CHECK_ERR(&f, MIEN_ERR_RESOURCE_NOT_FOUND, "ListFaces", NULL, "{\"CollectionId\":\"zz\"}");
+  const err_case list_errs[] = {
+      {MIEN_ERR_PAGINATION_TOKEN, NULL, "{\"CollectionId\":\"c\",\"NextToken\":\"x\"}"},
+      {MIEN_ERR_INVALID_PARAMETER, NULL, "{\"CollectionId\":\"c\",\"MaxResults\":5000}"},
+      {MIEN_ERR_INVALID_PARAMETER, NULL, "{\"CollectionId\":\"c\",\"FaceIds\":[\"not-a-uuid\"]}"},
+      {MIEN_ERR_RESOURCE_NOT_FOUND, NULL, "{\"CollectionId\":\"zz\"}"},
+  };
+  check_errs(&f, "ListFaces", list_errs, (int)(sizeof list_errs / sizeof *list_errs));
 
   /* SearchFaces: the other photo of the same person, not the face itself. */
   r = call(&f, "SearchFaces", NULL, "{\"CollectionId\":\"c\",\"FaceId\":\"%s\"}", a1_face);
@@ -331,11 +346,13 @@ static void test_faces(void) {
   CHECK(num(r, "FaceMatches.0.Similarity") > 99);
   CHECK(num(r, "SearchedFaceBoundingBox.Width") > 0.1 && num(r, "SearchedFaceConfidence") > 90);
   cJSON_Delete(r);
-  CHECK_ERR(&f, MIEN_ERR_INVALID_PARAMETER, "SearchFacesByImage", blank,
-            "{\"CollectionId\":\"c\"}");
-  CHECK_ERR(&f, MIEN_ERR_INVALID_IMAGE_FORMAT, "SearchFacesByImage", bad,
-            "{\"CollectionId\":\"c\"}");
-  CHECK_ERR(&f, MIEN_ERR_RESOURCE_NOT_FOUND, "SearchFacesByImage", a1, "{\"CollectionId\":\"zz\"}");
+  const err_case search_errs[] = {
+      {MIEN_ERR_INVALID_PARAMETER, blank, "{\"CollectionId\":\"c\"}"},
+      {MIEN_ERR_INVALID_IMAGE_FORMAT, bad, "{\"CollectionId\":\"c\"}"},
+      {MIEN_ERR_RESOURCE_NOT_FOUND, a1, "{\"CollectionId\":\"zz\"}"},
+  };
+  check_errs(&f, "SearchFacesByImage", search_errs,
+             (int)(sizeof search_errs / sizeof *search_errs));
 
   /* DeleteFaces: one deleted, one unknown; the deleted face is no longer found. */
   r = call(&f, "DeleteFaces", NULL,

@@ -166,6 +166,24 @@ mien_status op_model_version(char *out, size_t outlen, char *err, size_t errlen)
   return st;
 }
 
+mien_status op_collection_version(mien_api *api, const char *coll, mien_collection_info *info,
+                                  char version[64], char *err, size_t errlen) {
+  mien_collection_info local;
+  if (!info) info = &local;
+  mien_status st = mien_store_describe_collection(api->store, coll, info, err, errlen);
+  if (st == MIEN_OK) mien_store_model_version(info->model, info->model_sha256, version, 64);
+  return st;
+}
+
+mien_status op_respond(mien_status st, cJSON *r, cJSON **resp) {
+  if (st != MIEN_OK) {
+    cJSON_Delete(r);
+    return st;
+  }
+  *resp = r;
+  return MIEN_OK;
+}
+
 void op_add_num(cJSON *o, const char *name, double v) {
   char buf[32];
   snprintf(buf, sizeof buf, "%.6g", v);
@@ -244,10 +262,9 @@ mien_status mien_op_describe_collection(mien_api *api, const cJSON *req, cJSON *
   const char *id;
   mien_collection_info info;
   mien_status st = op_collection(req, &id, err, errlen);
-  if (st == MIEN_OK) st = mien_store_describe_collection(api->store, id, &info, err, errlen);
-  if (st != MIEN_OK) return st;
   char version[64];
-  mien_store_model_version(info.model, info.model_sha256, version, sizeof version);
+  if (st == MIEN_OK) st = op_collection_version(api, id, &info, version, err, errlen);
+  if (st != MIEN_OK) return st;
   cJSON *r = *resp = cJSON_CreateObject();
   cJSON_AddNumberToObject(r, "FaceCount", (double)info.face_count);
   cJSON_AddNumberToObject(r, "UserCount", (double)info.user_count);

@@ -99,6 +99,12 @@ mien_status op_image(mien_api *api, const cJSON *req, const uint8_t **bytes, siz
 mien_status op_faces(mien_api *api, mien_faces **f, char *err, size_t errlen);
 /* FaceModelVersion of this build (the one collections created now record). */
 mien_status op_model_version(char *out, size_t outlen, char *err, size_t errlen);
+/* Describes collection coll into *info (when not NULL), failing when it is missing, and writes
+ * its FaceModelVersion to version. */
+mien_status op_collection_version(mien_api *api, const char *coll, mien_collection_info *info,
+                                  char version[64], char *err, size_t errlen);
+/* The end of an operation: *resp = r when st is MIEN_OK, else r is deleted. Returns st. */
+mien_status op_respond(mien_status st, cJSON *r, cJSON **resp);
 
 /* ---- response pieces ---- */
 
@@ -113,6 +119,23 @@ cJSON *op_face_json(const mien_face_record *r, const char *model_version);
 mien_status op_detect_largest(mien_api *api, const cJSON *req, mien_face **faces, int *n,
                               int *img_w, int *img_h, float emb[MIEN_EMBED_DIM], char *err,
                               size_t errlen);
+/* MaxFaces/MaxUsers and the match threshold of a Search* operation. */
+typedef mien_status (*op_search_params_fn)(const cJSON *req, long *max, double *threshold,
+                                           char *err, size_t errlen);
+/* What a *ByImage search starts from. */
+typedef struct {
+  const char *coll, *filter; /* CollectionId, QualityFilter (default NONE) */
+  long max;
+  double threshold;
+  char version[64];          /* the collection's FaceModelVersion */
+  mien_face *faces;          /* the image's faces, largest first (free it) */
+  int n, w, h;               /* how many faces; the image's size */
+  float emb[MIEN_EMBED_DIM]; /* the largest face's embedding, when n > 0 */
+} op_image_search;
+/* Reads CollectionId, params, QualityFilter and the collection, then detects the image's faces
+ * (op_detect_largest) into *s. */
+mien_status op_image_search_begin(mien_api *api, const cJSON *req, op_search_params_fn params,
+                                  op_image_search *s, char *err, size_t errlen);
 /* The Reasons a face fails QualityFilter q ("NONE", "AUTO", "LOW", "MEDIUM", "HIGH"), added to
  * reasons; returns how many. */
 int op_quality_reasons(const mien_face *face, const char *q, cJSON *reasons);

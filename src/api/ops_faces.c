@@ -112,6 +112,16 @@ static mien_status detect_image(mien_api *api, const cJSON *req, mien_image *img
   return st;
 }
 
+mien_status op_image_search_begin(mien_api *api, const cJSON *req, op_search_params_fn params,
+                                  op_image_search *s, char *err, size_t errlen) {
+  mien_status st = op_collection(req, &s->coll, err, errlen);
+  if (st == MIEN_OK) st = params(req, &s->max, &s->threshold, err, errlen);
+  if (st == MIEN_OK) st = op_quality_filter(req, "NONE", &s->filter, err, errlen);
+  if (st == MIEN_OK) st = op_collection_version(api, s->coll, NULL, s->version, err, errlen);
+  if (st != MIEN_OK) return st;
+  return op_detect_largest(api, req, &s->faces, &s->n, &s->w, &s->h, s->emb, err, errlen);
+}
+
 mien_status op_detect_largest(mien_api *api, const cJSON *req, mien_face **faces, int *n,
                               int *img_w, int *img_h, float emb[MIEN_EMBED_DIM], char *err,
                               size_t errlen) {
@@ -274,7 +284,7 @@ mien_status mien_op_index_faces(mien_api *api, const cJSON *req, cJSON **resp, c
   *resp = NULL;
   const char *coll, *external, *filter;
   long max;
-  mien_collection_info info;
+  char version[64];
   mien_status st = op_collection(req, &coll, err, errlen);
   if (st == MIEN_OK)
     st =
@@ -283,10 +293,8 @@ mien_status mien_op_index_faces(mien_api *api, const cJSON *req, cJSON **resp, c
   if (st == MIEN_OK) st = op_quality_filter(req, "AUTO", &filter, err, errlen);
   if (st == MIEN_OK) st = check_attributes(req, err, errlen);
   /* A missing collection is reported before any image work. */
-  if (st == MIEN_OK) st = mien_store_describe_collection(api->store, coll, &info, err, errlen);
+  if (st == MIEN_OK) st = op_collection_version(api, coll, NULL, version, err, errlen);
   if (st != MIEN_OK) return st;
-  char version[64];
-  mien_store_model_version(info.model, info.model_sha256, version, sizeof version);
   mien_image img;
   mien_face *faces;
   int n;
@@ -306,12 +314,7 @@ mien_status mien_op_index_faces(mien_api *api, const cJSON *req, cJSON **resp, c
   free(keep);
   free(faces);
   mien_image_free(&img);
-  if (st != MIEN_OK) {
-    cJSON_Delete(r);
-    return st;
-  }
-  *resp = r;
-  return MIEN_OK;
+  return op_respond(st, r, resp);
 }
 
 /* ---- ListFaces, DeleteFaces ---- */
@@ -341,14 +344,14 @@ mien_status mien_op_list_faces(mien_api *api, const cJSON *req, cJSON **resp, ch
   *resp = NULL;
   const char *coll, *token, *user_id;
   long max;
-  mien_collection_info info;
+  char version[64];
   mien_status st = op_collection(req, &coll, err, errlen);
   if (st == MIEN_OK)
     st = op_int(req, "MaxResults", 0, MIEN_MAX_RESULTS, MIEN_LIST_FACES_DEFAULT, &max, err, errlen);
   if (st == MIEN_OK) st = op_string(req, "NextToken", 0, ID_TOKEN, 255, &token, err, errlen);
   if (st == MIEN_OK)
     st = op_string(req, "UserId", 0, ID_USER, MIEN_USER_ID_MAX, &user_id, err, errlen);
-  if (st == MIEN_OK) st = mien_store_describe_collection(api->store, coll, &info, err, errlen);
+  if (st == MIEN_OK) st = op_collection_version(api, coll, NULL, version, err, errlen);
   if (st != MIEN_OK) return st;
   /* The token is the row after which the next page starts. */
   char *end = NULL;
@@ -356,8 +359,6 @@ mien_status mien_op_list_faces(mien_api *api, const cJSON *req, cJSON **resp, ch
   if (token && (*end || after < 0))
     return MIEN_FAIL(err, errlen, MIEN_ERR_PAGINATION_TOKEN, "NextToken '%.300s' is not valid",
                      token);
-  char version[64];
-  mien_store_model_version(info.model, info.model_sha256, version, sizeof version);
   cJSON *r = cJSON_CreateObject();
   cJSON *faces = cJSON_AddArrayToObject(r, "Faces");
   if (cJSON_GetObjectItemCaseSensitive(req, "FaceIds")) {
@@ -378,12 +379,7 @@ mien_status mien_op_list_faces(mien_api *api, const cJSON *req, cJSON **resp, ch
     free(recs);
   }
   cJSON_AddStringToObject(r, "FaceModelVersion", version);
-  if (st != MIEN_OK) {
-    cJSON_Delete(r);
-    return st;
-  }
-  *resp = r;
-  return MIEN_OK;
+  return op_respond(st, r, resp);
 }
 
 mien_status mien_op_delete_faces(mien_api *api, const cJSON *req, cJSON **resp, char *err,
@@ -490,53 +486,31 @@ mien_status mien_op_search_faces(mien_api *api, const cJSON *req, cJSON **resp, 
     cJSON_AddStringToObject(r, "FaceModelVersion", version);
   }
   free(face);
-  if (st != MIEN_OK) {
-    cJSON_Delete(r);
-    return st;
-  }
-  *resp = r;
-  return MIEN_OK;
+  return op_respond(st, r, resp);
 }
 
 mien_status mien_op_search_faces_by_image(mien_api *api, const cJSON *req, cJSON **resp, char *err,
                                           size_t errlen) {
   *resp = NULL;
-  const char *coll, *filter;
-  long max;
-  double threshold;
-  mien_collection_info info;
-  mien_status st = op_collection(req, &coll, err, errlen);
-  if (st == MIEN_OK) st = search_params(req, &max, &threshold, err, errlen);
-  if (st == MIEN_OK) st = op_quality_filter(req, "NONE", &filter, err, errlen);
-  if (st == MIEN_OK) st = mien_store_describe_collection(api->store, coll, &info, err, errlen);
-  if (st != MIEN_OK) return st;
-  mien_face *faces;
-  int n, w, h;
-  float emb[MIEN_EMBED_DIM];
-  st = op_detect_largest(api, req, &faces, &n, &w, &h, emb, err, errlen);
+  op_image_search s;
+  mien_status st = op_image_search_begin(api, req, search_params, &s, err, errlen);
   if (st != MIEN_OK) return st;
   cJSON *r = cJSON_CreateObject();
   cJSON *reasons = cJSON_CreateArray();
-  if (n == 0)
+  if (s.n == 0)
     st = MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
                    "There are no faces in the image. Should be at least 1.");
-  else if (op_quality_reasons(&faces[0], filter, reasons))
+  else if (op_quality_reasons(&s.faces[0], s.filter, reasons))
     st = MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
-                   "the largest face in the image does not pass QualityFilter %s", filter);
+                   "the largest face in the image does not pass QualityFilter %s", s.filter);
   cJSON_Delete(reasons);
   if (st == MIEN_OK) {
-    char version[64];
-    mien_store_model_version(info.model, info.model_sha256, version, sizeof version);
-    cJSON_AddItemToObject(r, "SearchedFaceBoundingBox", mien_bounding_box_json(&faces[0], w, h));
-    op_add_num(r, "SearchedFaceConfidence", 100.0 * faces[0].score);
-    st = add_matches(api, coll, emb, max, threshold, 0, r, err, errlen);
-    cJSON_AddStringToObject(r, "FaceModelVersion", version);
+    cJSON_AddItemToObject(r, "SearchedFaceBoundingBox",
+                          mien_bounding_box_json(&s.faces[0], s.w, s.h));
+    op_add_num(r, "SearchedFaceConfidence", 100.0 * s.faces[0].score);
+    st = add_matches(api, s.coll, s.emb, s.max, s.threshold, 0, r, err, errlen);
+    cJSON_AddStringToObject(r, "FaceModelVersion", s.version);
   }
-  free(faces);
-  if (st != MIEN_OK) {
-    cJSON_Delete(r);
-    return st;
-  }
-  *resp = r;
-  return MIEN_OK;
+  free(s.faces);
+  return op_respond(st, r, resp);
 }

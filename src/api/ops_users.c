@@ -188,12 +188,7 @@ static mien_status set_faces(mien_api *api, const cJSON *req, int associate, cJS
   if (st == MIEN_OK) st = need_user(api, coll, user, &u, err, errlen);
   if (st == MIEN_OK) cJSON_AddStringToObject(r, "UserStatus", u.status);
   free(ok), free(pass), free(res), free(ids);
-  if (st != MIEN_OK) {
-    cJSON_Delete(r);
-    return st;
-  }
-  *resp = r;
-  return MIEN_OK;
+  return op_respond(st, r, resp);
 }
 
 mien_status mien_op_associate_faces(mien_api *api, const cJSON *req, cJSON **resp, char *err,
@@ -267,7 +262,7 @@ static mien_status add_user_matches(mien_api *api, const char *coll, const float
   return st;
 }
 
-static mien_status search_users_params(const cJSON *req, double *threshold, long *max, char *err,
+static mien_status search_users_params(const cJSON *req, long *max, double *threshold, char *err,
                                        size_t errlen) {
   mien_status st = op_number(req, "UserMatchThreshold", 0, 100, MIEN_USER_MATCH_THRESHOLD,
                              threshold, err, errlen);
@@ -314,7 +309,7 @@ mien_status mien_op_search_users(mien_api *api, const cJSON *req, cJSON **resp, 
   if (st == MIEN_OK && face_id && !op_is_uuid(face_id))
     st = MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "FaceId '%s' is not a valid FaceId",
                    face_id);
-  if (st == MIEN_OK) st = search_users_params(req, &threshold, &max, err, errlen);
+  if (st == MIEN_OK) st = search_users_params(req, &max, &threshold, err, errlen);
   if (st != MIEN_OK) return st;
   mien_face_record *recs = malloc(MIEN_USER_MAX_FACES * sizeof *recs);
   float *q = malloc(MIEN_USER_MAX_FACES * MIEN_EMBED_DIM * sizeof *q);
@@ -333,65 +328,42 @@ mien_status mien_op_search_users(mien_api *api, const cJSON *req, cJSON **resp, 
     cJSON_AddStringToObject(o, face_id ? "FaceId" : "UserId", face_id ? face_id : user);
   }
   free(recs), free(q);
-  if (st != MIEN_OK) {
-    cJSON_Delete(r);
-    return st;
-  }
-  *resp = r;
-  return MIEN_OK;
+  return op_respond(st, r, resp);
 }
 
 mien_status mien_op_search_users_by_image(mien_api *api, const cJSON *req, cJSON **resp, char *err,
                                           size_t errlen) {
-  const char *coll, *filter;
-  double threshold;
-  long max;
-  mien_collection_info info;
   *resp = NULL;
-  mien_status st = op_collection(req, &coll, err, errlen);
-  if (st == MIEN_OK) st = search_users_params(req, &threshold, &max, err, errlen);
-  if (st == MIEN_OK) st = op_quality_filter(req, "NONE", &filter, err, errlen);
-  if (st == MIEN_OK) st = mien_store_describe_collection(api->store, coll, &info, err, errlen);
-  if (st != MIEN_OK) return st;
-  mien_face *faces;
-  int n, w, h;
-  float emb[MIEN_EMBED_DIM];
-  st = op_detect_largest(api, req, &faces, &n, &w, &h, emb, err, errlen);
+  op_image_search s;
+  mien_status st = op_image_search_begin(api, req, search_users_params, &s, err, errlen);
   if (st != MIEN_OK) return st;
   cJSON *r = cJSON_CreateObject();
   cJSON *unsearched = cJSON_CreateArray();
   int searchable = 0;
-  for (int i = 0; i < n; i++) {
+  for (int i = 0; i < s.n; i++) {
     cJSON *reasons = cJSON_CreateArray();
     if (i > 0) cJSON_AddItemToArray(reasons, cJSON_CreateString("FACE_NOT_LARGEST"));
-    if (op_quality_reasons(&faces[i], filter, reasons) == 0 && i == 0) {
+    if (op_quality_reasons(&s.faces[i], s.filter, reasons) == 0 && i == 0) {
       searchable = 1;
       cJSON_Delete(reasons);
       continue;
     }
     cJSON *u = cJSON_CreateObject();
-    cJSON_AddItemToObject(u, "FaceDetails", mien_face_detail_json(&faces[i], w, h));
+    cJSON_AddItemToObject(u, "FaceDetails", mien_face_detail_json(&s.faces[i], s.w, s.h));
     cJSON_AddItemToObject(u, "Reasons", reasons);
     cJSON_AddItemToArray(unsearched, u);
   }
   /* No searchable face: an empty UserMatches and no SearchedFace, as AWS documents. */
   if (searchable)
-    st = add_user_matches(api, coll, emb, 1, threshold, max, r, err, errlen);
+    st = add_user_matches(api, s.coll, s.emb, 1, s.threshold, s.max, r, err, errlen);
   else
     cJSON_AddArrayToObject(r, "UserMatches");
-  char version[64];
-  mien_store_model_version(info.model, info.model_sha256, version, sizeof version);
-  cJSON_AddStringToObject(r, "FaceModelVersion", version);
+  cJSON_AddStringToObject(r, "FaceModelVersion", s.version);
   if (searchable) {
     cJSON *sf = cJSON_AddObjectToObject(r, "SearchedFace");
-    cJSON_AddItemToObject(sf, "FaceDetail", mien_face_detail_json(&faces[0], w, h));
+    cJSON_AddItemToObject(sf, "FaceDetail", mien_face_detail_json(&s.faces[0], s.w, s.h));
   }
   cJSON_AddItemToObject(r, "UnsearchedFaces", unsearched);
-  free(faces);
-  if (st != MIEN_OK) {
-    cJSON_Delete(r);
-    return st;
-  }
-  *resp = r;
-  return MIEN_OK;
+  free(s.faces);
+  return op_respond(st, r, resp);
 }

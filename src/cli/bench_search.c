@@ -157,12 +157,8 @@ int cmd_bench_search(int argc, char **argv) {
     case 'j':
       json = 1;
       break;
-    case 'h':
-      usage(stdout);
-      return EXIT_OK;
     default:
-      usage(stderr);
-      return EXIT_USAGE;
+      return cli_usage(usage, c == 'h');
     }
   }
   if (faces < 1 || dim < 1 || queries < 1 || k < 1 || threads < 0 || optind < argc) {

@@ -34,6 +34,9 @@ int cli_print_json(FILE *f, struct cJSON *j);
  * with context (a file, or NULL); returns the exit code for status (a mien_status). */
 int cli_fail(const char *context, int status, const char *msg);
 
+/* For --help (help != 0) and an unknown option: prints usage on stdout or stderr and returns
+ * EXIT_OK or EXIT_USAGE. */
+int cli_usage(void (*usage)(FILE *), int help);
 /* Parses "1,3,240,320" into dims; returns the count or -1. */
 int cli_parse_dims(const char *s, long long *dims, int max);
 /* Maps a library status to an exit code. */

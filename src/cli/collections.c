@@ -183,6 +183,17 @@ static int run_once(const cli_args *a, const char *op, cJSON *req, const char *i
   return rc;
 }
 
+/* The end of a request command: frees a->pos, then runs op on req (run_once) unless rc is already
+ * a failure, in which case req is deleted and rc returned. */
+static int finish(cli_args *a, int rc, const char *op, cJSON *req, const char *image) {
+  free(a->pos);
+  if (rc != EXIT_OK) {
+    cJSON_Delete(req);
+    return rc;
+  }
+  return run_once(a, op, req, image);
+}
+
 /* A request with its CollectionId. */
 static cJSON *collection_request(const char *coll) {
   cJSON *req = cJSON_CreateObject();
@@ -231,12 +242,7 @@ int cmd_collection(int argc, char **argv) {
   } else {
     rc = usage(a.cmd, 0);
   }
-  free(a.pos);
-  if (rc != EXIT_OK) {
-    cJSON_Delete(req);
-    return rc;
-  }
-  return run_once(&a, op, req, NULL);
+  return finish(&a, rc, op, req, NULL);
 }
 
 /* ---- mien index ---- */
@@ -476,12 +482,7 @@ int cmd_search(int argc, char **argv) {
   if (rc == EXIT_OK) rc = add_number(req, &a, 'm', "MaxFaces");
   add_string(req, &a, 'q', "QualityFilter");
   const char *image = a.pos[1];
-  free(a.pos);
-  if (rc != EXIT_OK) {
-    cJSON_Delete(req);
-    return rc;
-  }
-  return run_once(&a, "SearchFacesByImage", req, image);
+  return finish(&a, rc, "SearchFacesByImage", req, image);
 }
 
 int cmd_faces(int argc, char **argv) {
@@ -504,12 +505,7 @@ int cmd_faces(int argc, char **argv) {
   } else {
     rc = usage(a.cmd, 0);
   }
-  free(a.pos);
-  if (rc != EXIT_OK) {
-    cJSON_Delete(req);
-    return rc;
-  }
-  return run_once(&a, op, req, NULL);
+  return finish(&a, rc, op, req, NULL);
 }
 
 int cmd_users(int argc, char **argv) {
@@ -544,12 +540,7 @@ int cmd_users(int argc, char **argv) {
   } else {
     rc = usage(a.cmd, 0);
   }
-  free(a.pos);
-  if (rc != EXIT_OK) {
-    cJSON_Delete(req);
-    return rc;
-  }
-  return run_once(&a, op, req, image);
+  return finish(&a, rc, op, req, image);
 }
 
 /* The JSON operand of `mien call`: text, @FILE or - (stdin). */

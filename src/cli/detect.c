@@ -256,12 +256,8 @@ int cmd_detect(int argc, char **argv) {
       if (parse_int(optarg, 1, 100000, &v)) goto bad;
       a.runs = (int)v;
       break;
-    case 'h':
-      usage(stdout);
-      return EXIT_OK;
     default:
-      usage(stderr);
-      return EXIT_USAGE;
+      return cli_usage(usage, c == 'h');
     }
   }
   int nimages = argc - optind;

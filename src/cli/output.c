@@ -19,6 +19,11 @@ int cli_print_json(FILE *f, cJSON *j) {
   return EXIT_OK;
 }
 
+int cli_usage(void (*usage)(FILE *), int help) {
+  usage(help ? stdout : stderr);
+  return help ? EXIT_OK : EXIT_USAGE;
+}
+
 int cli_fail(const char *context, int status, const char *msg) {
   mien_status st = (mien_status)status;
   char line[1024];

@@ -289,6 +289,15 @@ mien_status db_collection_row(mien_store *s, const char *name, int64_t *row, cha
   return st;
 }
 
+mien_status db_collection_query(mien_store *s, const char *name, const char *sql, sqlite3_stmt **q,
+                                char *err, size_t errlen) {
+  int64_t crow;
+  mien_status st = db_collection_row(s, name, &crow, err, errlen);
+  if (st == MIEN_OK) st = db_prepare(s, sql, q, err, errlen);
+  if (st == MIEN_OK) sqlite3_bind_int64(*q, 1, crow);
+  return st;
+}
+
 /* The registry entry for collection row id (mutex held), made on first use. */
 static mien_coll *coll_entry(mien_store *s, int64_t id, const char *sha) {
   for (int i = 0; i < s->ncolls; i++)

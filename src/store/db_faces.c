@@ -46,14 +46,11 @@ mien_status mien_store_find_image(mien_store *s, const char *coll, const uint8_t
                                   size_t errlen) {
   *found = 0;
   pthread_mutex_lock(&s->mu);
-  int64_t crow;
   sqlite3_stmt *q = NULL;
-  mien_status st = db_collection_row(s, coll, &crow, err, errlen);
-  if (st == MIEN_OK)
-    st = db_prepare(s, "SELECT image_id FROM images WHERE collection = ? AND sha256 = ? LIMIT 1",
-                    &q, err, errlen);
+  mien_status st = db_collection_query(
+      s, coll, "SELECT image_id FROM images WHERE collection = ? AND sha256 = ? LIMIT 1", &q, err,
+      errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_int64(q, 1, crow);
     sqlite3_bind_blob(q, 2, sha256, 32, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {
@@ -123,33 +120,49 @@ static mien_status gone(const char *coll, char *err, size_t errlen) {
                    coll);
 }
 
+/* The end of a change to c's faces: its write lock released, rows freed. */
+static void write_end(mien_coll *c, int64_t *rows) {
+  pthread_rwlock_unlock(&c->lock);
+  free(rows);
+}
+
+/* The start of a change to coll's faces: the collection *c (its index loaded; its face model
+ * checked when check_model) locked for writing, *rows for n faces, the mutex held and a
+ * transaction begun. On failure nothing is held. */
+static mien_status write_begin(mien_store *s, const char *coll, int check_model, int n,
+                               mien_coll **c, int64_t **rows, char *err, size_t errlen) {
+  mien_status st = db_coll(s, coll, 1, check_model, c, err, errlen);
+  if (st != MIEN_OK) return st;
+  *rows = malloc((size_t)(n ? n : 1) * sizeof **rows);
+  if (!*rows) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  pthread_rwlock_wrlock(&(*c)->lock);
+  if ((*c)->dead) {
+    st = gone(coll, err, errlen);
+  } else {
+    pthread_mutex_lock(&s->mu);
+    st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
+    if (st != MIEN_OK) pthread_mutex_unlock(&s->mu);
+  }
+  if (st != MIEN_OK) write_end(*c, *rows);
+  return st;
+}
+
 mien_status mien_store_index_image(mien_store *s, const char *coll, const uint8_t sha256[32],
                                    const char *external_id, const mien_new_face *faces, int n,
                                    char image_id[MIEN_UUID_LEN], char (*face_ids)[MIEN_UUID_LEN],
                                    char *err, size_t errlen) {
   mien_coll *c;
-  mien_status st = db_coll(s, coll, 1, 1, &c, err, errlen);
+  int64_t *rows;
+  mien_status st = write_begin(s, coll, 1, n, &c, &rows, err, errlen);
   if (st != MIEN_OK) return st;
-  int64_t *rows = malloc((size_t)(n ? n : 1) * sizeof *rows);
-  if (!rows) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
-  pthread_rwlock_wrlock(&c->lock);
-  if (c->dead) st = gone(coll, err, errlen);
-  if (st == MIEN_OK) {
-    pthread_mutex_lock(&s->mu);
-    st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
-    if (st == MIEN_OK) {
-      st = insert_image(s, c->id, sha256, external_id, faces, n, image_id, face_ids, rows, err,
-                        errlen);
-      st = db_finish(s, st, err, errlen);
-    }
-    pthread_mutex_unlock(&s->mu);
-  }
+  st = insert_image(s, c->id, sha256, external_id, faces, n, image_id, face_ids, rows, err, errlen);
+  st = db_finish(s, st, err, errlen);
+  pthread_mutex_unlock(&s->mu);
   for (int i = 0; st == MIEN_OK && i < n; i++)
     if (mien_index_add(c->ix, rows[i], faces[i].emb) != 0)
       st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM,
                      "out of memory: the faces are stored but searchable only after a restart");
-  pthread_rwlock_unlock(&c->lock);
-  free(rows);
+  write_end(c, rows);
   return st;
 }
 
@@ -158,16 +171,13 @@ mien_status mien_store_list_faces(mien_store *s, const char *coll, int64_t after
                                   int *more, char *err, size_t errlen) {
   *n = 0, *more = 0;
   pthread_mutex_lock(&s->mu);
-  int64_t crow;
   sqlite3_stmt *q = NULL;
-  mien_status st = db_collection_row(s, coll, &crow, err, errlen);
-  if (st == MIEN_OK)
-    st = db_prepare(s,
-                    FACE_SELECT "WHERE f.collection = ?1 AND f.id > ?2 AND"
-                                " (?3 IS NULL OR u.user_id = ?3) ORDER BY f.id LIMIT ?4",
-                    &q, err, errlen);
+  mien_status st =
+      db_collection_query(s, coll,
+                          FACE_SELECT "WHERE f.collection = ?1 AND f.id > ?2 AND"
+                                      " (?3 IS NULL OR u.user_id = ?3) ORDER BY f.id LIMIT ?4",
+                          &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_int64(q, 1, crow);
     sqlite3_bind_int64(q, 2, after);
     if (user_id) sqlite3_bind_text(q, 3, user_id, -1, SQLITE_STATIC);
     sqlite3_bind_int(q, 4, max + 1);
@@ -191,13 +201,10 @@ mien_status mien_store_get_face(mien_store *s, const char *coll, const char *fac
                                 mien_face_record *out, int *found, char *err, size_t errlen) {
   *found = 0;
   pthread_mutex_lock(&s->mu);
-  int64_t crow;
   sqlite3_stmt *q = NULL;
-  mien_status st = db_collection_row(s, coll, &crow, err, errlen);
-  if (st == MIEN_OK)
-    st = db_prepare(s, FACE_SELECT "WHERE f.collection = ? AND f.face_id = ?", &q, err, errlen);
+  mien_status st = db_collection_query(
+      s, coll, FACE_SELECT "WHERE f.collection = ? AND f.face_id = ?", &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_int64(q, 1, crow);
     sqlite3_bind_text(q, 2, face_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW) {
@@ -255,25 +262,15 @@ mien_status mien_store_delete_faces(mien_store *s, const char *coll, const char 
                                     char (*user_ids)[MIEN_USER_ID_MAX + 1], char *err,
                                     size_t errlen) {
   mien_coll *c;
-  mien_status st = db_coll(s, coll, 1, 0, &c, err, errlen);
+  int64_t *rows;
+  mien_status st = write_begin(s, coll, 0, n, &c, &rows, err, errlen);
   if (st != MIEN_OK) return st;
-  int64_t *rows = malloc((size_t)(n ? n : 1) * sizeof *rows);
-  if (!rows) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
-  pthread_rwlock_wrlock(&c->lock);
-  if (c->dead) st = gone(coll, err, errlen);
-  if (st == MIEN_OK) {
-    pthread_mutex_lock(&s->mu);
-    st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
-    if (st == MIEN_OK) {
-      st = delete_rows(s, c->id, face_ids, n, res, user_ids, rows, err, errlen);
-      st = db_finish(s, st, err, errlen);
-    }
-    pthread_mutex_unlock(&s->mu);
-  }
+  st = delete_rows(s, c->id, face_ids, n, res, user_ids, rows, err, errlen);
+  st = db_finish(s, st, err, errlen);
+  pthread_mutex_unlock(&s->mu);
   for (int i = 0; st == MIEN_OK && i < n; i++)
     if (rows[i]) mien_index_remove(c->ix, rows[i]);
-  pthread_rwlock_unlock(&c->lock);
-  free(rows);
+  write_end(c, rows);
   return st;
 }
 

@@ -17,12 +17,9 @@ static mien_status no_user(const char *user_id, char *err, size_t errlen) {
  * *changed says whether it did. Mutex held. */
 static mien_status user_write(mien_store *s, const char *coll, const char *user_id, const char *sql,
                               int *changed, char *err, size_t errlen) {
-  int64_t crow;
-  mien_status st = db_collection_row(s, coll, &crow, err, errlen);
   sqlite3_stmt *q = NULL;
-  if (st == MIEN_OK) st = db_prepare(s, sql, &q, err, errlen);
+  mien_status st = db_collection_query(s, coll, sql, &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_int64(q, 1, crow);
     sqlite3_bind_text(q, 2, user_id, -1, SQLITE_STATIC);
     if (sqlite3_bind_parameter_count(q) == 3) sqlite3_bind_double(q, 3, db_now());
     int rc = sqlite3_step(q);
@@ -70,14 +67,11 @@ mien_status mien_store_list_users(mien_store *s, const char *coll, const char *a
                                   size_t errlen) {
   *n = 0, *more = 0;
   pthread_mutex_lock(&s->mu);
-  int64_t crow;
   sqlite3_stmt *q = NULL;
-  mien_status st = db_collection_row(s, coll, &crow, err, errlen);
-  if (st == MIEN_OK)
-    st = db_prepare(s, USER_SELECT "WHERE collection = ? AND user_id > ? ORDER BY user_id LIMIT ?",
-                    &q, err, errlen);
+  mien_status st = db_collection_query(
+      s, coll, USER_SELECT "WHERE collection = ? AND user_id > ? ORDER BY user_id LIMIT ?", &q, err,
+      errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_int64(q, 1, crow);
     sqlite3_bind_text(q, 2, after, -1, SQLITE_STATIC);
     sqlite3_bind_int(q, 3, max + 1);
     int rc;
@@ -99,13 +93,10 @@ mien_status mien_store_get_user(mien_store *s, const char *coll, const char *use
                                 mien_user_record *out, int *found, char *err, size_t errlen) {
   *found = 0;
   pthread_mutex_lock(&s->mu);
-  int64_t crow;
   sqlite3_stmt *q = NULL;
-  mien_status st = db_collection_row(s, coll, &crow, err, errlen);
-  if (st == MIEN_OK)
-    st = db_prepare(s, USER_SELECT "WHERE collection = ? AND user_id = ?", &q, err, errlen);
+  mien_status st = db_collection_query(s, coll, USER_SELECT "WHERE collection = ? AND user_id = ?",
+                                       &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_int64(q, 1, crow);
     sqlite3_bind_text(q, 2, user_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     if (rc == SQLITE_ROW)

@@ -207,6 +207,10 @@ mien_status db_finish(mien_store *s, mien_status st, char *err, size_t errlen);
 /* The row id of collection `name` (mutex held); ResourceNotFoundException if absent. */
 mien_status db_collection_row(mien_store *s, const char *name, int64_t *row, char *err,
                               size_t errlen);
+/* Prepares sql, a statement over collection `name`, into *q with the collection's row bound as
+ * parameter 1 (mutex held); ResourceNotFoundException if absent. */
+mien_status db_collection_query(mien_store *s, const char *name, const char *sql, sqlite3_stmt **q,
+                                char *err, size_t errlen);
 /* The collection for a write or search: its index loaded (load_index) and, when check_model, the
  * face model compared with this build's. The mutex must not be held. */
 mien_status db_coll(mien_store *s, const char *name, int load_index, int check_model,
