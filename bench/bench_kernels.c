@@ -88,12 +88,12 @@ typedef struct {
 
 static void run_dw(void *p) {
   dw_ctx *x = p;
-  x->k->dwconv(&x->d, 0, x->d.C);
+  x->k->dwconv(&x->d, 0, x->d.geo.C);
 }
 
 static double bench_dw(const mien_kernels *k, int C, int H, int W, int KS, int S, int P) {
   int OH = (H + 2 * P - KS) / S + 1, OW = (W + 2 * P - KS) / S + 1;
-  dw_ctx x = {k, {C, H, W, OH, OW, KS, KS, S, S, 1, 1, P, P, NULL, NULL, NULL, {0}}};
+  dw_ctx x = {k, {{C, H, W, OH, OW, KS, KS, S, S, 1, 1, P, P}, NULL, NULL, NULL, {0}}};
   float *w = rand_buf((size_t)C * KS * KS), *in = rand_buf((size_t)C * H * W);
   float *out = malloc(sizeof(float) * (size_t)C * OH * OW), *bias = rand_buf((size_t)C);
   x.d.weight = w;
@@ -130,13 +130,13 @@ typedef struct {
 
 static void run_direct(void *p) {
   direct_ctx *x = p;
-  x->k->conv_direct(&x->a, 0, x->a.OH, x->scratch);
+  x->k->conv_direct(&x->a, 0, x->a.geo.OH, x->scratch);
 }
 
 /* Direct convolution, 3x3 with padding = dilation, weights as pack_a leaves them. */
 static double bench_direct(const mien_kernels *k, int C, int H, int W, int CO, int S, int D) {
   int OH = (H - 1) / S + 1, OW = (W - 1) / S + 1, K = C * 9;
-  direct_ctx x = {k, {C, H, W, OH, OW, CO, 3, 3, S, S, D, D, D, D, NULL, NULL, NULL, {0}}, NULL};
+  direct_ctx x = {k, {{C, H, W, OH, OW, 3, 3, S, S, D, D, D, D}, CO, NULL, NULL, NULL, {0}}, NULL};
   float *w = rand_buf((size_t)CO * K), *ap = malloc(sizeof(float) * k->pack_a_size(CO, K));
   float *in = rand_buf((size_t)C * H * W), *out = malloc(sizeof(float) * (size_t)CO * OH * OW);
   float *bias = rand_buf((size_t)CO);

@@ -72,6 +72,28 @@ static void expect(double got, double want, double scale, const char *what, int 
   CHECK_MSG(0, "%s [%d,%d]: got %.7g want %.7g (tol %g)", what, i, j, got, want, tol);
 }
 
+/* got against acc plus the bias of row m and the residual at `at`, through the activation of x. */
+static void expect_epi(const epi *x, double got, double acc, double mag, int m, size_t at,
+                       const char *what) {
+  if (x->bias) acc += x->bias[m], mag += fabs(x->bias[m]);
+  if (x->res) acc += x->res[at], mag += fabs(x->res[at]);
+  expect(got, ref_act(x->ep.act, acc, x->slope, m), mag, what, m, (int)at);
+}
+
+/* The taps of one input plane (weights w[KH][KW]) for output pixel (oh, ow), in double, into
+ * acc; mag sums their magnitudes, for the tolerance. */
+static void ref_taps(const mien_conv_geom *g, const float *plane, const float *w, int oh, int ow,
+                     double *acc, double *mag) {
+  for (int kh = 0; kh < g->KH; kh++)
+    for (int kw = 0; kw < g->KW; kw++) {
+      int ih = oh * g->SH - g->PT + kh * g->DH, iw = ow * g->SW - g->PL + kw * g->DW;
+      if (ih < 0 || ih >= g->H || iw < 0 || iw >= g->W) continue;
+      double p = (double)plane[(size_t)ih * g->W + iw] * w[kh * g->KW + kw];
+      *acc += p;
+      *mag += fabs(p);
+    }
+}
+
 /* ---- sgemm ---- */
 
 static void gemm_case(const mien_kernels *kt, int M, int N, int K, int ldb_pad, int ldc_pad, int n0,
@@ -211,8 +233,8 @@ static void dw_case(const mien_kernels *kt, dw_shape s, int e) {
   float *in = rand_buf((size_t)s.C * s.H * s.W), *w = rand_buf((size_t)s.C * s.KH * s.KW);
   float *out = fill_buf(osz, SENTINEL);
   epi x = make_epi(e, s.C, osz);
-  mien_dw_args d = {s.C,  s.H,  s.W,  OH,   OW, s.KH, s.KW, s.SH, s.SW,
-                    s.DH, s.DW, s.PT, s.PL, w,  in,   out,  x.ep};
+  mien_dw_args d = {
+      {s.C, s.H, s.W, OH, OW, s.KH, s.KW, s.SH, s.SW, s.DH, s.DW, s.PT, s.PL}, w, in, out, x.ep};
   int c0 = s.c1 ? s.c0 : 0, c1 = s.c1 ? s.c1 : s.C;
   kt->dwconv(&d, c0, c1);
   char what[128];
@@ -228,18 +250,9 @@ static void dw_case(const mien_kernels *kt, dw_shape s, int e) {
           continue;
         }
         double acc = 0, mag = 0;
-        for (int kh = 0; kh < s.KH; kh++)
-          for (int kw = 0; kw < s.KW; kw++) {
-            int ih = oh * s.SH - s.PT + kh * s.DH, iw = ow * s.SW - s.PL + kw * s.DW;
-            if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
-            double p =
-                (double)in[((size_t)c * s.H + ih) * s.W + iw] * w[(c * s.KH + kh) * s.KW + kw];
-            acc += p;
-            mag += fabs(p);
-          }
-        if (x.bias) acc += x.bias[c], mag += fabs(x.bias[c]);
-        if (x.res) acc += x.res[at], mag += fabs(x.res[at]);
-        expect(out[at], ref_act(x.ep.act, acc, x.slope, c), mag, what, c, (int)at);
+        ref_taps(&d.geo, in + (size_t)c * s.H * s.W, w + (size_t)c * s.KH * s.KW, oh, ow, &acc,
+                 &mag);
+        expect_epi(&x, out[at], acc, mag, c, at, what);
       }
   free(in), free(w), free(out);
   free_epi(&x);
@@ -303,8 +316,8 @@ static void im2col_case(const mien_kernels *kt, i2c_shape s) {
   int N = OH * OW, rows = s.C * s.KH * s.KW, n0 = s.n1 ? s.n0 : 0, n1 = s.n1 ? s.n1 : N;
   size_t ld = (size_t)(n1 - n0) + s.pad; /* column n lands at n - n0 */
   float *in = rand_buf((size_t)s.C * s.H * s.W), *col = fill_buf((size_t)rows * ld, SENTINEL);
-  mien_im2col_args a = {s.C,  s.H,  s.W,  OH,   OW,   s.KH, s.KW, s.SH,
-                        s.SW, s.DH, s.DW, s.PT, s.PL, in,   col,  ld};
+  mien_im2col_args a = {
+      {s.C, s.H, s.W, OH, OW, s.KH, s.KW, s.SH, s.SW, s.DH, s.DW, s.PT, s.PL}, in, col, ld};
   kt->im2col(&a, n0, n1);
   char what[128];
   snprintf(what, sizeof what, "%s im2col C%d %dx%d k%dx%d s%d,%d d%d,%d p%d,%d [%d,%d)", kt->isa,
@@ -362,8 +375,12 @@ static void direct_case(const mien_kernels *kt, direct_shape s, int e) {
   float *ap = malloc(sizeof(float) * kt->pack_a_size(s.CO, K));
   kt->pack_a(s.CO, K, w, (size_t)K, ap);
   epi x = make_epi(e, s.CO, osz);
-  mien_direct_args a = {s.C,  s.H,  s.W,  OH,   OW,   s.CO, s.KH, s.KW, s.SH,
-                        s.SW, s.DH, s.DW, s.PT, s.PL, NULL, in,   out,  x.ep};
+  mien_direct_args a = {{s.C, s.H, s.W, OH, OW, s.KH, s.KW, s.SH, s.SW, s.DH, s.DW, s.PT, s.PL},
+                        s.CO,
+                        NULL,
+                        in,
+                        out,
+                        x.ep};
   CHECK(mien_direct_weights(s.CO, K));
   a.wt = ap + kt->pack_a_size(s.CO, K) - mien_direct_wt_size(s.CO, K);
   float *scratch = malloc(sizeof(float) * mien_direct_scratch(&a));
@@ -384,18 +401,9 @@ static void direct_case(const mien_kernels *kt, direct_shape s, int e) {
         }
         double acc = 0, mag = 0;
         for (int c = 0; c < s.C; c++)
-          for (int kh = 0; kh < s.KH; kh++)
-            for (int kw = 0; kw < s.KW; kw++) {
-              int ih = oh * s.SH - s.PT + kh * s.DH, iw = ow * s.SW - s.PL + kw * s.DW;
-              if (ih < 0 || ih >= s.H || iw < 0 || iw >= s.W) continue;
-              double p = (double)in[((size_t)c * s.H + ih) * s.W + iw] *
-                         w[(size_t)co * K + (c * s.KH + kh) * s.KW + kw];
-              acc += p;
-              mag += fabs(p);
-            }
-        if (x.bias) acc += x.bias[co], mag += fabs(x.bias[co]);
-        if (x.res) acc += x.res[at], mag += fabs(x.res[at]);
-        expect(out[at], ref_act(x.ep.act, acc, x.slope, co), mag, what, co, (int)at);
+          ref_taps(&a.geo, in + (size_t)c * s.H * s.W, w + (size_t)co * K + (size_t)c * s.KH * s.KW,
+                   oh, ow, &acc, &mag);
+        expect_epi(&x, out[at], acc, mag, co, at, what);
       }
   free(in), free(w), free(out), free(ap), free(scratch);
   free_epi(&x);

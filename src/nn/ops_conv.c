@@ -18,10 +18,6 @@
 #include "nn/nn.h"
 #include "nn/ops.h"
 
-typedef struct {
-  int oh, ow, pt, pl;
-} conv_geom;
-
 /* Output size and leading pads for one spatial axis, honouring auto_pad. */
 static void axis_geom(int64_t in, int64_t k, int64_t s, int64_t d, const int64_t pads[2],
                       int auto_pad, int64_t *out, int64_t *pad_begin) {
@@ -97,29 +93,30 @@ static int is_direct(const nn_node *n, const nn_tensor *x, const nn_tensor *y) {
          mien_direct_weights(c->co, c->ci * c->kh * c->kw);
 }
 
-static mien_direct_args direct_args(const nn_node *n, const nn_tensor *x, nn_tensor *y,
-                                    mien_epilogue ep) {
+/* The geometry of Conv n over input x, with C input channels (the input's, or c->ci). */
+static mien_conv_geom kernel_geom(const nn_node *n, const nn_tensor *x, int C) {
   const nn_conv *c = n->conv;
   int64_t oh, ow, pt, pl;
   nn_conv_geometry(n, &x->s, c->kh, c->kw, &oh, &ow, &pt, &pl);
-  return (mien_direct_args){(int)x->s.d[1],
-                            (int)x->s.d[2],
-                            (int)x->s.d[3],
-                            (int)oh,
-                            (int)ow,
-                            c->co,
-                            c->kh,
-                            c->kw,
-                            (int)n->a.strides[0],
-                            (int)n->a.strides[1],
-                            (int)n->a.dilations[0],
-                            (int)n->a.dilations[1],
-                            (int)pt,
-                            (int)pl,
-                            NULL,
-                            x->data,
-                            y ? y->data : NULL,
-                            ep};
+  return (mien_conv_geom){C,
+                          (int)x->s.d[2],
+                          (int)x->s.d[3],
+                          (int)oh,
+                          (int)ow,
+                          c->kh,
+                          c->kw,
+                          (int)n->a.strides[0],
+                          (int)n->a.strides[1],
+                          (int)n->a.dilations[0],
+                          (int)n->a.dilations[1],
+                          (int)pt,
+                          (int)pl};
+}
+
+static mien_direct_args direct_args(const nn_node *n, const nn_tensor *x, nn_tensor *y,
+                                    mien_epilogue ep) {
+  return (mien_direct_args){
+      kernel_geom(n, x, (int)x->s.d[1]), n->conv->co, NULL, x->data, y ? y->data : NULL, ep};
 }
 
 static size_t conv_scratch(const nn_node *n, nn_tensor **in, nn_tensor **out, const mien_kernels *k,
@@ -174,13 +171,14 @@ static void gemm_task(void *p, int task, int thread) {
 static void dw_task(void *p, int task, int thread) {
   (void)thread;
   conv_job *j = p;
-  int c0 = task * j->chunk, c1 = c0 + j->chunk < j->dw.C ? c0 + j->chunk : j->dw.C;
+  int c0 = task * j->chunk, c1 = c0 + j->chunk < j->dw.geo.C ? c0 + j->chunk : j->dw.geo.C;
   if (c0 < c1) j->ctx->k->dwconv(&j->dw, c0, c1);
 }
 
 static void direct_task(void *p, int task, int thread) {
   conv_job *j = p;
-  int oh0 = task * j->chunk, oh1 = oh0 + j->chunk < j->direct.OH ? oh0 + j->chunk : j->direct.OH;
+  int oh0 = task * j->chunk,
+      oh1 = oh0 + j->chunk < j->direct.geo.OH ? oh0 + j->chunk : j->direct.geo.OH;
   if (oh0 < oh1) j->ctx->k->conv_direct(&j->direct, oh0, oh1, j->ctx->scratch[thread]);
 }
 
@@ -194,24 +192,8 @@ static void conv_run(const nn_node *n, nn_tensor **in, nn_tensor **out, const nn
   conv_job j = {.ctx = ctx};
   int T = ctx->nthreads;
   if (c->depthwise) {
-    j.dw = (mien_dw_args){(int)x->s.d[1],
-                          (int)x->s.d[2],
-                          (int)x->s.d[3],
-                          (int)oh,
-                          (int)ow,
-                          c->kh,
-                          c->kw,
-                          (int)n->a.strides[0],
-                          (int)n->a.strides[1],
-                          (int)n->a.dilations[0],
-                          (int)n->a.dilations[1],
-                          (int)pt,
-                          (int)pl,
-                          c->weight,
-                          x->data,
-                          y->data,
-                          ep};
-    j.chunk = (j.dw.C + T - 1) / T;
+    j.dw = (mien_dw_args){kernel_geom(n, x, (int)x->s.d[1]), c->weight, x->data, y->data, ep};
+    j.chunk = (j.dw.geo.C + T - 1) / T;
     nn_pool_run(ctx->pool, T, dw_task, &j);
     return;
   }
@@ -219,8 +201,8 @@ static void conv_run(const nn_node *n, nn_tensor **in, nn_tensor **out, const nn
   if (is_direct(n, x, y)) {
     j.direct = direct_args(n, x, y, ep);
     j.direct.wt = c->packed + ctx->k->pack_a_size(c->co, K) - mien_direct_wt_size(c->co, K);
-    j.chunk = (j.direct.OH + T - 1) / T;
-    nn_pool_run(ctx->pool, (j.direct.OH + j.chunk - 1) / j.chunk, direct_task, &j);
+    j.chunk = (j.direct.geo.OH + T - 1) / T;
+    nn_pool_run(ctx->pool, (j.direct.geo.OH + j.chunk - 1) / j.chunk, direct_task, &j);
     return;
   }
   j.g = (mien_gemm_args){c->co, N, K, c->packed, x->data, (size_t)N, y->data, (size_t)N, ep};
@@ -228,22 +210,7 @@ static void conv_run(const nn_node *n, nn_tensor **in, nn_tensor **out, const nn
     j.chunk = (N + T - 1) / T;
     if (T > 1) j.chunk = (j.chunk + 15) / 16 * 16;
   } else {
-    j.col = (mien_im2col_args){c->ci,
-                               (int)x->s.d[2],
-                               (int)x->s.d[3],
-                               (int)oh,
-                               (int)ow,
-                               c->kh,
-                               c->kw,
-                               (int)n->a.strides[0],
-                               (int)n->a.strides[1],
-                               (int)n->a.dilations[0],
-                               (int)n->a.dilations[1],
-                               (int)pt,
-                               (int)pl,
-                               x->data,
-                               NULL,
-                               0};
+    j.col = (mien_im2col_args){kernel_geom(n, x, c->ci), x->data, NULL, 0};
     j.chunk = im2col_chunk(K, N, T);
   }
   nn_pool_run(ctx->pool, (N + j.chunk - 1) / j.chunk, gemm_task, &j);

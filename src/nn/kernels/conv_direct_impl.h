@@ -19,10 +19,10 @@
 /* Input row src of a channel (NULL: outside the image) into dst: SW phases of lph floats,
  * padded column x (input column x - PL) at dst[(x % SW) * lph + x / SW]. */
 static void dc_copy_row(const mien_direct_args *a, const float *src, float *dst, int lph) {
-  int SW = a->SW, PL = a->PL, n = SW * lph;
+  int SW = a->geo.SW, PL = a->geo.PL, n = SW * lph;
   memset(dst, 0, sizeof(float) * (size_t)n);
   if (!src) return;
-  int x0 = PL, x1 = PL + a->W < n ? PL + a->W : n; /* padded columns with input */
+  int x0 = PL, x1 = PL + a->geo.W < n ? PL + a->geo.W : n; /* padded columns with input */
   if (SW == 1) {
     int x = x0;
     for (; x + VW <= x1; x += VW) v_store(dst + x, v_load(src + x - PL));
@@ -53,15 +53,15 @@ dc_block(const mien_direct_args *a, const float *wb, const float *rows, size_t p
   for (int j = 0; j < CB; j++)
 #pragma GCC unroll 4
     for (int p = 0; p < PV; p++) acc[j][p] = v_zero();
-  size_t kstep = (size_t)a->DH * a->SW * lph, wstep = (size_t)a->KW * MIEN_DIRECT_CO;
+  size_t kstep = (size_t)a->geo.DH * a->geo.SW * lph, wstep = (size_t)a->geo.KW * MIEN_DIRECT_CO;
   size_t pstep = ROWS ? rstep : VW; /* between the block's vectors in the padded rows */
-  for (int kw = 0; kw < a->KW; kw++) {
-    int t = kw * a->DW;
+  for (int kw = 0; kw < a->geo.KW; kw++) {
+    int t = kw * a->geo.DW;
     const float *w = wb + (size_t)kw * MIEN_DIRECT_CO;
-    const float *r0 = rows + (t % a->SW) * lph + t / a->SW + ow;
-    for (int c = 0; c < a->C; c++, r0 += plane) {
+    const float *r0 = rows + (t % a->geo.SW) * lph + t / a->geo.SW + ow;
+    for (int c = 0; c < a->geo.C; c++, r0 += plane) {
       const float *r = r0;
-      for (int kh = 0; kh < a->KH; kh++, r += kstep, w += wstep) {
+      for (int kh = 0; kh < a->geo.KH; kh++, r += kstep, w += wstep) {
         V x[DC_PV];
 #pragma GCC unroll 4
         for (int p = 0; p < PV; p++) x[p] = v_load(r + p * pstep);
@@ -76,12 +76,12 @@ dc_block(const mien_direct_args *a, const float *wb, const float *rows, size_t p
   }
 #pragma GCC unroll 4
   for (int p = 0; p < PV; p++) {
-    int px = a->OW - ow - (ROWS ? 0 : p * VW);
+    int px = a->geo.OW - ow - (ROWS ? 0 : p * VW);
     if (px <= 0) break;
 #pragma GCC unroll 16
     for (int j = 0; j < CB; j++) {
       if (j >= n) break;
-      size_t at = ((size_t)(co + j) * a->OH + oh + (ROWS ? p : 0)) * a->OW + ow +
+      size_t at = ((size_t)(co + j) * a->geo.OH + oh + (ROWS ? p : 0)) * a->geo.OW + ow +
                   (ROWS ? 0 : (size_t)p * VW);
       V v = acc[j][p];
       if (a->ep.bias) v = v_add(v, v_set1(a->ep.bias[co + j]));
@@ -106,8 +106,8 @@ dc_rows(const mien_direct_args *a, const float *wb, const float *rows, size_t pl
   } else if (nr == 2) {
     dc_block(a, wb, rows, plane, lph, rstep, oh, 0, co, n, CB, 2, 1);
   } else {
-    for (int ow = 0; ow < a->OW; ow += DC_PV * VW) {
-      int vecs = (a->OW - ow + VW - 1) / VW; /* the row ends within the padded width */
+    for (int ow = 0; ow < a->geo.OW; ow += DC_PV * VW) {
+      int vecs = (a->geo.OW - ow + VW - 1) / VW; /* the row ends within the padded width */
       if (vecs >= DC_PV)
         dc_block(a, wb, rows, plane, lph, rstep, oh, ow, co, n, CB, DC_PV, 0);
       else if (vecs == 2)
@@ -119,22 +119,23 @@ dc_rows(const mien_direct_args *a, const float *wb, const float *rows, size_t pl
 }
 
 void MIEN_DIRECT_NAME(const mien_direct_args *a, int oh0, int oh1, float *scratch) {
-  int lph = mien_direct_phase_len(a), SW = a->SW, K = a->C * a->KH * a->KW;
-  size_t rstep = (size_t)a->SH * SW * lph;    /* between the padded rows of consecutive outputs */
-  for (int b0 = oh0, b1; b0 < oh1; b0 = b1) { /* bands of MIEN_DIRECT_BAND output rows */
+  int lph = mien_direct_phase_len(a), SW = a->geo.SW, K = a->geo.C * a->geo.KH * a->geo.KW;
+  size_t rstep = (size_t)a->geo.SH * SW * lph; /* between the padded rows of consecutive outputs */
+  for (int b0 = oh0, b1; b0 < oh1; b0 = b1) {  /* bands of MIEN_DIRECT_BAND output rows */
     b1 = b0 + MIEN_DIRECT_BAND < oh1 ? b0 + MIEN_DIRECT_BAND : oh1;
-    int rin = (b1 - b0 - 1) * a->SH + (a->KH - 1) * a->DH + 1;
+    int rin = (b1 - b0 - 1) * a->geo.SH + (a->geo.KH - 1) * a->geo.DH + 1;
     size_t plane = (size_t)rin * SW * lph;
-    for (int c = 0; c < a->C; c++)
+    for (int c = 0; c < a->geo.C; c++)
       for (int r = 0; r < rin; r++) {
-        int ih = b0 * a->SH - a->PT + r;
-        const float *src = ih >= 0 && ih < a->H ? a->in + ((size_t)c * a->H + ih) * a->W : NULL;
+        int ih = b0 * a->geo.SH - a->geo.PT + r;
+        const float *src =
+            ih >= 0 && ih < a->geo.H ? a->in + ((size_t)c * a->geo.H + ih) * a->geo.W : NULL;
         dc_copy_row(a, src, scratch + c * plane + (size_t)r * SW * lph, lph);
       }
     /* all channels of an output row (or of a few, on narrow maps) while its inputs are in L1 */
     for (int oh = b0, nr; oh < b1; oh += nr) {
       const float *rows = scratch + (size_t)(oh - b0) * rstep;
-      nr = a->OW > VW ? 1 : b1 - oh < DC_PV ? b1 - oh : DC_PV; /* output rows in this step */
+      nr = a->geo.OW > VW ? 1 : b1 - oh < DC_PV ? b1 - oh : DC_PV; /* output rows in this step */
       for (int co = 0; co < a->CO; co += DC_CB) {
         const float *wb =
             a->wt + (size_t)(co / MIEN_DIRECT_CO) * K * MIEN_DIRECT_CO + co % MIEN_DIRECT_CO;

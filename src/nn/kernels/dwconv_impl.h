@@ -43,8 +43,8 @@ typedef struct {
 } dw_ring;
 
 static void dw_copy_row(const mien_dw_args *d, const dw_ring *g, const float *src, float *dst) {
-  int PL = d->PL, W = d->W;
-  if (d->SW == 1) { /* inline, not memcpy: rows of small maps are a few vectors */
+  int PL = d->geo.PL, W = d->geo.W;
+  if (d->geo.SW == 1) { /* inline, not memcpy: rows of small maps are a few vectors */
     int n = g->L - PL < W ? g->L - PL : W, x = 0;
     for (; x + VW <= n; x += VW) v_store(dst + PL + x, v_load(src + x));
     if (x < n) v_storen(dst + PL + x, v_loadn(src + x, n - x), n - x);
@@ -81,6 +81,43 @@ static inline void dw_store(const mien_dw_args *d, int c, float *o, V v, int n) 
     v_storen(o, v, n);
 }
 
+/* The accumulators of a block of output rows [oh, oh + DW_RB) x pixels [ow, ow + VW * G) start
+ * as bias + residual; n[g] is the number of valid pixels in chunk g. acc[j][1] also serves as
+ * the second (odd-tap) accumulator when G == 1, so it starts at zero then. */
+static inline __attribute__((always_inline)) void dw_acc_init(const mien_dw_args *d,
+                                                              V acc[DW_RB][2], V bias,
+                                                              const float *res, int oh, int ow,
+                                                              const int n[2], const int G) {
+  for (int j = 0; j < DW_RB; j++) {
+    acc[j][1] = v_zero();
+    for (int g = 0; g < G; g++) {
+      acc[j][g] = bias;
+      if (res && oh + j < d->geo.OH) {
+        const float *r = res + (size_t)(oh + j) * d->geo.OW + ow + VW * g;
+        acc[j][g] = v_add(bias, n[g] >= VW ? v_load(r) : v_loadn(r, n[g]));
+      }
+    }
+  }
+}
+
+/* The block's rows through the epilogue into out; rows past OH are dropped, pixels past OW are
+ * not stored. With G == 1 the two accumulators of a row are summed first. */
+static inline __attribute__((always_inline)) void dw_acc_store(const mien_dw_args *d, int c,
+                                                               V acc[DW_RB][2], float *out, int oh,
+                                                               int ow, const int n[2],
+                                                               const int G) {
+  for (int j = 0; j < DW_RB; j++) {
+    if (oh + j >= d->geo.OH) break;
+    float *o = out + (size_t)(oh + j) * d->geo.OW + ow;
+    if (G == 2) {
+      dw_store(d, c, o, acc[j][0], n[0]);
+      dw_store(d, c, o + VW, acc[j][1], n[1]);
+    } else {
+      dw_store(d, c, o, v_add(acc[j][0], acc[j][1]), n[0]);
+    }
+  }
+}
+
 /* Output rows [oh, oh + DW_RB) x pixels [ow, ow + VW * G) of channel c; rp[j * KH + kh] is the
  * ring row that kernel row kh reads for output row oh + j. Rows past OH and pixels past OW are
  * computed but not stored. With one chunk (G == 1) the odd taps go to a second accumulator,
@@ -90,21 +127,12 @@ dw_block(const mien_dw_args *d, int c, const float *const *rp, const float *w, i
          float *out, const float *res, int oh, int ow, const int KH, const int KW, const int SW,
          const int G) {
   V acc[DW_RB][2];
-  int n[2] = {d->OW - ow, d->OW - ow - VW};
-  for (int j = 0; j < DW_RB; j++) {
-    acc[j][1] = v_zero();
-    for (int g = 0; g < G; g++) {
-      acc[j][g] = bias;
-      if (res && oh + j < d->OH) {
-        const float *r = res + (size_t)(oh + j) * d->OW + ow + VW * g;
-        acc[j][g] = v_add(bias, n[g] >= VW ? v_load(r) : v_loadn(r, n[g]));
-      }
-    }
-  }
+  int n[2] = {d->geo.OW - ow, d->geo.OW - ow - VW};
+  dw_acc_init(d, acc, bias, res, oh, ow, n, G);
   for (int kh = 0; kh < KH; kh++)
     for (int kw = 0; kw < KW; kw++) {
       V wv = v_set1(w[kh * KW + kw]);
-      int t = kw * d->DW, col = ow + (SW == 1 ? t : (t & 1) * half + (t >> 1));
+      int t = kw * d->geo.DW, col = ow + (SW == 1 ? t : (t & 1) * half + (t >> 1));
       for (int j = 0; j < DW_RB; j++) {
         const float *x = rp[j * KH + kh] + col;
         if (G == 2) {
@@ -117,16 +145,7 @@ dw_block(const mien_dw_args *d, int c, const float *const *rp, const float *w, i
         }
       }
     }
-  for (int j = 0; j < DW_RB; j++) {
-    if (oh + j >= d->OH) break;
-    float *o = out + (size_t)(oh + j) * d->OW + ow;
-    if (G == 2) {
-      dw_store(d, c, o, acc[j][0], n[0]);
-      dw_store(d, c, o + VW, acc[j][1], n[1]);
-    } else {
-      dw_store(d, c, o, v_add(acc[j][0], acc[j][1]), n[0]);
-    }
-  }
+  dw_acc_store(d, c, acc, out, oh, ow, n, G);
 }
 
 /* dw_block for 3x3 kernels whose rows do not dilate (DH == 1), with SH == SW constant: the block
@@ -139,17 +158,8 @@ dw_block_rows(const mien_dw_args *d, int c, const float *const *rowp, const floa
               V bias, float *out, const float *res, int oh, int ow, const int KH, const int KW,
               const int SW, const int G) {
   V acc[DW_RB][2], wv[9]; /* only instantiated for 3x3 kernels */
-  int n[2] = {d->OW - ow, d->OW - ow - VW};
-  for (int j = 0; j < DW_RB; j++) {
-    acc[j][1] = v_zero();
-    for (int g = 0; g < G; g++) {
-      acc[j][g] = bias;
-      if (res && oh + j < d->OH) {
-        const float *r = res + (size_t)(oh + j) * d->OW + ow + VW * g;
-        acc[j][g] = v_add(bias, n[g] >= VW ? v_load(r) : v_loadn(r, n[g]));
-      }
-    }
-  }
+  int n[2] = {d->geo.OW - ow, d->geo.OW - ow - VW};
+  dw_acc_init(d, acc, bias, res, oh, ow, n, G);
 #pragma GCC unroll 16
   for (int t = 0; t < KH * KW; t++) wv[t] = v_set1(w[t]);
     /* fully unrolled, so that acc and wv stay in registers and the kh tests fold away */
@@ -157,7 +167,7 @@ dw_block_rows(const mien_dw_args *d, int c, const float *const *rowp, const floa
   for (int r = 0; r < (DW_RB - 1) * SW + KH; r++)
 #pragma GCC unroll 4
     for (int kw = 0; kw < KW; kw++) {
-      int t = kw * d->DW, col = ow + (SW == 1 ? t : (t & 1) * half + (t >> 1));
+      int t = kw * d->geo.DW, col = ow + (SW == 1 ? t : (t & 1) * half + (t >> 1));
       V x0 = v_load(rowp[r] + col), x1 = G == 2 ? v_load(rowp[r] + col + VW) : x0;
 #pragma GCC unroll 4
       for (int j = 0; j < DW_RB; j++) {
@@ -171,16 +181,7 @@ dw_block_rows(const mien_dw_args *d, int c, const float *const *rowp, const floa
         }
       }
     }
-  for (int j = 0; j < DW_RB; j++) {
-    if (oh + j >= d->OH) break;
-    float *o = out + (size_t)(oh + j) * d->OW + ow;
-    if (G == 2) {
-      dw_store(d, c, o, acc[j][0], n[0]);
-      dw_store(d, c, o + VW, acc[j][1], n[1]);
-    } else {
-      dw_store(d, c, o, v_add(acc[j][0], acc[j][1]), n[0]);
-    }
-  }
+  dw_acc_store(d, c, acc, out, oh, ow, n, G);
 }
 
 /* rows: use dw_block_rows (3x3 with constant SW, DH == 1 and SH == SW). */
@@ -188,26 +189,28 @@ static inline __attribute__((always_inline)) void dw_channel(const mien_dw_args 
                                                              const dw_ring *g, const int KH,
                                                              const int KW, const int SW,
                                                              const int rows) {
-  const float *plane = d->in + (size_t)c * d->H * d->W, *w = d->weight + (size_t)c * KH * KW;
-  size_t at = (size_t)c * d->OH * d->OW;
+  const float *plane = d->in + (size_t)c * d->geo.H * d->geo.W,
+              *w = d->weight + (size_t)c * KH * KW;
+  size_t at = (size_t)c * d->geo.OH * d->geo.OW;
   float *out = d->out + at;
   const float *res = d->ep.residual ? d->ep.residual + at : NULL;
   const float *zero = g->ring + (size_t)g->R * g->L, *rowp[DW_MAX_R];
   V bias = v_set1(d->ep.bias ? d->ep.bias[c] : 0.0f);
-  int owr = (d->OW + VW - 1) / VW * VW, next = 0; /* next: first input row not yet in the ring */
-  int s0 = (g->R - d->PT % g->R) % g->R;          /* ring slot of the block's first input row */
-  for (int oh = 0; oh < d->OH; oh += DW_RB) {
-    int ih = oh * d->SH - d->PT, s = s0;
-    for (s0 += DW_RB * d->SH; s0 >= g->R;) s0 -= g->R; /* no division per block: small maps */
+  int owr = (d->geo.OW + VW - 1) / VW * VW,
+      next = 0;                              /* next: first input row not yet in the ring */
+  int s0 = (g->R - d->geo.PT % g->R) % g->R; /* ring slot of the block's first input row */
+  for (int oh = 0; oh < d->geo.OH; oh += DW_RB) {
+    int ih = oh * d->geo.SH - d->geo.PT, s = s0;
+    for (s0 += DW_RB * d->geo.SH; s0 >= g->R;) s0 -= g->R; /* no division per block: small maps */
     /* the R rows of a block are distinct mod R, so a copy only evicts rows above the block */
     for (int i = 0; i < g->R; i++, s = s + 1 == g->R ? 0 : s + 1) {
       int r = ih + i;
       float *slot = g->ring + (size_t)s * g->L;
-      if (r < 0 || r >= d->H) {
+      if (r < 0 || r >= d->geo.H) {
         rowp[i] = zero;
         continue;
       }
-      if (r >= next) dw_copy_row(d, g, plane + (size_t)r * d->W, slot);
+      if (r >= next) dw_copy_row(d, g, plane + (size_t)r * d->geo.W, slot);
       rowp[i] = slot;
     }
     next = ih + g->R > next ? ih + g->R : next;
@@ -220,7 +223,7 @@ static inline __attribute__((always_inline)) void dw_channel(const mien_dw_args 
     }
     const float *rp[DW_RB * DW_MAX_KH];
     for (int j = 0; j < DW_RB; j++)
-      for (int kh = 0; kh < KH; kh++) rp[j * KH + kh] = rowp[j * d->SH + kh * d->DH];
+      for (int kh = 0; kh < KH; kh++) rp[j * KH + kh] = rowp[j * d->geo.SH + kh * d->geo.DH];
     for (; ow + 2 * VW <= owr; ow += 2 * VW)
       dw_block(d, c, rp, w, g->half, bias, out, res, oh, ow, KH, KW, SW, 2);
     if (ow < owr) dw_block(d, c, rp, w, g->half, bias, out, res, oh, ow, KH, KW, SW, 1);
@@ -229,7 +232,7 @@ static inline __attribute__((always_inline)) void dw_channel(const mien_dw_args 
 
 /* The kernel covers the whole (unpadded) input and the output is 1x1: a dot product. */
 static void dw_global(const mien_dw_args *d, int c0, int c1) {
-  int n = d->H * d->W;
+  int n = d->geo.H * d->geo.W;
   for (int c = c0; c < c1; c++) {
     const float *x = d->in + (size_t)c * n, *w = d->weight + (size_t)c * n;
     V s0 = v_zero(), s1 = v_zero();
@@ -246,41 +249,42 @@ static void dw_global(const mien_dw_args *d, int c0, int c1) {
 }
 
 void MIEN_DW_NAME(const mien_dw_args *d, int c0, int c1) {
-  if (d->KH == d->H && d->KW == d->W && d->OH == 1 && d->OW == 1 && d->PT == 0 && d->PL == 0 &&
-      (d->KH == 1 || d->DH == 1) && (d->KW == 1 || d->DW == 1)) {
+  if (d->geo.KH == d->geo.H && d->geo.KW == d->geo.W && d->geo.OH == 1 && d->geo.OW == 1 &&
+      d->geo.PT == 0 && d->geo.PL == 0 && (d->geo.KH == 1 || d->geo.DH == 1) &&
+      (d->geo.KW == 1 || d->geo.DW == 1)) {
     dw_global(d, c0, c1);
     return;
   }
   /* A ring row must reach the last lane of the last VW-pixel chunk for the widest tap. */
-  int SW = d->SW, owr = (d->OW + VW - 1) / VW * VW, reach = (d->KW - 1) * d->DW;
+  int SW = d->geo.SW, owr = (d->geo.OW + VW - 1) / VW * VW, reach = (d->geo.KW - 1) * d->geo.DW;
   float ring[DW_RING];
-  dw_ring g = {ring, (DW_RB - 1) * d->SH + (d->KH - 1) * d->DH + 1, 0, 0};
+  dw_ring g = {ring, (DW_RB - 1) * d->geo.SH + (d->geo.KH - 1) * d->geo.DH + 1, 0, 0};
   if (SW == 2) {
     g.half = owr + reach / 2 + 1;
     g.L = 2 * g.half;
   } else {
     g.L = owr + reach;
   }
-  if (SW > 2 || g.R > DW_MAX_R || d->KH > DW_MAX_KH || (size_t)(g.R + 1) * g.L > DW_RING) {
+  if (SW > 2 || g.R > DW_MAX_R || d->geo.KH > DW_MAX_KH || (size_t)(g.R + 1) * g.L > DW_RING) {
     mien_dwconv_generic(d, c0, c1);
     return;
   }
   memset(ring, 0, sizeof(float) * (size_t)(g.R + 1) * g.L);
-  int rows = d->DH == 1 && d->SH == SW;
+  int rows = d->geo.DH == 1 && d->geo.SH == SW;
   for (int c = c0; c < c1; c++) {
-    if (d->KH == 3 && d->KW == 3 && SW == 1 && rows)
+    if (d->geo.KH == 3 && d->geo.KW == 3 && SW == 1 && rows)
       dw_channel(d, c, &g, 3, 3, 1, 1);
-    else if (d->KH == 3 && d->KW == 3 && SW == 2 && rows)
+    else if (d->geo.KH == 3 && d->geo.KW == 3 && SW == 2 && rows)
       dw_channel(d, c, &g, 3, 3, 2, 1);
-    else if (d->KH == 3 && d->KW == 3 && SW == 1)
+    else if (d->geo.KH == 3 && d->geo.KW == 3 && SW == 1)
       dw_channel(d, c, &g, 3, 3, 1, 0);
-    else if (d->KH == 3 && d->KW == 3 && SW == 2)
+    else if (d->geo.KH == 3 && d->geo.KW == 3 && SW == 2)
       dw_channel(d, c, &g, 3, 3, 2, 0);
-    else if (d->KH == 4 && d->KW == 4 && SW == 1)
+    else if (d->geo.KH == 4 && d->geo.KW == 4 && SW == 1)
       dw_channel(d, c, &g, 4, 4, 1, 0);
-    else if (d->KH == 4 && d->KW == 4 && SW == 2)
+    else if (d->geo.KH == 4 && d->geo.KW == 4 && SW == 2)
       dw_channel(d, c, &g, 4, 4, 2, 0);
     else
-      dw_channel(d, c, &g, d->KH, d->KW, SW, 0);
+      dw_channel(d, c, &g, d->geo.KH, d->geo.KW, SW, 0);
   }
 }

@@ -127,6 +127,25 @@ static inline void mien_gemv_store(const mien_gemm_args *g, int ir, int mr, int 
   }
 }
 
+/* A panel's dot products for one column of C: y[r] = sum over k of a[k * pr + r] * b[k * ldb]
+ * for the pr rows of the panel at a (y has room for MIEN_GEMV_Y floats). */
+#define MIEN_GEMV_Y 16
+typedef void (*mien_gemv_panel_fn)(int K, int pr, const float *a, const float *b, size_t ldb,
+                                   float *y);
+
+/* Column n of C when N == 1 (a fully connected layer): dot products straight from the A panels
+ * (mr rows, then mr2), skipping B packing and the tiles. */
+static inline __attribute__((always_inline)) void
+mien_gemv_drive(const mien_gemm_args *g, int n, int mr, int mr2, mien_gemv_panel_fn panel) {
+  int M = g->M, K = g->K, split = mien_gemm_split(M, mr, mr2);
+  for (int ir = 0, pr; ir < M; ir += pr) {
+    pr = mien_panel_rows(ir, split, mr, mr2);
+    float y[MIEN_GEMV_Y];
+    panel(K, pr, g->a_packed + (size_t)ir * K, g->b + n, g->ldb, y);
+    mien_gemv_store(g, ir, M - ir < pr ? M - ir : pr, n, y);
+  }
+}
+
 /* pack == 0 reads B in place (rows ldb apart) instead of packing it: for small M, where the
  * copy costs more than it saves; the micro-kernel must then bound its loads by t->nr itself. */
 static inline __attribute__((always_inline)) void mien_gemm_drive(const mien_gemm_args *g, int n0,
@@ -171,5 +190,34 @@ static inline __attribute__((always_inline)) void mien_gemm_drive(const mien_gem
     }
   }
 }
+
+/* The table entries pack_a_size, pack_a and gemm_scratch_size of an ISA whose A panels are mr
+ * rows (mr2 for the last ones) and whose B panels are nr columns: each ISA instantiates them, as
+ * static functions, with its register tile. */
+#define MIEN_GEMM_TABLE_ENTRIES(mr, mr2, nr)                                                       \
+  static size_t pack_a_size(int M, int K) {                                                        \
+    return mien_pack_a_size2(M, K, mr, mr2);                                                       \
+  }                                                                                                \
+  static void pack_a(int M, int K, const float *a, size_t lda, float *packed) {                    \
+    mien_pack_a2(M, K, a, lda, packed, mr, mr2);                                                   \
+  }                                                                                                \
+  static size_t scratch_size(int K, int n) {                                                       \
+    return mien_gemm_scratch(K, n, nr);                                                            \
+  }
+
+/* The kernel table mien_kernels_<isa> of an ISA: the entries above, its sgemm, dwconv and
+ * conv_direct (mien_dwconv_<isa>, mien_conv_direct_<isa>) and the portable im2col, which is
+ * memory-bound and serves every ISA. */
+#define MIEN_KERNEL_TABLE(name)                                                                    \
+  const mien_kernels mien_kernels_##name = {                                                       \
+      .isa = #name,                                                                                \
+      .pack_a_size = pack_a_size,                                                                  \
+      .pack_a = pack_a,                                                                            \
+      .gemm_scratch_size = scratch_size,                                                           \
+      .sgemm = sgemm,                                                                              \
+      .dwconv = mien_dwconv_##name,                                                                \
+      .im2col = mien_im2col_generic,                                                               \
+      .conv_direct = mien_conv_direct_##name,                                                      \
+  }
 
 #endif

@@ -41,11 +41,17 @@ typedef struct {
   mien_epilogue ep;
 } mien_gemm_args;
 
-/* Depthwise 2-D convolution, one filter per channel, over channels [c0, c1). */
+/* The geometry every convolution kernel works on: C input channels of H x W, an output of
+ * OH x OW per channel, a KH x KW kernel with strides SH, SW and dilations DH, DW. */
 typedef struct {
   int C, H, W, OH, OW;
   int KH, KW, SH, SW, DH, DW;
-  int PT, PL;          /* top/left padding; bottom/right follow from OH, OW */
+  int PT, PL; /* top/left padding; bottom/right follow from OH, OW */
+} mien_conv_geom;
+
+/* Depthwise 2-D convolution, one filter per channel, over channels [c0, c1). */
+typedef struct {
+  mien_conv_geom geo;
   const float *weight; /* [C][KH][KW] */
   const float *in;     /* [C][H][W] */
   float *out;          /* [C][OH][OW] */
@@ -56,8 +62,7 @@ typedef struct {
  * columns [n0, n1) into col (row stride ldcol), zeros where the window leaves the image.
  * Column n0 lands in column 0 of col, so a thread can lower its chunk into its own buffer. */
 typedef struct {
-  int C, H, W, OH, OW;
-  int KH, KW, SH, SW, DH, DW, PT, PL;
+  mien_conv_geom geo;
   const float *in;
   float *col;
   size_t ldcol;
@@ -70,8 +75,8 @@ typedef struct {
  * are contiguous for each tap. */
 #define MIEN_DIRECT_CO 16
 typedef struct {
-  int C, H, W, OH, OW, CO;
-  int KH, KW, SH, SW, DH, DW, PT, PL;
+  mien_conv_geom geo;
+  int CO;
   const float *wt; /* [ceil(CO / 16)][C * KH * KW][16], zero past CO: see mien_direct_pack */
   const float *in; /* [C][H][W] */
   float *out;      /* [CO][OH][OW]; residual, if any, likewise */
@@ -86,12 +91,12 @@ static inline size_t mien_direct_wt_size(int CO, int K) {
   return (size_t)(CO + MIEN_DIRECT_CO - 1) / MIEN_DIRECT_CO * MIEN_DIRECT_CO * (size_t)K;
 }
 static inline int mien_direct_phase_len(const mien_direct_args *a) {
-  return (a->OW + 15) / 16 * 16 + (a->KW - 1) * a->DW / a->SW + 1;
+  return (a->geo.OW + 15) / 16 * 16 + (a->geo.KW - 1) * a->geo.DW / a->geo.SW + 1;
 }
 #define MIEN_DIRECT_BAND 8 /* output rows whose input rows are padded at a time */
 static inline size_t mien_direct_scratch(const mien_direct_args *a) {
-  int rin = (MIEN_DIRECT_BAND - 1) * a->SH + (a->KH - 1) * a->DH + 1;
-  return (size_t)a->C * (size_t)rin * (size_t)a->SW * (size_t)mien_direct_phase_len(a);
+  int rin = (MIEN_DIRECT_BAND - 1) * a->geo.SH + (a->geo.KH - 1) * a->geo.DH + 1;
+  return (size_t)a->geo.C * (size_t)rin * (size_t)a->geo.SW * (size_t)mien_direct_phase_len(a);
 }
 /* pack_a appends the wt layout after the GEMM panels of the M x K weights it packs when this
  * holds (small M or K, so the copy is small), which lets a direct Conv use weights packed once

@@ -20,17 +20,7 @@
 #define MR2 8
 #define NR 32
 
-static size_t pack_a_size(int M, int K) {
-  return mien_pack_a_size2(M, K, MR, MR2);
-}
-
-static void pack_a(int M, int K, const float *a, size_t lda, float *packed) {
-  mien_pack_a2(M, K, a, lda, packed, MR, MR2);
-}
-
-static size_t scratch_size(int K, int n) {
-  return mien_gemm_scratch(K, n, NR);
-}
+MIEN_GEMM_TABLE_ENTRIES(MR, MR2, NR)
 
 /* 16 columns of tile row r through the epilogue and into C; m masks the valid columns. */
 static inline void finish(__m512 v, const mien_tile *t, int r, float *c, const float *res,
@@ -120,44 +110,28 @@ static void micro_inplace(int kc, const float *a, const float *b, size_t ldb, co
 
 /* One column of C, as a panel-height vector: each k adds column k of the A panel times b[k].
  * Four accumulators hide the FMA latency. */
-static void gemv(const mien_gemm_args *g, int n) {
-  int M = g->M, K = g->K, split = mien_gemm_split(M, MR, MR2);
-  for (int ir = 0, pr; ir < M; ir += pr) {
-    pr = mien_panel_rows(ir, split, MR, MR2);
-    const float *a = g->a_packed + (size_t)ir * K, *b = g->b + n;
-    __mmask16 m = mien_mask16(pr);
-    __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                   _mm512_setzero_ps()};
-    int k = 0;
-    for (; k + 4 <= K; k += 4)
-      for (int u = 0; u < 4; u++)
-        s[u] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + (size_t)(k + u) * pr),
-                               _mm512_set1_ps(b[(size_t)(k + u) * g->ldb]), s[u]);
-    for (; k < K; k++)
-      s[0] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + (size_t)k * pr),
-                             _mm512_set1_ps(b[(size_t)k * g->ldb]), s[0]);
-    float y[16];
-    _mm512_storeu_ps(y, _mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3])));
-    mien_gemv_store(g, ir, M - ir < pr ? M - ir : pr, n, y);
-  }
+static void gemv_panel(int K, int pr, const float *a, const float *b, size_t ldb, float *y) {
+  __mmask16 m = mien_mask16(pr);
+  __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                 _mm512_setzero_ps()};
+  int k = 0;
+  for (; k + 4 <= K; k += 4)
+    for (int u = 0; u < 4; u++)
+      s[u] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + (size_t)(k + u) * pr),
+                             _mm512_set1_ps(b[(size_t)(k + u) * ldb]), s[u]);
+  for (; k < K; k++)
+    s[0] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + (size_t)k * pr),
+                           _mm512_set1_ps(b[(size_t)k * ldb]), s[0]);
+  _mm512_storeu_ps(y, _mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3])));
 }
 
 static void sgemm(const mien_gemm_args *g, int n0, int n1, float *scratch) {
   if (g->N == 1) /* not n1 - n0: results must not depend on how columns are split */
-    gemv(g, n0);
+    mien_gemv_drive(g, n0, MR, MR2, gemv_panel);
   else if (g->M <= 4 * MR)
     mien_gemm_drive(g, n0, n1, scratch, MR, MR2, NR, micro_inplace, 0);
   else
     mien_gemm_drive(g, n0, n1, scratch, MR, MR2, NR, micro_packed, 1);
 }
 
-const mien_kernels mien_kernels_avx512 = {
-    .isa = "avx512",
-    .pack_a_size = pack_a_size,
-    .pack_a = pack_a,
-    .gemm_scratch_size = scratch_size,
-    .sgemm = sgemm,
-    .dwconv = mien_dwconv_avx512,
-    .im2col = mien_im2col_generic,
-    .conv_direct = mien_conv_direct_avx512,
-};
+MIEN_KERNEL_TABLE(avx512); /* mien_kernels_avx512 */

@@ -10,17 +10,7 @@
 #define MR 4
 #define NR 8
 
-static size_t pack_a_size(int M, int K) {
-  return mien_pack_a_size2(M, K, MR, MR);
-}
-
-static void pack_a(int M, int K, const float *a, size_t lda, float *packed) {
-  mien_pack_a2(M, K, a, lda, packed, MR, MR);
-}
-
-static size_t scratch_size(int K, int n) {
-  return mien_gemm_scratch(K, n, NR);
-}
+MIEN_GEMM_TABLE_ENTRIES(MR, MR, NR)
 
 static void micro(int kc, const float *a, const float *b, size_t ldb, const mien_tile *t) {
   float acc[MR][NR] = {{0}};
@@ -39,31 +29,20 @@ static void micro(int kc, const float *a, const float *b, size_t ldb, const mien
   }
 }
 
-/* One column (a fully connected layer): dot products straight from the A panels. */
-static void gemv(const mien_gemm_args *g, int n) {
-  for (int ir = 0; ir < g->M; ir += MR) {
-    const float *a = g->a_packed + (size_t)ir * g->K;
-    float y[MR] = {0};
-    for (int k = 0; k < g->K; k++, a += MR)
-      for (int r = 0; r < MR; r++) y[r] += a[r] * g->b[(size_t)k * g->ldb + n];
-    mien_gemv_store(g, ir, g->M - ir < MR ? g->M - ir : MR, n, y);
-  }
+/* One column (a fully connected layer): the dot products of an A panel, always MR rows here. */
+static void gemv_panel(int K, int pr, const float *a, const float *b, size_t ldb, float *y) {
+  (void)pr;
+  float acc[MR] = {0};
+  for (int k = 0; k < K; k++, a += MR)
+    for (int r = 0; r < MR; r++) acc[r] += a[r] * b[(size_t)k * ldb];
+  for (int r = 0; r < MR; r++) y[r] = acc[r];
 }
 
 static void sgemm(const mien_gemm_args *g, int n0, int n1, float *scratch) {
   if (g->N == 1) /* not n1 - n0: results must not depend on how columns are split */
-    gemv(g, n0);
+    mien_gemv_drive(g, n0, MR, MR, gemv_panel);
   else
     mien_gemm_drive(g, n0, n1, scratch, MR, MR, NR, micro, 1);
 }
 
-const mien_kernels mien_kernels_generic = {
-    .isa = "generic",
-    .pack_a_size = pack_a_size,
-    .pack_a = pack_a,
-    .gemm_scratch_size = scratch_size,
-    .sgemm = sgemm,
-    .dwconv = mien_dwconv_generic,
-    .im2col = mien_im2col_generic,
-    .conv_direct = mien_conv_direct_generic,
-};
+MIEN_KERNEL_TABLE(generic); /* mien_kernels_generic */
