@@ -220,7 +220,9 @@ static void conv_run(const nn_node *n, nn_tensor **in, nn_tensor **out, const nn
  * the weights as A and x as a single column. Gemms whose B is not a constant stay generic. */
 static int gemm_infer(const nn_node *n, nn_tensor **in, nn_tensor **out, char *err, size_t errlen) {
   const nn_shape *x = &in[0]->s;
-  if (!n->conv) return nn_node_errf(n, err, errlen, "Gemm needs constant weights");
+  if (!n->conv)
+    return nn_node_errf(n, err, errlen,
+                        "only Gemm with constant weights (B) and transA=0 is supported");
   if (x->ndim != 2 || x->d[1] != n->conv->ci || n->a.trans_a)
     return nn_node_errf(n, err, errlen, "input must be [batch, %d]", n->conv->ci);
   out[0]->type = NN_F32;
