@@ -59,8 +59,6 @@ format:
 
 install: all
 	cmake --install $(BUILD)
-	install -d $(DESTDIR)/usr/local/share/mien/models
-	install -m 0644 models/*.onnx $(DESTDIR)/usr/local/share/mien/models/
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
