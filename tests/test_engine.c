@@ -101,6 +101,23 @@ static double now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* The declared interface of a model, as a caller sees it before planning. */
+static void model_interface_is_described(void) {
+  mien_net *net = load("fr_detect.onnx");
+  if (!net) TEST_SKIP("models not fetched");
+  int64_t d[8];
+  CHECK(mien_net_input_count(net) == 1);
+  CHECK(!strcmp(mien_net_input_name(net, 0), "input"));
+  CHECK(mien_net_input_dims(net, 0, d, 8) == 4);
+  CHECK(d[0] == 1 && d[1] == 3 && d[2] == 240 && d[3] == 320);
+  CHECK(mien_net_input_name(net, 1) == NULL && mien_net_input_dims(net, 1, d, 8) == -1);
+  CHECK(mien_net_output_count(net) == 2);
+  CHECK(!strcmp(mien_net_output_name(net, 0), "scores"));
+  CHECK(!strcmp(mien_net_output_name(net, 1), "boxes"));
+  CHECK(mien_net_output_name(net, 2) == NULL);
+  mien_net_free(net);
+}
+
 /* The detector's backbone is fully convolutional: stopping at the 8 head convolutions works at
  * any size, and the heads scale with it. */
 static void detector_heads_at_any_size(void) {
@@ -176,6 +193,7 @@ int main(void) {
   RUN(garbage_is_not_a_model);
   RUN(truncated_models_fail_cleanly);
   RUN(bit_flipped_models_never_crash);
+  RUN(model_interface_is_described);
   RUN(detector_heads_at_any_size);
   RUN(threads_do_not_change_results);
   return check_summary();

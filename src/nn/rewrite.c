@@ -171,12 +171,11 @@ static int absorb(nn_graph *g, nn_node *n, nn_node *m) {
   if (m->op == OP_ADD && fresh && m->nin == 2) {
     int other = m->in[0] == x ? m->in[1] : m->in[0];
     if (other == x || g->values[other].is_const) return 0;
-    /* the residual must have the output's shape: a graph input declared to broadcast
-     * ([1,C,1,1], [C,1,1], ...) stays a plain Add */
-    const nn_value *ov = &g->values[other];
-    if (ov->declared_ndim &&
-        (ov->declared_ndim != 4 || ov->declared[2] == 1 || ov->declared[3] == 1))
-      return 0;
+    /* The residual must have the Conv output's shape, which a tensor computed inside the
+     * network has in every residual block; a graph input's shape is the caller's to choose
+     * when planning (it may broadcast, e.g. [1,C,1,1]), so such an Add stays plain. */
+    for (int i = 0; i < g->ninputs; i++)
+      if (g->inputs[i] == other) return 0;
     n->residual = other;
     return 1;
   }
