@@ -32,7 +32,10 @@ typedef enum {
   MIEN_ERR_RESOURCE_EXISTS,      /* ResourceAlreadyExistsException: the collection exists */
   MIEN_ERR_CONFLICT,             /* ConflictException: the user exists */
   MIEN_ERR_QUOTA,                /* ServiceQuotaExceededException: e.g. 100 faces per user */
-  MIEN_ERR_PAGINATION_TOKEN      /* InvalidPaginationTokenException */
+  MIEN_ERR_PAGINATION_TOKEN,     /* InvalidPaginationTokenException */
+  MIEN_ERR_INVALID_S3_OBJECT,    /* InvalidS3ObjectException: no such bucket or object */
+  MIEN_ERR_THROTTLED,            /* ThrottlingException: busy, retry later */
+  MIEN_ERR_ACCESS_DENIED         /* AccessDeniedException: refused by policy (e.g. consent) */
 } mien_status;
 
 /* Rekognition's name for a status ("InvalidParameterException", ...). */

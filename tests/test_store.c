@@ -270,7 +270,7 @@ static void test_faces(void) {
        "{\"CollectionId\":\"c\",\"DetectionAttributes\":[\"AGE_RANGE\"]}"},
       {MIEN_ERR_INVALID_PARAMETER, NULL, "{\"CollectionId\":\"c\"}"},
       {MIEN_ERR_INVALID_PARAMETER, NULL, "{\"CollectionId\":\"c\",\"Image\":{\"Bytes\":\"@@@@\"}}"},
-      {MIEN_ERR_INVALID_PARAMETER, NULL,
+      {MIEN_ERR_INVALID_S3_OBJECT, NULL,
        "{\"CollectionId\":\"c\",\"Image\":{\"S3Object\":{\"Bucket\":\"b\",\"Name\":\"n\"}}}"},
       {MIEN_ERR_INVALID_IMAGE_FORMAT, NULL,
        "{\"CollectionId\":\"c\",\"Image\":{\"Bytes\":\"bm90IGFuIGltYWdl\"}}"},

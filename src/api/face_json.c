@@ -111,3 +111,11 @@ cJSON *mien_error_json(mien_status st, const char *msg) {
   cJSON_AddStringToObject(e, "Message", msg ? msg : "");
   return e;
 }
+
+cJSON *mien_face_summary_json(const mien_face *face, int img_w, int img_h) {
+  cJSON *o = cJSON_CreateObject(), *detail = mien_face_detail_json(face, img_w, img_h);
+  cJSON_AddItemToObject(o, "BoundingBox", mien_bounding_box_json(face, img_w, img_h));
+  cJSON_AddItemToObject(o, "Confidence", cJSON_DetachItemFromObject(detail, "Confidence"));
+  cJSON_Delete(detail);
+  return o;
+}

@@ -11,6 +11,8 @@
 #include "util/util.h"
 
 const mien_op mien_ops[] = {
+    {"DetectFaces", mien_op_detect_faces},
+    {"CompareFaces", mien_op_compare_faces},
     {"CreateCollection", mien_op_create_collection},
     {"DescribeCollection", mien_op_describe_collection},
     {"ListCollections", mien_op_list_collections},

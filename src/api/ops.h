@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/api.h"
+#include "api/buckets.h"
 #include "store/store.h"
 
 /* What one caller thread brings to an operation. */
@@ -19,6 +20,12 @@ typedef struct {
   /* Image bytes given directly (the CLI), used when the request has no Image.Bytes. */
   const uint8_t *image;
   size_t image_len;
+  /* Image limits (encoded bytes, sides, pixels); NULL: Rekognition's 5 MB and mien's defaults. */
+  const mien_image_limits *limits;
+  /* Where Image.S3Object reads from; NULL: no buckets. */
+  const mien_buckets *buckets;
+  /* Who calls, for the audit log: the request's access key id, or "cli"; NULL: "local". */
+  const char *principal;
 } mien_api;
 
 /* On success *resp is the response body; on failure it is NULL and err says why. */
@@ -44,10 +51,12 @@ void mien_api_release(mien_api *api);
 #define MIEN_ASSOCIATE_THRESHOLD 75.0f  /* AssociateFaces, UserMatchThreshold */
 #define MIEN_MAX_RESULTS 4096           /* ListFaces, ListCollections MaxResults; MaxFaces */
 #define MIEN_LIST_FACES_DEFAULT 1000
-#define MIEN_MAX_USERS 500             /* ListUsers MaxResults, SearchUsers MaxUsers */
-#define MIEN_IMAGE_MAX_BYTES (5 << 20) /* Image.Bytes, decoded */
+#define MIEN_MAX_USERS 500 /* ListUsers MaxResults, SearchUsers MaxUsers */
 
-/* The operations (ops.c: collections; ops_faces.c; ops_users.c). */
+/* The operations (ops.c: collections; ops_image.c: DetectFaces, CompareFaces; ops_faces.c;
+ * ops_users.c). */
+mien_status mien_op_detect_faces(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_compare_faces(mien_api *, const cJSON *, cJSON **, char *, size_t);
 mien_status mien_op_create_collection(mien_api *, const cJSON *, cJSON **, char *, size_t);
 mien_status mien_op_describe_collection(mien_api *, const cJSON *, cJSON **, char *, size_t);
 mien_status mien_op_list_collections(mien_api *, const cJSON *, cJSON **, char *, size_t);
@@ -92,9 +101,18 @@ mien_status op_face_ids(const cJSON *req, const char *name, int max, const char 
 int op_is_uuid(const char *s);
 /* The required CollectionId. */
 mien_status op_collection(const cJSON *req, const char **id, char *err, size_t errlen);
-/* The image: Image.Bytes (base64) decoded into *owned (free it), or api->image. */
-mien_status op_image(mien_api *api, const cJSON *req, const uint8_t **bytes, size_t *len,
-                     uint8_t **owned, char *err, size_t errlen);
+/* The image in req's field (an Image object: "Image", "SourceImage", ...): Bytes (base64) or
+ * S3Object read into *owned (free it), or api->image when the field is absent. */
+mien_status op_image(mien_api *api, const cJSON *req, const char *field, const uint8_t **bytes,
+                     size_t *len, uint8_t **owned, char *err, size_t errlen);
+/* Decodes req's image `field` and detects its faces (*faces malloc'ed, largest first); sha256,
+ * when not NULL, gets the hash of the image bytes. */
+mien_status op_detect_image(mien_api *api, const cJSON *req, const char *field, mien_image *img,
+                            mien_face **faces, int *n, uint8_t sha256[32], char *err,
+                            size_t errlen);
+/* The attribute list `field` (DetectFaces' Attributes, IndexFaces' DetectionAttributes): DEFAULT
+ * and ALL give the same FaceDetail, since mien infers no age, gender or emotion. */
+mien_status op_check_attributes(const cJSON *req, const char *field, char *err, size_t errlen);
 /* api->faces, made when missing. */
 mien_status op_faces(mien_api *api, mien_faces **f, char *err, size_t errlen);
 /* FaceModelVersion of this build (the one collections created now record). */

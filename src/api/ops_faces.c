@@ -1,7 +1,6 @@
 /* ops_faces.c - the face operations: IndexFaces (with QualityFilter and MaxFaces deciding which
  * faces are indexed and why the others are not), ListFaces, DeleteFaces, SearchFaces and
- * SearchFacesByImage, plus the image handling (Image.Bytes base64, limits) the *ByImage
- * operations share. */
+ * SearchFacesByImage. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,139 +9,6 @@
 #include "face/detect.h"
 #include "face/eval.h"
 #include "util/util.h"
-
-/* ---- images ---- */
-
-static int b64_value(int c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
-
-/* Decodes base64 (standard or URL alphabet, padding optional, no whitespace inside). */
-static uint8_t *b64_decode(const char *s, size_t *len) {
-  size_t n = strlen(s);
-  while (n && s[n - 1] == '=') n--;
-  uint8_t *out = malloc(n * 3 / 4 + 1);
-  if (!out) return NULL;
-  uint32_t acc = 0;
-  int bits = 0;
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    int v = b64_value((unsigned char)s[i]);
-    if (v < 0) {
-      free(out);
-      return NULL;
-    }
-    acc = acc << 6 | (uint32_t)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (uint8_t)(acc >> bits);
-    }
-  }
-  *len = o;
-  return out;
-}
-
-mien_status op_image(mien_api *api, const cJSON *req, const uint8_t **bytes, size_t *len,
-                     uint8_t **owned, char *err, size_t errlen) {
-  *owned = NULL;
-  const cJSON *img = cJSON_GetObjectItemCaseSensitive(req, "Image");
-  if (!img && api->image) {
-    *bytes = api->image, *len = api->image_len;
-  } else {
-    if (!cJSON_IsObject(img))
-      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "Image is required");
-    const cJSON *b = cJSON_GetObjectItemCaseSensitive(img, "Bytes");
-    if (!b && cJSON_GetObjectItemCaseSensitive(img, "S3Object"))
-      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
-                       "Image.S3Object is not supported by mien: send Image.Bytes");
-    if (!cJSON_IsString(b))
-      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
-                       "Image.Bytes must be a base64 string");
-    /* Reject before decoding what cannot fit: 4 characters per 3 bytes. */
-    if (strlen(b->valuestring) / 4 * 3 > (size_t)MIEN_IMAGE_MAX_BYTES + 3)
-      return MIEN_FAIL(err, errlen, MIEN_ERR_IMAGE_TOO_LARGE,
-                       "Image.Bytes is larger than the limit of %d bytes", MIEN_IMAGE_MAX_BYTES);
-    if (!(*owned = b64_decode(b->valuestring, len)))
-      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "Image.Bytes is not valid base64");
-    *bytes = *owned;
-  }
-  if (*len > (size_t)MIEN_IMAGE_MAX_BYTES) {
-    free(*owned);
-    *owned = NULL;
-    return MIEN_FAIL(err, errlen, MIEN_ERR_IMAGE_TOO_LARGE,
-                     "the image has %zu bytes; the limit is %d", *len, MIEN_IMAGE_MAX_BYTES);
-  }
-  return MIEN_OK;
-}
-
-mien_status op_faces(mien_api *api, mien_faces **f, char *err, size_t errlen) {
-  if (!api->faces) {
-    mien_faces_options opt = {0};
-    mien_status st = mien_faces_create(&opt, &api->faces, err, errlen);
-    if (st != MIEN_OK) return st;
-    api->faces_owned = 1;
-  }
-  *f = api->faces;
-  return MIEN_OK;
-}
-
-/* Decodes and detects the request's image: *faces malloc'ed, largest first. */
-static mien_status detect_image(mien_api *api, const cJSON *req, mien_image *img, mien_face **faces,
-                                int *n, uint8_t sha256[32], char *err, size_t errlen) {
-  *faces = NULL, *n = 0;
-  const uint8_t *bytes;
-  size_t len;
-  uint8_t *owned;
-  mien_faces *f;
-  mien_status st = op_faces(api, &f, err, errlen);
-  if (st == MIEN_OK) st = op_image(api, req, &bytes, &len, &owned, err, errlen);
-  if (st != MIEN_OK) return st;
-  if (sha256) mien_sha256(bytes, len, sha256);
-  st = mien_decode_image(bytes, len, img, err, errlen);
-  free(owned);
-  if (st != MIEN_OK) return st;
-  st = mien_faces_detect(f, img, faces, n, err, errlen);
-  if (st != MIEN_OK) mien_image_free(img);
-  return st;
-}
-
-mien_status op_image_search_begin(mien_api *api, const cJSON *req, op_search_params_fn params,
-                                  op_image_search *s, char *err, size_t errlen) {
-  mien_status st = op_collection(req, &s->coll, err, errlen);
-  if (st == MIEN_OK) st = params(req, &s->max, &s->threshold, err, errlen);
-  if (st == MIEN_OK) st = op_quality_filter(req, "NONE", &s->filter, err, errlen);
-  if (st == MIEN_OK) st = op_collection_version(api, s->coll, NULL, s->version, err, errlen);
-  if (st != MIEN_OK) return st;
-  return op_detect_largest(api, req, &s->faces, &s->n, &s->w, &s->h, s->emb, err, errlen);
-}
-
-mien_status op_detect_largest(mien_api *api, const cJSON *req, mien_face **faces, int *n,
-                              int *img_w, int *img_h, float emb[MIEN_EMBED_DIM], char *err,
-                              size_t errlen) {
-  mien_image img;
-  mien_status st = detect_image(api, req, &img, faces, n, NULL, err, errlen);
-  if (st != MIEN_OK) return st;
-  *img_w = img.w, *img_h = img.h;
-  if (*n > 0) {
-    if (!(*faces)[0].has_landmarks)
-      st = MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
-                     "the largest face in the image could not be aligned");
-    else
-      st = mien_faces_embed(api->faces, &img, &(*faces)[0], emb, err, errlen);
-  }
-  mien_image_free(&img);
-  if (st != MIEN_OK) {
-    free(*faces);
-    *faces = NULL;
-  }
-  return st;
-}
 
 /* ---- QualityFilter ---- */
 
@@ -195,21 +61,6 @@ int op_quality_reasons(const mien_face *face, const char *q, cJSON *reasons) {
 }
 
 /* ---- IndexFaces ---- */
-
-/* DetectionAttributes: DEFAULT and ALL give the same FaceDetail (mien infers no demographics). */
-static mien_status check_attributes(const cJSON *req, char *err, size_t errlen) {
-  const cJSON *a = cJSON_GetObjectItemCaseSensitive(req, "DetectionAttributes"), *v;
-  if (!a || cJSON_IsNull(a)) return MIEN_OK;
-  if (!cJSON_IsArray(a))
-    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "DetectionAttributes must be a list");
-  cJSON_ArrayForEach(v, a) {
-    if (!cJSON_IsString(v) || (strcmp(v->valuestring, "DEFAULT") && strcmp(v->valuestring, "ALL")))
-      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
-                       "DetectionAttributes may hold DEFAULT or ALL: mien never infers age, "
-                       "gender, emotion or other attributes");
-  }
-  return MIEN_OK;
-}
 
 /* Which faces to index: the largest that pass the filter, up to max. Fills keep[] (1 = index)
  * and the UnindexedFaces array. */
@@ -291,7 +142,7 @@ mien_status mien_op_index_faces(mien_api *api, const cJSON *req, cJSON **resp, c
         op_string(req, "ExternalImageId", 0, ID_USER, MIEN_EXTERNAL_ID_MAX, &external, err, errlen);
   if (st == MIEN_OK) st = op_int(req, "MaxFaces", 1, 1 << 30, MIEN_MAX_FACES, &max, err, errlen);
   if (st == MIEN_OK) st = op_quality_filter(req, "AUTO", &filter, err, errlen);
-  if (st == MIEN_OK) st = check_attributes(req, err, errlen);
+  if (st == MIEN_OK) st = op_check_attributes(req, "DetectionAttributes", err, errlen);
   /* A missing collection is reported before any image work. */
   if (st == MIEN_OK) st = op_collection_version(api, coll, NULL, version, err, errlen);
   if (st != MIEN_OK) return st;
@@ -299,7 +150,7 @@ mien_status mien_op_index_faces(mien_api *api, const cJSON *req, cJSON **resp, c
   mien_face *faces;
   int n;
   uint8_t sha[32];
-  st = detect_image(api, req, &img, &faces, &n, sha, err, errlen);
+  st = op_detect_image(api, req, "Image", &img, &faces, &n, sha, err, errlen);
   if (st != MIEN_OK) return st;
   int *keep = malloc((size_t)(n ? n : 1) * sizeof *keep);
   cJSON *r = cJSON_CreateObject();

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "api/ops.h"
 #include "cli/cli.h"
 #include "face/detect.h"
 #include "face/embed.h"
@@ -64,15 +64,6 @@ static int load_faces(const char *cmd, mien_faces *f, const char *path, mien_ima
   return EXIT_OK;
 }
 
-/* {"BoundingBox", "Confidence"}: how CompareFaces reports its source face. */
-static cJSON *face_summary_json(const mien_face *face, const mien_image *img) {
-  cJSON *o = cJSON_CreateObject(), *detail = mien_face_detail_json(face, img->w, img->h);
-  cJSON_AddItemToObject(o, "BoundingBox", mien_bounding_box_json(face, img->w, img->h));
-  cJSON_AddItemToObject(o, "Confidence", cJSON_DetachItemFromObject(detail, "Confidence"));
-  cJSON_Delete(detail);
-  return o;
-}
-
 /* --threads N: 0 (all cores) or more. */
 static int parse_threads(const char *cmd, const char *arg, int *threads) {
   char *end;
@@ -97,7 +88,7 @@ static int create_faces(const char *cmd, void (*usage)(FILE *), int argc, int na
 /* ---- mien compare ---- */
 
 static void compare_usage(FILE *f) {
-  fprintf(f, "usage: mien compare SOURCE TARGET [--threshold S] [--threads N]\n"
+  fprintf(f, "usage: mien compare SOURCE TARGET [--threshold S]\n"
              "  Compares the largest face in SOURCE with every face in TARGET (JPEG or PNG) and\n"
              "  prints Rekognition's CompareFaces response. --threshold: the least Similarity\n"
              "  (0-100, default 80) for a FaceMatch; 80 accepts about 1 in 10,000 pairs of\n"
@@ -105,49 +96,40 @@ static void compare_usage(FILE *f) {
              "  No face in SOURCE: InvalidParameterException, exit 3.\n");
 }
 
-/* The CompareFaces response, from the source face's embedding and the target's faces. */
-static cJSON *compare_response(mien_faces *f, const mien_image *src, const mien_face *sface,
-                               const float *semb, const mien_image *tgt, const mien_face *tfaces,
-                               int nt, float threshold, mien_status *st, char *err, size_t errlen) {
-  cJSON *root = cJSON_CreateObject();
-  cJSON_AddItemToObject(root, "SourceImageFace", face_summary_json(sface, src));
-  cJSON *matches = cJSON_AddArrayToObject(root, "FaceMatches");
-  cJSON *unmatched = cJSON_AddArrayToObject(root, "UnmatchedFaces");
-  mien_scored *m = malloc((size_t)(nt ? nt : 1) * sizeof *m); /* tag: the target face */
-  if (!m) *st = MIEN_ERR_NOMEM;
-  int nm = 0;
-  for (int i = 0; *st == MIEN_OK && i < nt; i++) {
-    float temb[MIEN_EMBED_DIM];
-    if (!tfaces[i].has_landmarks) {
-      cJSON_AddItemToArray(unmatched, mien_face_detail_json(&tfaces[i], tgt->w, tgt->h));
-      continue;
+/* The CompareFaces operation on a request naming both images by their bytes. */
+static int compare_files(const char *src, const char *tgt, double threshold) {
+  cJSON *req = cJSON_CreateObject();
+  const char *paths[2] = {src, tgt}, *fields[2] = {"SourceImage", "TargetImage"};
+  for (int i = 0; i < 2; i++) {
+    size_t len;
+    uint8_t *bytes = mien_read_file(paths[i], &len);
+    char *b64 = bytes ? mien_b64_encode(bytes, len) : NULL;
+    free(bytes);
+    if (!b64) {
+      char msg[4200];
+      snprintf(msg, sizeof msg, "cannot read %s", paths[i]);
+      cJSON_Delete(req);
+      return cli_fail("compare", MIEN_ERR_IO, msg);
     }
-    *st = mien_faces_embed(f, tgt, &tfaces[i], temb, err, errlen);
-    if (*st != MIEN_OK) break;
-    float s = mien_similarity(mien_cosine(semb, temb));
-    if (s >= threshold)
-      m[nm++] = (mien_scored){s, i};
-    else
-      cJSON_AddItemToArray(unmatched, mien_face_detail_json(&tfaces[i], tgt->w, tgt->h));
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(req, fields[i]), "Bytes", b64);
+    free(b64);
   }
-  mien_scored_sort(m, nm, 1);
-  for (int i = 0; i < nm; i++) {
-    cJSON *fm = cJSON_CreateObject();
-    cJSON_AddItemToObject(fm, "Similarity", json_number(m[i].score, 6));
-    cJSON_AddItemToObject(fm, "Face", mien_face_detail_json(&tfaces[m[i].tag], tgt->w, tgt->h));
-    cJSON_AddItemToArray(matches, fm);
-  }
-  free(m);
-  return root;
+  cJSON_AddNumberToObject(req, "SimilarityThreshold", threshold);
+  mien_api api = {.principal = "cli"};
+  char err[1024] = "";
+  cJSON *resp = NULL;
+  mien_status st = mien_op_compare_faces(&api, req, &resp, err, sizeof err);
+  mien_api_release(&api);
+  cJSON_Delete(req);
+  return print_or_fail(resp, st, err);
 }
 
 int cmd_compare(int argc, char **argv) {
   static const struct option opts[] = {{"threshold", required_argument, NULL, 's'},
-                                       {"threads", required_argument, NULL, 't'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   float threshold = 80;
-  int threads = 0, c;
+  int c;
   char *end;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (c) {
@@ -158,43 +140,12 @@ int cmd_compare(int argc, char **argv) {
         return EXIT_USAGE;
       }
       break;
-    case 't':
-      if (parse_threads("compare", optarg, &threads) != EXIT_OK) return EXIT_USAGE;
-      break;
     default:
       return usage_exit(compare_usage, c);
     }
   }
-  mien_faces *f;
-  int rc = create_faces("compare", compare_usage, argc, 2, threads, &f);
-  if (rc != EXIT_OK) return rc;
-  mien_image src = {0}, tgt = {0};
-  mien_face *sfaces = NULL, *tfaces = NULL;
-  int ns = 0, nt = 0;
-  rc = load_faces("compare", f, argv[optind], &src, &sfaces, &ns);
-  if (rc == EXIT_OK) rc = load_faces("compare", f, argv[optind + 1], &tgt, &tfaces, &nt);
-  char err[512] = "";
-  float semb[MIEN_EMBED_DIM];
-  mien_status st = MIEN_OK;
-  /* Faces come largest first; the source face is the largest that can be aligned. */
-  int si = 0;
-  while (si < ns && !sfaces[si].has_landmarks) si++;
-  if (rc == EXIT_OK && si == ns) {
-    snprintf(err, sizeof err, "no face found in the source image %s", argv[optind]);
-    rc = cli_fail(NULL, MIEN_ERR_INVALID_PARAMETER, err);
-  }
-  if (rc == EXIT_OK) st = mien_faces_embed(f, &src, &sfaces[si], semb, err, sizeof err);
-  cJSON *root = NULL;
-  if (rc == EXIT_OK && st == MIEN_OK)
-    root = compare_response(f, &src, &sfaces[si], semb, &tgt, tfaces, nt, threshold, &st, err,
-                            sizeof err);
-  if (rc == EXIT_OK) rc = print_or_fail(root, st, err);
-  free(sfaces);
-  free(tfaces);
-  mien_image_free(&src);
-  mien_image_free(&tgt);
-  mien_faces_free(f);
-  return rc;
+  if (argc - optind != 2) return usage_exit(compare_usage, '?');
+  return compare_files(argv[optind], argv[optind + 1], threshold);
 }
 
 /* ---- mien embed ---- */
@@ -253,7 +204,7 @@ static cJSON *embeddings_json(mien_faces *f, const mien_image *img, const mien_f
     if (!faces[i].has_landmarks) continue;
     *st = mien_faces_embed(f, img, &faces[i], emb, err, errlen);
     if (*st != MIEN_OK) break;
-    cJSON *face = face_summary_json(&faces[i], img), *vec = cJSON_CreateArray();
+    cJSON *face = mien_face_summary_json(&faces[i], img->w, img->h), *vec = cJSON_CreateArray();
     for (int k = 0; k < MIEN_EMBED_DIM; k++) cJSON_AddItemToArray(vec, json_number(emb[k], 9));
     cJSON_AddItemToObject(face, "Embedding", vec);
     cJSON_AddItemToArray(arr, face);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "api/ops.h"
 #include "cli/cli.h"
 #include "face/detect.h"
 #include "util/util.h"
@@ -166,34 +166,48 @@ static int bench_one(mien_faces *fx, const detect_args *a, const char *path, con
   return rc;
 }
 
-static int detect_one(mien_faces *fx, const detect_args *a, const char *path) {
-  size_t len = 0;
-  uint8_t *bytes = read_capped(path, a->lim.max_bytes, &len);
-  if (!bytes) return cli_fail(path, MIEN_ERR_IO, strerror(errno));
-  if (a->runs > 0) {
-    int rc = bench_one(fx, a, path, bytes, len);
-    free(bytes);
-    return rc;
-  }
+/* --annotate: the response, then the image with the faces drawn. */
+static int detect_annotate(mien_faces *fx, const detect_args *a, const char *path,
+                           const uint8_t *bytes, size_t len) {
   mien_image img;
   mien_image_info info;
   mien_face *faces = NULL;
   int n = 0;
   int rc = decode_detect(fx, a, path, bytes, len, &img, &info, &faces, &n);
-  free(bytes);
   if (rc != EXIT_OK) return rc;
   cJSON *resp = cJSON_CreateObject();
   cJSON *arr = cJSON_AddArrayToObject(resp, "FaceDetails");
   for (int i = 0; i < n; i++)
     cJSON_AddItemToArray(arr, mien_face_detail_json(&faces[i], info.orig_w, info.orig_h));
   cli_print_json(stdout, resp);
-  if (a->annotate) {
-    annotate(&img, faces, n);
-    if (mien_image_write_png(a->annotate, &img) != 0)
-      rc = cli_fail(a->annotate, MIEN_ERR_IO, strerror(errno));
-  }
+  annotate(&img, faces, n);
+  if (mien_image_write_png(a->annotate, &img) != 0)
+    rc = cli_fail(a->annotate, MIEN_ERR_IO, strerror(errno));
   free(faces);
   mien_image_free(&img);
+  return rc;
+}
+
+/* The DetectFaces operation, the image's bytes standing for Image.Bytes. */
+static int detect_op(mien_faces *fx, const detect_args *a, const char *path, const uint8_t *bytes,
+                     size_t len) {
+  mien_api api = {
+      .faces = fx, .image = bytes, .image_len = len, .limits = &a->lim, .principal = "cli"};
+  cJSON *req = cJSON_CreateObject(), *resp = NULL;
+  char err[1024] = "";
+  mien_status st = mien_op_detect_faces(&api, req, &resp, err, sizeof err);
+  cJSON_Delete(req);
+  return st == MIEN_OK ? cli_print_json(stdout, resp) : cli_fail(path, st, err);
+}
+
+static int detect_one(mien_faces *fx, const detect_args *a, const char *path) {
+  size_t len = 0;
+  uint8_t *bytes = read_capped(path, a->lim.max_bytes, &len);
+  if (!bytes) return cli_fail(path, MIEN_ERR_IO, strerror(errno));
+  int rc = a->runs > 0   ? bench_one(fx, a, path, bytes, len)
+           : a->annotate ? detect_annotate(fx, a, path, bytes, len)
+                         : detect_op(fx, a, path, bytes, len);
+  free(bytes);
   return rc;
 }
 

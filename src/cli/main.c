@@ -66,6 +66,8 @@ int cli_exit_code(int status) {
   case MIEN_ERR_CONFLICT:
   case MIEN_ERR_QUOTA:
   case MIEN_ERR_PAGINATION_TOKEN:
+  case MIEN_ERR_INVALID_S3_OBJECT:
+  case MIEN_ERR_ACCESS_DENIED:
     return EXIT_INPUT;
   case MIEN_ERR_MODEL:
   case MIEN_ERR_IO:

@@ -35,6 +35,12 @@ const char *mien_status_name(mien_status s) {
     return "ServiceQuotaExceededException";
   case MIEN_ERR_PAGINATION_TOKEN:
     return "InvalidPaginationTokenException";
+  case MIEN_ERR_INVALID_S3_OBJECT:
+    return "InvalidS3ObjectException";
+  case MIEN_ERR_THROTTLED:
+    return "ThrottlingException";
+  case MIEN_ERR_ACCESS_DENIED:
+    return "AccessDeniedException";
   }
   return "InternalServerError";
 }

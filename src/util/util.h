@@ -19,6 +19,12 @@ void mien_set_err(char *err, size_t errlen, const char *fmt, ...)
 /* mien_set_err, then the value st: `return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "...", ...);`. */
 #define MIEN_FAIL(err, errlen, st, ...) (mien_set_err((err), (errlen), __VA_ARGS__), (st))
 
+/* Base64 (standard or URL alphabet, padding optional, no whitespace inside) to bytes; NULL when
+ * malformed or out of memory. *len gets the size. */
+uint8_t *mien_b64_decode(const char *s, size_t *len);
+/* Bytes to padded standard base64, NUL-terminated; NULL when out of memory. */
+char *mien_b64_encode(const uint8_t *data, size_t len);
+
 /* Milliseconds on the monotonic clock, for timing. */
 double mien_now_ms(void);
 /* Sorts n doubles ascending. */

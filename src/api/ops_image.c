@@ -1,0 +1,275 @@
+/* ops_image.c - what the image operations share and the two that need no collection:
+ *   images       Image.Bytes (base64) or Image.S3Object (buckets.h), size limits, decoding and
+ *                detection, for every operation that takes an image;
+ *   DetectFaces  every face's FaceDetail, largest first;
+ *   CompareFaces the largest alignable face of SourceImage against every face of TargetImage,
+ *                with the calibrated Similarity (docs/similarity.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/ops.h"
+#include "face/detect.h"
+#include "face/eval.h"
+#include "util/util.h"
+
+static size_t op_max_bytes(const mien_api *api) {
+  mien_image_limits def;
+  if (api->limits) return api->limits->max_bytes;
+  mien_image_limits_default(&def);
+  return def.max_bytes;
+}
+
+/* Image.S3Object: {Bucket, Name, Version} read from the bucket's local directory. */
+static mien_status s3_image(mien_api *api, const char *field, const cJSON *s3, uint8_t **owned,
+                            size_t *len, char *err, size_t errlen) {
+  const char *bucket, *name;
+  mien_status st = op_string(s3, "Bucket", 1, ID_TOKEN, 255, &bucket, err, errlen);
+  if (st == MIEN_OK) st = op_string(s3, "Name", 1, ID_TOKEN, 1024, &name, err, errlen);
+  if (st != MIEN_OK) {
+    char why[400];
+    snprintf(why, sizeof why, "%s", err ? err : "");
+    return MIEN_FAIL(err, errlen, st, "%s.S3Object: %s", field, why);
+  }
+  return mien_buckets_read(api->buckets, bucket, name, op_max_bytes(api), owned, len, err, errlen);
+}
+
+mien_status op_image(mien_api *api, const cJSON *req, const char *field, const uint8_t **bytes,
+                     size_t *len, uint8_t **owned, char *err, size_t errlen) {
+  *owned = NULL;
+  const cJSON *img = cJSON_GetObjectItemCaseSensitive(req, field);
+  if (!img && api->image) {
+    *bytes = api->image, *len = api->image_len;
+  } else {
+    if (!cJSON_IsObject(img))
+      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "%s is required", field);
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(img, "Bytes");
+    const cJSON *s3 = cJSON_GetObjectItemCaseSensitive(img, "S3Object");
+    if (b && s3)
+      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                       "%s must have either Bytes or S3Object, not both", field);
+    if (cJSON_IsObject(s3)) {
+      mien_status st = s3_image(api, field, s3, owned, len, err, errlen);
+      if (st != MIEN_OK) return st;
+    } else {
+      if (!cJSON_IsString(b))
+        return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                         "%s.Bytes must be a base64 string (or give %s.S3Object)", field, field);
+      /* Reject before decoding what cannot fit: 4 characters per 3 bytes. */
+      if (strlen(b->valuestring) / 4 * 3 > op_max_bytes(api) + 3)
+        return MIEN_FAIL(err, errlen, MIEN_ERR_IMAGE_TOO_LARGE,
+                         "%s.Bytes is larger than the limit of %zu bytes", field,
+                         op_max_bytes(api));
+      if (!(*owned = mien_b64_decode(b->valuestring, len)))
+        return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "%s.Bytes is not valid base64",
+                         field);
+    }
+    *bytes = *owned;
+  }
+  if (*len > op_max_bytes(api)) {
+    free(*owned);
+    *owned = NULL;
+    return MIEN_FAIL(err, errlen, MIEN_ERR_IMAGE_TOO_LARGE,
+                     "the image has %zu bytes; the limit is %zu", *len, op_max_bytes(api));
+  }
+  return MIEN_OK;
+}
+
+mien_status op_faces(mien_api *api, mien_faces **f, char *err, size_t errlen) {
+  if (!api->faces) {
+    mien_faces_options opt = {0};
+    mien_status st = mien_faces_create(&opt, &api->faces, err, errlen);
+    if (st != MIEN_OK) return st;
+    api->faces_owned = 1;
+  }
+  *f = api->faces;
+  return MIEN_OK;
+}
+
+mien_status op_detect_image(mien_api *api, const cJSON *req, const char *field, mien_image *img,
+                            mien_face **faces, int *n, uint8_t sha256[32], char *err,
+                            size_t errlen) {
+  *faces = NULL, *n = 0;
+  const uint8_t *bytes;
+  size_t len;
+  uint8_t *owned;
+  mien_faces *f;
+  /* The request is checked before the pipeline is made: a bad request is answered as such. */
+  mien_status st = op_image(api, req, field, &bytes, &len, &owned, err, errlen);
+  if (st == MIEN_OK && (st = op_faces(api, &f, err, errlen)) != MIEN_OK) free(owned);
+  if (st != MIEN_OK) return st;
+  if (sha256) mien_sha256(bytes, len, sha256);
+  st = mien_faces_decode(f, bytes, len, api->limits, 1, img, NULL, err, errlen);
+  free(owned);
+  if (st != MIEN_OK) return st;
+  st = mien_faces_detect(f, img, faces, n, err, errlen);
+  if (st != MIEN_OK) mien_image_free(img);
+  return st;
+}
+
+mien_status op_image_search_begin(mien_api *api, const cJSON *req, op_search_params_fn params,
+                                  op_image_search *s, char *err, size_t errlen) {
+  mien_status st = op_collection(req, &s->coll, err, errlen);
+  if (st == MIEN_OK) st = params(req, &s->max, &s->threshold, err, errlen);
+  if (st == MIEN_OK) st = op_quality_filter(req, "NONE", &s->filter, err, errlen);
+  if (st == MIEN_OK) st = op_collection_version(api, s->coll, NULL, s->version, err, errlen);
+  if (st != MIEN_OK) return st;
+  return op_detect_largest(api, req, &s->faces, &s->n, &s->w, &s->h, s->emb, err, errlen);
+}
+
+mien_status op_detect_largest(mien_api *api, const cJSON *req, mien_face **faces, int *n,
+                              int *img_w, int *img_h, float emb[MIEN_EMBED_DIM], char *err,
+                              size_t errlen) {
+  mien_image img;
+  mien_status st = op_detect_image(api, req, "Image", &img, faces, n, NULL, err, errlen);
+  if (st != MIEN_OK) return st;
+  *img_w = img.w, *img_h = img.h;
+  if (*n > 0) {
+    if (!(*faces)[0].has_landmarks)
+      st = MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                     "the largest face in the image could not be aligned");
+    else
+      st = mien_faces_embed(api->faces, &img, &(*faces)[0], emb, err, errlen);
+  }
+  mien_image_free(&img);
+  if (st != MIEN_OK) {
+    free(*faces);
+    *faces = NULL;
+  }
+  return st;
+}
+
+mien_status op_check_attributes(const cJSON *req, const char *field, char *err, size_t errlen) {
+  const cJSON *a = cJSON_GetObjectItemCaseSensitive(req, field), *v;
+  if (!a || cJSON_IsNull(a)) return MIEN_OK;
+  if (!cJSON_IsArray(a))
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "%s must be a list", field);
+  cJSON_ArrayForEach(v, a) {
+    if (!cJSON_IsString(v) || (strcmp(v->valuestring, "DEFAULT") && strcmp(v->valuestring, "ALL")))
+      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                       "%s may hold DEFAULT or ALL: mien never infers age, gender, emotion or "
+                       "other attributes",
+                       field);
+  }
+  return MIEN_OK;
+}
+
+/* ---- DetectFaces ---- */
+
+mien_status mien_op_detect_faces(mien_api *api, const cJSON *req, cJSON **resp, char *err,
+                                 size_t errlen) {
+  mien_status st = op_check_attributes(req, "Attributes", err, errlen);
+  const uint8_t *bytes;
+  size_t len;
+  uint8_t *owned = NULL;
+  mien_faces *f;
+  if (st == MIEN_OK) st = op_image(api, req, "Image", &bytes, &len, &owned, err, errlen);
+  if (st == MIEN_OK && (st = op_faces(api, &f, err, errlen)) != MIEN_OK) free(owned);
+  if (st != MIEN_OK) return st;
+  /* Decoded at the reduction detection affords: a large JPEG costs a fraction of a full decode. */
+  mien_image img;
+  mien_image_info info;
+  st = mien_faces_decode(f, bytes, len, api->limits, 0, &img, &info, err, errlen);
+  free(owned);
+  if (st != MIEN_OK) return st;
+  mien_face *faces = NULL;
+  int n = 0;
+  st = mien_faces_detect_scaled(f, &img, info.scale, &faces, &n, err, errlen);
+  mien_image_free(&img);
+  if (st != MIEN_OK) return st;
+  cJSON *r = cJSON_CreateObject();
+  cJSON *arr = cJSON_AddArrayToObject(r, "FaceDetails");
+  for (int i = 0; i < n; i++)
+    cJSON_AddItemToArray(arr, mien_face_detail_json(&faces[i], info.orig_w, info.orig_h));
+  free(faces);
+  return op_respond(MIEN_OK, r, resp);
+}
+
+/* ---- CompareFaces ---- */
+
+/* The largest face of SourceImage that can be aligned, and its embedding. */
+static mien_status compare_source(mien_api *api, const cJSON *req, cJSON *r,
+                                  float emb[MIEN_EMBED_DIM], char *err, size_t errlen) {
+  mien_image img;
+  mien_face *faces;
+  int n;
+  mien_status st = op_detect_image(api, req, "SourceImage", &img, &faces, &n, NULL, err, errlen);
+  if (st != MIEN_OK) return st;
+  int si = 0; /* faces come largest first */
+  while (si < n && !faces[si].has_landmarks) si++;
+  if (si == n)
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                   "There are no faces in the source image that can be compared");
+  else
+    st = mien_faces_embed(api->faces, &img, &faces[si], emb, err, errlen);
+  if (st == MIEN_OK)
+    cJSON_AddItemToObject(r, "SourceImageFace", mien_face_summary_json(&faces[si], img.w, img.h));
+  free(faces);
+  mien_image_free(&img);
+  return st;
+}
+
+/* Every face of TargetImage: a FaceMatch (most similar first) at or above threshold, else an
+ * UnmatchedFace, as is a face that cannot be aligned. */
+static mien_status compare_targets(mien_api *api, const cJSON *req, cJSON *r,
+                                   const float semb[MIEN_EMBED_DIM], double threshold,
+                                   const char *filter, char *err, size_t errlen) {
+  mien_image img;
+  mien_face *faces;
+  int n;
+  mien_status st = op_detect_image(api, req, "TargetImage", &img, &faces, &n, NULL, err, errlen);
+  if (st != MIEN_OK) return st;
+  cJSON *matches = cJSON_AddArrayToObject(r, "FaceMatches");
+  cJSON *unmatched = cJSON_AddArrayToObject(r, "UnmatchedFaces");
+  mien_scored *m = malloc((size_t)(n ? n : 1) * sizeof *m); /* tag: the target face */
+  if (!m) st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  int nm = 0;
+  for (int i = 0; st == MIEN_OK && i < n; i++) {
+    cJSON *reasons = cJSON_CreateArray();
+    int filtered = op_quality_reasons(&faces[i], filter, reasons) > 0;
+    cJSON_Delete(reasons);
+    if (filtered) continue; /* Rekognition leaves filtered faces out of both lists */
+    float temb[MIEN_EMBED_DIM];
+    float s = -1;
+    if (faces[i].has_landmarks) {
+      st = mien_faces_embed(api->faces, &img, &faces[i], temb, err, errlen);
+      if (st != MIEN_OK) break;
+      s = mien_similarity(mien_cosine(semb, temb));
+    }
+    if (s >= threshold)
+      m[nm++] = (mien_scored){s, i};
+    else
+      cJSON_AddItemToArray(unmatched, mien_face_detail_json(&faces[i], img.w, img.h));
+  }
+  mien_scored_sort(m, nm, 1);
+  for (int i = 0; st == MIEN_OK && i < nm; i++) {
+    cJSON *fm = cJSON_CreateObject();
+    op_add_num(fm, "Similarity", m[i].score);
+    cJSON_AddItemToObject(fm, "Face", mien_face_detail_json(&faces[m[i].tag], img.w, img.h));
+    cJSON_AddItemToArray(matches, fm);
+  }
+  free(m);
+  free(faces);
+  mien_image_free(&img);
+  return st;
+}
+
+mien_status mien_op_compare_faces(mien_api *api, const cJSON *req, cJSON **resp, char *err,
+                                  size_t errlen) {
+  double threshold;
+  const char *filter;
+  mien_status st = op_number(req, "SimilarityThreshold", 0, 100, MIEN_FACE_MATCH_THRESHOLD,
+                             &threshold, err, errlen);
+  if (st == MIEN_OK) st = op_quality_filter(req, "NONE", &filter, err, errlen);
+  /* Both images are required: say so before working on the first. */
+  const char *fields[2] = {"SourceImage", "TargetImage"};
+  for (int i = 0; st == MIEN_OK && i < 2; i++)
+    if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(req, fields[i])))
+      st = MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "%s is required", fields[i]);
+  if (st != MIEN_OK) return st;
+  cJSON *r = cJSON_CreateObject();
+  float semb[MIEN_EMBED_DIM];
+  st = compare_source(api, req, r, semb, err, errlen);
+  if (st == MIEN_OK) st = compare_targets(api, req, r, semb, threshold, filter, err, errlen);
+  return op_respond(st, r, resp);
+}
