@@ -187,6 +187,9 @@ typedef struct {
 
 const nn_op_def *nn_op_def_get(nn_op op);
 int nn_op_from_name(const char *op_type, nn_op *op);
+/* Whether a node of op with nin inputs (value indices in, -1 where omitted) has the inputs op
+ * needs: 0, or -1 with *min and *max saying how many it takes. */
+int nn_op_check_inputs(nn_op op, int nin, const int *in, int *min, int *max);
 
 /* Helpers shared by ops and planner. */
 int64_t nn_numel(const nn_shape *s);

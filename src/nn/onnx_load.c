@@ -340,6 +340,12 @@ mien_status nn_graph_load(nn_graph *g, const void *data, size_t len, char *err, 
         goto out;
       }
     }
+    int lo, hi;
+    if (nn_op_check_inputs(n->op, n->nin, n->in, &lo, &hi)) {
+      nn_node_errf(n, err, errlen, "has %d inputs; %s takes %d to %d, the first %d given", n->nin,
+                   op_type, lo, hi, lo);
+      goto out;
+    }
     n->nout = (int)np->n_output;
     for (size_t j = 0; j < np->n_output; j++) {
       int v = add_value(g, np->output[j]);

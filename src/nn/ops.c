@@ -1,5 +1,6 @@
 /* ops.c - the operator registry: ONNX op_type names to definitions, indexed by nn_op so that
  * running a step is one array load. */
+#include <stdint.h>
 #include <string.h>
 
 #include "nn/ops.h"
@@ -31,6 +32,47 @@ static const nn_op_def *const defs[OP_COUNT] = {
     [OP_SHAPE] = &nn_op_shape,
     [OP_IDENTITY] = &nn_op_identity,
 };
+
+/* How many inputs each operator takes (ONNX's operator schemas, for the opsets mien reads); the
+ * first min must be present. Checked once at load, so no infer or run function meets a node
+ * with fewer inputs than it reads. */
+static const struct {
+  int8_t min, max;
+} arity[OP_COUNT] = {
+    [OP_CONV] = {2, 3},
+    [OP_RELU] = {1, 1},
+    [OP_PRELU] = {2, 2},
+    [OP_SIGMOID] = {1, 1},
+    [OP_SOFTMAX] = {1, 1},
+    [OP_EXP] = {1, 1},
+    [OP_ADD] = {2, 2},
+    [OP_SUB] = {2, 2},
+    [OP_MUL] = {2, 2},
+    [OP_DIV] = {2, 2},
+    [OP_GEMM] = {2, 3},
+    [OP_MATMUL] = {2, 2},
+    [OP_BATCHNORM] = {5, 5},
+    [OP_MAXPOOL] = {1, 1},
+    [OP_RESIZE] = {1, 4},
+    [OP_RESHAPE] = {2, 2},
+    [OP_FLATTEN] = {1, 1},
+    [OP_TRANSPOSE] = {1, 1},
+    [OP_CONCAT] = {1, NN_MAX_IO},
+    [OP_SLICE] = {1, 5},
+    [OP_GATHER] = {2, 2},
+    [OP_UNSQUEEZE] = {1, 2},
+    [OP_SQUEEZE] = {1, 2},
+    [OP_SHAPE] = {1, 1},
+    [OP_IDENTITY] = {1, 3}, /* Dropout's optional ratio and training_mode */
+};
+
+int nn_op_check_inputs(nn_op op, int nin, const int *in, int *min, int *max) {
+  *min = arity[op].min, *max = arity[op].max;
+  if (nin < *min || nin > *max) return -1;
+  for (int j = 0; j < *min; j++)
+    if (in[j] < 0) return -1;
+  return 0;
+}
 
 const nn_op_def *nn_op_def_get(nn_op op) {
   return op < OP_COUNT ? defs[op] : NULL;

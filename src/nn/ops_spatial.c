@@ -80,7 +80,13 @@ static int resize_infer(const nn_node *n, nn_tensor **in, nn_tensor **out, char 
     if (!in[si]->data || in[si]->type != NN_F32)
       return nn_node_errf(n, err, errlen, "scales must be known at plan time");
     const float *sc = in[si]->data;
-    for (int i = 0; i < 4; i++) out[0]->s.d[i] = (int64_t)floorf((float)s->d[i] * sc[i]);
+    for (int i = 0; i < 4; i++) {
+      float d = floorf((float)s->d[i] * sc[i]);
+      /* NaN and sizes beyond any tensor are refused before the cast, which they would overflow */
+      if (!(d >= 0 && d <= 1e9f))
+        return nn_node_errf(n, err, errlen, "scale %g gives no usable size", (double)sc[i]);
+      out[0]->s.d[i] = (int64_t)d;
+    }
   } else {
     return nn_node_errf(n, err, errlen, "needs 4 scales or 4 sizes");
   }
