@@ -1,9 +1,10 @@
 # mien - the commands a user types. CMake (CMakeLists.txt) knows the sources; this file knows
 # the workflow: dependencies, models, build, tests, benchmarks.
 #
-#   make run     install what is missing, build, fetch the models, run mien
+#   make run     install what is missing, build, fetch the models, serve on 127.0.0.1:8080
 #   make test    the whole suite: normal build, then again under ASan+UBSan
 #   make bench   mien against ONNX Runtime on the default models, ratios in one run
+#   make bench-serve  the server under wrk: DetectFaces req/s and p50/p99, search at 100k faces
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -26,12 +27,11 @@ build: $(BUILD)/CMakeCache.txt
 models: | deps
 	@scripts/fetch-models
 
-# Until `mien serve` exists: detect the faces of a sample photo (from ../shared when present),
-# then time the models.
-SAMPLE ?= ../shared/data/openface/images/examples/longoria-cooper.jpg
+# The server on 127.0.0.1 with the embedded store (the default data directory, or $MIEN_DATA):
+# the web page at http://127.0.0.1:$(PORT)/, the API for aws-cli and boto3 at the same URL.
+PORT ?= 8080
 run: all
-	@if [ -f $(SAMPLE) ]; then $(BUILD)/mien detect $(SAMPLE); fi
-	$(BUILD)/mien bench
+	$(BUILD)/mien serve --listen 127.0.0.1:$(PORT)
 
 # The suite, as CI runs it. Each configuration ends with ctest's summary line.
 test: test-fast test-asan
@@ -49,6 +49,11 @@ test-asan: $(ASAN_BUILD)/CMakeCache.txt models
 
 bench: all
 	MIEN_BIN=$(BUILD)/mien bench/engine.sh
+
+# `mien serve` under wrk: DetectFaces req/s and latency on 640x480, SearchFacesByImage at 100k faces.
+.PHONY: bench-serve
+bench-serve: all
+	MIEN_BIN=$(BUILD)/mien bench/serve.sh
 
 # Regenerates tests/fixtures/parity from ONNX Runtime (needs the npm registry once).
 fixtures: all

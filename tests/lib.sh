@@ -22,3 +22,108 @@ run() {
     return 1
   fi
 }
+
+# ---- mien serve (tests of the HTTP server) ----
+
+# start_server ARGS...: runs `$MIEN --data $SERVER_DATA serve --listen 127.0.0.1:0 ARGS` in the
+# background (SERVER_DATA defaults to $TMP/serve; its stdout goes to $TMP/server.out, its request
+# log to $TMP/server.log), waits up to 60 s for the {"listening":URL} line, sets URL and
+# SERVER_PID. Returns 1, saying why, when the server exits or stays silent. One server at a time:
+# starting another stops the first; the EXIT trap stops the last.
+start_server() {
+  stop_server
+  SERVER_DATA=${SERVER_DATA:-$TMP/serve}
+  URL=
+  : >"$TMP/server.out" # before the background job's own redirection, which may come later
+  "$MIEN" --data "$SERVER_DATA" serve --listen 127.0.0.1:0 "$@" >"$TMP/server.out" 2>"$TMP/server.log" &
+  SERVER_PID=$!
+  local i
+  for ((i = 0; i < 600; i++)); do
+    URL=$(sed -n 's/^{"listening":"\([^"]*\)".*/\1/p' "$TMP/server.out")
+    [[ -n $URL ]] && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "mien serve did not start: $(tail -c 600 "$TMP/server.log")"
+  stop_server
+  return 1
+}
+
+# stop_server: SIGTERM to the server of start_server; waits up to 30 s, then SIGKILL. Returns
+# the server's exit status (0: a clean shutdown), 0 when none runs.
+stop_server() {
+  [[ -n ${SERVER_PID:-} ]] || return 0
+  local pid=$SERVER_PID i rc
+  SERVER_PID=
+  kill -TERM "$pid" 2>/dev/null
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$pid" 2>/dev/null && { echo "mien serve ignored SIGTERM for 30 s: killed"; kill -KILL "$pid"; }
+  wait "$pid"
+  rc=$?
+  return $rc
+}
+trap 'stop_server >/dev/null; rm -rf "$TMP"' EXIT
+
+# api OPERATION JSON: an unsigned POST of JSON to $URL as RekognitionService.OPERATION (curl).
+# The response body goes to $TMP/out, its HTTP status to HTTP; fails only when curl does.
+api() {
+  HTTP=$(curl -sS -o "$TMP/out" -w '%{http_code}' -X POST "$URL/" \
+    -H 'Content-Type: application/x-amz-json-1.1' -H "X-Amz-Target: RekognitionService.$1" \
+    --data-binary "$2")
+}
+
+# sanitized_build: whether $MIEN comes from an ASan+UBSan build (slow: shorten load tests).
+sanitized_build() {
+  grep -qs '^MIEN_SANITIZE:BOOL=ON' "$(dirname "$MIEN")/CMakeCache.txt"
+}
+
+# check NAME EXPR: a Python expression on the JSON in $TMP/out (as `r`); it may span lines.
+check() {
+  if "${PY:-python3}" -c 'import json,sys; r = json.load(open(sys.argv[1])); sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' \
+    "$TMP/out" "$2" 2>/dev/null; then ok "$1"; else bad "$1" "$2 is false for $(head -c 400 "$TMP/out")"; fi
+}
+
+# expect NAME WANT_EXIT ERROR_NAME CMD...: fails with that exit code and Rekognition error.
+expect() {
+  local name=$1 want=$2 err=$3
+  shift 3
+  run "$name" "$want" "$@" || return
+  if grep -q "$err" "$TMP/err"; then ok "$name"; else bad "$name" "no $err in: $(cat "$TMP/err")"; fi
+}
+
+# json_get EXPR: prints a Python expression on the JSON in $TMP/out (as `r`), e.g. a FaceId.
+json_get() {
+  "${PY:-python3}" -c 'import json,sys; r = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$TMP/out" "$1"
+}
+
+# ---- hostile inputs (tests/hostile/gen.py writes them and their expected answers) ----
+
+# PY: the system's Python when there is one; a version manager's shim (pyenv) costs 0.2 s a
+# start, and the hostile tests start Python hundreds of times.
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=python3
+
+# answer_of FILE: what the Rekognition JSON in FILE is: the __type of an error (one object of
+# string __type and Message, nothing else), "ok N" for any other object (N: the length of its
+# FaceDetails or FaceRecords, or -), else "malformed".
+answer_of() {
+  "$PY" -c 'import json,sys
+try:
+    r = json.loads(open(sys.argv[1], "rb").read())
+except ValueError:
+    r = None
+if isinstance(r, dict) and set(r) == {"__type", "Message"}:
+    ok = all(isinstance(v, str) and v for v in r.values())
+    print(r["__type"] if ok else "malformed")
+elif isinstance(r, dict):
+    faces = r.get("FaceDetails", r.get("FaceRecords"))
+    print("ok", len(faces) if isinstance(faces, list) else "-")
+else:
+    print("malformed")' "$1"
+}
+
+# one_of ANSWER EXPECTED: whether ANSWER is one of the |-separated answers in EXPECTED.
+one_of() { [[ "|$2|" == *"|$1|"* ]]; }

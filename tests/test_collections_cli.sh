@@ -14,20 +14,6 @@ source "$ROOT/tests/lib.sh"
 LFW=$DATA/lfw/images
 D=$TMP/data
 
-# check NAME EXPR: a Python expression on the JSON in $TMP/out (as `r`).
-check() {
-  if python3 -c 'import json,sys; r = json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' \
-    "$TMP/out" "$2" 2>/dev/null; then ok "$1"; else bad "$1" "$2 is false for $(head -c 400 "$TMP/out")"; fi
-}
-
-# expect NAME WANT_EXIT ERROR_NAME CMD...: fails with that exit code and Rekognition error.
-expect() {
-  local name=$1 want=$2 err=$3
-  shift 3
-  run "$name" "$want" "$@" || return
-  if grep -q "$err" "$TMP/err"; then ok "$name"; else bad "$name" "no $err in: $(cat "$TMP/err")"; fi
-}
-
 [[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
 
 # ---- collections (no photos needed) ----
@@ -56,7 +42,8 @@ run "call @file" 0 "$MIEN" call DescribeCollection "@$TMP/req.json" --data "$D" 
 run "call stdin" 0 "$MIEN" call ListCollections - --data "$D" <<<'{"MaxResults":10}' &&
   check "call stdin" 'sorted(r["CollectionIds"]) == ["album", "viacall"]'
 run "call unknown operation" 2 "$MIEN" call DetectLabels '{}' --data "$D" && ok "call unknown operation"
-expect "call bad JSON" 3 InvalidParameterException "$MIEN" call ListCollections '{' --data "$D"
+expect "call bad JSON" 3 SerializationException "$MIEN" call ListCollections '{' --data "$D"
+expect "call NUL in a field" 3 InvalidParameterException "$MIEN" call CreateCollection '{"CollectionId":"a\u0000b"}' --data "$D"
 expect "call missing collection" 3 ResourceNotFoundException "$MIEN" call ListFaces '{"CollectionId":"none"}' --data "$D"
 
 if [[ ! -f $LFW/Aaron_Sorkin/Aaron_Sorkin_0001.jpg ]]; then

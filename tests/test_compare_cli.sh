@@ -11,16 +11,6 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/tests/lib.sh"
 PHOTOS=$DATA/openface/images/examples
 
-# py EXPR: evaluates a Python expression on the JSON in $TMP/out (as `r`); true/false.
-py() {
-  python3 -c 'import json,sys; r = json.load(open(sys.argv[1])); sys.exit(0 if eval("(" + sys.argv[2] + ")") else 1)' \
-    "$TMP/out" "$1"
-}
-
-check() { # NAME EXPR
-  if py "$2"; then ok "$1"; else bad "$1" "$2 is false for $(head -c 400 "$TMP/out")"; fi
-}
-
 [[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
 
 # ---- errors that need no model or photo ----

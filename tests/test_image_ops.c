@@ -8,6 +8,7 @@
 
 #include "api/ops.h"
 #include "check.h"
+#include "op_call.h"
 #include "util/util.h"
 
 static char photos[1024];
@@ -20,15 +21,8 @@ static cJSON *call(const char *op, mien_status *st, char *err, size_t errlen, co
                    ...) {
   va_list ap;
   va_start(ap, fmt);
-  char *body;
-  CHECK(vasprintf(&body, fmt, ap) >= 0);
+  cJSON *resp = op_vcall(&api, op, st, err, errlen, fmt, ap);
   va_end(ap);
-  cJSON *req = cJSON_Parse(body), *resp = NULL;
-  CHECK_MSG(req != NULL, "bad test JSON %.200s", body);
-  err[0] = 0;
-  *st = mien_op_find(op)->run(&api, req, &resp, err, errlen);
-  cJSON_Delete(req);
-  free(body);
   return resp;
 }
 

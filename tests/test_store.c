@@ -11,6 +11,7 @@
 
 #include "api/ops.h"
 #include "check.h"
+#include "op_call.h"
 #include "image/image.h"
 #include "util/util.h"
 
@@ -46,20 +47,14 @@ static void fx_close(fixture *f) {
 static cJSON *call(fixture *f, const char *op, const char *image, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static cJSON *call(fixture *f, const char *op, const char *image, const char *fmt, ...) {
-  char body[8192];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(body, sizeof body, fmt, ap);
-  va_end(ap);
-  cJSON *req = cJSON_Parse(body), *resp = NULL;
-  CHECK_MSG(req != NULL, "bad test JSON %s", body);
   uint8_t *bytes = image ? mien_read_file(image, &f->api.image_len) : NULL;
   f->api.image = bytes;
-  f->err[0] = '\0';
-  f->st = mien_op_find(op)->run(&f->api, req, &resp, f->err, sizeof f->err);
+  va_list ap;
+  va_start(ap, fmt);
+  cJSON *resp = op_vcall(&f->api, op, &f->st, f->err, sizeof f->err, fmt, ap);
+  va_end(ap);
   f->api.image = NULL;
   free(bytes);
-  cJSON_Delete(req);
   return resp;
 }
 
@@ -572,7 +567,7 @@ static void test_schema_and_model(void) {
   fx_open(&f);
   create(&f, "c");
   char mode[32] = "";
-  CHECK(sql_int(f.dir, "PRAGMA user_version", NULL, 0) == 1);
+  CHECK(sql_int(f.dir, "PRAGMA user_version", NULL, 0) == 2);
   sql_int(f.dir, "PRAGMA journal_mode", mode, sizeof mode);
   CHECK(!strcmp(mode, "wal"));
   mien_store_close(f.api.store);

@@ -1,6 +1,8 @@
 /* ops.c - the operation table, the request checks every operation shares (Rekognition's id
  * patterns, lengths, ranges and error messages), and the collection operations:
- * CreateCollection, DescribeCollection, ListCollections, DeleteCollection. */
+ * CreateCollection, DescribeCollection, ListCollections, DeleteCollection, and the tag
+ * operations (ListTagsForResource, TagResource, UntagResource), through which a collection's
+ * privacy policy (mien: tags, docs/privacy.md) is read and changed with Rekognition's own API. */
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +11,11 @@
 
 #include "api/ops.h"
 #include "util/util.h"
+
+/* The tag operations, below. */
+static mien_status list_tags(mien_api *, const cJSON *, cJSON **, char *, size_t);
+static mien_status tag_resource(mien_api *, const cJSON *, cJSON **, char *, size_t);
+static mien_status untag_resource(mien_api *, const cJSON *, cJSON **, char *, size_t);
 
 const mien_op mien_ops[] = {
     {"DetectFaces", mien_op_detect_faces},
@@ -29,6 +36,9 @@ const mien_op mien_ops[] = {
     {"DisassociateFaces", mien_op_disassociate_faces},
     {"SearchUsers", mien_op_search_users},
     {"SearchUsersByImage", mien_op_search_users_by_image},
+    {"ListTagsForResource", list_tags},
+    {"TagResource", tag_resource},
+    {"UntagResource", untag_resource},
     {NULL, NULL},
 };
 
@@ -212,15 +222,21 @@ cJSON *op_face_json(const mien_face_record *r, const char *model_version) {
 /* ---- collections ---- */
 
 /* Tags: a map of up to 50 string keys (1-128 characters, not starting with "aws:") to string
- * values (0-256 characters), as TagResource documents. *json is malloc'ed or NULL. */
-static mien_status parse_tags(const cJSON *req, char **json, char *err, size_t errlen) {
-  *json = NULL;
-  const cJSON *t = cJSON_GetObjectItemCaseSensitive(req, "Tags");
-  if (!t || cJSON_IsNull(t)) return MIEN_OK;
+ * values (0-256 characters), as TagResource documents; *tags = NULL when absent and not
+ * required. The mien: keys are checked by the store. */
+static mien_status parse_tags(const cJSON *req, int required, const cJSON **tags, char *err,
+                              size_t errlen) {
+  const cJSON *t = *tags = cJSON_GetObjectItemCaseSensitive(req, "Tags");
+  if (!t || cJSON_IsNull(t)) {
+    *tags = NULL;
+    return required ? MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "Tags is required")
+                    : MIEN_OK;
+  }
   if (!cJSON_IsObject(t))
     return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "Tags must be an object");
-  if (cJSON_GetArraySize(t) > 50)
-    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "Tags may have at most 50 entries");
+  if (cJSON_GetArraySize(t) > MIEN_TAGS_MAX || (required && cJSON_GetArraySize(t) < 1))
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "Tags must have 1 to %d entries",
+                     MIEN_TAGS_MAX);
   const cJSON *v;
   cJSON_ArrayForEach(v, t) {
     size_t klen = strlen(v->string);
@@ -233,20 +249,21 @@ static mien_status parse_tags(const cJSON *req, char **json, char *err, size_t e
                        "tag '%.200s' must have a string value of at most 256 characters",
                        v->string);
   }
-  *json = cJSON_PrintUnformatted(t);
-  return *json ? MIEN_OK : MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  return MIEN_OK;
 }
 
 mien_status mien_op_create_collection(mien_api *api, const cJSON *req, cJSON **resp, char *err,
                                       size_t errlen) {
   *resp = NULL;
   const char *id;
-  char *tags;
+  const cJSON *t;
   mien_status st = op_collection(req, &id, err, errlen);
-  if (st == MIEN_OK) st = parse_tags(req, &tags, err, errlen);
+  if (st == MIEN_OK) st = parse_tags(req, 0, &t, err, errlen);
   if (st != MIEN_OK) return st;
+  char *tags = t ? cJSON_PrintUnformatted(t) : NULL;
+  if (t && !tags) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   mien_collection_info info;
-  st = mien_store_create_collection(api->store, id, tags, &info, err, errlen);
+  st = mien_store_create_collection(api->store, api->principal, id, tags, &info, err, errlen);
   free(tags);
   if (st != MIEN_OK) return st;
   char version[64];
@@ -318,9 +335,86 @@ mien_status mien_op_delete_collection(mien_api *api, const cJSON *req, cJSON **r
   *resp = NULL;
   const char *id;
   mien_status st = op_collection(req, &id, err, errlen);
-  if (st == MIEN_OK) st = mien_store_delete_collection(api->store, id, err, errlen);
+  if (st == MIEN_OK) st = mien_store_delete_collection(api->store, api->principal, id, err, errlen);
   if (st != MIEN_OK) return st;
   *resp = cJSON_CreateObject();
   cJSON_AddNumberToObject(*resp, "StatusCode", 200);
   return MIEN_OK;
+}
+
+/* ---- tags ---- */
+
+/* The collection a ResourceArn names: anything ending in ":collection/ID" (mien's own ARNs and
+ * AWS-shaped ones alike), the id checked as CollectionId. */
+static mien_status arn_collection(const cJSON *req, char id[MIEN_COLLECTION_ID_MAX + 1], char *err,
+                                  size_t errlen) {
+  const char *arn;
+  mien_status st = op_string(req, "ResourceArn", 1, ID_TOKEN, 2048, &arn, err, errlen);
+  if (st != MIEN_OK) return st;
+  const char *p = strstr(arn, ":collection/");
+  size_t n = p ? strlen(p + 12) : 0;
+  int ok = n >= 1 && n <= MIEN_COLLECTION_ID_MAX;
+  for (size_t i = 0; ok && i < n; i++) ok = id_char((unsigned char)p[12 + i], ID_COLLECTION);
+  if (!ok)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                     "ResourceArn '%.300s' is not a collection ARN (...:collection/ID)", arn);
+  memcpy(id, p + 12, n + 1);
+  return MIEN_OK;
+}
+
+static mien_status list_tags(mien_api *api, const cJSON *req, cJSON **resp, char *err,
+                             size_t errlen) {
+  *resp = NULL;
+  char id[MIEN_COLLECTION_ID_MAX + 1], *json = NULL;
+  mien_status st = arn_collection(req, id, err, errlen);
+  if (st == MIEN_OK) st = mien_store_get_tags(api->store, id, &json, err, errlen);
+  if (st != MIEN_OK) return st;
+  *resp = cJSON_CreateObject();
+  cJSON_AddItemToObject(*resp, "Tags", cJSON_Parse(json));
+  free(json);
+  return MIEN_OK;
+}
+
+static mien_status tag_resource(mien_api *api, const cJSON *req, cJSON **resp, char *err,
+                                size_t errlen) {
+  *resp = NULL;
+  char id[MIEN_COLLECTION_ID_MAX + 1];
+  const cJSON *tags;
+  mien_status st = arn_collection(req, id, err, errlen);
+  if (st == MIEN_OK) st = parse_tags(req, 1, &tags, err, errlen);
+  if (st == MIEN_OK)
+    st = mien_store_set_tags(api->store, api->principal, "TagResource", id, tags, NULL, 0, err,
+                             errlen);
+  if (st == MIEN_OK) *resp = cJSON_CreateObject();
+  return st;
+}
+
+static mien_status untag_resource(mien_api *api, const cJSON *req, cJSON **resp, char *err,
+                                  size_t errlen) {
+  *resp = NULL;
+  char id[MIEN_COLLECTION_ID_MAX + 1];
+  mien_status st = arn_collection(req, id, err, errlen);
+  if (st != MIEN_OK) return st;
+  const cJSON *keys = cJSON_GetObjectItemCaseSensitive(req, "TagKeys"), *k;
+  int n = cJSON_IsArray(keys) ? cJSON_GetArraySize(keys) : -1;
+  if (n < 0 || n > MIEN_TAGS_MAX)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                     "TagKeys must be a list of 0 to %d keys", MIEN_TAGS_MAX);
+  const char **names = malloc((size_t)(n ? n : 1) * sizeof *names);
+  if (!names) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  int i = 0;
+  cJSON_ArrayForEach(k, keys) {
+    size_t len = cJSON_IsString(k) ? strlen(k->valuestring) : 0;
+    if (len < 1 || len > 128) {
+      free(names);
+      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                       "each of TagKeys must be a string of 1 to 128 characters");
+    }
+    names[i++] = k->valuestring;
+  }
+  st = mien_store_set_tags(api->store, api->principal, "UntagResource", id, NULL, names, n, err,
+                           errlen);
+  free(names);
+  if (st == MIEN_OK) *resp = cJSON_CreateObject();
+  return st;
 }

@@ -42,6 +42,11 @@ const mien_op *mien_op_find(const char *name);
 /* All operations, NULL-terminated by name. */
 extern const mien_op mien_ops[];
 
+/* Parses a request body (len bytes, not NUL-terminated) into *req, a JSON object:
+ * SerializationException when it is not one, InvalidParameterException when it holds U+0000. */
+mien_status mien_op_parse_request(const char *body, size_t len, cJSON **req, char *err,
+                                  size_t errlen);
+
 /* Frees what the api made on demand (the face pipeline). */
 void mien_api_release(mien_api *api);
 

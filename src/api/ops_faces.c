@@ -1,6 +1,7 @@
 /* ops_faces.c - the face operations: IndexFaces (with QualityFilter and MaxFaces deciding which
- * faces are indexed and why the others are not), ListFaces, DeleteFaces, SearchFaces and
- * SearchFacesByImage. */
+ * faces are indexed and why the others are not, and the collection's consent policy whether
+ * any may be), ListFaces, DeleteFaces, SearchFaces and SearchFacesByImage. Changes are audited
+ * by the store in their transactions, searches here once they have their results. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +111,8 @@ static mien_status index_kept(mien_api *api, const char *coll, const char *exter
   }
   char image_id[MIEN_UUID_LEN];
   if (st == MIEN_OK)
-    st = mien_store_index_image(api->store, coll, sha, external, nf, m, image_id, ids, err, errlen);
+    st = mien_store_index_image_as(api->store, api->principal, coll, sha, external, nf, m, image_id,
+                                   ids, err, errlen);
   for (int k = 0; st == MIEN_OK && k < m; k++) {
     mien_face_record r = {.left = nf[k].left,
                           .top = nf[k].top,
@@ -143,8 +145,16 @@ mien_status mien_op_index_faces(mien_api *api, const cJSON *req, cJSON **resp, c
   if (st == MIEN_OK) st = op_int(req, "MaxFaces", 1, 1 << 30, MIEN_MAX_FACES, &max, err, errlen);
   if (st == MIEN_OK) st = op_quality_filter(req, "AUTO", &filter, err, errlen);
   if (st == MIEN_OK) st = op_check_attributes(req, "DetectionAttributes", err, errlen);
-  /* A missing collection is reported before any image work. */
+  /* A missing collection or consent is reported before any image work; a refusal for want of
+   * consent is audited (the store checks again when it writes). */
   if (st == MIEN_OK) st = op_collection_version(api, coll, NULL, version, err, errlen);
+  if (st == MIEN_OK) st = mien_store_check_consent(api->store, coll, external, err, errlen);
+  if (st == MIEN_ERR_ACCESS_DENIED) {
+    char aerr[256];
+    mien_status ast = mien_store_audit_count(api->store, api->principal, "IndexFaces", coll,
+                                             "refused_no_consent", 1, aerr, sizeof aerr);
+    if (ast != MIEN_OK) return MIEN_FAIL(err, errlen, ast, "%s", aerr);
+  }
   if (st != MIEN_OK) return st;
   mien_image img;
   mien_face *faces;
@@ -243,7 +253,8 @@ mien_status mien_op_delete_faces(mien_api *api, const cJSON *req, cJSON **resp, 
   if (st != MIEN_OK) return st;
   mien_face_result *res = malloc((size_t)n * sizeof *res);
   char(*users)[MIEN_USER_ID_MAX + 1] = malloc((size_t)n * sizeof *users);
-  st = res && users ? mien_store_delete_faces(api->store, coll, ids, n, res, users, err, errlen)
+  st = res && users ? mien_store_delete_faces(api->store, api->principal, coll, ids, n, res, users,
+                                              err, errlen)
                     : MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   if (st == MIEN_OK) {
     cJSON *r = *resp = cJSON_CreateObject();
@@ -281,9 +292,10 @@ static mien_status search_params(const cJSON *req, long *max, double *threshold,
   return st;
 }
 
-/* Searches coll for q and adds FaceMatches [{Similarity, Face}] to r. */
-static mien_status add_matches(mien_api *api, const char *coll, const float *q, long max,
-                               double threshold, int64_t exclude, cJSON *r, char *err,
+/* Searches coll for q and adds FaceMatches [{Similarity, Face}] to r; the search is audited as
+ * op with its number of matches (no FaceIds: the record must not tie anyone to the search). */
+static mien_status add_matches(mien_api *api, const char *op, const char *coll, const float *q,
+                               long max, double threshold, int64_t exclude, cJSON *r, char *err,
                                size_t errlen) {
   mien_face_record *recs = malloc((size_t)max * sizeof *recs);
   float *cos = malloc((size_t)max * sizeof *cos);
@@ -304,6 +316,9 @@ static mien_status add_matches(mien_api *api, const char *coll, const float *q, 
     cJSON_AddItemToArray(matches, m);
   }
   free(recs), free(cos);
+  if (st == MIEN_OK)
+    st = mien_store_audit_count(api->store, api->principal, op, coll, "matches",
+                                cJSON_GetArraySize(matches), err, errlen);
   return st;
 }
 
@@ -333,7 +348,8 @@ mien_status mien_op_search_faces(mien_api *api, const cJSON *req, cJSON **resp, 
   if (st == MIEN_OK) {
     r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "SearchedFaceId", face_id);
-    st = add_matches(api, coll, face->emb, max, threshold, face->row, r, err, errlen);
+    st =
+        add_matches(api, "SearchFaces", coll, face->emb, max, threshold, face->row, r, err, errlen);
     cJSON_AddStringToObject(r, "FaceModelVersion", version);
   }
   free(face);
@@ -359,7 +375,8 @@ mien_status mien_op_search_faces_by_image(mien_api *api, const cJSON *req, cJSON
     cJSON_AddItemToObject(r, "SearchedFaceBoundingBox",
                           mien_bounding_box_json(&s.faces[0], s.w, s.h));
     op_add_num(r, "SearchedFaceConfidence", 100.0 * s.faces[0].score);
-    st = add_matches(api, s.coll, s.emb, s.max, s.threshold, 0, r, err, errlen);
+    st = add_matches(api, "SearchFacesByImage", s.coll, s.emb, s.max, s.threshold, 0, r, err,
+                     errlen);
     cJSON_AddStringToObject(r, "FaceModelVersion", s.version);
   }
   free(s.faces);

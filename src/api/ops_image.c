@@ -271,5 +271,14 @@ mien_status mien_op_compare_faces(mien_api *api, const cJSON *req, cJSON **resp,
   float semb[MIEN_EMBED_DIM];
   st = compare_source(api, req, r, semb, err, errlen);
   if (st == MIEN_OK) st = compare_targets(api, req, r, semb, threshold, filter, err, errlen);
+  /* Audited where there is a store (the server); `mien compare` touches no data directory. */
+  if (st == MIEN_OK && api->store) {
+    cJSON *fields = cJSON_CreateObject();
+    cJSON_AddNumberToObject(fields, "matches",
+                            cJSON_GetArraySize(cJSON_GetObjectItem(r, "FaceMatches")));
+    cJSON_AddNumberToObject(fields, "unmatched",
+                            cJSON_GetArraySize(cJSON_GetObjectItem(r, "UnmatchedFaces")));
+    st = mien_store_audit(api->store, api->principal, "CompareFaces", NULL, fields, err, errlen);
+  }
   return op_respond(st, r, resp);
 }

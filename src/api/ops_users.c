@@ -37,7 +37,8 @@ mien_status mien_op_delete_user(mien_api *api, const cJSON *req, cJSON **resp, c
   const char *coll, *user;
   *resp = NULL;
   mien_status st = user_request(req, &coll, &user, err, errlen);
-  if (st == MIEN_OK) st = mien_store_delete_user(api->store, coll, user, err, errlen);
+  if (st == MIEN_OK)
+    st = mien_store_delete_user(api->store, api->principal, coll, user, err, errlen);
   if (st == MIEN_OK) *resp = cJSON_CreateObject();
   return st;
 }
@@ -216,9 +217,10 @@ static int by_similarity(const void *a, const void *b) {
 }
 
 /* Searches the collection with each of the nq query embeddings and adds UserMatches: every user
- * whose best face scores at least threshold, best first, at most max. */
-static mien_status add_user_matches(mien_api *api, const char *coll, const float *q, int nq,
-                                    double threshold, long max, cJSON *r, char *err,
+ * whose best face scores at least threshold, best first, at most max. Audited as op with the
+ * number of matches. */
+static mien_status add_user_matches(mien_api *api, const char *op, const char *coll, const float *q,
+                                    int nq, double threshold, long max, cJSON *r, char *err,
                                     size_t errlen) {
   int k = MIEN_MAX_RESULTS, nu = 0, n;
   mien_face_record *recs = malloc((size_t)k * sizeof *recs);
@@ -259,6 +261,9 @@ static mien_status add_user_matches(mien_api *api, const char *coll, const float
     cJSON_AddItemToArray(a, m);
   }
   free(recs), free(cos), free(users);
+  if (st == MIEN_OK)
+    st = mien_store_audit_count(api->store, api->principal, op, coll, "matches",
+                                cJSON_GetArraySize(a), err, errlen);
   return st;
 }
 
@@ -321,7 +326,8 @@ mien_status mien_op_search_users(mien_api *api, const cJSON *req, cJSON **resp, 
   cJSON *r = cJSON_CreateObject();
   for (int i = 0; st == MIEN_OK && i < n; i++)
     memcpy(q + (size_t)i * MIEN_EMBED_DIM, recs[i].emb, sizeof recs[i].emb);
-  if (st == MIEN_OK) st = add_user_matches(api, coll, q, n, threshold, max, r, err, errlen);
+  if (st == MIEN_OK)
+    st = add_user_matches(api, "SearchUsers", coll, q, n, threshold, max, r, err, errlen);
   if (st == MIEN_OK) {
     cJSON_AddStringToObject(r, "FaceModelVersion", version);
     cJSON *o = cJSON_AddObjectToObject(r, face_id ? "SearchedFace" : "SearchedUser");
@@ -355,9 +361,11 @@ mien_status mien_op_search_users_by_image(mien_api *api, const cJSON *req, cJSON
   }
   /* No searchable face: an empty UserMatches and no SearchedFace, as AWS documents. */
   if (searchable)
-    st = add_user_matches(api, s.coll, s.emb, 1, s.threshold, s.max, r, err, errlen);
-  else
-    cJSON_AddArrayToObject(r, "UserMatches");
+    st = add_user_matches(api, "SearchUsersByImage", s.coll, s.emb, 1, s.threshold, s.max, r, err,
+                          errlen);
+  else if (cJSON_AddArrayToObject(r, "UserMatches"))
+    st = mien_store_audit_count(api->store, api->principal, "SearchUsersByImage", s.coll, "matches",
+                                0, err, errlen);
   cJSON_AddStringToObject(r, "FaceModelVersion", s.version);
   if (searchable) {
     cJSON *sf = cJSON_AddObjectToObject(r, "SearchedFace");

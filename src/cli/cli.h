@@ -27,6 +27,14 @@ int cmd_detect(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
+/* privacy.c: `mien audit`, `mien purge`, and `mien keys new-template-key|rotate-template-key`
+ * (argv[0] the subcommand; dispatched by cmd_keys). */
+int cmd_audit(int argc, char **argv);
+int cmd_purge(int argc, char **argv);
+int cmd_keys_new_template_key(int argc, char **argv);
+int cmd_keys_rotate_template_key(int argc, char **argv);
 
 /* Prints j (and frees it) as one line of JSON on f: EXIT_OK, or a failure when out of memory. */
 int cli_print_json(FILE *f, struct cJSON *j);
@@ -41,5 +49,12 @@ int cli_usage(void (*usage)(FILE *), int help);
 int cli_parse_dims(const char *s, long long *dims, int max);
 /* Maps a library status to an exit code. */
 int cli_exit_code(int status);
+
+struct mien_store;
+/* The data directory: data (a --data value) when not NULL, else mien_store_default_dir's;
+ * EXIT_OK, or the failure reported. */
+int cli_data_dir(const char *data, char *dir, size_t cap);
+/* Opens the store of that data directory (with the template key of $MIEN_TEMPLATE_KEY). */
+int cli_open_store(const char *data, struct mien_store **s);
 
 #endif

@@ -1,8 +1,9 @@
-/* collections.c - the store's commands: `mien collection`, `mien index` (bulk, parallel,
- * resumable), `mien search`, `mien faces`, `mien users` and `mien call`. Each builds a
- * Rekognition request body and runs it through the same operation table as the server
- * (api/ops.h), so the CLI's JSON and errors are the API's. Output is JSON on stdout (one line per
- * image for `mien index`); errors are one line on stderr, named as Rekognition names them. */
+/* collections.c - the store's commands: `mien collection` (with its privacy policy), `mien
+ * index` (bulk, parallel, resumable), `mien search`, `mien faces`, `mien users` and `mien call`.
+ * Each builds a Rekognition request body and runs it through the same operation table as the
+ * server (api/ops.h), so the CLI's JSON and errors are the API's; the audit log records them as
+ * done by principal "cli". Output is JSON on stdout (one line per image for `mien index`);
+ * errors are one line on stderr, named as Rekognition names them. */
 #include <dirent.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -33,6 +34,9 @@ static const struct option longopts[] = {
     {"image", required_argument, NULL, 'i'},
     {"tags", required_argument, NULL, 'g'},
     {"jobs", required_argument, NULL, 'j'},
+    {"retention-days", required_argument, NULL, 'R'},
+    {"purpose", required_argument, NULL, 'P'},
+    {"consent", required_argument, NULL, 'C'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -46,12 +50,19 @@ typedef struct {
 
 static const char *const usage_text =
     "usage: mien [--data DIR] COMMAND ...   (--data may also follow the command)\n"
-    "  mien collection create ID [--tags JSON] | describe ID | list [--max-results N]\n"
+    "  mien collection create ID [--tags JSON] [POLICY] | describe ID | list [--max-results N]\n"
     "                  [--next-token T] | delete ID\n"
-    "  mien index COLLECTION FILES|DIRS... [--external-id X] [--max-faces N]\n"
+    "  mien collection policy ID [POLICY]\n"
+    "      prints (after changing, when given) the collection's privacy policy; POLICY is\n"
+    "      [--purpose TEXT] [--retention-days N] [--consent required|none], kept as the tags\n"
+    "      mien:purpose, mien:retention-days, mien:consent (docs/privacy.md); --retention-days 0\n"
+    "      and --purpose '' remove the limit and the purpose\n"
+    "  mien index COLLECTION FILES|DIRS... [--external-id X] [--consent REF] [--max-faces N]\n"
     "             [--quality-filter NONE|AUTO|LOW|MEDIUM|HIGH] [--jobs N]\n"
     "      one IndexFaces response per image and line, with \"File\"; images whose content was\n"
-    "      indexed into the collection before are skipped, so an interrupted run resumes\n"
+    "      indexed into the collection before are skipped, so an interrupted run resumes;\n"
+    "      --consent REF makes the ExternalImageId consent-REF[:X], which a collection with\n"
+    "      mien:consent=required demands\n"
     "  mien search COLLECTION IMAGE [--threshold S] [--max-faces N] [--quality-filter Q]\n"
     "  mien faces list COLLECTION [FACE_ID...] [--user-id U] [--max-results N] [--next-token T]\n"
     "  mien faces delete COLLECTION FACE_ID...\n"
@@ -122,14 +133,24 @@ static int parse_all(int argc, char **argv, const char *allowed, cli_args *a) {
   return -1;
 }
 
-static int open_store(const cli_args *a, mien_store **s) {
-  char dir[4096], err[1024] = "";
-  if (a->val['d'])
-    snprintf(dir, sizeof dir, "%s", a->val['d']);
-  else if (mien_store_default_dir(dir, sizeof dir) != 0)
+int cli_data_dir(const char *data, char *dir, size_t cap) {
+  if (data)
+    snprintf(dir, cap, "%s", data);
+  else if (mien_store_default_dir(dir, cap) != 0)
     return cli_fail(NULL, MIEN_ERR_IO, "no data directory: give --data DIR or set MIEN_DATA");
+  return EXIT_OK;
+}
+
+int cli_open_store(const char *data, mien_store **s) {
+  char dir[4096], err[1024] = "";
+  int rc = cli_data_dir(data, dir, sizeof dir);
+  if (rc != EXIT_OK) return rc;
   mien_status st = mien_store_open(dir, s, err, sizeof err);
   return st == MIEN_OK ? EXIT_OK : cli_fail(NULL, st, err);
+}
+
+static int open_store(const cli_args *a, mien_store **s) {
+  return cli_open_store(a->val['d'], s);
 }
 
 /* Adds option letter c's value to req as a number (field) or usage error. */
@@ -161,7 +182,7 @@ static int run_op(const cli_args *a, mien_api *api, const char *op, cJSON *req) 
 /* Opens the store, runs op and closes it; image (may be NULL) stands for Image.Bytes. */
 static int run_once(const cli_args *a, const char *op, cJSON *req, const char *image) {
   mien_store *s;
-  mien_api api = {0};
+  mien_api api = {.principal = "cli"};
   int rc = open_store(a, &s);
   uint8_t *bytes = NULL;
   if (rc == EXIT_OK && image && !(bytes = mien_read_file(image, &api.image_len))) {
@@ -209,15 +230,77 @@ static void add_face_ids(cJSON *req, const cli_args *a, int from) {
 
 /* ---- mien collection ---- */
 
+/* The policy options as mien: tags: the values given go to set (replacing the same keys), the
+ * keys cleared (--retention-days 0, --purpose '') to remove (two at most). The store checks the
+ * values. */
+static int policy_tags(const cli_args *a, cJSON *set, const char **remove) {
+  static const struct {
+    int opt;
+    const char *key, *clear;
+  } map[] = {
+      {'R', "mien:retention-days", "0"}, {'P', "mien:purpose", ""}, {'C', "mien:consent", NULL}};
+  int n = 0;
+  for (size_t i = 0; i < sizeof map / sizeof *map; i++) {
+    const char *v = a->val[map[i].opt];
+    if (!v) continue;
+    cJSON_DeleteItemFromObjectCaseSensitive(set, map[i].key);
+    if (map[i].clear && !strcmp(v, map[i].clear))
+      remove[n++] = map[i].key;
+    else
+      cJSON_AddStringToObject(set, map[i].key, v);
+  }
+  return n;
+}
+
+/* `mien collection policy ID [POLICY]`: changes the policy when options are given (audited as
+ * SetPolicy), then prints it. */
+static int collection_policy(const cli_args *a, const char *id) {
+  mien_store *s;
+  int rc = open_store(a, &s);
+  if (rc != EXIT_OK) return rc;
+  cJSON *set = cJSON_CreateObject();
+  const char *remove[3];
+  int nremove = policy_tags(a, set, remove);
+  char err[1024] = "";
+  mien_status st = MIEN_OK;
+  if (nremove || cJSON_GetArraySize(set))
+    st = mien_store_set_tags(s, "cli", "SetPolicy", id, set, remove, nremove, err, sizeof err);
+  cJSON_Delete(set);
+  mien_policy p;
+  if (st == MIEN_OK) st = mien_store_get_policy(s, id, &p, err, sizeof err);
+  mien_store_close(s);
+  if (st != MIEN_OK) return cli_fail(a->cmd, st, err);
+  cJSON *r = cJSON_CreateObject();
+  cJSON_AddStringToObject(r, "CollectionId", id);
+  if (p.purpose[0])
+    cJSON_AddStringToObject(r, "Purpose", p.purpose);
+  else
+    cJSON_AddNullToObject(r, "Purpose");
+  if (p.retention_days)
+    cJSON_AddNumberToObject(r, "RetentionDays", p.retention_days);
+  else
+    cJSON_AddNullToObject(r, "RetentionDays");
+  cJSON_AddStringToObject(r, "Consent", p.consent_required ? "required" : "none");
+  return cli_print_json(stdout, r);
+}
+
 int cmd_collection(int argc, char **argv) {
   cli_args a;
-  int rc = parse_all(argc, argv, "grn", &a);
+  int rc = parse_all(argc, argv, "grnRPC", &a);
   if (rc != -1) return rc;
   rc = EXIT_OK;
   const char *sub = a.npos ? a.pos[0] : "";
   cJSON *req = NULL;
   const char *op = NULL;
-  if (!strcmp(sub, "list") && a.npos == 1) {
+  int policy_opts = a.val['R'] || a.val['P'] || a.val['C'];
+  if (!strcmp(sub, "policy") && a.npos == 2) {
+    rc = collection_policy(&a, a.pos[1]);
+    free(a.pos);
+    return rc;
+  }
+  if (policy_opts && strcmp(sub, "create")) {
+    rc = usage(a.cmd, 0);
+  } else if (!strcmp(sub, "list") && a.npos == 1) {
     req = cJSON_CreateObject();
     rc = add_number(req, &a, 'r', "MaxResults");
     add_string(req, &a, 'n', "NextToken");
@@ -229,15 +312,19 @@ int cmd_collection(int argc, char **argv) {
     op = sub[1] == 'r'   ? "CreateCollection"
          : sub[2] == 's' ? "DescribeCollection"
                          : "DeleteCollection";
-    if (a.val['g']) {
-      cJSON *tags = cJSON_Parse(a.val['g']);
-      if (!cJSON_IsObject(tags)) {
-        fprintf(stderr, "mien collection: --tags must be a JSON object\n");
-        cJSON_Delete(tags);
-        rc = EXIT_USAGE;
-      } else {
+    cJSON *tags = a.val['g'] ? cJSON_Parse(a.val['g']) : cJSON_CreateObject();
+    const char *ignored[3];
+    if (!cJSON_IsObject(tags)) {
+      fprintf(stderr, "mien collection: --tags must be a JSON object\n");
+      cJSON_Delete(tags);
+      rc = EXIT_USAGE;
+    } else {
+      /* A policy option given at creation wins over the same key in --tags. */
+      policy_tags(&a, tags, ignored);
+      if (a.val['g'] || cJSON_GetArraySize(tags))
         cJSON_AddItemToObject(req, "Tags", tags);
-      }
+      else
+        cJSON_Delete(tags);
     }
   } else {
     rc = usage(a.cmd, 0);
@@ -395,7 +482,7 @@ static void *index_worker(void *arg) {
   char err[1024] = "";
   /* One pipeline per worker, one thread each: images in parallel beat layers in parallel. */
   mien_faces_options opt = {.threads = 1};
-  mien_api api = {.store = j->store, .faces_owned = 1};
+  mien_api api = {.store = j->store, .faces_owned = 1, .principal = "cli"};
   mien_status st = mien_faces_create(&opt, &api.faces, err, sizeof err);
   int i;
   while ((i = atomic_fetch_add(&j->next, 1)) < j->files->n) {
@@ -417,11 +504,17 @@ static int job_count(const cli_args *a, int nfiles) {
 
 int cmd_index(int argc, char **argv) {
   cli_args a;
-  int rc = parse_all(argc, argv, "emqj", &a);
+  int rc = parse_all(argc, argv, "emqjC", &a);
   if (rc != -1) return rc;
   if (a.npos < 2) {
     free(a.pos);
     return usage(a.cmd, 0);
+  }
+  char external[MIEN_EXTERNAL_ID_MAX + 64];
+  if (a.val['C']) { /* the consent reference leads the ExternalImageId (docs/privacy.md) */
+    snprintf(external, sizeof external, "%s%s%s%s", MIEN_CONSENT_PREFIX, a.val['C'],
+             a.val['e'] ? ":" : "", a.val['e'] ? a.val['e'] : "");
+    a.val['e'] = external;
   }
   if (a.val['m'] && atoi(a.val['m']) < 1) {
     free(a.pos);
@@ -544,8 +637,8 @@ int cmd_users(int argc, char **argv) {
 }
 
 /* The JSON operand of `mien call`: text, @FILE or - (stdin). */
-static char *read_body(const char *arg) {
-  if (strcmp(arg, "-") && arg[0] != '@') return strdup(arg);
+static char *read_body(const char *arg, size_t *len) {
+  if (strcmp(arg, "-") && arg[0] != '@') return *len = strlen(arg), strdup(arg);
   FILE *f = strcmp(arg, "-") ? fopen(arg + 1, "rb") : stdin;
   if (!f) return NULL;
   size_t cap = 1 << 16, n = 0;
@@ -558,6 +651,7 @@ static char *read_body(const char *arg) {
     buf = b;
   }
   if (buf) buf[n] = '\0';
+  *len = n;
   if (f != stdin) fclose(f);
   return buf;
 }
@@ -571,8 +665,11 @@ int cmd_call(int argc, char **argv) {
     return usage(a.cmd, 0);
   }
   const char *op = a.pos[0];
-  char *body = read_body(a.pos[1]);
-  cJSON *req = body ? cJSON_Parse(body) : NULL;
+  size_t len = 0;
+  char *body = read_body(a.pos[1], &len), err[256] = "";
+  cJSON *req = NULL;
+  mien_status st = body ? mien_op_parse_request(body, len, &req, err, sizeof err)
+                        : MIEN_FAIL(err, sizeof err, MIEN_ERR_IO, "cannot read the request body");
   free(body);
   free(a.pos);
   if (!mien_op_find(op)) {
@@ -582,6 +679,6 @@ int cmd_call(int argc, char **argv) {
     fputc('\n', stderr);
     return EXIT_USAGE;
   }
-  if (!req) return cli_fail(NULL, MIEN_ERR_INVALID_PARAMETER, "the request body is not valid JSON");
+  if (st != MIEN_OK) return cli_fail(NULL, st, err);
   return run_once(&a, op, req, a.val['i']);
 }

@@ -21,13 +21,17 @@ static const struct {
     {"faces", "list or delete the faces of a collection", cmd_faces},
     {"users", "create, list, delete users; associate faces; search users", cmd_users},
     {"call", "run any operation with a Rekognition request body (mien call OP JSON)", cmd_call},
+    {"audit", "check or export the hash-chained audit log (mien audit verify|export)", cmd_audit},
+    {"purge", "delete now the faces past their collection's retention", cmd_purge},
+    {"serve", "serve the face API over HTTP (AWS JSON 1.1, SigV4) and the web page", cmd_serve},
+    {"keys", "add, list or delete the access keys the server accepts", cmd_keys},
     {"bench", "time the models or the search (see `mien bench --help`)", cmd_bench},
 };
 
 static void usage(FILE *f) {
   fprintf(f,
           "mien %s - self-hosted face detection and recognition\n\n"
-          "usage: mien [--data DIR] COMMAND [options]\n\ncommands:\n",
+          "usage: mien [--data DIR] [--template-key FILE] COMMAND [options]\n\ncommands:\n",
           MIEN_VERSION);
   for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
     fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
@@ -38,6 +42,8 @@ static void usage(FILE *f) {
           "parameter, missing or existing resource), 4 setup problem (models missing, I/O)\n"
           "--data DIR (or MIEN_DATA): where collections are stored (default\n"
           "$XDG_DATA_HOME/mien, else ~/.local/share/mien)\n"
+          "--template-key FILE (or MIEN_TEMPLATE_KEY): the AES-256 key that encrypts the stored\n"
+          "templates (mien keys new-template-key FILE; docs/privacy.md)\n"
           "environment: MIEN_MODELS (model directory), MIEN_ISA=generic|avx2|avx512 (kernels)\n");
 }
 
@@ -68,6 +74,7 @@ int cli_exit_code(int status) {
   case MIEN_ERR_PAGINATION_TOKEN:
   case MIEN_ERR_INVALID_S3_OBJECT:
   case MIEN_ERR_ACCESS_DENIED:
+  case MIEN_ERR_SERIALIZATION:
     return EXIT_INPUT;
   case MIEN_ERR_MODEL:
   case MIEN_ERR_IO:
@@ -78,20 +85,28 @@ int cli_exit_code(int status) {
 }
 
 int main(int argc, char **argv) {
-  /* The one global option, before the command: where collections are stored. Commands read
-   * it from the environment, so `--data DIR` after the command name works too. */
-  while (argc > 1 && !strncmp(argv[1], "--data", 6)) {
-    const char *dir = argv[1][6] == '='             ? argv[1] + 7
-                      : argv[1][6] == 0 && argc > 2 ? argv[2]
-                                                    : NULL;
-    if (!dir || !*dir) {
-      fprintf(stderr, "mien: --data needs a directory\n");
+  /* The global options, before the command: where collections are stored, and the template
+   * key. Commands read them from the environment, so `--data DIR` after the command name works
+   * too. */
+  static const struct {
+    const char *opt, *env;
+  } globals[] = {{"--data", "MIEN_DATA"}, {"--template-key", "MIEN_TEMPLATE_KEY"}};
+  for (size_t g = 0; argc > 1 && g < sizeof globals / sizeof *globals;) {
+    size_t n = strlen(globals[g].opt);
+    if (strncmp(argv[1], globals[g].opt, n) || (argv[1][n] && argv[1][n] != '=')) {
+      g++;
+      continue;
+    }
+    const char *v = argv[1][n] == '=' ? argv[1] + n + 1 : argc > 2 ? argv[2] : NULL;
+    if (!v || !*v) {
+      fprintf(stderr, "mien: %s needs a value\n", globals[g].opt);
       return EXIT_USAGE;
     }
-    setenv("MIEN_DATA", dir, 1);
-    int shift = argv[1][6] == '=' ? 1 : 2;
+    setenv(globals[g].env, v, 1);
+    int shift = argv[1][n] == '=' ? 1 : 2;
     argc -= shift;
     argv += shift;
+    g = 0; /* the next argument may be either option */
   }
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
       !strcmp(argv[1], "help")) {

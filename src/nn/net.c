@@ -41,6 +41,8 @@ const char *mien_status_name(mien_status s) {
     return "ThrottlingException";
   case MIEN_ERR_ACCESS_DENIED:
     return "AccessDeniedException";
+  case MIEN_ERR_SERIALIZATION:
+    return "SerializationException";
   }
   return "InternalServerError";
 }

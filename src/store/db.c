@@ -1,6 +1,7 @@
 /* db.c - the store's database: where it lives, opening it with the pragmas that make writes
  * durable and deletions erasing, the versioned schema and its migrations, the face model
- * version, and collections. Faces are in db_faces.c, users in db_users.c. */
+ * version, and collections. Faces are in db_faces.c, users in db_users.c; the policy and
+ * retention in policy.c, the audit log in audit.c, template keys in crypt.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+
+#include <openssl/crypto.h>
 
 #include "store/store.h"
 #include "util/util.h"
@@ -114,6 +117,19 @@ static const char *const migrations[] = {
     "CREATE INDEX faces_collection ON faces(collection, id);"
     "CREATE INDEX faces_image ON faces(image);"
     "CREATE INDEX faces_user ON faces(user);",
+    /* 1 -> 2: privacy. meta holds the template key's check value (never the key); audit is the
+     * hash-chained log, append-only by trigger (a change needs the triggers dropped first, and
+     * the chain still shows it); the created indexes let retention find old rows without
+     * reading templates. */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE audit (seq INTEGER PRIMARY KEY, record TEXT NOT NULL, hash TEXT NOT NULL);"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE INDEX faces_created ON faces(collection, created);"
+    "CREATE INDEX images_created ON images(collection, created);"
+    "CREATE INDEX users_created ON users(collection, created);",
 };
 #define SCHEMA_VERSION (int)(sizeof migrations / sizeof *migrations)
 
@@ -140,22 +156,9 @@ static mien_status migrate(mien_store *s, char *err, size_t errlen) {
   return db_finish(s, st, err, errlen);
 }
 
-/* mkdir -p, the directories private: they hold biometric templates. */
-static int make_dirs(const char *dir) {
-  char p[4096];
-  if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) return errno = ENAMETOOLONG, -1;
-  for (char *s = p + 1; *s; s++) {
-    if (*s != '/') continue;
-    *s = '\0';
-    if (mkdir(p, 0700) != 0 && errno != EEXIST) return -1;
-    *s = '/';
-  }
-  return mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 mien_status mien_store_open(const char *dir, mien_store **out, char *err, size_t errlen) {
   *out = NULL;
-  if (make_dirs(dir) != 0)
+  if (mien_make_dirs(dir) != 0)
     return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "cannot create the data directory %s: %s", dir,
                      strerror(errno));
   mien_store *s = calloc(1, sizeof *s);
@@ -169,13 +172,21 @@ mien_status mien_store_open(const char *dir, mien_store **out, char *err, size_t
   /* Another process may hold the write lock for a commit; wait for it rather than fail. */
   if (st == MIEN_OK) sqlite3_busy_timeout(s->db, 10000);
   /* WAL + FULL: each commit is fsync'ed before it returns (NORMAL would lose the last commits
-   * on power loss). secure_delete: deleted templates are overwritten, not merely unlinked. */
+   * on power loss). secure_delete: deleted templates are overwritten, not merely unlinked.
+   * temp_store: sorts and temporary tables stay in memory, never in files outside dir. */
   if (st == MIEN_OK)
     st = db_exec(s,
                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-                 "PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON;",
+                 "PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON;"
+                 "PRAGMA temp_store = MEMORY;",
                  err, errlen);
   if (st == MIEN_OK) st = migrate(s, err, errlen);
+  if (st == MIEN_OK) {
+    pthread_mutex_lock(&s->mu);
+    st = db_key_setup(s, err, errlen);
+    pthread_mutex_unlock(&s->mu);
+  }
+  if (st == MIEN_OK) st = mien_store_purge_expired(s, &s->purged_at_open, err, errlen);
   if (st != MIEN_OK) {
     mien_store_close(s);
     return st;
@@ -193,8 +204,13 @@ void mien_store_close(mien_store *s) {
   }
   free(s->colls);
   sqlite3_close(s->db);
+  OPENSSL_cleanse(s->key, sizeof s->key);
   pthread_mutex_destroy(&s->mu);
   free(s);
+}
+
+void db_erase(mien_store *s) {
+  sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 }
 
 mien_status mien_store_checkpoint(mien_store *s, char *err, size_t errlen) {
@@ -264,6 +280,22 @@ void mien_uuid(char out[MIEN_UUID_LEN]) {
 }
 
 double db_now(void) {
+  const char *fake = getenv("MIEN_NOW");
+  char buf[64];
+  if (fake &&
+      *fake == '@') { /* @FILE: read each time, so a test can move a running server's clock */
+    FILE *f = fopen(fake + 1, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f) fclose(f);
+    buf[n] = 0;
+    if (n && buf[n - 1] == '\n') buf[n - 1] = 0;
+    fake = buf;
+  }
+  if (fake && *fake) {
+    char *end;
+    double t = strtod(fake, &end);
+    if (!*end && t >= 0) return t;
+  }
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
@@ -323,19 +355,20 @@ static mien_status load_index(mien_store *s, mien_coll *c, char *err, size_t err
   if (!ix) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   pthread_mutex_lock(&s->mu);
   sqlite3_stmt *q;
-  mien_status st = db_prepare(s, "SELECT id, embedding FROM faces WHERE collection = ? ORDER BY id",
-                              &q, err, errlen);
+  mien_status st =
+      db_prepare(s, "SELECT id, face_id, embedding FROM faces WHERE collection = ? ORDER BY id", &q,
+                 err, errlen);
   if (st == MIEN_OK) {
     sqlite3_bind_int64(q, 1, c->id);
     int rc;
+    float emb[MIEN_EMBED_DIM];
     while (st == MIEN_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-      const void *v = sqlite3_column_blob(q, 1);
-      if (sqlite3_column_bytes(q, 1) != MIEN_EMBED_DIM * (int)sizeof(float) || !v)
-        st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "face row %lld has a corrupt template",
-                       (long long)sqlite3_column_int64(q, 0));
-      else if (mien_index_add(ix, sqlite3_column_int64(q, 0), v) != 0)
+      st = db_unseal(s->encrypted ? s->key : NULL, c->id, (const char *)sqlite3_column_text(q, 1),
+                     sqlite3_column_blob(q, 2), sqlite3_column_bytes(q, 2), emb, err, errlen);
+      if (st == MIEN_OK && mien_index_add(ix, sqlite3_column_int64(q, 0), emb) != 0)
         st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory loading the index");
     }
+    OPENSSL_cleanse(emb, sizeof emb);
     if (st == MIEN_OK && rc != SQLITE_DONE) st = db_fail(s, "loading the index", err, errlen);
     sqlite3_finalize(q);
   }
@@ -433,15 +466,27 @@ mien_status mien_store_describe_collection(mien_store *s, const char *id,
   return st;
 }
 
-mien_status mien_store_create_collection(mien_store *s, const char *id, const char *tags_json,
-                                         mien_collection_info *info, char *err, size_t errlen) {
+mien_status mien_store_create_collection(mien_store *s, const char *principal, const char *id,
+                                         const char *tags_json, mien_collection_info *info,
+                                         char *err, size_t errlen) {
   char model[32], sha[65];
   mien_status st = mien_store_model(model, sha, err, errlen);
+  if (st != MIEN_OK) return st;
+  cJSON *tags = cJSON_Parse(tags_json ? tags_json : "{}");
+  mien_policy policy;
+  st = tags ? mien_policy_from_tags(tags, &policy, err, errlen)
+            : MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "Tags must be a JSON object");
+  cJSON_Delete(tags);
   if (st != MIEN_OK) return st;
   char arn[sizeof info->arn];
   snprintf(arn, sizeof arn, "mien:rekognition:local:000000000000:collection/%s", id);
   pthread_mutex_lock(&s->mu);
-  sqlite3_stmt *q;
+  sqlite3_stmt *q = NULL;
+  st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
+  if (st != MIEN_OK) {
+    pthread_mutex_unlock(&s->mu);
+    return st;
+  }
   st = db_prepare(s,
                   "INSERT INTO collections (name, arn, created, model, model_sha256, tags)"
                   " VALUES (?, ?, ?, ?, ?, ?)",
@@ -461,6 +506,9 @@ mien_status mien_store_create_collection(mien_store *s, const char *id, const ch
       st = db_fail(s, "creating the collection", err, errlen);
     sqlite3_finalize(q);
   }
+  if (st == MIEN_OK)
+    st = db_audit(s, principal, "CreateCollection", id, db_policy_json(&policy), err, errlen);
+  st = db_finish(s, st, err, errlen);
   pthread_mutex_unlock(&s->mu);
   return st == MIEN_OK ? mien_store_describe_collection(s, id, info, err, errlen) : st;
 }
@@ -491,16 +539,28 @@ mien_status mien_store_list_collections(mien_store *s, const char *after, int ma
   return st;
 }
 
-mien_status mien_store_delete_collection(mien_store *s, const char *id, char *err, size_t errlen) {
-  mien_coll *c;
-  mien_status st = db_coll(s, id, 0, 0, &c, err, errlen);
-  if (st != MIEN_OK) return st;
-  pthread_rwlock_wrlock(&c->lock);
-  pthread_mutex_lock(&s->mu);
+/* The SQL of mien_store_delete_collection within its transaction: the counts for the audit
+ * record, then the deletion (faces, images and users go by cascade). */
+static mien_status delete_collection_rows(mien_store *s, const char *principal, const char *id,
+                                          int64_t crow, char *err, size_t errlen) {
   sqlite3_stmt *q;
-  st = db_prepare(s, "DELETE FROM collections WHERE id = ?", &q, err, errlen);
+  mien_status st = db_prepare(s,
+                              "SELECT (SELECT count(*) FROM faces WHERE collection = ?1),"
+                              " (SELECT count(*) FROM users WHERE collection = ?1)",
+                              &q, err, errlen);
+  if (st != MIEN_OK) return st;
+  sqlite3_bind_int64(q, 1, crow);
+  cJSON *fields = cJSON_CreateObject();
+  if (sqlite3_step(q) == SQLITE_ROW) {
+    cJSON_AddNumberToObject(fields, "faces", (double)sqlite3_column_int64(q, 0));
+    cJSON_AddNumberToObject(fields, "users", (double)sqlite3_column_int64(q, 1));
+  } else {
+    st = db_fail(s, "counting the collection", err, errlen);
+  }
+  sqlite3_finalize(q);
+  if (st == MIEN_OK) st = db_prepare(s, "DELETE FROM collections WHERE id = ?", &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_int64(q, 1, c->id);
+    sqlite3_bind_int64(q, 1, crow);
     if (sqlite3_step(q) != SQLITE_DONE)
       st = db_fail(s, "deleting the collection", err, errlen);
     else if (sqlite3_changes(s->db) == 0)
@@ -508,6 +568,24 @@ mien_status mien_store_delete_collection(mien_store *s, const char *id, char *er
                      "The collection id: %s does not exist", id);
     sqlite3_finalize(q);
   }
+  if (st == MIEN_OK) return db_audit(s, principal, "DeleteCollection", id, fields, err, errlen);
+  cJSON_Delete(fields);
+  return st;
+}
+
+mien_status mien_store_delete_collection(mien_store *s, const char *principal, const char *id,
+                                         char *err, size_t errlen) {
+  mien_coll *c;
+  mien_status st = db_coll(s, id, 0, 0, &c, err, errlen);
+  if (st != MIEN_OK) return st;
+  pthread_rwlock_wrlock(&c->lock);
+  pthread_mutex_lock(&s->mu);
+  st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
+  if (st == MIEN_OK) {
+    st = delete_collection_rows(s, principal, id, c->id, err, errlen);
+    st = db_finish(s, st, err, errlen);
+  }
+  if (st == MIEN_OK) db_erase(s);
   pthread_mutex_unlock(&s->mu);
   if (st == MIEN_OK) {
     c->dead = 1;

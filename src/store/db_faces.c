@@ -1,7 +1,10 @@
 /* db_faces.c - faces and images in the store: indexing an image's faces in one durable
  * transaction, listing, deleting and searching them, with the collection's in-memory index
  * updated after each commit (under the collection's write lock, so no search sees a face the
- * database does not have for longer than the commit takes). */
+ * database does not have for longer than the commit takes). Templates are sealed on the way in
+ * and opened on the way out when the store has a key (crypt.c); indexing checks the
+ * collection's consent policy and deleting erases (policy.c, db_erase), each in the
+ * transaction that also appends the audit record. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +15,8 @@
 /* Columns read by face_row. */
 #define FACE_SELECT                                                                                \
   "SELECT f.id, f.face_id, i.image_id, i.external_image_id, u.user_id, f.left, f.top, f.width,"    \
-  " f.height, f.confidence, f.embedding FROM faces f JOIN images i ON i.id = f.image"              \
-  " LEFT JOIN users u ON u.id = f.user "
+  " f.height, f.confidence, f.embedding, f.collection FROM faces f"                                \
+  " JOIN images i ON i.id = f.image LEFT JOIN users u ON u.id = f.user "
 
 static void copy_text(char *dst, size_t cap, sqlite3_stmt *q, int col) {
   const unsigned char *t = sqlite3_column_text(q, col);
@@ -34,11 +37,9 @@ static mien_status face_row(mien_store *s, sqlite3_stmt *q, int with_emb, mien_f
   r->confidence = (float)sqlite3_column_double(q, 9);
   if (!with_emb) return MIEN_OK;
   const void *v = sqlite3_column_blob(q, 10);
-  if (!v || sqlite3_column_bytes(q, 10) != (int)sizeof r->emb)
-    return v ? MIEN_FAIL(err, errlen, MIEN_ERR_IO, "face %s has a corrupt template", r->face_id)
-             : db_fail(s, "reading a template", err, errlen);
-  memcpy(r->emb, v, sizeof r->emb);
-  return MIEN_OK;
+  if (!v && sqlite3_errcode(s->db) == SQLITE_NOMEM) return db_fail(s, "reading", err, errlen);
+  return db_unseal(s->encrypted ? s->key : NULL, sqlite3_column_int64(q, 11), r->face_id, v,
+                   sqlite3_column_bytes(q, 10), r->emb, err, errlen);
 }
 
 mien_status mien_store_find_image(mien_store *s, const char *coll, const uint8_t sha256[32],
@@ -87,13 +88,19 @@ static mien_status insert_image(mien_store *s, int64_t crow, const uint8_t sha25
   sqlite3_finalize(q);
   if (st != MIEN_OK) return st;
   int64_t image_row = sqlite3_last_insert_rowid(s->db);
+  uint8_t sealed[DB_SEALED_BYTES];
   st = db_prepare(s,
                   "INSERT INTO faces (collection, face_id, image, left, top, width, height,"
                   " confidence, embedding, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                   &q, err, errlen);
   for (int i = 0; st == MIEN_OK && i < n; i++) {
     const mien_new_face *f = &faces[i];
+    const void *blob;
+    int blen;
     mien_uuid(face_ids[i]);
+    st = db_seal(s->encrypted ? s->key : NULL, crow, face_ids[i], f->emb, sealed, &blob, &blen, err,
+                 errlen);
+    if (st != MIEN_OK) break;
     sqlite3_reset(q);
     sqlite3_bind_int64(q, 1, crow);
     sqlite3_bind_text(q, 2, face_ids[i], -1, SQLITE_STATIC);
@@ -103,7 +110,7 @@ static mien_status insert_image(mien_store *s, int64_t crow, const uint8_t sha25
     sqlite3_bind_double(q, 6, f->width);
     sqlite3_bind_double(q, 7, f->height);
     sqlite3_bind_double(q, 8, f->confidence);
-    sqlite3_bind_blob(q, 9, f->emb, MIEN_EMBED_DIM * (int)sizeof(float), SQLITE_STATIC);
+    sqlite3_bind_blob(q, 9, blob, blen, SQLITE_STATIC);
     sqlite3_bind_double(q, 10, now);
     if (sqlite3_step(q) != SQLITE_DONE)
       st = db_fail(s, "storing a face", err, errlen);
@@ -126,12 +133,13 @@ static void write_end(mien_coll *c, int64_t *rows) {
   free(rows);
 }
 
-/* The start of a change to coll's faces: the collection *c (its index loaded; its face model
- * checked when check_model) locked for writing, *rows for n faces, the mutex held and a
- * transaction begun. On failure nothing is held. */
-static mien_status write_begin(mien_store *s, const char *coll, int check_model, int n,
-                               mien_coll **c, int64_t **rows, char *err, size_t errlen) {
-  mien_status st = db_coll(s, coll, 1, check_model, c, err, errlen);
+/* The start of a change to coll's faces: the collection *c (when adding, its index loaded and
+ * its face model checked) locked for writing, *rows for n faces, the mutex held and a
+ * transaction begun. On failure nothing is held. A deletion needs no index: one loaded later
+ * reads the committed rows, and a template that fails to open must not block its erasure. */
+static mien_status write_begin(mien_store *s, const char *coll, int adding, int n, mien_coll **c,
+                               int64_t **rows, char *err, size_t errlen) {
+  mien_status st = db_coll(s, coll, adding, adding, c, err, errlen);
   if (st != MIEN_OK) return st;
   *rows = malloc((size_t)(n ? n : 1) * sizeof **rows);
   if (!*rows) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
@@ -147,15 +155,42 @@ static mien_status write_begin(mien_store *s, const char *coll, int check_model,
   return st;
 }
 
-mien_status mien_store_index_image(mien_store *s, const char *coll, const uint8_t sha256[32],
-                                   const char *external_id, const mien_new_face *faces, int n,
-                                   char image_id[MIEN_UUID_LEN], char (*face_ids)[MIEN_UUID_LEN],
-                                   char *err, size_t errlen) {
+/* The collection's consent policy against the ExternalImageId (in the indexing transaction, so
+ * that a policy change cannot slip between check and insert); fields of the audit record. */
+static mien_status check_consent(mien_store *s, int64_t crow, const char *coll,
+                                 const char *external_id, cJSON *fields, char *err, size_t errlen) {
+  mien_policy p;
+  mien_status st = db_policy(s, crow, &p, err, errlen);
+  if (st != MIEN_OK) return st;
+  size_t ref = mien_consent_ref(external_id);
+  if (ref) { /* only the reference: the rest of the ExternalImageId may name the person */
+    char text[MIEN_EXTERNAL_ID_MAX + 1];
+    snprintf(text, sizeof text, "%.*s", (int)ref, external_id + strlen(MIEN_CONSENT_PREFIX));
+    cJSON_AddStringToObject(fields, "consent", text);
+  }
+  return db_consent(&p, coll, external_id, err, errlen);
+}
+
+mien_status mien_store_index_image_as(mien_store *s, const char *principal, const char *coll,
+                                      const uint8_t sha256[32], const char *external_id,
+                                      const mien_new_face *faces, int n,
+                                      char image_id[MIEN_UUID_LEN], char (*face_ids)[MIEN_UUID_LEN],
+                                      char *err, size_t errlen) {
   mien_coll *c;
   int64_t *rows;
   mien_status st = write_begin(s, coll, 1, n, &c, &rows, err, errlen);
   if (st != MIEN_OK) return st;
-  st = insert_image(s, c->id, sha256, external_id, faces, n, image_id, face_ids, rows, err, errlen);
+  cJSON *fields = cJSON_CreateObject();
+  cJSON_AddNumberToObject(fields, "faces", n);
+  st = check_consent(s, c->id, coll, external_id, fields, err, errlen);
+  if (st == MIEN_OK && s->encrypted) st = db_key_current(s, err, errlen);
+  if (st == MIEN_OK)
+    st = insert_image(s, c->id, sha256, external_id, faces, n, image_id, face_ids, rows, err,
+                      errlen);
+  if (st == MIEN_OK)
+    st = db_audit(s, principal, "IndexFaces", coll, fields, err, errlen);
+  else
+    cJSON_Delete(fields);
   st = db_finish(s, st, err, errlen);
   pthread_mutex_unlock(&s->mu);
   for (int i = 0; st == MIEN_OK && i < n; i++)
@@ -164,6 +199,14 @@ mien_status mien_store_index_image(mien_store *s, const char *coll, const uint8_
                      "out of memory: the faces are stored but searchable only after a restart");
   write_end(c, rows);
   return st;
+}
+
+mien_status mien_store_index_image(mien_store *s, const char *coll, const uint8_t sha256[32],
+                                   const char *external_id, const mien_new_face *faces, int n,
+                                   char image_id[MIEN_UUID_LEN], char (*face_ids)[MIEN_UUID_LEN],
+                                   char *err, size_t errlen) {
+  return mien_store_index_image_as(s, NULL, coll, sha256, external_id, faces, n, image_id, face_ids,
+                                   err, errlen);
 }
 
 mien_status mien_store_list_faces(mien_store *s, const char *coll, int64_t after, int max,
@@ -219,16 +262,23 @@ mien_status mien_store_get_face(mien_store *s, const char *coll, const char *fac
   return st;
 }
 
-/* The SQL part of mien_store_delete_faces, within the open transaction. */
+/* The SQL part of mien_store_delete_faces, within the open transaction: each face, then its
+ * image when no face of it is left (its ExternalImageId and hash would outlive the face). */
 static mien_status delete_rows(mien_store *s, int64_t crow, const char *const *face_ids, int n,
                                mien_face_result *res, char (*user_ids)[MIEN_USER_ID_MAX + 1],
-                               int64_t *rows, char *err, size_t errlen) {
-  sqlite3_stmt *find = NULL, *del = NULL;
+                               int64_t *rows, int *deleted, char *err, size_t errlen) {
+  sqlite3_stmt *find = NULL, *del = NULL, *orphan = NULL;
   mien_status st = db_prepare(s,
-                              "SELECT f.id, u.user_id FROM faces f LEFT JOIN users u ON"
+                              "SELECT f.id, u.user_id, f.image FROM faces f LEFT JOIN users u ON"
                               " u.id = f.user WHERE f.collection = ? AND f.face_id = ?",
                               &find, err, errlen);
   if (st == MIEN_OK) st = db_prepare(s, "DELETE FROM faces WHERE id = ?", &del, err, errlen);
+  if (st == MIEN_OK)
+    st = db_prepare(s,
+                    "DELETE FROM images WHERE id = ?1 AND NOT EXISTS"
+                    " (SELECT 1 FROM faces WHERE image = ?1)",
+                    &orphan, err, errlen);
+  *deleted = 0;
   for (int i = 0; st == MIEN_OK && i < n; i++) {
     rows[i] = 0;
     sqlite3_reset(find);
@@ -246,29 +296,42 @@ static mien_status delete_rows(mien_store *s, int64_t crow, const char *const *f
       int64_t row = sqlite3_column_int64(find, 0);
       sqlite3_reset(del);
       sqlite3_bind_int64(del, 1, row);
-      if (sqlite3_step(del) != SQLITE_DONE) st = db_fail(s, "deleting a face", err, errlen);
+      sqlite3_reset(orphan);
+      sqlite3_bind_int64(orphan, 1, sqlite3_column_int64(find, 2));
+      if (sqlite3_step(del) != SQLITE_DONE || sqlite3_step(orphan) != SQLITE_DONE)
+        st = db_fail(s, "deleting a face", err, errlen);
       /* The same id twice in one request: the second finds nothing. */
       res[i] = MIEN_FACE_DONE;
       rows[i] = row;
+      ++*deleted;
     }
   }
   sqlite3_finalize(find);
   sqlite3_finalize(del);
+  sqlite3_finalize(orphan);
   return st;
 }
 
-mien_status mien_store_delete_faces(mien_store *s, const char *coll, const char *const *face_ids,
-                                    int n, mien_face_result *res,
+mien_status mien_store_delete_faces(mien_store *s, const char *principal, const char *coll,
+                                    const char *const *face_ids, int n, mien_face_result *res,
                                     char (*user_ids)[MIEN_USER_ID_MAX + 1], char *err,
                                     size_t errlen) {
   mien_coll *c;
   int64_t *rows;
+  int deleted = 0;
   mien_status st = write_begin(s, coll, 0, n, &c, &rows, err, errlen);
   if (st != MIEN_OK) return st;
-  st = delete_rows(s, c->id, face_ids, n, res, user_ids, rows, err, errlen);
+  st = delete_rows(s, c->id, face_ids, n, res, user_ids, rows, &deleted, err, errlen);
+  if (st == MIEN_OK) {
+    cJSON *fields = cJSON_CreateObject();
+    cJSON_AddNumberToObject(fields, "faces", deleted);
+    cJSON_AddNumberToObject(fields, "requested", n);
+    st = db_audit(s, principal, "DeleteFaces", coll, fields, err, errlen);
+  }
   st = db_finish(s, st, err, errlen);
+  if (st == MIEN_OK && deleted) db_erase(s);
   pthread_mutex_unlock(&s->mu);
-  for (int i = 0; st == MIEN_OK && i < n; i++)
+  for (int i = 0; st == MIEN_OK && c->ix && i < n; i++)
     if (rows[i]) mien_index_remove(c->ix, rows[i]);
   write_end(c, rows);
   return st;

@@ -1,7 +1,7 @@
 /* db_users.c - users in the store: Rekognition's UserIDs, each a set of up to 100 faces of one
  * person. Associations change faces.user only, so the search index is not involved; each call
  * is one transaction, and the checks (face free, quota) run inside it so that two concurrent
- * calls cannot both take the same face. */
+ * calls cannot both take the same face. DeleteUser is audited and erases (db_erase). */
 #include <stdio.h>
 #include <string.h>
 
@@ -44,15 +44,28 @@ mien_status mien_store_create_user(mien_store *s, const char *coll, const char *
   return st;
 }
 
-mien_status mien_store_delete_user(mien_store *s, const char *coll, const char *user_id, char *err,
-                                   size_t errlen) {
+mien_status mien_store_delete_user(mien_store *s, const char *principal, const char *coll,
+                                   const char *user_id, char *err, size_t errlen) {
   int changed = 0;
   pthread_mutex_lock(&s->mu);
-  mien_status st =
-      user_write(s, coll, user_id, "DELETE FROM users WHERE collection = ? AND user_id = ?",
-                 &changed, err, errlen);
+  mien_status st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
+  if (st != MIEN_OK) {
+    pthread_mutex_unlock(&s->mu);
+    return st;
+  }
+  st = user_write(s, coll, user_id, "DELETE FROM users WHERE collection = ? AND user_id = ?",
+                  &changed, err, errlen);
+  if (st == MIEN_OK && !changed) st = no_user(user_id, err, errlen);
+  if (st == MIEN_OK) {
+    /* The UserId is what identifies the person: the record counts, it does not name. */
+    cJSON *fields = cJSON_CreateObject();
+    cJSON_AddNumberToObject(fields, "users", 1);
+    st = db_audit(s, principal, "DeleteUser", coll, fields, err, errlen);
+  }
+  st = db_finish(s, st, err, errlen);
+  if (st == MIEN_OK) db_erase(s);
   pthread_mutex_unlock(&s->mu);
-  return st == MIEN_OK && !changed ? no_user(user_id, err, errlen) : st;
+  return st;
 }
 
 #define USER_SELECT "SELECT user_id, status FROM users "

@@ -7,6 +7,11 @@
  * (mien_store_checkpoint) a deleted template's bytes are nowhere under the data directory.
  * Model versions: a collection records the face model (name + SHA-256 of the model files) it
  * was created with; adding or searching templates of another model is refused.
+ * Privacy (docs/privacy.md): each collection's policy (purpose, retention, consent) lives in its
+ * tags under mien: keys; every change and search is recorded in a hash-chained audit table in
+ * the change's own transaction; templates are sealed with AES-256-GCM when a key file is
+ * configured ($MIEN_TEMPLATE_KEY); deletions end with a truncating checkpoint, so erased
+ * templates leave no bytes under the data directory.
  *
  * Thread-safe: one SQLite connection behind a mutex; each collection's index behind a rwlock
  * (searches share it, writes hold it across their commit and the index update). One process
@@ -17,6 +22,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cjson/cJSON.h>
 
 #include "face/face.h"
 #include "mien.h"
@@ -32,7 +39,10 @@ typedef struct mien_store mien_store;
 /* The data directory: $MIEN_DATA, else $XDG_DATA_HOME/mien, else ~/.local/share/mien. */
 int mien_store_default_dir(char *out, size_t outlen);
 
-/* Opens (creating the directory and database, migrating an older schema) the store in dir. */
+/* Opens (creating the directory and database, migrating an older schema) the store in dir, with
+ * the template key named by $MIEN_TEMPLATE_KEY when set, and purges the faces past their
+ * collection's retention. A store whose templates are encrypted does not open without its key,
+ * nor with another key. */
 mien_status mien_store_open(const char *dir, mien_store **out, char *err, size_t errlen);
 void mien_store_close(mien_store *s);
 
@@ -55,10 +65,12 @@ typedef struct {
   int64_t face_count, user_count;
 } mien_collection_info;
 
-/* tags_json: a JSON object of string values, or NULL. ResourceAlreadyExistsException if the id
- * is taken. */
-mien_status mien_store_create_collection(mien_store *s, const char *id, const char *tags_json,
-                                         mien_collection_info *info, char *err, size_t errlen);
+/* tags_json: a JSON object of string values, or NULL; its mien: keys are the policy and are
+ * checked (mien_policy). ResourceAlreadyExistsException if the id is taken. Audited as
+ * CreateCollection by principal (NULL: "local"), like every change below. */
+mien_status mien_store_create_collection(mien_store *s, const char *principal, const char *id,
+                                         const char *tags_json, mien_collection_info *info,
+                                         char *err, size_t errlen);
 mien_status mien_store_describe_collection(mien_store *s, const char *id,
                                            mien_collection_info *info, char *err, size_t errlen);
 /* Up to max collections whose id sorts after `after` ("" for the first page), by id; *more says
@@ -67,7 +79,8 @@ mien_status mien_store_list_collections(mien_store *s, const char *after, int ma
                                         mien_collection_info *out, int *n, int *more, char *err,
                                         size_t errlen);
 /* Deletes the collection with its faces, users and images. */
-mien_status mien_store_delete_collection(mien_store *s, const char *id, char *err, size_t errlen);
+mien_status mien_store_delete_collection(mien_store *s, const char *principal, const char *id,
+                                         char *err, size_t errlen);
 
 /* ---- faces ---- */
 typedef struct {
@@ -92,7 +105,15 @@ mien_status mien_store_find_image(mien_store *s, const char *coll, const uint8_t
                                   int *found, char image_id[MIEN_UUID_LEN], char *err,
                                   size_t errlen);
 /* Records one image (content hash, ExternalImageId or NULL) and its n faces in one durable
- * transaction, then adds them to the index. Fills image_id and face_ids[i]. */
+ * transaction with its audit record (IndexFaces by principal), then adds them to the index.
+ * Fills image_id and face_ids[i]. AccessDeniedException when the collection requires consent
+ * and external_id carries no consent reference (mien_consent_ref). */
+mien_status mien_store_index_image_as(mien_store *s, const char *principal, const char *coll,
+                                      const uint8_t sha256[32], const char *external_id,
+                                      const mien_new_face *faces, int n,
+                                      char image_id[MIEN_UUID_LEN], char (*face_ids)[MIEN_UUID_LEN],
+                                      char *err, size_t errlen);
+/* mien_store_index_image_as by "local". */
 mien_status mien_store_index_image(mien_store *s, const char *coll, const uint8_t sha256[32],
                                    const char *external_id, const mien_new_face *faces, int n,
                                    char image_id[MIEN_UUID_LEN], char (*face_ids)[MIEN_UUID_LEN],
@@ -114,10 +135,10 @@ typedef enum {
   MIEN_FACE_UNCHANGED   /* already in the wanted state */
 } mien_face_result;
 
-/* Deletes the faces (one transaction); a face associated with a user is kept (its user goes to
- * user_ids[i] when user_ids is not NULL). */
-mien_status mien_store_delete_faces(mien_store *s, const char *coll, const char *const *face_ids,
-                                    int n, mien_face_result *res,
+/* Deletes the faces (one transaction), and the images left without faces; a face associated
+ * with a user is kept (its user goes to user_ids[i] when user_ids is not NULL). */
+mien_status mien_store_delete_faces(mien_store *s, const char *principal, const char *coll,
+                                    const char *const *face_ids, int n, mien_face_result *res,
                                     char (*user_ids)[MIEN_USER_ID_MAX + 1], char *err,
                                     size_t errlen);
 
@@ -138,8 +159,8 @@ typedef struct {
 mien_status mien_store_create_user(mien_store *s, const char *coll, const char *user_id, char *err,
                                    size_t errlen);
 /* Deletes the user; its faces stay, unassociated. ResourceNotFoundException when absent. */
-mien_status mien_store_delete_user(mien_store *s, const char *coll, const char *user_id, char *err,
-                                   size_t errlen);
+mien_status mien_store_delete_user(mien_store *s, const char *principal, const char *coll,
+                                   const char *user_id, char *err, size_t errlen);
 /* *found = 0 when the user does not exist. */
 mien_status mien_store_get_user(mien_store *s, const char *coll, const char *user_id,
                                 mien_user_record *out, int *found, char *err, size_t errlen);
@@ -154,6 +175,90 @@ mien_status mien_store_list_users(mien_store *s, const char *coll, const char *a
 mien_status mien_store_set_user(mien_store *s, const char *coll, const char *user_id,
                                 const char *from_user, const char *const *face_ids, int n,
                                 mien_face_result *res, char *err, size_t errlen);
+
+/* ---- privacy: policy, retention, audit, template keys (docs/privacy.md) ---- */
+
+/* A collection's policy, kept in its tags: mien:purpose (free text), mien:retention-days (1 to
+ * 36500: faces are purged that many days after they were indexed; absent: kept until deleted),
+ * mien:consent (required: IndexFaces needs a consent reference; none, the default). */
+typedef struct {
+  char purpose[257];
+  int retention_days; /* 0: no retention limit */
+  int consent_required;
+} mien_policy;
+
+#define MIEN_TAGS_MAX 50
+#define MIEN_RETENTION_DAYS_MAX 36500
+/* The ExternalImageId prefix that carries a consent reference: "consent-REF" or
+ * "consent-REF:anything", REF of [a-zA-Z0-9_.-]. */
+#define MIEN_CONSENT_PREFIX "consent-"
+
+/* The policy a tags object states; InvalidParameterException for a bad value or an unknown
+ * mien: key (a typo must not pass for a policy). p may be NULL to check only. */
+mien_status mien_policy_from_tags(const cJSON *tags, mien_policy *p, char *err, size_t errlen);
+/* The length of the consent reference in an ExternalImageId (NULL allowed); 0 when it has none. */
+size_t mien_consent_ref(const char *external_id);
+/* AccessDeniedException when collection coll requires consent and external_id (may be NULL)
+ * carries no consent reference. mien_store_index_image_as checks it again in its transaction. */
+mien_status mien_store_check_consent(mien_store *s, const char *coll, const char *external_id,
+                                     char *err, size_t errlen);
+mien_status mien_store_get_policy(mien_store *s, const char *coll, mien_policy *p, char *err,
+                                  size_t errlen);
+/* The collection's tags, a JSON object as text (malloc'ed). */
+mien_status mien_store_get_tags(mien_store *s, const char *coll, char **json, char *err,
+                                size_t errlen);
+/* Adds or replaces the tags of `set` (an object of strings, or NULL) and removes the keys
+ * `remove`, in one transaction audited as op (TagResource, ...) with the resulting policy; at
+ * most MIEN_TAGS_MAX tags. A shorter retention purges at once. */
+mien_status mien_store_set_tags(mien_store *s, const char *principal, const char *op,
+                                const char *coll, const cJSON *set, const char *const *remove,
+                                int nremove, char *err, size_t errlen);
+/* Deletes, in every collection with a retention, the faces indexed longer ago than it, the
+ * images left without faces and the users without faces created before it; one audited
+ * transaction per collection (principal "retention"). *purged: the faces deleted. The clock is
+ * db_now's. mien_store_open runs it; a server runs it periodically. */
+mien_status mien_store_purge_expired(mien_store *s, int64_t *purged, char *err, size_t errlen);
+
+/* Appends one audit record (op by principal on collection coll, which may be NULL, with the
+ * members of fields, an object taken over; NULL for none) in its own durable transaction. */
+mien_status mien_store_audit(mien_store *s, const char *principal, const char *op, const char *coll,
+                             cJSON *fields, char *err, size_t errlen);
+/* mien_store_audit with one count as its fields: {"<name>": n}. */
+mien_status mien_store_audit_count(mien_store *s, const char *principal, const char *op,
+                                   const char *coll, const char *name, int64_t n, char *err,
+                                   size_t errlen);
+/* The result of checking the audit chain. */
+typedef struct {
+  int64_t records;  /* records read */
+  int64_t bad_seq;  /* the first record that fails, 0 when the chain holds */
+  char head[65];    /* hex SHA-256 of the last good record ("" when none) */
+  char reason[300]; /* why bad_seq fails */
+} mien_audit_check;
+/* Checks the audit chain of the store in dir, reading its database directly (read-only, no
+ * template key needed): every record present in order, each hashing to what the next one
+ * names. MIEN_OK when it could be read (see out->bad_seq). */
+mien_status mien_audit_verify(const char *dir, mien_audit_check *out, char *err, size_t errlen);
+/* Calls emit with each audit record after sequence number `after`, in order, as stored (one
+ * JSON object; its SHA-256 is the next record's "prev"); stops when emit returns non-zero. */
+mien_status mien_audit_export(const char *dir, int64_t after,
+                              int (*emit)(void *ctx, const char *record), void *ctx, char *err,
+                              size_t errlen);
+
+/* The environment variable naming the template key file. */
+#define MIEN_TEMPLATE_KEY_ENV "MIEN_TEMPLATE_KEY"
+#define MIEN_TEMPLATE_KEY_LEN 32 /* AES-256 */
+/* Reads a template key file: 64 hex digits (then optional white space) or 32 raw bytes; the file
+ * must be a regular file that group and others cannot access (mode 0600 or stricter). */
+mien_status mien_template_key_read(const char *path, uint8_t key[MIEN_TEMPLATE_KEY_LEN], char *err,
+                                   size_t errlen);
+/* Creates path (mode 0600, never overwriting) with a new random key in hex. */
+mien_status mien_template_key_new(const char *path, char *err, size_t errlen);
+/* Re-encrypts every template with the key in new_key_file, in one transaction (a crash leaves
+ * the old key's store intact), then truncates the WAL; an unencrypted store becomes encrypted.
+ * The store then uses the new key; *count gets the templates rewritten. */
+mien_status mien_store_rotate_template_key(mien_store *s, const char *principal,
+                                           const char *new_key_file, int64_t *count, char *err,
+                                           size_t errlen);
 
 /* ---- helpers shared with the API layer ---- */
 
@@ -192,9 +297,15 @@ struct mien_store {
   pthread_mutex_t mu; /* the connection: one statement sequence or transaction at a time */
   mien_coll **colls;
   int ncolls, cap;
+  int encrypted; /* templates are sealed with key */
+  uint8_t key[MIEN_TEMPLATE_KEY_LEN];
+  char key_check[65];     /* the key's check value, as the meta table holds it */
+  int64_t purged_at_open; /* faces purged by mien_store_open */
 };
 
-/* The time now, Unix seconds to the millisecond, as rows record it. */
+/* The time now, Unix seconds to the millisecond, as rows and audit records record it: $MIEN_NOW
+ * (Unix seconds, or @FILE holding them, read at each call) when set, so that tests can move the
+ * clock, also a running server's (a test hook, not a setting). */
 double db_now(void);
 /* Rekognition's error for the connection's last failure, with what was being done. */
 mien_status db_fail(mien_store *s, const char *what, char *err, size_t errlen);
@@ -215,5 +326,37 @@ mien_status db_collection_query(mien_store *s, const char *name, const char *sql
  * face model compared with this build's. The mutex must not be held. */
 mien_status db_coll(mien_store *s, const char *name, int load_index, int check_model,
                     mien_coll **out, char *err, size_t errlen);
+/* Moves the WAL into the database and truncates it after a committed deletion (mutex held), so
+ * that the erased rows' old page images go with it. Its failure is not the deletion's: a reader
+ * in another process can only delay the erasure to the next checkpoint (or the last close). */
+void db_erase(mien_store *s);
+/* The policy as audit records show it: {"purpose","retention_days","consent"}. */
+cJSON *db_policy_json(const mien_policy *p);
+
+/* Appends an audit record within the open transaction (mutex held); takes fields (may be NULL). */
+mien_status db_audit(mien_store *s, const char *principal, const char *op, const char *coll,
+                     cJSON *fields, char *err, size_t errlen);
+/* The policy of collection row crow (mutex held). */
+mien_status db_policy(mien_store *s, int64_t crow, mien_policy *p, char *err, size_t errlen);
+/* mien_store_check_consent against policy p. */
+mien_status db_consent(const mien_policy *p, const char *coll, const char *external_id, char *err,
+                       size_t errlen);
+
+/* Stored templates: MIEN_EMBED_DIM floats, or sealed (version byte, 12-byte nonce, ciphertext,
+ * 16-byte tag) with the collection row and FaceId as associated data. */
+#define DB_TEMPLATE_BYTES (MIEN_EMBED_DIM * (int)sizeof(float))
+#define DB_SEALED_BYTES (1 + 12 + DB_TEMPLATE_BYTES + 16)
+/* What to store for emb: emb itself when key is NULL, else emb sealed into buf. */
+mien_status db_seal(const uint8_t *key, int64_t crow, const char *face_id, const float *emb,
+                    uint8_t buf[DB_SEALED_BYTES], const void **blob, int *len, char *err,
+                    size_t errlen);
+/* The template stored as blob (len bytes), opened with key (NULL: stored plain). */
+mien_status db_unseal(const uint8_t *key, int64_t crow, const char *face_id, const void *blob,
+                      int len, float emb[MIEN_EMBED_DIM], char *err, size_t errlen);
+/* Loads the configured key and checks it against the database (mutex held, at open). */
+mien_status db_key_setup(mien_store *s, char *err, size_t errlen);
+/* Whether the key this process seals with is still the database's (another process may have
+ * rotated it): checked in every transaction that adds templates. */
+mien_status db_key_current(mien_store *s, char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,8 @@
-/* files.c - where models live, and reading whole files. */
+/* files.c - where models live, reading whole files, and making private directories. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/util.h"
@@ -47,4 +49,16 @@ uint8_t *mien_read_file(const char *path, size_t *len) {
   }
   *len = n;
   return buf;
+}
+
+int mien_make_dirs(const char *dir) {
+  char p[4096];
+  if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) return errno = ENAMETOOLONG, -1;
+  for (char *s = p + 1; *s; s++) {
+    if (*s != '/') continue;
+    *s = '\0';
+    if (mkdir(p, 0700) != 0 && errno != EEXIST) return -1;
+    *s = '/';
+  }
+  return mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }

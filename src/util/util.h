@@ -13,6 +13,9 @@ int mien_find_model(const char *file, char *out, size_t outlen);
 /* Reads a whole file; returns NULL on failure (errno set). *len gets the size. */
 uint8_t *mien_read_file(const char *path, size_t *len);
 
+/* mkdir -p with mode 0700: data directories hold biometric templates and keys. 0 or -1 (errno). */
+int mien_make_dirs(const char *dir);
+
 /* Writes the printf-style sentence into err, when err is not NULL and errlen > 0. */
 void mien_set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

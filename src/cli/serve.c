@@ -1,0 +1,212 @@
+/* serve.c - `mien serve`: the command-line face of src/server/. It parses the options, finds the
+ * web directory, starts the server, prints one JSON line when it is ready (what a script or
+ * test waits for: the URL, with the real port when port 0 was asked), and stops gracefully on
+ * SIGTERM or SIGINT.
+ *
+ * The signals are blocked in every thread before any is started and taken synchronously by
+ * sigwait in the main thread, so no handler runs in the middle of a request and the stop
+ * sequence is ordinary code: stop accepting, drain, close the store, exit 0. */
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "server/server.h"
+
+#define DRAIN_S 30 /* longest wait for in-flight requests at stop */
+
+static void usage(FILE *f) {
+  fprintf(
+      f,
+      "usage: mien [--data DIR] serve [--listen ADDR:PORT] [--region R] [--bucket NAME=DIR]...\n"
+      "                  [--workers N] [--max-connections N] [--max-body BYTES]\n"
+      "                  [--timeout SEC] [--queue-timeout MS] [--web DIR]\n"
+      "                  [--purge-interval SEC]\n\n"
+      "Serves Rekognition's face API (AWS JSON 1.1: POST / with X-Amz-Target:\n"
+      "RekognitionService.<Operation>) and the web page (GET /). Prints one JSON line when\n"
+      "ready: {\"listening\":URL,\"workers\":N,\"keys\":N}; logs one JSON line per request on\n"
+      "stderr. SIGTERM or SIGINT: finish the requests in flight, then exit 0.\n\n"
+      "  --listen ADDR:PORT    default %s; port 0 takes a free port. Beyond loopback only\n"
+      "                        once keys exist (mien keys add NAME); with keys, every POST\n"
+      "                        must be SigV4-signed (service rekognition)\n"
+      "  --region R            the region requests are signed for (default %s)\n"
+      "  --bucket NAME=DIR     Image.S3Object's Bucket NAME reads files from DIR\n"
+      "  --workers N           requests computing at once (default: one per core)\n"
+      "  --max-connections N   open connections (default %d)\n"
+      "  --max-body BYTES      largest request body (default %zu)\n"
+      "  --timeout SEC         close connections idle this long (default %d)\n"
+      "  --queue-timeout MS    wait this long for a worker, then ThrottlingException\n"
+      "                        (default %d)\n"
+      "  --web DIR             static files for GET (default: web/ of the source tree when\n"
+      "                        run from a build directory, else <prefix>/share/mien/web)\n"
+      "  --purge-interval SEC  delete the faces past their collection's retention this often\n"
+      "                        (default %d; docs/privacy.md)\n",
+      SRV_DEFAULT_LISTEN, SRV_DEFAULT_REGION, SRV_DEFAULT_MAX_CONNECTIONS, SRV_DEFAULT_MAX_BODY,
+      SRV_DEFAULT_TIMEOUT_S, SRV_DEFAULT_QUEUE_TIMEOUT_MS, SRV_DEFAULT_PURGE_INTERVAL_S);
+}
+
+/* An integer option in [lo, hi]; -1 (after a message) when it is not one. */
+static long long int_opt(const char *name, const char *v, long long lo, long long hi) {
+  char *end;
+  long long x = strtoll(v, &end, 10);
+  if (end == v || *end || x < lo || x > hi) {
+    fprintf(stderr, "mien serve: --%s must be an integer from %lld to %lld\n", name, lo, hi);
+    return -1;
+  }
+  return x;
+}
+
+static int is_dir(const char *p) {
+  struct stat sb;
+  return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
+/* The default web directory: the source tree's web/ when this binary sits in a CMake build
+ * directory (so `build/mien serve` shows the page being edited), else the installed one. */
+static const char *default_web(char *buf, size_t len) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash) {
+      snprintf(slash, sizeof exe - (size_t)(slash - exe), "/CMakeCache.txt");
+      if (access(exe, F_OK) == 0) {
+        snprintf(buf, len, "%s/web", MIEN_SOURCE_DIR);
+        return is_dir(buf) ? buf : NULL;
+      }
+    }
+  }
+  snprintf(buf, len, "%s/web", MIEN_SHARE_DIR);
+  return is_dir(buf) ? buf : NULL;
+}
+
+int cmd_serve(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"listen", required_argument, NULL, 'l'},
+      {"region", required_argument, NULL, 'r'},
+      {"bucket", required_argument, NULL, 'b'},
+      {"workers", required_argument, NULL, 'w'},
+      {"max-connections", required_argument, NULL, 'c'},
+      {"max-body", required_argument, NULL, 'm'},
+      {"timeout", required_argument, NULL, 't'},
+      {"queue-timeout", required_argument, NULL, 'q'},
+      {"web", required_argument, NULL, 'W'},
+      {"purge-interval", required_argument, NULL, 'P'},
+      {"data", required_argument, NULL, 'd'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  srv_config cfg = {.listen = SRV_DEFAULT_LISTEN,
+                    .region = SRV_DEFAULT_REGION,
+                    .max_connections = SRV_DEFAULT_MAX_CONNECTIONS,
+                    .max_body = SRV_DEFAULT_MAX_BODY,
+                    .timeout_s = SRV_DEFAULT_TIMEOUT_S,
+                    .queue_timeout_ms = SRV_DEFAULT_QUEUE_TIMEOUT_MS,
+                    .purge_interval_s = SRV_DEFAULT_PURGE_INTERVAL_S};
+  mien_buckets *buckets = calloc(1, sizeof *buckets);
+  char err[1024] = "", data[4096], web[PATH_MAX];
+  const char *data_opt = NULL;
+  int rc = buckets ? -1 : EXIT_FAILURE_GENERIC, c;
+  long long v = 0;
+  optind = 1;
+  opterr = 0;
+  while (rc < 0 && (c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
+    switch (c) {
+    case 'l':
+      cfg.listen = optarg;
+      break;
+    case 'r':
+      cfg.region = optarg;
+      break;
+    case 'b':
+      if (mien_buckets_add(buckets, optarg, err, sizeof err) != MIEN_OK) {
+        fprintf(stderr, "mien serve: --bucket %s: %s\n", optarg, err);
+        rc = EXIT_USAGE;
+      }
+      break;
+    case 'w':
+      if ((v = int_opt("workers", optarg, 1, 256)) < 0) rc = EXIT_USAGE;
+      cfg.workers = (int)v;
+      break;
+    case 'c':
+      if ((v = int_opt("max-connections", optarg, 1, 10000)) < 0) rc = EXIT_USAGE;
+      cfg.max_connections = (int)v;
+      break;
+    case 'm':
+      if ((v = int_opt("max-body", optarg, 1, 1LL << 30)) < 0) rc = EXIT_USAGE;
+      cfg.max_body = (size_t)v;
+      break;
+    case 't':
+      if ((v = int_opt("timeout", optarg, 1, 86400)) < 0) rc = EXIT_USAGE;
+      cfg.timeout_s = (int)v;
+      break;
+    case 'q':
+      if ((v = int_opt("queue-timeout", optarg, 0, 3600000)) < 0) rc = EXIT_USAGE;
+      cfg.queue_timeout_ms = (int)v;
+      break;
+    case 'W':
+      cfg.web_dir = optarg;
+      break;
+    case 'P':
+      if ((v = int_opt("purge-interval", optarg, 1, 86400)) < 0) rc = EXIT_USAGE;
+      cfg.purge_interval_s = (int)v;
+      break;
+    case 'd':
+      data_opt = optarg;
+      break;
+    case 'h':
+      rc = cli_usage(usage, 1);
+      break;
+    default:
+      rc = cli_usage(usage, 0);
+    }
+  }
+  if (rc < 0 && optind < argc) rc = cli_usage(usage, 0);
+  if (rc < 0) {
+    if (data_opt)
+      snprintf(data, sizeof data, "%s", data_opt);
+    else if (mien_store_default_dir(data, sizeof data) != 0)
+      rc = cli_fail("serve", MIEN_ERR_IO, "no data directory: give --data DIR or set MIEN_DATA");
+  }
+  if (rc >= 0) {
+    free(buckets);
+    return rc;
+  }
+  cfg.data_dir = data;
+  cfg.buckets = buckets;
+  if (!cfg.web_dir) cfg.web_dir = default_web(web, sizeof web);
+
+  /* Before any thread exists, so that all of them inherit the mask. */
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  srv *s;
+  mien_status st = srv_create(&cfg, &s, err, sizeof err);
+  if (st == MIEN_OK && (st = srv_listen(s, err, sizeof err)) != MIEN_OK) srv_free(s);
+  if (st != MIEN_OK) {
+    free(buckets);
+    return cli_fail("serve", st, err);
+  }
+  printf("{\"listening\":\"%s\",\"workers\":%d,\"keys\":%d}\n", srv_url(s), srv_worker_count(s),
+         srv_key_count(s));
+  fflush(stdout);
+
+  int sig = 0;
+  while (sigwait(&stop, &sig) != 0) {
+  }
+  srv_stop(s, DRAIN_S);
+  srv_free(s);
+  free(buckets);
+  fprintf(stderr, "{\"stopped\":\"%s\"}\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  return EXIT_OK;
+}

@@ -1,0 +1,499 @@
+/* server.c - the transport-independent half of `mien serve` (see server.h): a request in, a
+ * response out.
+ *
+ * POST / is the API. It is authenticated first (SigV4 against keys.json once any key exists,
+ * or whenever the server listens beyond loopback; with no keys on loopback, unsigned requests
+ * are accepted but only when addressed to a loopback name, so that a web page elsewhere cannot
+ * reach this API through DNS rebinding), then routed by X-Amz-Target to the operation table
+ * shared with the CLI (api/ops.h), and run while holding a worker slot. Errors have
+ * Rekognition's shape, {"__type","Message"}, with the status botocore expects: 400 for the
+ * caller's mistakes (ThrottlingException included, which clients retry), 403 for refused
+ * credentials, 500 for ours.
+ *
+ * GET and HEAD serve the web page's static files from one directory; a path may not name a
+ * hidden file or leave the directory (no dot segments, and the resolved path must stay inside).
+ *
+ * keys.json is checked on every API request (one stat) and reloaded when it changed, so `mien
+ * keys add` and `mien keys delete` take effect without a restart; a reload that fails (a file
+ * others may read, say) keeps the previous keys rather than opening the door. */
+#include "server/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+#define SRV_MAX_STATIC ((size_t)32 << 20)
+
+/* ---- responses and the log ---- */
+
+static void set_body(srv_response *r, int status, const char *type, cJSON *j) {
+  free(r->body);
+  r->body = j ? cJSON_PrintUnformatted(j) : NULL;
+  cJSON_Delete(j);
+  r->len = r->body ? strlen(r->body) : 0;
+  r->status = r->body ? status : 500;
+  r->content_type = type;
+}
+
+void srv_error(srv_response *r, int status, const char *type, const char *msg) {
+  cJSON *e = cJSON_CreateObject();
+  cJSON_AddStringToObject(e, "__type", type);
+  cJSON_AddStringToObject(e, "Message", msg ? msg : "");
+  set_body(r, status, "application/x-amz-json-1.1", e);
+  snprintf(r->error, sizeof r->error, "%s", type);
+}
+
+/* A library status as the wire shows it: server-side failures are InternalServerError. */
+static void status_error(srv_response *r, mien_status st, const char *msg) {
+  switch (st) {
+  case MIEN_ERR_MODEL:
+  case MIEN_ERR_NOMEM:
+  case MIEN_ERR_IO:
+  case MIEN_ERR_INTERNAL:
+    srv_error(r, 500, "InternalServerError", msg);
+    break;
+  case MIEN_ERR_ACCESS_DENIED:
+    srv_error(r, 403, mien_status_name(st), msg);
+    break;
+  default:
+    srv_error(r, 400, mien_status_name(st), msg);
+  }
+}
+
+void srv_log(const srv_response *r, const char *path, double ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char when[64], stamp[32];
+  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(when, sizeof when, "%s.%03dZ", stamp, (int)(ts.tv_nsec / 1000000) % 1000);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "time", when);
+  cJSON_AddStringToObject(o, "request_id", r->request_id);
+  cJSON_AddStringToObject(o, "op", r->op);
+  if (path) cJSON_AddStringToObject(o, "path", path);
+  cJSON_AddNumberToObject(o, "status", r->status);
+  if (r->error[0]) cJSON_AddStringToObject(o, "error", r->error);
+  cJSON_AddNumberToObject(o, "ms", (double)(long)(ms * 10 + 0.5) / 10);
+  cJSON_AddStringToObject(o, "access_key_id", r->principal);
+  char *line = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  if (!line) return;
+  /* One write per line, so that lines of concurrent requests never interleave. */
+  size_t len = strlen(line);
+  char *nl = realloc(line, len + 2);
+  if (nl) {
+    line = nl;
+    memcpy(line + len, "\n", 2);
+    len++;
+  }
+  ssize_t w = write(STDERR_FILENO, line, len);
+  (void)w;
+  free(line);
+}
+
+/* ---- keys ---- */
+
+static int same_file(const struct stat *a, const struct stat *b) {
+  return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+         a->st_mode == b->st_mode && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+         a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+         a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* Reloads keys.json when it changed; returns how many keys there are. */
+static int keys_refresh(srv *s) {
+  char path[4200], err[512];
+  mien_keys_path(s->data_dir, path, sizeof path);
+  struct stat sb;
+  if (stat(path, &sb) != 0) memset(&sb, 0, sizeof sb);
+  pthread_mutex_lock(&s->keys_mu);
+  if (!same_file(&sb, &s->keys_stat)) {
+    mien_keyset ks;
+    if (mien_keys_load(s->data_dir, &ks, err, sizeof err) == MIEN_OK) {
+      mien_keys_free(&s->keys);
+      s->keys = ks;
+    } else {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "warning", "keys not reloaded; the previous keys stay in force");
+      cJSON_AddStringToObject(o, "reason", err);
+      char *line = cJSON_PrintUnformatted(o);
+      if (line) fprintf(stderr, "%s\n", line);
+      free(line);
+      cJSON_Delete(o);
+    }
+    s->keys_stat = sb; /* tried once per change of the file */
+  }
+  int n = s->keys.n;
+  pthread_mutex_unlock(&s->keys_mu);
+  return n;
+}
+
+int srv_key_count(srv *s) {
+  return keys_refresh(s);
+}
+
+static int keys_secret(void *ctx, const char *id, char *secret, size_t len) {
+  srv *s = ctx;
+  pthread_mutex_lock(&s->keys_mu);
+  const mien_key *k = mien_keys_find(&s->keys, id);
+  if (k) snprintf(secret, len, "%s", k->secret);
+  pthread_mutex_unlock(&s->keys_mu);
+  return k ? 0 : -1;
+}
+
+/* ---- the worker pool ---- */
+
+/* A free worker, waiting at most timeout_ms behind earlier arrivals; NULL when none came. */
+static srv_worker *pool_acquire(srv *s, int timeout_ms) {
+  pthread_mutex_lock(&s->pool_mu);
+  if (s->nfree > 0 && !s->head) {
+    srv_worker *w = s->free_workers[--s->nfree];
+    pthread_mutex_unlock(&s->pool_mu);
+    return w;
+  }
+  srv_waiter me = {.got = NULL, .next = NULL};
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&me.cv, &ca);
+  pthread_condattr_destroy(&ca);
+  if (s->tail)
+    s->tail->next = &me;
+  else
+    s->head = &me;
+  s->tail = &me;
+  struct timespec dl;
+  clock_gettime(CLOCK_MONOTONIC, &dl);
+  dl.tv_sec += timeout_ms / 1000;
+  dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+  if (dl.tv_nsec >= 1000000000L) dl.tv_sec++, dl.tv_nsec -= 1000000000L;
+  while (!me.got)
+    if (pthread_cond_timedwait(&me.cv, &s->pool_mu, &dl) == ETIMEDOUT) break;
+  if (!me.got) { /* timed out: leave the queue */
+    srv_waiter **pp = &s->head, *prev = NULL;
+    while (*pp != &me) prev = *pp, pp = &(*pp)->next;
+    *pp = me.next;
+    if (s->tail == &me) s->tail = prev;
+  }
+  pthread_mutex_unlock(&s->pool_mu);
+  pthread_cond_destroy(&me.cv);
+  return me.got;
+}
+
+/* Hands the worker to the longest waiter, or back to the free list. */
+static void pool_release(srv *s, srv_worker *w) {
+  pthread_mutex_lock(&s->pool_mu);
+  srv_waiter *h = s->head;
+  if (h) {
+    s->head = h->next;
+    if (!s->head) s->tail = NULL;
+    h->got = w;
+    pthread_cond_signal(&h->cv);
+  } else {
+    s->free_workers[s->nfree++] = w;
+  }
+  pthread_mutex_unlock(&s->pool_mu);
+}
+
+/* ---- the API ---- */
+
+static const char *header(const srv_request *rq, const char *name) {
+  for (int i = 0; i < rq->nheaders; i++)
+    if (!strcasecmp(rq->headers[i].name, name)) return rq->headers[i].value;
+  return NULL;
+}
+
+/* Whether the Host header names this machine: localhost, 127.x.y.z or [::1], any port. */
+static int loopback_host(const char *host) {
+  if (!host) return 1; /* HTTP/1.0 without Host: not a browser, so no rebinding */
+  char h[256];
+  snprintf(h, sizeof h, "%s", host);
+  char *colon = h[0] == '[' ? strstr(h, "]:") : strrchr(h, ':');
+  if (colon) colon[h[0] == '['] = 0;
+  if (!strcasecmp(h, "localhost") || !strcmp(h, "[::1]")) return 1;
+  unsigned a, b, c, d;
+  char end;
+  return sscanf(h, "%u.%u.%u.%u%c", &a, &b, &c, &d, &end) == 4 && a == 127 && b < 256 && c < 256 &&
+         d < 256;
+}
+
+/* Authenticates the request; 0 when it may proceed, else r holds the refusal. */
+static int authenticate(srv *s, const srv_request *rq, srv_response *r) {
+  if (keys_refresh(s) == 0 && s->loopback_only) {
+    if (loopback_host(header(rq, "host"))) return 0;
+    srv_error(r, 403, "AccessDeniedException",
+              "this server has no access keys, so it answers only requests addressed to "
+              "localhost; create one with `mien keys add NAME` and sign requests with it");
+    return -1;
+  }
+  char id[SIGV4_KEY_ID_MAX + 1], msg[512];
+  sigv4_result v =
+      sigv4_verify(rq, s->region, "rekognition", time(NULL), keys_secret, s, id, msg, sizeof msg);
+  if (v == SIGV4_OK) {
+    snprintf(r->principal, sizeof r->principal, "%s", id);
+    return 0;
+  }
+  if (v == SIGV4_MISSING)
+    srv_error(r, 403, "MissingAuthenticationTokenException", msg);
+  else if (v == SIGV4_UNKNOWN_KEY)
+    srv_error(r, 400, "UnrecognizedClientException", msg);
+  else
+    srv_error(r, 403, "InvalidSignatureException", msg);
+  return -1;
+}
+
+static int json_content_type(const char *ct) {
+  static const char *const ok[] = {"application/x-amz-json-1.1", "application/x-amz-json-1.0",
+                                   "application/json"};
+  if (!ct) return 0;
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+    size_t n = strlen(ok[i]);
+    if (!strncasecmp(ct, ok[i], n) && (ct[n] == 0 || ct[n] == ';' || ct[n] == ' ')) return 1;
+  }
+  return 0;
+}
+
+static void handle_api(srv *s, const srv_request *rq, srv_response *r) {
+  snprintf(r->op, sizeof r->op, "POST");
+  if (strcmp(rq->path, "/")) {
+    srv_error(r, 404, "UnknownOperationException", "the API is at POST /");
+    return;
+  }
+  if (authenticate(s, rq, r) != 0) return;
+  static const char prefix[] = "RekognitionService.";
+  const char *target = header(rq, "x-amz-target");
+  const mien_op *op = NULL;
+  if (target && !strncmp(target, prefix, sizeof prefix - 1))
+    op = mien_op_find(target + sizeof prefix - 1);
+  if (!op) {
+    char msg[300];
+    snprintf(msg, sizeof msg,
+             "unknown operation '%.200s': X-Amz-Target must be RekognitionService.<Operation>",
+             target ? target : "");
+    srv_error(r, 400, "UnknownOperationException", msg);
+    return;
+  }
+  snprintf(r->op, sizeof r->op, "%s", op->name);
+  if (!json_content_type(header(rq, "content-type"))) {
+    srv_error(r, 400, "SerializationException", "Content-Type must be application/x-amz-json-1.1");
+    return;
+  }
+  char err[1024] = "";
+  cJSON *req;
+  mien_status st =
+      mien_op_parse_request((const char *)rq->body, rq->body_len, &req, err, sizeof err);
+  if (st != MIEN_OK) {
+    status_error(r, st, err);
+    return;
+  }
+  srv_worker *w = pool_acquire(s, s->cfg.queue_timeout_ms);
+  if (!w) {
+    cJSON_Delete(req);
+    char msg[200];
+    snprintf(msg, sizeof msg, "Rate exceeded: all %d workers stayed busy for %d ms; retry later",
+             s->nworkers, s->cfg.queue_timeout_ms);
+    srv_error(r, 400, "ThrottlingException", msg);
+    return;
+  }
+  cJSON *resp = NULL;
+  w->api.principal = r->principal;
+  st = op->run(&w->api, req, &resp, err, sizeof err);
+  w->api.principal = NULL;
+  pool_release(s, w);
+  cJSON_Delete(req);
+  if (st == MIEN_OK)
+    set_body(r, 200, "application/x-amz-json-1.1", resp);
+  else
+    status_error(r, st, err);
+}
+
+/* ---- static files ---- */
+
+static const char *mime_type(const char *path) {
+  static const char *const types[][2] = {
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".jpg", "image/jpeg"},
+      {".jpeg", "image/jpeg"},
+      {".webp", "image/webp"},
+      {".ico", "image/x-icon"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".wasm", "application/wasm"},
+  };
+  const char *dot = strrchr(path, '.');
+  for (size_t i = 0; dot && i < sizeof types / sizeof *types; i++)
+    if (!strcasecmp(dot, types[i][0])) return types[i][1];
+  return "application/octet-stream";
+}
+
+static void handle_static(srv *s, const srv_request *rq, srv_response *r) {
+  const char *p = !strcmp(rq->path, "/") ? "/index.html" : rq->path;
+  if (!s->web_dir) {
+    srv_error(r, 404, "NotFoundException", "this server has no web directory (--web DIR)");
+    return;
+  }
+  /* No dot segments, no hidden files, no backslashes; then the resolved file must stay in. */
+  if (p[0] != '/' || strstr(p, "/.") || strchr(p, '\\') || strlen(p) > 1024) {
+    srv_error(r, 404, "NotFoundException", "no such file");
+    return;
+  }
+  char joined[PATH_MAX + 1100], real[PATH_MAX];
+  snprintf(joined, sizeof joined, "%s%s", s->web_dir, p);
+  size_t dlen = strlen(s->web_dir);
+  int fd = -1;
+  struct stat sb;
+  if (realpath(joined, real) && !strncmp(real, s->web_dir, dlen) && real[dlen] == '/')
+    fd = open(real, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+      (size_t)sb.st_size > SRV_MAX_STATIC) {
+    if (fd >= 0) close(fd);
+    srv_error(r, 404, "NotFoundException", "no such file");
+    return;
+  }
+  char *buf = malloc((size_t)sb.st_size + 1);
+  ssize_t got = buf ? read(fd, buf, (size_t)sb.st_size) : -1;
+  close(fd);
+  if (got != sb.st_size) {
+    free(buf);
+    srv_error(r, 500, "InternalServerError", "cannot read the file");
+    return;
+  }
+  r->status = 200;
+  r->body = buf;
+  r->len = (size_t)got;
+  r->content_type = mime_type(real);
+}
+
+void srv_handle(srv *s, const srv_request *rq, srv_response *r) {
+  memset(r, 0, sizeof *r);
+  mien_uuid(r->request_id);
+  snprintf(r->principal, sizeof r->principal, "anonymous");
+  if (!strcmp(rq->method, "POST")) {
+    handle_api(s, rq, r);
+  } else if (!strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD")) {
+    snprintf(r->op, sizeof r->op, "%s", rq->method);
+    handle_static(s, rq, r);
+  } else {
+    snprintf(r->op, sizeof r->op, "%.60s", rq->method);
+    srv_error(r, 405, "UnknownOperationException", "the API takes POST /; files take GET");
+  }
+}
+
+/* ---- life cycle ---- */
+
+static char *dup_or_null(const char *s) {
+  return s ? strdup(s) : NULL;
+}
+
+void srv_purge_due(srv *s) {
+  int interval =
+      s->cfg.purge_interval_s > 0 ? s->cfg.purge_interval_s : SRV_DEFAULT_PURGE_INTERVAL_S;
+  double now = mien_now_ms();
+  if (s->last_purge_ms == 0) s->last_purge_ms = now; /* opening the store has just purged */
+  if (now - s->last_purge_ms < interval * 1000.0) return;
+  s->last_purge_ms = now;
+  int64_t n = 0;
+  char err[512] = "";
+  srv_response r = {.status = 200};
+  snprintf(r.op, sizeof r.op, "RetentionPurge");
+  snprintf(r.principal, sizeof r.principal, "retention");
+  mien_status st = mien_store_purge_expired(s->store, &n, err, sizeof err);
+  if (st != MIEN_OK) status_error(&r, st, err);
+  free(r.body);
+  /* Quiet when nothing expired: one line per purge that did something, or failed. */
+  if (n > 0 || st != MIEN_OK) srv_log(&r, NULL, mien_now_ms() - now);
+}
+
+mien_status srv_create(const srv_config *cfg, srv **out, char *err, size_t errlen) {
+  *out = NULL;
+  srv *s = calloc(1, sizeof *s);
+  if (!s) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  s->cfg = *cfg;
+  s->listen_fd = -1;
+  if (s->cfg.workers <= 0) s->cfg.workers = mien_cpu_count();
+  pthread_mutex_init(&s->pool_mu, NULL);
+  pthread_mutex_init(&s->keys_mu, NULL);
+  pthread_mutex_init(&s->flight_mu, NULL);
+  pthread_cond_init(&s->flight_cv, NULL);
+  pthread_mutex_init(&s->conns_mu, NULL);
+  s->listen = dup_or_null(cfg->listen ? cfg->listen : SRV_DEFAULT_LISTEN);
+  s->region = dup_or_null(cfg->region ? cfg->region : SRV_DEFAULT_REGION);
+  s->data_dir = dup_or_null(cfg->data_dir);
+  mien_status st = MIEN_OK;
+  if (!s->listen || !s->region || !s->data_dir) {
+    srv_free(s);
+    return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  }
+  if (cfg->web_dir && !(s->web_dir = realpath(cfg->web_dir, NULL))) {
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "web directory %s: %s", cfg->web_dir, strerror(errno));
+  }
+  if (st == MIEN_OK) st = mien_store_open(s->data_dir, &s->store, err, errlen);
+  if (st == MIEN_OK) st = mien_keys_load(s->data_dir, &s->keys, err, errlen);
+  if (st == MIEN_OK) {
+    char path[4200];
+    mien_keys_path(s->data_dir, path, sizeof path);
+    if (stat(path, &s->keys_stat) != 0) memset(&s->keys_stat, 0, sizeof s->keys_stat);
+  }
+  int n = s->cfg.workers;
+  if (st == MIEN_OK && (!(s->workers = calloc((size_t)n, sizeof *s->workers)) ||
+                        !(s->free_workers = calloc((size_t)n, sizeof *s->free_workers))))
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  /* Workers split the cores between them: requests run side by side rather than each one on
+   * every core, which keeps the cores busy without oversubscribing them. */
+  int threads = mien_cpu_count() / n > 1 ? mien_cpu_count() / n : 1;
+  for (int i = 0; st == MIEN_OK && i < n; i++) {
+    mien_faces_options opt = {.threads = threads};
+    srv_worker *w = &s->workers[i];
+    st = mien_faces_create(&opt, &w->api.faces, err, errlen);
+    if (st != MIEN_OK) break;
+    w->api.faces_owned = 1;
+    w->api.store = s->store;
+    w->api.buckets = cfg->buckets;
+    s->free_workers[s->nfree++] = w;
+    s->nworkers++;
+  }
+  if (st != MIEN_OK) {
+    srv_free(s);
+    return st;
+  }
+  *out = s;
+  return MIEN_OK;
+}
+
+int srv_worker_count(const srv *s) {
+  return s->nworkers;
+}
+
+void srv_free(srv *s) {
+  if (!s) return;
+  for (int i = 0; i < s->nworkers; i++) mien_api_release(&s->workers[i].api);
+  free(s->workers);
+  free(s->free_workers);
+  if (s->store) mien_store_close(s->store);
+  mien_keys_free(&s->keys);
+  pthread_mutex_destroy(&s->pool_mu);
+  pthread_mutex_destroy(&s->keys_mu);
+  pthread_mutex_destroy(&s->flight_mu);
+  pthread_cond_destroy(&s->flight_cv);
+  pthread_mutex_destroy(&s->conns_mu);
+  free(s->listen);
+  free(s->region);
+  free(s->data_dir);
+  free(s->web_dir);
+  free(s);
+}

@@ -1,0 +1,138 @@
+/* server.h - `mien serve`: Rekognition's face API over HTTP (AWS JSON 1.1), SigV4-signed, with
+ * the web page as static files from the same origin.
+ *
+ * Two layers. server.c is transport-independent: srv_handle takes a parsed request (method,
+ * path, headers, body) and gives the response (status, body, the x-amzn-RequestId, and what
+ * to log), doing authentication, routing, the bounded worker pool and the operation itself;
+ * tests and fuzzers drive it without sockets. http.c puts it on libmicrohttpd: one thread per
+ * connection, bodies streamed in and refused early when too large, idle connections timed out,
+ * and a graceful stop that lets in-flight requests finish.
+ *
+ * Why a worker pool on top of one thread per connection: connections are cheap and many (slow
+ * clients, keep-alive), but computing is bounded by the cores. A request computes only while it
+ * holds one of `workers` slots, each with its own face pipeline (models, plans, workspace);
+ * slots are handed out in arrival order, and one that cannot be had within the queue timeout is
+ * answered ThrottlingException, which every AWS SDK retries with backoff, instead of queueing
+ * forever. */
+#ifndef MIEN_SERVER_SERVER_H
+#define MIEN_SERVER_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "api/ops.h"
+#include "server/keys.h"
+#include "server/sigv4.h"
+
+typedef struct {
+  const char *listen;   /* "ADDR:PORT"; port 0 picks a free one */
+  const char *region;   /* the SigV4 scope's region */
+  const char *data_dir; /* the store and keys.json */
+  const char *web_dir;  /* static files for GET; NULL: none */
+  const mien_buckets *buckets;
+  int workers;          /* requests computing at once; <= 0: one per core */
+  int max_connections;  /* beyond it new connections are closed at once */
+  size_t max_body;      /* request bodies, bytes */
+  int timeout_s;        /* idle connections are closed after it */
+  int queue_timeout_ms; /* longest wait for a worker before ThrottlingException */
+  int purge_interval_s; /* how often faces past retention are purged; <= 0: default */
+} srv_config;
+
+#define SRV_DEFAULT_LISTEN "127.0.0.1:8080"
+#define SRV_DEFAULT_REGION "us-east-1"
+#define SRV_DEFAULT_MAX_BODY ((size_t)8 << 20)
+#define SRV_DEFAULT_MAX_CONNECTIONS 256
+#define SRV_DEFAULT_TIMEOUT_S 30
+#define SRV_DEFAULT_QUEUE_TIMEOUT_MS 2000
+#define SRV_DEFAULT_PURGE_INTERVAL_S 60
+
+typedef struct srv srv;
+
+/* What srv_handle answers. */
+typedef struct {
+  int status; /* HTTP status */
+  const char *content_type;
+  char *body; /* malloc'ed (the caller frees it), may be NULL when len is 0 */
+  size_t len;
+  char request_id[MIEN_UUID_LEN];
+  char op[64];    /* the operation, or the method for other requests, for the log */
+  char error[64]; /* the __type of a refusal; "" on success */
+  char principal[SIGV4_KEY_ID_MAX + 1]; /* the verified access key id, or "anonymous" */
+} srv_response;
+
+/* Opens the store and the keys, and makes the workers' face pipelines: everything but the
+ * network, so that srv_handle works after it. Until srv_listen has bound a loopback address,
+ * the server counts as reachable from anywhere: a POST must be signed even with no keys (a
+ * harness without sockets may set loopback_only to take unsigned requests). */
+mien_status srv_create(const srv_config *cfg, srv **out, char *err, size_t errlen);
+/* Answers one request. Thread-safe. */
+void srv_handle(srv *s, const srv_request *rq, srv_response *resp);
+/* A refusal {"__type": type, "Message": msg} with status; for the HTTP layer's own refusals. */
+void srv_error(srv_response *r, int status, const char *type, const char *msg);
+/* Writes the request's log line (one JSON object) to stderr. */
+void srv_log(const srv_response *r, const char *path, double ms);
+/* Deletes the faces past their collection's retention (mien_store_purge_expired) when
+ * purge_interval_s passed since the last time; logs what it did. The reaper thread calls it. */
+void srv_purge_due(srv *s);
+/* Frees what srv_create made (after srv_stop when listening). */
+void srv_free(srv *s);
+
+/* http.c: binds cfg->listen and serves. Beyond loopback only when keys exist. */
+mien_status srv_listen(srv *s, char *err, size_t errlen);
+/* "http://127.0.0.1:8080", once listening. */
+const char *srv_url(const srv *s);
+int srv_worker_count(const srv *s);
+int srv_key_count(srv *s);
+/* Stops accepting, waits (at most drain_s seconds) for the requests in flight, then stops. */
+void srv_stop(srv *s, int drain_s);
+
+/* ---- shared by the files of src/server/ ---- */
+
+typedef struct srv_worker {
+  mien_api api;
+} srv_worker;
+
+typedef struct srv_waiter {
+  pthread_cond_t cv;
+  srv_worker *got;
+  struct srv_waiter *next;
+} srv_waiter;
+
+struct srv {
+  srv_config cfg;
+  char *listen, *region, *data_dir, *web_dir; /* owned copies of cfg's strings */
+  mien_store *store;
+
+  /* the worker pool: free slots, and the waiters in arrival order */
+  srv_worker *workers;
+  int nworkers;
+  pthread_mutex_t pool_mu;
+  srv_worker **free_workers;
+  int nfree;
+  srv_waiter *head, *tail;
+
+  /* keys.json, reloaded when the file changes */
+  pthread_mutex_t keys_mu;
+  mien_keyset keys;
+  struct stat keys_stat; /* of the file loaded; st_ino 0 when there was none */
+
+  /* the network (http.c) */
+  struct http_conn *conns; /* open connections and their deadlines */
+  pthread_mutex_t conns_mu;
+  pthread_t reaper;
+  int reaper_started;
+  atomic_int reaper_stop;
+  int loopback_only; /* bound to loopback addresses alone */
+  char url[128];
+  int listen_fd;
+  struct MHD_Daemon *daemon;
+  atomic_int stopping;
+  pthread_mutex_t flight_mu;
+  pthread_cond_t flight_cv;
+  int inflight;
+  double last_purge_ms; /* reaper thread only */
+};
+
+#endif

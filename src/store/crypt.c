@@ -1,0 +1,355 @@
+/* crypt.c - templates encrypted at rest. A template is what identifies a person's face, so a
+ * copied database file should be useless without a key kept elsewhere: with a key file
+ * configured ($MIEN_TEMPLATE_KEY), each template is sealed with AES-256-GCM (OpenSSL) under a
+ * fresh random 96-bit nonce, and the collection's row and the FaceId are bound as associated
+ * data, so a sealed template moved to another face or collection fails to open rather than
+ * impersonating someone else.
+ *
+ * The key never enters the database: the meta table holds only its check value (SHA-256 of a
+ * label and the key), which is how a missing or wrong key is told apart from a corrupt row at
+ * open. The search index needs plaintext, so templates are opened when a collection's index is
+ * loaded and live unencrypted in memory (docs/privacy.md says so).
+ *
+ * Rotation re-seals every template in one SQLite transaction: a crash before COMMIT leaves the
+ * store under the old key, after it under the new one; never a mix. The same path encrypts a
+ * store that was created without a key. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "store/store.h"
+#include "util/util.h"
+
+#define SEAL_VERSION 1
+#define NONCE_LEN 12
+#define TAG_LEN 16
+#define CHECK_LABEL "mien template key check v1"
+
+static int hex_value(int c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* The key in the file's bytes: 64 hex digits and white space only after them, or 32 bytes. */
+static int parse_key(const uint8_t *b, size_t n, uint8_t key[MIEN_TEMPLATE_KEY_LEN]) {
+  int hex = n >= 2 * MIEN_TEMPLATE_KEY_LEN;
+  for (size_t i = 0; hex && i < 2 * MIEN_TEMPLATE_KEY_LEN; i++) hex = hex_value(b[i]) >= 0;
+  for (size_t i = 2 * MIEN_TEMPLATE_KEY_LEN; hex && i < n; i++)
+    hex = b[i] == '\n' || b[i] == '\r' || b[i] == ' ' || b[i] == '\t';
+  if (hex) {
+    for (int i = 0; i < MIEN_TEMPLATE_KEY_LEN; i++)
+      key[i] = (uint8_t)(hex_value(b[2 * i]) << 4 | hex_value(b[2 * i + 1]));
+    return 0;
+  }
+  if (n != MIEN_TEMPLATE_KEY_LEN) return -1;
+  memcpy(key, b, MIEN_TEMPLATE_KEY_LEN);
+  return 0;
+}
+
+mien_status mien_template_key_read(const char *path, uint8_t key[MIEN_TEMPLATE_KEY_LEN], char *err,
+                                   size_t errlen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat sb;
+  if (fd < 0 || fstat(fd, &sb) != 0) {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "cannot read the template key file %s: %s", path,
+                     strerror(e));
+  }
+  mien_status st = MIEN_OK;
+  uint8_t buf[256];
+  ssize_t n = 0;
+  if (!S_ISREG(sb.st_mode))
+    st =
+        MIEN_FAIL(err, errlen, MIEN_ERR_IO, "the template key file %s is not a regular file", path);
+  else if (sb.st_mode & 077)
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_IO,
+                   "the template key file %s has mode %04o: group and others must not access it "
+                   "(chmod 600 %s)",
+                   path, (unsigned)(sb.st_mode & 07777), path);
+  else if ((n = read(fd, buf, sizeof buf)) < 0)
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "cannot read the template key file %s: %s", path,
+                   strerror(errno));
+  else if (parse_key(buf, (size_t)n, key) != 0)
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_IO,
+                   "the template key file %s must hold 64 hex digits (or 32 bytes); make one with "
+                   "`mien keys new-template-key FILE`",
+                   path);
+  close(fd);
+  OPENSSL_cleanse(buf, sizeof buf);
+  return st;
+}
+
+mien_status mien_template_key_new(const char *path, char *err, size_t errlen) {
+  uint8_t key[MIEN_TEMPLATE_KEY_LEN];
+  char hex[2 * MIEN_TEMPLATE_KEY_LEN + 2];
+  if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INTERNAL, "no randomness for a key: %s",
+                     strerror(errno));
+  for (int i = 0; i < MIEN_TEMPLATE_KEY_LEN; i++) snprintf(hex + 2 * i, 3, "%02x", key[i]);
+  hex[2 * MIEN_TEMPLATE_KEY_LEN] = '\n';
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  mien_status st = MIEN_OK;
+  if (fd < 0)
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+  else if (write(fd, hex, 2 * MIEN_TEMPLATE_KEY_LEN + 1) != 2 * MIEN_TEMPLATE_KEY_LEN + 1 ||
+           fsync(fd) != 0)
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+  if (fd >= 0 && close(fd) != 0 && st == MIEN_OK)
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+  if (fd >= 0 && st != MIEN_OK) unlink(path);
+  OPENSSL_cleanse(key, sizeof key);
+  OPENSSL_cleanse(hex, sizeof hex);
+  return st;
+}
+
+static void key_check(const uint8_t key[MIEN_TEMPLATE_KEY_LEN], char out[65]) {
+  mien_sha256_ctx c;
+  uint8_t h[32];
+  mien_sha256_init(&c);
+  mien_sha256_update(&c, CHECK_LABEL, sizeof CHECK_LABEL);
+  mien_sha256_update(&c, key, MIEN_TEMPLATE_KEY_LEN);
+  mien_sha256_final(&c, h);
+  for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
+  OPENSSL_cleanse(&c, sizeof c);
+}
+
+/* The associated data: the collection row (big-endian) and the FaceId. */
+static size_t make_aad(int64_t crow, const char *face_id, uint8_t aad[8 + MIEN_UUID_LEN]) {
+  for (int i = 0; i < 8; i++) aad[i] = (uint8_t)((uint64_t)crow >> (56 - 8 * i));
+  size_t n = strnlen(face_id, MIEN_UUID_LEN - 1);
+  memcpy(aad + 8, face_id, n);
+  return 8 + n;
+}
+
+/* One AES-256-GCM pass: seals (enc) in to out and writes tag, or opens and checks tag. */
+static int gcm(int enc, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad, size_t aadlen,
+               const uint8_t *in, uint8_t *out, uint8_t *tag) {
+  EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+  int n, ok = c && EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce, enc) == 1 &&
+              EVP_CipherUpdate(c, NULL, &n, aad, (int)aadlen) == 1 &&
+              EVP_CipherUpdate(c, out, &n, in, DB_TEMPLATE_BYTES) == 1 && n == DB_TEMPLATE_BYTES;
+  if (ok && !enc) ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1;
+  if (ok) ok = EVP_CipherFinal_ex(c, out + n, &n) == 1;
+  if (ok && enc) ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) == 1;
+  EVP_CIPHER_CTX_free(c);
+  return ok ? 0 : -1;
+}
+
+mien_status db_seal(const uint8_t *key, int64_t crow, const char *face_id, const float *emb,
+                    uint8_t buf[DB_SEALED_BYTES], const void **blob, int *len, char *err,
+                    size_t errlen) {
+  if (!key) {
+    *blob = emb, *len = DB_TEMPLATE_BYTES;
+    return MIEN_OK;
+  }
+  uint8_t aad[8 + MIEN_UUID_LEN], *nonce = buf + 1, *ct = nonce + NONCE_LEN;
+  buf[0] = SEAL_VERSION;
+  if (getrandom(nonce, NONCE_LEN, 0) != NONCE_LEN ||
+      gcm(1, key, nonce, aad, make_aad(crow, face_id, aad), (const uint8_t *)emb, ct,
+          ct + DB_TEMPLATE_BYTES) != 0)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INTERNAL, "cannot encrypt a template");
+  *blob = buf, *len = DB_SEALED_BYTES;
+  return MIEN_OK;
+}
+
+mien_status db_unseal(const uint8_t *key, int64_t crow, const char *face_id, const void *blob,
+                      int len, float emb[MIEN_EMBED_DIM], char *err, size_t errlen) {
+  const uint8_t *b = blob;
+  if (!b || !face_id)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "face %s has no template",
+                     face_id ? face_id : "(none)");
+  if (!key) {
+    if (len != DB_TEMPLATE_BYTES)
+      return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "face %s has a corrupt template", face_id);
+    memcpy(emb, b, DB_TEMPLATE_BYTES);
+    return MIEN_OK;
+  }
+  if (len != DB_SEALED_BYTES || b[0] != SEAL_VERSION)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "face %s has a corrupt sealed template", face_id);
+  uint8_t aad[8 + MIEN_UUID_LEN], tag[TAG_LEN];
+  memcpy(tag, b + 1 + NONCE_LEN + DB_TEMPLATE_BYTES, TAG_LEN);
+  if (gcm(0, key, b + 1, aad, make_aad(crow, face_id, aad), b + 1 + NONCE_LEN, (uint8_t *)emb,
+          tag) != 0) {
+    OPENSSL_cleanse(emb, DB_TEMPLATE_BYTES);
+    return MIEN_FAIL(err, errlen, MIEN_ERR_IO,
+                     "the template of face %s does not authenticate: it was altered or moved",
+                     face_id);
+  }
+  return MIEN_OK;
+}
+
+/* The meta value of key k into out ("" when absent); mutex held. */
+static mien_status meta_get(mien_store *s, const char *k, char *out, size_t cap, char *err,
+                            size_t errlen) {
+  sqlite3_stmt *q;
+  out[0] = '\0';
+  mien_status st = db_prepare(s, "SELECT value FROM meta WHERE key = ?", &q, err, errlen);
+  if (st != MIEN_OK) return st;
+  sqlite3_bind_text(q, 1, k, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW)
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(q, 0));
+  else if (rc != SQLITE_DONE)
+    st = db_fail(s, "reading meta", err, errlen);
+  sqlite3_finalize(q);
+  return st;
+}
+
+static mien_status meta_set(mien_store *s, const char *k, const char *v, char *err, size_t errlen) {
+  sqlite3_stmt *q;
+  mien_status st =
+      db_prepare(s, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", &q, err, errlen);
+  if (st != MIEN_OK) return st;
+  sqlite3_bind_text(q, 1, k, -1, SQLITE_STATIC);
+  sqlite3_bind_text(q, 2, v, -1, SQLITE_STATIC);
+  if (sqlite3_step(q) != SQLITE_DONE) st = db_fail(s, "writing meta", err, errlen);
+  sqlite3_finalize(q);
+  return st;
+}
+
+#define META_KEY_CHECK "template_key_check"
+
+mien_status db_key_current(mien_store *s, char *err, size_t errlen) {
+  char have[65];
+  mien_status st = meta_get(s, META_KEY_CHECK, have, sizeof have, err, errlen);
+  if (st == MIEN_OK && strcmp(have, s->encrypted ? s->key_check : ""))
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_IO,
+                   "the store's template key was changed by another process: restart with the "
+                   "new key");
+  return st;
+}
+
+mien_status db_key_setup(mien_store *s, char *err, size_t errlen) {
+  const char *path = getenv(MIEN_TEMPLATE_KEY_ENV);
+  char have[65];
+  mien_status st = meta_get(s, META_KEY_CHECK, have, sizeof have, err, errlen);
+  if (st != MIEN_OK) return st;
+  if (!path || !*path) {
+    if (*have)
+      return MIEN_FAIL(err, errlen, MIEN_ERR_IO,
+                       "the store's templates are encrypted: give its key file with "
+                       "--template-key FILE or %s",
+                       MIEN_TEMPLATE_KEY_ENV);
+    return MIEN_OK;
+  }
+  st = mien_template_key_read(path, s->key, err, errlen);
+  if (st != MIEN_OK) return st;
+  key_check(s->key, s->key_check);
+  s->encrypted = 1;
+  if (*have)
+    return strcmp(have, s->key_check)
+               ? MIEN_FAIL(err, errlen, MIEN_ERR_IO,
+                           "%s is not the key of this store's templates (its check value "
+                           "differs): give the key the store was encrypted with",
+                           path)
+               : MIEN_OK;
+  /* A store without templates adopts the key; one with plain templates must be converted. */
+  sqlite3_stmt *q;
+  st = db_prepare(s, "SELECT EXISTS (SELECT 1 FROM faces)", &q, err, errlen);
+  if (st != MIEN_OK) return st;
+  int plain = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0);
+  sqlite3_finalize(q);
+  if (plain)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_IO,
+                     "the store holds unencrypted templates: encrypt them with `mien keys "
+                     "rotate-template-key --new-key %s` (without a current key)",
+                     path);
+  return meta_set(s, META_KEY_CHECK, s->key_check, err, errlen);
+}
+
+/* Re-seals every template from old (NULL: plain) to key, row by row in id order; mutex held,
+ * in a transaction. */
+static mien_status reseal_all(mien_store *s, const uint8_t *old, const uint8_t *key, int64_t *count,
+                              char *err, size_t errlen) {
+  sqlite3_stmt *sel = NULL, *upd = NULL;
+  mien_status st = db_prepare(s,
+                              "SELECT id, collection, face_id, embedding FROM faces WHERE id > ?"
+                              " ORDER BY id LIMIT 1",
+                              &sel, err, errlen);
+  if (st == MIEN_OK)
+    st = db_prepare(s, "UPDATE faces SET embedding = ? WHERE id = ?", &upd, err, errlen);
+  float emb[MIEN_EMBED_DIM];
+  uint8_t buf[DB_SEALED_BYTES];
+  int64_t last = 0;
+  *count = 0;
+  while (st == MIEN_OK) {
+    sqlite3_reset(sel);
+    sqlite3_bind_int64(sel, 1, last);
+    int rc = sqlite3_step(sel);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) {
+      st = db_fail(s, "reading templates", err, errlen);
+      break;
+    }
+    last = sqlite3_column_int64(sel, 0);
+    int64_t crow = sqlite3_column_int64(sel, 1);
+    char face_id[MIEN_UUID_LEN];
+    snprintf(face_id, sizeof face_id, "%s", (const char *)sqlite3_column_text(sel, 2));
+    const void *blob;
+    int len;
+    st = db_unseal(old, crow, face_id, sqlite3_column_blob(sel, 3), sqlite3_column_bytes(sel, 3),
+                   emb, err, errlen);
+    if (st == MIEN_OK) st = db_seal(key, crow, face_id, emb, buf, &blob, &len, err, errlen);
+    if (st != MIEN_OK) break;
+    sqlite3_reset(upd);
+    sqlite3_bind_blob(upd, 1, blob, len, SQLITE_STATIC);
+    sqlite3_bind_int64(upd, 2, last);
+    if (sqlite3_step(upd) != SQLITE_DONE) st = db_fail(s, "rewriting a template", err, errlen);
+    ++*count;
+  }
+  OPENSSL_cleanse(emb, sizeof emb);
+  sqlite3_finalize(sel);
+  sqlite3_finalize(upd);
+  return st;
+}
+
+mien_status mien_store_rotate_template_key(mien_store *s, const char *principal,
+                                           const char *new_key_file, int64_t *count, char *err,
+                                           size_t errlen) {
+  uint8_t key[MIEN_TEMPLATE_KEY_LEN];
+  char check[65];
+  *count = 0;
+  mien_status st = mien_template_key_read(new_key_file, key, err, errlen);
+  if (st != MIEN_OK) return st;
+  key_check(key, check);
+  pthread_mutex_lock(&s->mu);
+  if (s->encrypted && !strcmp(check, s->key_check))
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                   "%s is the store's current key: make a new one with `mien keys "
+                   "new-template-key FILE`",
+                   new_key_file);
+  if (st == MIEN_OK) st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
+  if (st == MIEN_OK) {
+    st = db_key_current(s, err, errlen);
+    if (st == MIEN_OK) st = reseal_all(s, s->encrypted ? s->key : NULL, key, count, err, errlen);
+    if (st == MIEN_OK) st = meta_set(s, META_KEY_CHECK, check, err, errlen);
+    if (st == MIEN_OK) {
+      cJSON *fields = cJSON_CreateObject();
+      cJSON_AddNumberToObject(fields, "templates", (double)*count);
+      cJSON_AddStringToObject(fields, "cipher", "AES-256-GCM");
+      st = db_audit(s, principal, "RotateTemplateKey", NULL, fields, err, errlen);
+    }
+    st = db_finish(s, st, err, errlen);
+  }
+  if (st == MIEN_OK) {
+    /* The old key's ciphertexts leave with the WAL. */
+    db_erase(s);
+    memcpy(s->key, key, sizeof key);
+    memcpy(s->key_check, check, sizeof check);
+    s->encrypted = 1;
+  }
+  pthread_mutex_unlock(&s->mu);
+  OPENSSL_cleanse(key, sizeof key);
+  return st;
+}
