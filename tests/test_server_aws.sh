@@ -65,8 +65,9 @@ run "list-collections" 0 rk list-collections && check "list-collections" 'r["Col
 expect "describe missing collection" 254 ResourceNotFoundException rk describe-collection --collection-id nope
 
 # ---- signatures ----
+[[ $AWS_SECRET_ACCESS_KEY == *x ]] && WRONG=${AWS_SECRET_ACCESS_KEY%?}y || WRONG=${AWS_SECRET_ACCESS_KEY%?}x
 expect "wrong secret" 254 InvalidSignatureException \
-  env AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY%?}x" "$AWS" --endpoint-url "$URL" rekognition list-collections
+  env AWS_SECRET_ACCESS_KEY="$WRONG" "$AWS" --endpoint-url "$URL" rekognition list-collections
 expect "unknown access key" 254 UnrecognizedClientException \
   env AWS_ACCESS_KEY_ID=AKIAAAAAAAAAAAAAAAAA "$AWS" --endpoint-url "$URL" rekognition list-collections
 expect "no signature" 254 MissingAuthenticationTokenException rk list-collections --no-sign-request

@@ -208,7 +208,9 @@ refused "unsigned, once a key exists" 403 MissingAuthenticationTokenException
 if $PY -c 'import botocore' 2>/dev/null; then
   signed "$SECRET" RekognitionService.ListCollections '{}'
   [[ $HTTP == 200 ]] && check "signed by botocore" 'r["CollectionIds"] == []' || bad "signed by botocore" "HTTP $HTTP: $(cat "$TMP/out")"
-  signed "${SECRET%?}x" RekognitionService.ListCollections '{}'
+  # Another last character (a secret ending in x must not get x again).
+  [[ $SECRET == *x ]] && WRONG=${SECRET%?}y || WRONG=${SECRET%?}x
+  signed "$WRONG" RekognitionService.ListCollections '{}'
   refused_nohdr() { [[ $HTTP == "$2" && $(err_type) == "$3" ]] && ok "$1" || bad "$1" "HTTP $HTTP: $(cat "$TMP/out")"; }
   refused_nohdr "wrong secret" 403 InvalidSignatureException
   KEY_ID=AKIAAAAAAAAAAAAAAAAA signed "$SECRET" RekognitionService.ListCollections '{}'
