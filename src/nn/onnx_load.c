@@ -93,17 +93,25 @@ static int load_tensor(const Onnx__TensorProto *tp, nn_tensor *t, char *err, siz
   if (!is_float && !is_int)
     return nn_errf(err, errlen, "tensor '%s': data type %d is not supported", name, dt);
   t->type = is_float ? NN_F32 : NN_I64;
+  size_t raw_elem =
+      dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT || dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT32 ? 4
+                                                                                               : 8;
+  size_t have = dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT    ? tp->n_float_data
+                : dt == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ? tp->n_double_data
+                : dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64  ? tp->n_int64_data
+                                                              : tp->n_int32_data;
+  /* The data must match the dims before anything is allocated: dims alone may claim gigabytes. */
+  if (tp->has_raw_data && tp->raw_data.len != (size_t)n * raw_elem)
+    return nn_errf(err, errlen, "tensor '%s': %zu bytes of data for %lld elements", name,
+                   tp->raw_data.len, (long long)n);
+  if (!tp->has_raw_data && have != (size_t)n)
+    return nn_errf(err, errlen, "tensor '%s': %zu values for %lld elements", name, have,
+                   (long long)n);
   t->data = calloc((size_t)(n ? n : 1), nn_dtype_size(t->type));
   if (!t->data) return nn_errf(err, errlen, "out of memory for tensor '%s'", name);
   float *f = t->data;
   int64_t *q = t->data;
-  size_t raw_elem =
-      dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT || dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT32 ? 4
-                                                                                               : 8;
   if (tp->has_raw_data) {
-    if (tp->raw_data.len != (size_t)n * raw_elem)
-      return nn_errf(err, errlen, "tensor '%s': %zu bytes of data for %lld elements", name,
-                     tp->raw_data.len, (long long)n);
     const uint8_t *r = tp->raw_data.data;
     for (int64_t i = 0; i < n; i++) {
       const uint8_t *p = r + i * raw_elem; /* ONNX raw data is little-endian, as is x86 */
@@ -123,13 +131,6 @@ static int load_tensor(const Onnx__TensorProto *tp, nn_tensor *t, char *err, siz
     }
     return 0;
   }
-  size_t have = dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT    ? tp->n_float_data
-                : dt == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE ? tp->n_double_data
-                : dt == ONNX__TENSOR_PROTO__DATA_TYPE__INT64  ? tp->n_int64_data
-                                                              : tp->n_int32_data;
-  if (have != (size_t)n)
-    return nn_errf(err, errlen, "tensor '%s': %zu values for %lld elements", name, have,
-                   (long long)n);
   for (int64_t i = 0; i < n; i++) {
     if (dt == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
       f[i] = tp->float_data[i];

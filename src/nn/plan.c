@@ -377,7 +377,8 @@ mien_status mien_run(const mien_plan *p, mien_workspace *ws, const float *const 
   for (int v = 0; v < g->nvalues; v++) {
     const nn_slot *s = &p->slots[v];
     ws->views[v] = p->vals[v];
-    ws->views[v].data = s->kind == SLOT_ARENA   ? (char *)ws->arena + s->offset
+    /* A graph whose computed tensors are all empty has no arena: no pointer arithmetic on NULL. */
+    ws->views[v].data = s->kind == SLOT_ARENA   ? (ws->arena ? (char *)ws->arena + s->offset : NULL)
                         : s->kind == SLOT_INPUT ? (void *)inputs[s->input_index]
                                                 : (void *)s->data;
   }
@@ -386,6 +387,10 @@ mien_status mien_run(const mien_plan *p, mien_workspace *ws, const float *const 
     const nn_node *n = p->steps[s].node;
     nn_tensor *in[NN_MAX_IO + 1], *out[NN_MAX_IO];
     node_views(n, ws->views, in, out);
+    /* Empty outputs (an empty Slice, say) need no work, and kernels need not meet them. */
+    int64_t work = 0;
+    for (int j = 0; j < n->nout; j++) work += nn_numel(&out[j]->s);
+    if (work == 0) continue;
     double t0 = ws->profiling ? now_ms() : 0;
     nn_op_def_get(n->op)->run(n, in, out, &ws->ctx);
     if (ws->profiling) ws->profile[s] += now_ms() - t0;
