@@ -37,7 +37,11 @@ int nn_node_errf(const nn_node *n, char *err, size_t errlen, const char *fmt, ..
 
 int64_t nn_numel(const nn_shape *s) {
   int64_t n = 1;
-  for (int i = 0; i < s->ndim; i++) n *= s->d[i];
+  for (int i = 0; i < s->ndim; i++) {
+    /* -1 for shapes whose size overflows: planning refuses negative sizes */
+    if (s->d[i] < 0 || (s->d[i] > 0 && n > INT64_MAX / s->d[i])) return -1;
+    n *= s->d[i];
+  }
   return n;
 }
 

@@ -46,7 +46,7 @@ static int reshape_infer(const nn_node *n, nn_tensor **in, nn_tensor **out, char
     if (sh[i] == 0 && i < in[0]->s.ndim) sh[i] = in[0]->s.d[i];
     if (sh[i] == -1 && infer_at < 0)
       infer_at = i;
-    else if (sh[i] < 0)
+    else if (sh[i] < 0 || (sh[i] > 0 && known > INT64_MAX / sh[i])) /* no overflow either */
       return nn_node_errf(n, err, errlen, "bad target shape");
     else
       known *= sh[i];
