@@ -91,7 +91,7 @@ static cJSON *op(fixture *f, const char *name, const char *fmt, ...) {
 static void random_template(unsigned seed, float *e) {
   float norm = 0;
   for (int d = 0; d < MIEN_EMBED_DIM; d++) {
-    e[d] = (float)rand_r(&seed) / RAND_MAX - 0.5f;
+    e[d] = (float)rand_r(&seed) / (float)RAND_MAX - 0.5f;
     norm += e[d] * e[d];
   }
   for (int d = 0; d < MIEN_EMBED_DIM; d++) e[d] /= sqrtf(norm);
