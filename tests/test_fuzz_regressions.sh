@@ -14,6 +14,8 @@ source "$ROOT/tests/lib.sh"
 cd "$ROOT" || exit 1
 BUILD=${MIEN_BUILD:-$ROOT/build}
 
+# Scratch directories of fuzz_api and fuzz_server go in TMP, removed even when a replay crashes.
+export TMPDIR=$TMP
 # fuzz_api and fuzz_server make face pipelines, which need the models (`make models`).
 models=${MIEN_MODELS:-models}/fr_detect.onnx
 
