@@ -1,15 +1,28 @@
 # lib.sh - sourced by the shell tests after they set ROOT (the repository): MIEN (the binary,
-# $MIEN_BUILD/mien, default build/mien), DATA ($MIEN_SHARED/data, default ../shared/data), a TMP
-# folder removed on exit, the pass/fail counters with ok and bad, and run.
+# $MIEN_BUILD/mien, default build/mien), PHOTOS (the photos shipped in tests/data, README.md
+# there), DATA (the evaluation data, $MIEN_SHARED/data, default ../shared/data: LFW and the
+# like, for evaluations only), a TMP folder removed on exit, the pass/fail/skip counters with ok,
+# bad and skipped, run, and finish (the summary line and exit code).
 
 MIEN=${MIEN_BUILD:-$ROOT/build}/mien
+PHOTOS=$ROOT/tests/data
 DATA=${MIEN_SHARED:-$ROOT/../shared}/data
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0 fail=0
+pass=0 fail=0 skip=0
 
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
+skipped() { skip=$((skip + 1)); echo "SKIP $1: $2"; }
+
+# finish: prints the summary and exits 1 on any failure, 77 (ctest: Skipped) when nothing
+# passed, else 0: a test that only skipped never reads as Passed.
+finish() {
+  echo "$pass passed, $fail failed, $skip skipped"
+  ((fail == 0)) || exit 1
+  ((pass > 0)) || exit 77
+  exit 0
+}
 
 # run NAME WANT_EXIT CMD...: runs CMD, keeps stdout/stderr in $TMP/out, $TMP/err.
 run() {
