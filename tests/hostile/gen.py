@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """gen.py - writes the hostile inputs of tests/test_hostile_{cli,server}.sh into a folder.
 
-usage: gen.py OUT_DIR PHOTO   (PHOTO: a real JPEG with one face, e.g. openface's lennon-1.jpg)
+usage: gen.py OUT_DIR PHOTO   (PHOTO: a real JPEG with one face, e.g. tests/data/collins.jpg)
 
 The inputs are made at test time, not committed: corrupt files are cut from PHOTO, and the
 synthetic images (CMYK, 1x1, 12000x12000, a PNG declaring 100000x100000) come from the two
