@@ -3,7 +3,7 @@
  * what it shows. Run by tests/test_web.sh against a running `mien serve`, once per phase:
  *
  *   open    a server without keys: the page loads with nothing from elsewhere and no script
- *           error; DetectFaces draws two boxes (checked on the canvas pixels) and a table,
+ *           error; DetectFaces draws three boxes (checked on the canvas pixels) and a table,
  *           a file that is no image shows InvalidImageFormatException; CompareFaces; a
  *           collection created, two photos indexed, a search, a face and the collection
  *           deleted; the plain-JS SHA-256/HMAC agrees with WebCrypto. Screenshots.
@@ -154,18 +154,18 @@ async function phaseOpen(browser) {
   check('no collection at start', await page.evaluate(() =>
     document.getElementById('collection-result').dataset.collections === '0'));
 
-  /* Detect: two faces, boxes on the canvas, one table row each. */
-  let r = await detect(page, photo('longoria-cooper.jpg'));
+  /* Detect: the group photo's three faces, boxes on the canvas, one table row each. */
+  let r = await detect(page, photo('group.jpg'));
   const faces = (r.json && r.json.FaceDetails) || [];
-  check('detect: two faces', r.state === 'done' && r.faces === '2' && faces.length === 2, r);
+  check('detect: three faces', r.state === 'done' && r.faces === '3' && faces.length === 3, r);
   check('detect: request is AWS JSON 1.1',
     r.request.headers()['content-type'] === 'application/x-amz-json-1.1' && !r.request.headers().authorization);
   check('detect: canvas at the photo size', await page.evaluate(() => {
     const c = document.querySelector('#detect-result canvas');
-    return c && c.width === 293 && c.height === 473 && c.getAttribute('aria-label').includes('2 faces');
+    return c && c.width === 1000 && c.height === 560 && c.getAttribute('aria-label').includes('3 faces');
   }));
-  check('detect: boxes drawn', faces.length === 2 && (await boxesDrawn(page, faces)));
-  check('detect: table rows', (await page.locator('#detect-result tbody tr').count()) === 2);
+  check('detect: boxes drawn', faces.length === 3 && (await boxesDrawn(page, faces)));
+  check('detect: table rows', (await page.locator('#detect-result tbody tr').count()) === 3);
   check('detect: landmarks listed', faces.every((f) => f.Landmarks.length >= 5) &&
     (await page.locator('#detect-result tbody tr td:last-child').allInnerTexts())
       .every((t, i) => t === String(faces[i].Landmarks.length)));
@@ -181,13 +181,13 @@ async function phaseOpen(browser) {
     r.state === 'error' && r.error === 'InvalidImageFormatException' && /HTTP 400/.test(r.text) &&
     /request id [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/.test(r.text), r);
   r = await settle(page, 'detect-result', () =>
-    drop(page, '#detect label.drop', photo('longoria-cooper.jpg')));
-  check('detect: a dropped photo', r.state === 'done' && r.faces === '2', r);
+    drop(page, '#detect label.drop', photo('group.jpg')));
+  check('detect: a dropped photo', r.state === 'done' && r.faces === '3', r);
 
-  /* Compare the two Lennon photos. */
-  await page.getByLabel('Source photo').setInputFiles(photo('lennon-1.jpg'));
+  /* Compare two photos of Collins (tests/data/README.md). */
+  await page.getByLabel('Source photo').setInputFiles(photo('collins.jpg'));
   r = await settle(page, 'compare-result', () =>
-    page.getByLabel('Target photo').setInputFiles(photo('lennon-2.jpg')));
+    page.getByLabel('Target photo').setInputFiles(photo('collins-2.jpg')));
   const sim = parseFloat(await page.locator('#compare-result tbody tr td').first().innerText().catch(() => 'NaN'));
   check('compare: one match', r.state === 'done' && r.matches === '1' && r.unmatched === '0', r);
   check('compare: similarity >= 80', sim >= 80 && sim <= 100, sim);
@@ -199,18 +199,18 @@ async function phaseOpen(browser) {
   check('create collection', r.state === 'done' && r.collections === '1' &&
     (await page.locator('#collection').inputValue()) === 'web-album', r);
   r = await settle(page, 'index-result', () =>
-    page.getByLabel(/Photos to index/).setInputFiles([photo('lennon-1.jpg'), photo('clapton-1.jpg')]));
+    page.getByLabel(/Photos to index/).setInputFiles([photo('collins.jpg'), photo('hopper.jpg')]));
   check('index two photos', r.state === 'done' && r.indexed === '2', r);
   check('faces listed', await facesListed(page, 2));
   const external = await page.locator('#faces-result tbody tr td:first-child').allInnerTexts();
-  check('faces carry the file names', external.sort().join() === 'clapton-1.jpg,lennon-1.jpg', external);
+  check('faces carry the file names', external.sort().join() === 'collins.jpg,hopper.jpg', external);
   r = await settle(page, 'search-result', () =>
-    page.getByLabel(/Photo to search with/).setInputFiles(photo('lennon-2.jpg')));
+    page.getByLabel(/Photo to search with/).setInputFiles(photo('collins-2.jpg')));
   const top = await page.locator('#search-result tbody tr').first().locator('td').allInnerTexts();
-  check('search finds lennon-1', r.state === 'done' && r.matches === '1' &&
-    parseFloat(top[0]) >= 80 && top[1] === 'lennon-1.jpg', { r, top });
+  check('search finds collins.jpg', r.state === 'done' && r.matches === '1' &&
+    parseFloat(top[0]) >= 80 && top[1] === 'collins.jpg', { r, top });
   await page.screenshot({ path: path.join(shots, 'web-page.png'), fullPage: true });
-  await page.getByRole('button', { name: /Delete face clapton-1\.jpg/ }).click();
+  await page.getByRole('button', { name: /Delete face hopper\.jpg/ }).click();
   check('delete a face', await facesListed(page, 1));
   r = await settle(page, 'collection-result', () =>
     page.getByRole('button', { name: 'Delete collection' }).click());
@@ -247,7 +247,7 @@ async function phaseSigned(browser) {
   let { page, seen } = await open(browser);
   let r = await page.evaluate(() => document.querySelector('#collection-result .error')?.dataset.errorType);
   check('unsigned request refused', r === 'MissingAuthenticationTokenException', r);
-  r = await detect(page, photo('longoria-cooper.jpg'));
+  r = await detect(page, photo('group.jpg'));
   check('unsigned detect refused with a hint', r.state === 'error' &&
     r.error === 'MissingAuthenticationTokenException' && /Access keys/.test(r.text), r);
 
@@ -256,7 +256,7 @@ async function phaseSigned(browser) {
   check('keys status names the key', (await page.locator('#keys-status').innerText()).includes(keyId));
   r = await detect(page, null);
   const auth = r.request.headers().authorization || '';
-  check('signed detect', r.state === 'done' && r.faces === '2', r);
+  check('signed detect', r.state === 'done' && r.faces === '3', r);
   check('signature header', auth.startsWith(`AWS4-HMAC-SHA256 Credential=${keyId}/`) &&
     auth.includes('/us-east-1/rekognition/aws4_request') &&
     auth.includes('SignedHeaders=content-type;host;x-amz-date;x-amz-target'), auth);
@@ -264,10 +264,10 @@ async function phaseSigned(browser) {
   r = await settle(page, 'collection-result', () => page.getByRole('button', { name: 'Create', exact: true }).click());
   check('signed create collection', r.state === 'done' && r.collections === '1', r);
   r = await settle(page, 'index-result', () =>
-    page.getByLabel(/Photos to index/).setInputFiles(photo('lennon-1.jpg')));
+    page.getByLabel(/Photos to index/).setInputFiles(photo('collins.jpg')));
   check('signed index', r.state === 'done' && r.indexed === '1', r);
   r = await settle(page, 'search-result', () =>
-    page.getByLabel(/Photo to search with/).setInputFiles(photo('lennon-2.jpg')));
+    page.getByLabel(/Photo to search with/).setInputFiles(photo('collins-2.jpg')));
   check('signed search', r.state === 'done' && r.matches === '1', r);
   check('key kept in session storage only', await page.evaluate((id) =>
     sessionStorage.getItem('mien.keys').includes(id) && localStorage.length === 0, keyId));
@@ -287,8 +287,8 @@ async function phaseSigned(browser) {
   check('no WebCrypto in the fallback page', await page.evaluate(() => !subtle));
   r = await useKeys(page, keyId, secret);
   check('fallback-signed ListCollections', r.state === 'done' && r.collections === '1', r);
-  r = await detect(page, photo('longoria-cooper.jpg'));
-  check('fallback-signed detect', r.state === 'done' && r.faces === '2', r);
+  r = await detect(page, photo('group.jpg'));
+  check('fallback-signed detect', r.state === 'done' && r.faces === '3', r);
   check('no script errors (fallback)', seen.errors.length === 0, seen.errors);
 }
 
