@@ -23,7 +23,7 @@ for src in fuzz/fuzz_*.c; do
   t=${src#fuzz/fuzz_}
   t=${t%.c}
   if [[ ($t == api || $t == server) && ! -f $models ]]; then
-    echo "SKIP $t: $models not found (make models)"
+    skipped "$t" "$models not found (make models)"
     continue
   fi
   bin=$BUILD/replay_$t
@@ -47,5 +47,4 @@ for src in fuzz/fuzz_*.c; do
   fi
 done
 
-echo "$pass passed, $fail failed"
-((fail == 0))
+finish
