@@ -2,7 +2,8 @@
  * come from: DetectFaces and CompareFaces through the operation table the CLI and server share
  * (fields, thresholds, Rekognition's errors), Image.Bytes base64 in both alphabets, and
  * Image.S3Object read from a bucket directory that no Name may leave (.., absolute paths,
- * symbolic links out). Photos come from $MIEN_SHARED/data; the cases needing them skip without. */
+ * symbolic links out). Photos: tests/data (README.md there); the cases needing them skip only when
+ * the models are unusable. */
 #include <stdarg.h>
 #include <unistd.h>
 
@@ -69,14 +70,14 @@ static void test_base64(void) {
 }
 
 static void test_detect_faces(void) {
-  if (!*photos) TEST_SKIP("photos absent (set MIEN_SHARED)");
+  if (!*photos) TEST_SKIP("models unusable (make models)");
   char err[1024];
   mien_status st;
-  char *img = image_bytes("longoria-cooper.jpg");
+  char *img = image_bytes("group.jpg");
   cJSON *r =
       call("DetectFaces", &st, err, sizeof err, "{\"Image\":%s,\"Attributes\":[\"ALL\"]}", img);
   CHECK_STATUS(st, MIEN_OK, err);
-  CHECK(array_len(r, "FaceDetails") == 2);
+  CHECK(array_len(r, "FaceDetails") == 3);
   const cJSON *face = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "FaceDetails"), 0);
   const char *fields[] = {"BoundingBox", "Landmarks", "Pose", "Quality", "Confidence"};
   for (int i = 0; i < 5; i++) CHECK_MSG(cJSON_HasObjectItem(face, fields[i]), "%s", fields[i]);
@@ -110,13 +111,14 @@ static void test_detect_faces(void) {
 }
 
 static void test_compare_faces(void) {
-  if (!*photos) TEST_SKIP("photos absent (set MIEN_SHARED)");
+  if (!*photos) TEST_SKIP("models unusable (make models)");
   char err[1024];
   mien_status st;
-  char *clapton1 = image_bytes("clapton-1.jpg"), *clapton2 = image_bytes("clapton-2.jpg");
-  char *lennon = image_bytes("lennon-1.jpg"), *group = image_bytes("longoria-cooper.jpg");
+  /* The second photo of Hopper is the first transformed (tests/data/README.md). */
+  char *hopper = image_bytes("hopper.jpg"), *hopper2 = image_bytes("hopper-2.jpg");
+  char *collins = image_bytes("collins.jpg"), *group = image_bytes("group.jpg");
   cJSON *r = call("CompareFaces", &st, err, sizeof err, "{\"SourceImage\":%s,\"TargetImage\":%s}",
-                  clapton1, clapton2);
+                  hopper, hopper2);
   CHECK_STATUS(st, MIEN_OK, err);
   CHECK(array_len(r, "FaceMatches") == 1 && array_len(r, "UnmatchedFaces") == 0);
   const cJSON *m = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "FaceMatches"), 0);
@@ -126,30 +128,40 @@ static void test_compare_faces(void) {
   cJSON_Delete(r);
 
   /* Two strangers: no match at the default threshold, a match at threshold 0. */
-  r = call("CompareFaces", &st, err, sizeof err, "{\"SourceImage\":%s,\"TargetImage\":%s}", lennon,
-           group);
+  r = call("CompareFaces", &st, err, sizeof err, "{\"SourceImage\":%s,\"TargetImage\":%s}", collins,
+           hopper);
   CHECK_STATUS(st, MIEN_OK, err);
-  CHECK(array_len(r, "FaceMatches") == 0 && array_len(r, "UnmatchedFaces") == 2);
+  CHECK(array_len(r, "FaceMatches") == 0 && array_len(r, "UnmatchedFaces") == 1);
   cJSON_Delete(r);
   r = call("CompareFaces", &st, err, sizeof err,
-           "{\"SourceImage\":%s,\"TargetImage\":%s,\"SimilarityThreshold\":0}", lennon, group);
-  CHECK(r && array_len(r, "FaceMatches") == 2 && array_len(r, "UnmatchedFaces") == 0);
+           "{\"SourceImage\":%s,\"TargetImage\":%s,\"SimilarityThreshold\":0}", collins, hopper);
+  CHECK(r && array_len(r, "FaceMatches") == 1 && array_len(r, "UnmatchedFaces") == 0);
+  cJSON_Delete(r);
+  /* Collins among two strangers: she matches, they do not; at threshold 0 all three do. */
+  r = call("CompareFaces", &st, err, sizeof err, "{\"SourceImage\":%s,\"TargetImage\":%s}", collins,
+           group);
+  CHECK_STATUS(st, MIEN_OK, err);
+  CHECK(array_len(r, "FaceMatches") == 1 && array_len(r, "UnmatchedFaces") == 2);
+  cJSON_Delete(r);
+  r = call("CompareFaces", &st, err, sizeof err,
+           "{\"SourceImage\":%s,\"TargetImage\":%s,\"SimilarityThreshold\":0}", collins, group);
+  CHECK(r && array_len(r, "FaceMatches") == 3 && array_len(r, "UnmatchedFaces") == 0);
   cJSON_Delete(r);
 
   r = call("CompareFaces", &st, err, sizeof err,
-           "{\"SourceImage\":%s,\"TargetImage\":%s,\"SimilarityThreshold\":101}", lennon, group);
+           "{\"SourceImage\":%s,\"TargetImage\":%s,\"SimilarityThreshold\":101}", collins, group);
   CHECK_STATUS(st, MIEN_ERR_INVALID_PARAMETER, err);
-  r = call("CompareFaces", &st, err, sizeof err, "{\"SourceImage\":%s}", lennon);
+  r = call("CompareFaces", &st, err, sizeof err, "{\"SourceImage\":%s}", collins);
   CHECK_MSG(!r && st == MIEN_ERR_INVALID_PARAMETER && strstr(err, "TargetImage"), "%s", err);
-  free(clapton1);
-  free(clapton2);
-  free(lennon);
+  free(hopper);
+  free(hopper2);
+  free(collins);
   free(group);
 }
 
 /* A face-free image: the source of a CompareFaces with nothing to compare. */
 static void test_compare_no_source_face(void) {
-  if (!*photos) TEST_SKIP("photos absent (set MIEN_SHARED)");
+  if (!*photos) TEST_SKIP("models unusable (make models)");
   char dir[] = "/tmp/mien_test_image_ops_XXXXXX", path[64], err[1024];
   CHECK(mkdtemp(dir) != NULL);
   snprintf(path, sizeof path, "%s/blank.png", dir);
@@ -158,15 +170,15 @@ static void test_compare_no_source_face(void) {
   free(blank.rgb);
   size_t len;
   uint8_t *bytes = mien_read_file(path, &len);
-  char *b64 = mien_b64_encode(bytes, len), *lennon = image_bytes("lennon-1.jpg");
+  char *b64 = mien_b64_encode(bytes, len), *collins = image_bytes("collins.jpg");
   mien_status st;
   cJSON *r = call("CompareFaces", &st, err, sizeof err,
-                  "{\"SourceImage\":{\"Bytes\":\"%s\"},\"TargetImage\":%s}", b64, lennon);
+                  "{\"SourceImage\":{\"Bytes\":\"%s\"},\"TargetImage\":%s}", b64, collins);
   CHECK_MSG(!r && st == MIEN_ERR_INVALID_PARAMETER && strstr(err, "no faces in the source"), "%s",
             err);
   free(b64);
   free(bytes);
-  free(lennon);
+  free(collins);
   unlink(path);
   rmdir(dir);
 }
@@ -183,7 +195,7 @@ static void test_s3_object(void) {
            root);
   CHECK(system(cmd) == 0);
   if (*photos) {
-    snprintf(cmd, sizeof cmd, "cp %s/lennon-1.jpg %s/bucket/ && ln -s lennon-1.jpg %s/bucket/l.jpg",
+    snprintf(cmd, sizeof cmd, "cp %s/collins.jpg %s/bucket/ && ln -s collins.jpg %s/bucket/l.jpg",
              photos, root, root);
     CHECK(system(cmd) == 0);
   }
@@ -215,7 +227,7 @@ static void test_s3_object(void) {
            "{\"Image\":{\"S3Object\":{\"Bucket\":\"photos\"}}}");
   CHECK_MSG(st == MIEN_ERR_INVALID_PARAMETER && strstr(err, "Name"), "%s", err);
   if (*photos) {
-    const char *ok[] = {"lennon-1.jpg", "l.jpg", "sub/../lennon-1.jpg"};
+    const char *ok[] = {"collins.jpg", "l.jpg", "sub/../collins.jpg"};
     for (int i = 0; i < 3; i++) {
       r = call("DetectFaces", &st, err, sizeof err,
                "{\"Image\":{\"S3Object\":{\"Bucket\":\"photos\",\"Name\":\"%s\"}}}", ok[i]);
@@ -229,14 +241,10 @@ static void test_s3_object(void) {
 }
 
 int main(void) {
-  snprintf(photos, sizeof photos, "%s/data/openface/images/examples", shared_dir());
-  char probe[1100], err[512];
-  snprintf(probe, sizeof probe, "%s/lennon-1.jpg", photos);
+  snprintf(photos, sizeof photos, "tests/data");
+  char err[512];
   mien_faces_options opt = {0};
-  if (!file_exists(probe)) {
-    printf("  %s absent: photo cases skipped\n", photos);
-    photos[0] = 0;
-  } else if (mien_faces_create(&opt, &api.faces, err, sizeof err) != MIEN_OK) {
+  if (mien_faces_create(&opt, &api.faces, err, sizeof err) != MIEN_OK) {
     printf("  models unusable (%s): photo cases skipped\n", err);
     photos[0] = 0;
   }
