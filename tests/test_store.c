@@ -445,10 +445,11 @@ static void test_users(void) {
   CHECK(r && len(r, "AssociatedFaces") == 1 && !strcmp(str(r, "AssociatedFaces.0.FaceId"), a1));
   CHECK(!strcmp(str(r, "UserStatus"), "ACTIVE"));
   cJSON_Delete(r);
-  r = call(&f, "AssociateFaces", NULL,
-           "{\"CollectionId\":\"c\",\"UserId\":\"collins\",\"FaceIds\":[\"%s\",\"%s\",\"%s\",\"%s\","
-           "\"00000000-0000-4000-8000-000000000000\"]}",
-           a1, a2, a3, b1);
+  r = call(
+      &f, "AssociateFaces", NULL,
+      "{\"CollectionId\":\"c\",\"UserId\":\"collins\",\"FaceIds\":[\"%s\",\"%s\",\"%s\",\"%s\","
+      "\"00000000-0000-4000-8000-000000000000\"]}",
+      a1, a2, a3, b1);
   CHECK_MSG(r != NULL, "%s", f.err);
   CHECK(len(r, "AssociatedFaces") == 2 && len(r, "UnsuccessfulFaceAssociations") == 2);
   CHECK(!strcmp(str(r, "UnsuccessfulFaceAssociations.0.FaceId"), b1));
@@ -465,10 +466,10 @@ static void test_users(void) {
   cJSON_Delete(r);
   CHECK_ERR(&f, MIEN_ERR_RESOURCE_NOT_FOUND, "AssociateFaces", NULL,
             "{\"CollectionId\":\"c\",\"UserId\":\"nobody\",\"FaceIds\":[\"%s\"]}", b1);
-  CHECK_ERR(
-      &f, MIEN_ERR_INVALID_PARAMETER, "AssociateFaces", NULL,
-      "{\"CollectionId\":\"c\",\"UserId\":\"collins\",\"FaceIds\":[\"%s\"],\"UserMatchThreshold\":-1}",
-      b1);
+  CHECK_ERR(&f, MIEN_ERR_INVALID_PARAMETER, "AssociateFaces", NULL,
+            "{\"CollectionId\":\"c\",\"UserId\":\"collins\",\"FaceIds\":[\"%s\"],"
+            "\"UserMatchThreshold\":-1}",
+            b1);
 
   /* A user's face cannot be deleted; ListFaces by user. */
   r = call(&f, "DeleteFaces", NULL, "{\"CollectionId\":\"c\",\"FaceIds\":[\"%s\"]}", a1);
