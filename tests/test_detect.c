@@ -1,8 +1,10 @@
 /* test_detect.c - face detection end to end: the C prior decoding against fr_detect's own graph
- * tail, every annotated face of ../shared/data/dlib-faces found with no false positive, none on
- * dogs.jpg, one face per LFW image, the same boxes from JPEG, EXIF-rotated JPEG and PNG, YuNet,
- * the 68-point landmark error, pose signs, and the Rekognition JSON shapes.
- * Cases that need ../shared skip with a message when it is absent. */
+ * tail, no face on a photo without one, the same boxes from JPEG, EXIF-rotated JPEG and PNG,
+ * small faces and --min-face, pose signs and mirroring, and the Rekognition JSON shapes, on the
+ * photos of tests/data; and the evaluations on ../shared/data: every annotated face of
+ * dlib-faces found with no false positive (fr_detect and YuNet), none on dogs.jpg, the 68-point
+ * landmark error, one face per LFW image. The evaluations skip with a message when ../shared is
+ * absent. */
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -19,11 +21,17 @@
 #include "image_helpers.h"
 #include "util/util.h"
 
-static char path_buf[1024];
+static char path_buf[1024], photo_buf[1024];
 
+/* A file of the evaluation data (../shared/data). */
 static const char *data_path(const char *rel) {
   snprintf(path_buf, sizeof path_buf, "%s/data/%s", shared_dir(), rel);
   return path_buf;
+}
+
+/* A photo of tests/data. */
+static const char *photo_path(const char *name) {
+  return test_data_path(photo_buf, sizeof photo_buf, name);
 }
 
 static mien_faces *faces_new(const char *detector) {
@@ -46,11 +54,11 @@ static int load_image(const char *path, mien_image *img) {
   return st == MIEN_OK ? 0 : -1;
 }
 
-/* A context with the default detector and the photo at data/rel; NULL (nothing to free) if either
+/* A context with the default detector and the photo at path; NULL (nothing to free) if either
  * fails. */
-static mien_faces *faces_with_photo(const char *rel, mien_image *img) {
+static mien_faces *faces_with_photo(const char *path, mien_image *img) {
   mien_faces *f = faces_new(NULL);
-  if (f && load_image(data_path(rel), img)) {
+  if (f && load_image(path, img)) {
     mien_faces_free(f);
     return NULL;
   }
@@ -81,7 +89,7 @@ static int load_detect(mien_faces *f, mien_image *img, mien_face **faces, int *n
   return 0;
 }
 
-/* A photo of ../shared/data and its faces, found with the default detector. */
+/* A photo and its faces, found with the default detector. */
 typedef struct {
   mien_faces *f;
   mien_image img;
@@ -89,9 +97,9 @@ typedef struct {
   int n;
 } photo;
 
-/* Loads data/rel and detects its faces; -1 (nothing to close) on failure. */
-static int photo_open(const char *rel, photo *p) {
-  p->f = faces_with_photo(rel, &p->img);
+/* Loads the photo at path and detects its faces; -1 (nothing to close) on failure. */
+static int photo_open(const char *path, photo *p) {
+  p->f = faces_with_photo(path, &p->img);
   if (!p->f) return -1;
   p->faces = detect(p->f, &p->img, &p->n);
   return 0;
@@ -170,7 +178,6 @@ static int have_shared(void) {
 #define STRIDE16_END (40 * 30 * 3 + 20 * 15 * 2) /* priors of strides 8 and 16 at 320x240 */
 
 static void test_priors_match_graph_tail(void) {
-  SKIP_WITHOUT_SHARED();
   mien_faces *f = faces_new(NULL);
   if (!f) return;
   const int64_t dims[4] = {1, 3, 240, 320};
@@ -179,10 +186,10 @@ static void test_priors_match_graph_tail(void) {
   mien_plan *full;
   char err[256];
   CHECK(mien_plan_create(f->detector, &dp, &nd, NULL, 0, &full, err, sizeof err) == MIEN_OK);
-  static const char *const files[] = {"dlib-faces/2007_007763.jpg", "dlib-faces/2008_001009.jpg"};
+  static const char *const files[] = {"group.jpg", "collins.jpg"};
   for (int i = 0; i < 2; i++) {
     mien_image img;
-    if (load_image(data_path(files[i]), &img)) continue;
+    if (load_image(photo_path(files[i]), &img)) continue;
     mien_det *d;
     int n;
     CHECK(mien_faces_detect_raw(f, &img, 320, 240, 0.3f, &d, &n, err, sizeof err) == MIEN_OK);
@@ -269,10 +276,17 @@ static void test_dlib_boxes_yunet(void) {
   check_dlib(det, "yunet");
 }
 
+static void test_no_face_on_coffee(void) {
+  photo p;
+  if (photo_open(photo_path("coffee.jpg"), &p)) return;
+  CHECK_MSG(p.n == 0, "%d faces on coffee.jpg", p.n);
+  photo_close(&p);
+}
+
 static void test_no_face_on_dogs(void) {
   SKIP_WITHOUT_SHARED();
   photo p;
-  if (photo_open("dlib-faces/dogs.jpg", &p)) return;
+  if (photo_open(data_path("dlib-faces/dogs.jpg"), &p)) return;
   CHECK_MSG(p.n == 0, "%d faces on dogs.jpg", p.n);
   photo_close(&p);
 }
@@ -367,9 +381,8 @@ static mien_face *detect_bytes(mien_faces *f, const uint8_t *b, size_t len, int 
 }
 
 static void test_same_boxes_jpeg_rotated_png(void) {
-  SKIP_WITHOUT_SHARED();
   mien_image img;
-  mien_faces *f = faces_with_photo("dlib-faces/2008_001322.jpg", &img);
+  mien_faces *f = faces_with_photo(photo_path("group.jpg"), &img);
   if (!f) return;
   size_t jlen, rlen, plen;
   uint8_t *jpg = encode_jpeg_oriented(&img, 0, &jlen);
@@ -402,14 +415,19 @@ static void test_same_boxes_jpeg_rotated_png(void) {
 
 /* ---- small faces in a large photo: the --min-face knob ---- */
 
-/* A 1920x1280 gray photo with one LFW image pasted at side x side pixels at (900, 600); the face
- * fills about 2/5 of an LFW image. */
-static mien_image photo_with_face(const mien_image *lfw, int side) {
+/* Collins's face in collins.jpg (about 90 px wide at 181,64) fills 2/5 of this square. */
+#define FACE_CROP_X 113
+#define FACE_CROP_Y 8
+#define FACE_CROP_SIDE 225
+
+/* A 1920x1280 gray photo with the square around Collins's face pasted at side x side pixels at
+ * (900, 600). */
+static mien_image photo_with_face(const mien_image *portrait, int side) {
   mien_image p = {1920, 1280, malloc((size_t)3 * 1920 * 1280)};
   memset(p.rgb, 110, (size_t)3 * p.w * p.h);
   float *t = malloc(sizeof *t * 3 * side * side);
-  CHECK(mien_image_resize_to_tensor(lfw, 0, 0, lfw->w, lfw->h, side, side, 0, 1, 0, 0, t) ==
-        MIEN_IMG_OK);
+  CHECK(mien_image_resize_to_tensor(portrait, FACE_CROP_X, FACE_CROP_Y, FACE_CROP_SIDE,
+                                    FACE_CROP_SIDE, side, side, 0, 1, 0, 0, t) == MIEN_IMG_OK);
   for (int c = 0; c < 3; c++)
     for (int y = 0; y < side; y++)
       for (int x = 0; x < side; x++)
@@ -434,10 +452,9 @@ static int faces_found(int min_face, const mien_image *img, float *width) {
 
 /* The default (40 px in a 1920 px photo) finds a 40 px face; --min-face 20 a 20 px one. */
 static void test_small_faces_min_face(void) {
-  SKIP_WITHOUT_SHARED();
-  mien_image lfw;
-  if (load_image(data_path("lfw/images/Aaron_Sorkin/Aaron_Sorkin_0001.jpg"), &lfw)) return;
-  mien_image p40 = photo_with_face(&lfw, 100), p20 = photo_with_face(&lfw, 50);
+  mien_image portrait;
+  if (load_image(photo_path("collins.jpg"), &portrait)) return;
+  mien_image p40 = photo_with_face(&portrait, 100), p20 = photo_with_face(&portrait, 50);
   float w;
   CHECK(faces_found(0, &p40, &w) == 1);
   CHECK_MSG(w > 32 && w < 48, "default: face %g px wide", w);
@@ -446,7 +463,7 @@ static void test_small_faces_min_face(void) {
   printf("  smallest face found with --min-face 20 in a 1920 px photo: %.0f px\n", w);
   mien_image_free(&p40);
   mien_image_free(&p20);
-  mien_image_free(&lfw);
+  mien_image_free(&portrait);
 }
 
 /* ---- landmarks and pose ---- */
@@ -492,9 +509,8 @@ static void test_landmark_error(void) {
 
 /* A mirrored photo turns every head the other way: Yaw and Roll change sign, Pitch stays. */
 static void test_pose_mirror(void) {
-  SKIP_WITHOUT_SHARED();
   photo p;
-  if (photo_open("dlib-faces/2008_001322.jpg", &p)) return;
+  if (photo_open(photo_path("group.jpg"), &p)) return;
   mien_image m = transformed(&p.img, 0);
   int n = p.n, nm;
   mien_face *a = p.faces, *b = detect(p.f, &m, &nm);
@@ -517,9 +533,8 @@ static void test_pose_mirror(void) {
  * nose tip right (as when the head turns to the image's right) raises Yaw; moving it up (as when
  * the face looks up) raises Pitch. */
 static void test_pose_signs(void) {
-  SKIP_WITHOUT_SHARED();
   photo p;
-  if (photo_open("dlib-faces/2008_001009.jpg", &p)) return;
+  if (photo_open(photo_path("collins.jpg"), &p)) return;
   CHECK(p.n >= 1);
   if (p.n >= 1) {
     mien_face base = p.faces[0], rot = base, yaw = base, up = base;
@@ -539,8 +554,8 @@ static void test_pose_signs(void) {
     CHECK_NEAR(rot.yaw, base.yaw, 0.5);
     CHECK_MSG(yaw.yaw > base.yaw + 5, "yaw %g -> %g", base.yaw, yaw.yaw);
     CHECK_MSG(up.pitch > base.pitch + 5, "pitch %g -> %g", base.pitch, up.pitch);
-    printf("  pose of %s: yaw %.1f pitch %.1f roll %.1f\n", "2008_001009.jpg face 0", base.yaw,
-           base.pitch, base.roll);
+    printf("  pose of %s: yaw %.1f pitch %.1f roll %.1f\n", "collins.jpg", base.yaw, base.pitch,
+           base.roll);
   }
   photo_close(&p);
 }
@@ -634,6 +649,7 @@ int main(void) {
   RUN(test_priors_match_graph_tail);
   RUN(test_dlib_boxes);
   RUN(test_dlib_boxes_yunet);
+  RUN(test_no_face_on_coffee);
   RUN(test_no_face_on_dogs);
   RUN(test_same_boxes_jpeg_rotated_png);
   RUN(test_small_faces_min_face);
