@@ -1,7 +1,7 @@
 /* test_parity.c - mien's outputs against ONNX Runtime's, for every default model and YuNet.
  *
- * Each case feeds a model a fixed input (deterministic random tensors, or real photos from
- * ../shared prepared by src/image) and compares every output with ONNX Runtime's, stored in
+ * Each case feeds a model a fixed input (deterministic random tensors, or photos of tests/data
+ * prepared by src/image) and compares every output with ONNX Runtime's, stored in
  * tests/fixtures/parity/ by scripts/gen-parity-fixtures: max |mien - ort| must stay within
  * 1e-4 of the output's scale (its largest magnitude). ctest runs this once per kernel table
  * (MIEN_ISA=avx2 and generic).
@@ -26,15 +26,15 @@ typedef struct {
   int64_t dims[4];
   input_kind kind;
   float lo, hi;      /* IN_RANDOM: uniform range */
-  const char *photo; /* IN_PHOTO: under ../shared/data; crop x,y,w,h in pixels (0 = whole) */
+  const char *photo; /* IN_PHOTO: under tests/data; crop x,y,w,h in pixels (0 = whole) */
   int crop[4];
   float mean, scale;
   int gray, bgr;
 } parity_case;
 
 #define RANDOM(lo_, hi_) .kind = IN_RANDOM, .lo = lo_, .hi = hi_
-#define SHARED_PHOTO "openface/images/examples/longoria-cooper.jpg"
-#define LFW_FACE "lfw/images/Aaron_Sorkin/Aaron_Sorkin_0001.jpg"
+#define GROUP_PHOTO "group.jpg"
+#define PORTRAIT "collins.jpg" /* her face: about 90x113 px at 181,64 */
 static const parity_case cases[] = {
     {"detect_random", "fr_detect.onnx", "scores,boxes", {1, 3, 240, 320}, RANDOM(-1, 1)},
     {"detect_heads_random",
@@ -47,7 +47,7 @@ static const parity_case cases[] = {
      "scores,boxes",
      {1, 3, 240, 320},
      .kind = IN_PHOTO,
-     .photo = SHARED_PHOTO,
+     .photo = GROUP_PHOTO,
      .mean = 127,
      .scale = 1 / 128.0f},
     {"landmark_random", "fr_landmark.onnx", "output", {1, 1, 64, 64}, RANDOM(0, 1)},
@@ -56,8 +56,8 @@ static const parity_case cases[] = {
      "output",
      {1, 1, 64, 64},
      .kind = IN_PHOTO,
-     .photo = LFW_FACE,
-     .crop = {72, 68, 106, 118},
+     .photo = PORTRAIT,
+     .crop = {181, 64, 90, 113},
      .scale = 1 / 256.0f,
      .gray = 1},
     {"feature_random", "fr_feature.onnx", "output", {1, 3, 112, 112}, RANDOM(-1, 1)},
@@ -66,8 +66,8 @@ static const parity_case cases[] = {
      "output",
      {1, 3, 112, 112},
      .kind = IN_PHOTO,
-     .photo = LFW_FACE,
-     .crop = {70, 60, 110, 130},
+     .photo = PORTRAIT,
+     .crop = {177, 52, 98, 130},
      .mean = 127,
      .scale = 1 / 128.0f},
     {"yunet_random", "yunet", "cls_8,obj_16,bbox_32,kps_8", {1, 3, 256, 320}, RANDOM(0, 255)},
@@ -76,7 +76,7 @@ static const parity_case cases[] = {
      "cls_8,cls_16,cls_32,obj_8,bbox_8,bbox_16,kps_8,kps_32",
      {1, 3, 256, 320},
      .kind = IN_PHOTO,
-     .photo = SHARED_PHOTO,
+     .photo = GROUP_PHOTO,
      .scale = 1,
      .bgr = 1},
 };
@@ -106,7 +106,7 @@ static float *make_input(const parity_case *c, const char **why) {
     return x;
   }
   char path[1024];
-  snprintf(path, sizeof path, "%s/data/%s", shared_dir(), c->photo);
+  test_data_path(path, sizeof path, c->photo);
   size_t len;
   uint8_t *bytes = mien_read_file(path, &len);
   mien_image img;
@@ -117,7 +117,7 @@ static float *make_input(const parity_case *c, const char **why) {
       mien_image_decode(bytes, len, &lim, 0, &img, NULL, err, sizeof err) != MIEN_IMG_OK) {
     free(bytes);
     free(x);
-    *why = "photo not available (../shared absent?)";
+    *why = "photo not available (tests/data incomplete?)";
     return NULL;
   }
   free(bytes);
