@@ -64,14 +64,17 @@ static int id_char(int c, op_id_kind kind) {
     return isalnum(c) || c == '_' || c == '.' || c == '-' || c == ':';
   case ID_TOKEN:
     return c >= 0x20 && c < 0x7f;
+  case ID_CLIENT_TOKEN:
+    return isalnum(c) || c == '-' || c == '_';
   }
   return 0;
 }
 
 static const char *pattern_text(op_id_kind kind) {
-  return kind == ID_COLLECTION ? "[a-zA-Z0-9_.\\-]+"
-         : kind == ID_USER     ? "[a-zA-Z0-9_.\\-:]+"
-                               : "printable ASCII";
+  return kind == ID_COLLECTION     ? "[a-zA-Z0-9_.\\-]+"
+         : kind == ID_USER         ? "[a-zA-Z0-9_.\\-:]+"
+         : kind == ID_CLIENT_TOKEN ? "^[a-zA-Z0-9-_]+$"
+                                   : "printable ASCII";
 }
 
 mien_status op_string(const cJSON *req, const char *name, int required, op_id_kind kind, int maxlen,

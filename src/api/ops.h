@@ -83,9 +83,10 @@ mien_status mien_op_search_users_by_image(mien_api *, const cJSON *, cJSON **, c
 
 /* Character sets of Rekognition's id patterns. */
 typedef enum {
-  ID_COLLECTION, /* [a-zA-Z0-9_.\-]+ */
-  ID_USER,       /* [a-zA-Z0-9_.\-:]+ (UserId, ExternalImageId) */
-  ID_TOKEN       /* any printable character (NextToken) */
+  ID_COLLECTION,  /* [a-zA-Z0-9_.\-]+ */
+  ID_USER,        /* [a-zA-Z0-9_.\-:]+ (UserId, ExternalImageId) */
+  ID_TOKEN,       /* any printable character (NextToken) */
+  ID_CLIENT_TOKEN /* [a-zA-Z0-9-_]+ (ClientRequestToken) */
 } op_id_kind;
 
 /* The string field `name` of req, checked against the pattern and lengths. Absent: *out = NULL,
@@ -128,6 +129,23 @@ mien_status op_collection_version(mien_api *api, const char *coll, mien_collecti
                                   char version[64], char *err, size_t errlen);
 /* The end of an operation: *resp = r when st is MIEN_OK, else r is deleted. Returns st. */
 mien_status op_respond(mien_status st, cJSON *r, cJSON **resp);
+
+/* ---- ClientRequestToken (idempotency.c, docs/idempotency.md) ---- */
+
+/* Reads req's ClientRequestToken into idem (for operation op on collection coll, by
+ * api->principal) with the hash of the request without it; when the token already answered
+ * this request, *replay gets that first response (the operation must not run again).
+ * IdempotentParameterMismatchException when it answered another request. No token: idem->token
+ * is NULL and nothing is kept. */
+mien_status op_idem_begin(mien_api *api, const cJSON *req, const char *op, const char *coll,
+                          mien_idem *idem, cJSON **replay, char *err, size_t errlen);
+/* The end of a token-taking operation that returned st: when it failed because a concurrent
+ * request with the same token changed things first, that request's response goes to *resp
+ * instead (or the mismatch). Returns the final status. */
+mien_status op_idem_end(mien_api *api, const mien_idem *idem, mien_status st, cJSON **resp,
+                        char *err, size_t errlen);
+/* A mien_idem respond function for an empty response, {}. */
+char *op_idem_empty(void *ctx);
 
 /* ---- response pieces ---- */
 

@@ -130,6 +130,19 @@ static const char *const migrations[] = {
     "CREATE INDEX faces_created ON faces(collection, created);"
     "CREATE INDEX images_created ON images(collection, created);"
     "CREATE INDEX users_created ON users(collection, created);",
+    /* 2 -> 3: idempotency (idempotency.c): one row per (operation, caller, ClientRequestToken),
+     * with the request's hash and the first response; rows go with their collection. */
+    "CREATE TABLE idempotency ("
+    "  op TEXT NOT NULL,"
+    "  principal TEXT NOT NULL,"
+    "  token TEXT NOT NULL,"
+    "  collection INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,"
+    "  request_sha256 BLOB NOT NULL,"
+    "  response TEXT NOT NULL,"
+    "  created REAL NOT NULL,"
+    "  PRIMARY KEY (op, principal, token));"
+    "CREATE INDEX idempotency_created ON idempotency(created);"
+    "CREATE INDEX idempotency_collection ON idempotency(collection);",
 };
 #define SCHEMA_VERSION (int)(sizeof migrations / sizeof *migrations)
 
