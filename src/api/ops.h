@@ -26,7 +26,15 @@ typedef struct {
   const mien_buckets *buckets;
   /* Who calls, for the audit log: the request's access key id, or "cli"; NULL: "local". */
   const char *principal;
+  /* The region ARNs name: the server's SigV4 region; NULL: MIEN_DEFAULT_REGION. */
+  const char *region;
 } mien_api;
+
+/* What collection ARNs name (docs/conformance.md):
+ * arn:aws:rekognition:REGION:ACCOUNT:collection/ID, the account being mien's one, all zeros. */
+#define MIEN_DEFAULT_REGION "us-east-1"
+#define MIEN_ACCOUNT_ID "000000000000"
+#define OP_ARN_MAX (MIEN_COLLECTION_ID_MAX + 96)
 
 /* On success *resp is the response body; on failure it is NULL and err says why. */
 typedef mien_status (*mien_op_fn)(mien_api *api, const cJSON *req, cJSON **resp, char *err,
@@ -127,6 +135,19 @@ mien_status op_model_version(char *out, size_t outlen, char *err, size_t errlen)
  * its FaceModelVersion to version. */
 mien_status op_collection_version(mien_api *api, const char *coll, mien_collection_info *info,
                                   char version[64], char *err, size_t errlen);
+/* The ARN of collection coll, written to out. */
+const char *op_collection_arn(const mien_api *api, const char *coll, char out[OP_ARN_MAX]);
+/* NextToken (docs/conformance.md): the key a page ends at (a CollectionId, UserId or face row),
+ * behind 16 hex digits of a hash of the operation, collection and key, so that a token that
+ * mien did not give for this list is InvalidPaginationTokenException rather than a page. */
+#define OP_PAGE_TOKEN_MAX (16 + MIEN_COLLECTION_ID_MAX)
+/* The token for the page after `key` of list `op` over collection coll ("" for
+ * ListCollections), written to out. */
+void op_page_token(const char *op, const char *coll, const char *key,
+                   char out[OP_PAGE_TOKEN_MAX + 1]);
+/* The key in req's NextToken into key ("" when absent: the first page). */
+mien_status op_page_after(const cJSON *req, const char *op, const char *coll,
+                          char key[OP_PAGE_TOKEN_MAX + 1], char *err, size_t errlen);
 /* The end of an operation: *resp = r when st is MIEN_OK, else r is deleted. Returns st. */
 mien_status op_respond(mien_status st, cJSON *r, cJSON **resp);
 

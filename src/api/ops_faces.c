@@ -203,23 +203,18 @@ static mien_status list_by_ids(mien_api *api, const char *coll, const cJSON *req
 mien_status mien_op_list_faces(mien_api *api, const cJSON *req, cJSON **resp, char *err,
                                size_t errlen) {
   *resp = NULL;
-  const char *coll, *token, *user_id;
+  const char *coll, *user_id;
   long max;
-  char version[64];
+  char version[64], after[OP_PAGE_TOKEN_MAX + 1];
   mien_status st = op_collection(req, &coll, err, errlen);
   if (st == MIEN_OK)
     st = op_int(req, "MaxResults", 0, MIEN_MAX_RESULTS, MIEN_LIST_FACES_DEFAULT, &max, err, errlen);
-  if (st == MIEN_OK) st = op_string(req, "NextToken", 0, ID_TOKEN, 255, &token, err, errlen);
+  /* The token is the row after which the next page starts. */
+  if (st == MIEN_OK) st = op_page_after(req, "ListFaces", coll, after, err, errlen);
   if (st == MIEN_OK)
     st = op_string(req, "UserId", 0, ID_USER, MIEN_USER_ID_MAX, &user_id, err, errlen);
   if (st == MIEN_OK) st = op_collection_version(api, coll, NULL, version, err, errlen);
   if (st != MIEN_OK) return st;
-  /* The token is the row after which the next page starts. */
-  char *end = NULL;
-  long long after = token ? strtoll(token, &end, 10) : 0;
-  if (token && (*end || after < 0))
-    return MIEN_FAIL(err, errlen, MIEN_ERR_PAGINATION_TOKEN, "NextToken '%.300s' is not valid",
-                     token);
   cJSON *r = cJSON_CreateObject();
   cJSON *faces = cJSON_AddArrayToObject(r, "Faces");
   if (cJSON_GetObjectItemCaseSensitive(req, "FaceIds")) {
@@ -227,14 +222,15 @@ mien_status mien_op_list_faces(mien_api *api, const cJSON *req, cJSON **resp, ch
   } else {
     mien_face_record *recs = malloc((size_t)(max ? max : 1) * sizeof *recs);
     int n = 0, more = 0;
-    st = recs ? mien_store_list_faces(api->store, coll, after, (int)max, user_id, 0, recs, &n,
-                                      &more, err, errlen)
+    st = recs ? mien_store_list_faces(api->store, coll, strtoll(after, NULL, 10), (int)max, user_id,
+                                      0, recs, &n, &more, err, errlen)
               : MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
     for (int i = 0; st == MIEN_OK && i < n; i++)
       cJSON_AddItemToArray(faces, op_face_json(&recs[i], version));
     if (st == MIEN_OK && more && n) {
-      char next[32];
-      snprintf(next, sizeof next, "%lld", (long long)recs[n - 1].row);
+      char row[32], next[OP_PAGE_TOKEN_MAX + 1];
+      snprintf(row, sizeof row, "%lld", (long long)recs[n - 1].row);
+      op_page_token("ListFaces", coll, row, next);
       cJSON_AddStringToObject(r, "NextToken", next);
     }
     free(recs);

@@ -51,23 +51,21 @@ mien_status mien_op_delete_user(mien_api *api, const cJSON *req, cJSON **resp, c
 
 mien_status mien_op_list_users(mien_api *api, const cJSON *req, cJSON **resp, char *err,
                                size_t errlen) {
-  const char *coll, *token;
+  const char *coll;
+  char after[OP_PAGE_TOKEN_MAX + 1];
   long max;
   *resp = NULL;
   mien_status st = op_collection(req, &coll, err, errlen);
   if (st == MIEN_OK)
     st = op_int(req, "MaxResults", 1, MIEN_MAX_USERS, MIEN_MAX_USERS, &max, err, errlen);
-  if (st == MIEN_OK) st = op_string(req, "NextToken", 0, ID_TOKEN, 255, &token, err, errlen);
-  if (st != MIEN_OK) return st;
   /* The token is the last UserId of the previous page. */
-  if (token && strlen(token) > MIEN_USER_ID_MAX)
-    return MIEN_FAIL(err, errlen, MIEN_ERR_PAGINATION_TOKEN, "NextToken '%.300s' is not valid",
-                     token);
+  if (st == MIEN_OK) st = op_page_after(req, "ListUsers", coll, after, err, errlen);
+  if (st != MIEN_OK) return st;
   mien_user_record *users = malloc((size_t)max * sizeof *users);
   int n, more;
-  st = users ? mien_store_list_users(api->store, coll, token ? token : "", (int)max, users, &n,
-                                     &more, err, errlen)
-             : MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  st = users
+           ? mien_store_list_users(api->store, coll, after, (int)max, users, &n, &more, err, errlen)
+           : MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   if (st == MIEN_OK) {
     cJSON *r = *resp = cJSON_CreateObject();
     cJSON *a = cJSON_AddArrayToObject(r, "Users");
@@ -77,7 +75,9 @@ mien_status mien_op_list_users(mien_api *api, const cJSON *req, cJSON **resp, ch
       cJSON_AddStringToObject(u, "UserStatus", users[i].status);
       cJSON_AddItemToArray(a, u);
     }
-    if (more && n) cJSON_AddStringToObject(r, "NextToken", users[n - 1].user_id);
+    char next[OP_PAGE_TOKEN_MAX + 1];
+    if (more && n) op_page_token("ListUsers", coll, users[n - 1].user_id, next);
+    if (more && n) cJSON_AddStringToObject(r, "NextToken", next);
   }
   free(users);
   return st;

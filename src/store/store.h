@@ -50,8 +50,11 @@ void mien_store_close(mien_store *s);
  * fr_detect, fr_landmark and fr_feature (in that order), hashed once per process. The version
  * string a response shows is mien_store_model_version's. */
 mien_status mien_store_model(char name[32], char sha256[65], char *err, size_t errlen);
-/* "mien-fr/" + the first 16 hex digits of the hash, for FaceModelVersion. */
-void mien_store_model_version(const char *name, const char *sha256, char *out, size_t outlen);
+/* FaceModelVersion in Rekognition's pattern [0-9.]+ (docs/conformance.md): "1.0" for the default
+ * models (MIEN_DEFAULT_MODEL_SHA256), "0.<the hash's first 32 bits in decimal>" for any other
+ * model set, so that versions of different models differ. */
+void mien_store_model_version(const char *sha256, char *out, size_t outlen);
+#define MIEN_DEFAULT_MODEL_SHA256 "c720766410dafc8c4c04486286fcf586347de11ee5cf4440dd8bc3341abb85cd"
 
 /* Moves the WAL into the database and truncates it (wal_checkpoint(TRUNCATE)). */
 mien_status mien_store_checkpoint(mien_store *s, char *err, size_t errlen);
@@ -59,7 +62,6 @@ mien_status mien_store_checkpoint(mien_store *s, char *err, size_t errlen);
 /* ---- collections ---- */
 typedef struct {
   char id[MIEN_COLLECTION_ID_MAX + 1];
-  char arn[MIEN_COLLECTION_ID_MAX + 64];
   char model[32], model_sha256[65];
   double created; /* Unix seconds */
   int64_t face_count, user_count;
