@@ -125,7 +125,8 @@ mien_status op_detect_image(mien_api *api, const cJSON *req, const char *field, 
                             mien_face **faces, int *n, uint8_t sha256[32], char *err,
                             size_t errlen);
 /* The attribute list `field` (DetectFaces' Attributes, IndexFaces' DetectionAttributes): DEFAULT
- * and ALL give the same FaceDetail, since mien infers no age, gender or emotion. */
+ * and ALL (every attribute mien has: none beyond DEFAULT's so far) are accepted; each of
+ * Rekognition's other names is refused by name with the reason (docs/attributes.md). */
 mien_status op_check_attributes(const cJSON *req, const char *field, char *err, size_t errlen);
 /* api->faces, made when missing. */
 mien_status op_faces(mien_api *api, mien_faces **f, char *err, size_t errlen);

@@ -139,17 +139,47 @@ mien_status op_detect_largest(mien_api *api, const cJSON *req, mien_face **faces
   return st;
 }
 
+/* Rekognition's Attribute names that mien refuses, and why (docs/attributes.md). */
+static const struct {
+  const char *name, *why;
+} refused_attributes[] = {
+    {"AGE_RANGE", "mien never infers age from a face (README: what mien will not do)"},
+    {"GENDER", "mien never infers gender from a face (README: what mien will not do)"},
+    {"EMOTIONS", "mien never infers emotions from a face (README: what mien will not do)"},
+    {"SMILE", "mien never infers smiles, an emotion proxy (README: what mien will not do)"},
+    {"BEARD", "mien never infers facial hair (README: what mien will not do)"},
+    {"MUSTACHE", "mien never infers facial hair (README: what mien will not do)"},
+    {"EYES_OPEN", "not available yet: mien returns an attribute only once its accuracy on "
+                  "labelled faces is measured and stated (docs/attributes.md)"},
+    {"MOUTH_OPEN", "not available yet: mien returns an attribute only once its accuracy on "
+                   "labelled faces is measured and stated (docs/attributes.md)"},
+    {"EYEGLASSES", "not available: mien has no model for eyeglasses (docs/attributes.md)"},
+    {"SUNGLASSES", "not available: mien has no model for sunglasses (docs/attributes.md)"},
+    {"FACE_OCCLUDED", "not available: mien has no model for occlusion (docs/attributes.md)"},
+    {"EYE_DIRECTION", "not available yet: mien returns an attribute only once its accuracy on "
+                      "labelled faces is measured and stated (docs/attributes.md)"},
+};
+
 mien_status op_check_attributes(const cJSON *req, const char *field, char *err, size_t errlen) {
   const cJSON *a = cJSON_GetObjectItemCaseSensitive(req, field), *v;
   if (!a || cJSON_IsNull(a)) return MIEN_OK;
   if (!cJSON_IsArray(a))
     return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "%s must be a list", field);
   cJSON_ArrayForEach(v, a) {
-    if (!cJSON_IsString(v) || (strcmp(v->valuestring, "DEFAULT") && strcmp(v->valuestring, "ALL")))
-      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
-                       "%s may hold DEFAULT or ALL: mien never infers age, gender, emotion or "
-                       "other attributes",
+    if (!cJSON_IsString(v))
+      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "%s must be a list of strings",
                        field);
+    if (!strcmp(v->valuestring, "DEFAULT") || !strcmp(v->valuestring, "ALL")) continue;
+    for (size_t i = 0; i < sizeof refused_attributes / sizeof *refused_attributes; i++)
+      if (!strcmp(v->valuestring, refused_attributes[i].name))
+        return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "%s %s is refused: %s", field,
+                         refused_attributes[i].name, refused_attributes[i].why);
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                     "1 validation error detected: Value '%.100s' at '%s' failed to satisfy "
+                     "constraint: Member must satisfy enum value set: [DEFAULT, ALL, AGE_RANGE, "
+                     "BEARD, EMOTIONS, EYE_DIRECTION, EYEGLASSES, EYES_OPEN, GENDER, MOUTH_OPEN, "
+                     "MUSTACHE, FACE_OCCLUDED, SMILE, SUNGLASSES]",
+                     v->valuestring, field);
   }
   return MIEN_OK;
 }
