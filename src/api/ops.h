@@ -124,10 +124,17 @@ mien_status op_image(mien_api *api, const cJSON *req, const char *field, const u
 mien_status op_detect_image(mien_api *api, const cJSON *req, const char *field, mien_image *img,
                             mien_face **faces, int *n, uint8_t sha256[32], char *err,
                             size_t errlen);
-/* The attribute list `field` (DetectFaces' Attributes, IndexFaces' DetectionAttributes): DEFAULT
- * and ALL (every attribute mien has: none beyond DEFAULT's so far) are accepted; each of
- * Rekognition's other names is refused by name with the reason (docs/attributes.md). */
-mien_status op_check_attributes(const cJSON *req, const char *field, char *err, size_t errlen);
+/* The attribute list `field` (DetectFaces' Attributes, IndexFaces' DetectionAttributes) as
+ * OP_ATTR_ bits in *attrs: DEFAULT adds none, ALL every attribute mien returns, EYES_OPEN and
+ * MOUTH_OPEN their own; each of Rekognition's other names is refused by name with the reason
+ * (docs/attributes.md). */
+#define OP_ATTR_EYES_OPEN 1u
+#define OP_ATTR_MOUTH_OPEN 2u
+#define OP_ATTR_ALL (OP_ATTR_EYES_OPEN | OP_ATTR_MOUTH_OPEN)
+mien_status op_check_attributes(const cJSON *req, const char *field, unsigned *attrs, char *err,
+                                size_t errlen);
+/* A FaceDetail (mien_face_detail_json) with the attributes in attrs. */
+cJSON *op_face_detail(const mien_face *face, int img_w, int img_h, unsigned attrs);
 /* api->faces, made when missing. */
 mien_status op_faces(mien_api *api, mien_faces **f, char *err, size_t errlen);
 /* FaceModelVersion of this build (the one collections created now record). */

@@ -210,12 +210,25 @@ if phase == "first":
     # ---- attributes ----
     for name, words in (("GENDER", "gender"), ("AGE_RANGE", "age"), ("EMOTIONS", "emotion"),
                         ("SMILE", "smile"), ("BEARD", "facial hair"), ("MUSTACHE", "facial hair"),
-                        ("EYES_OPEN", "not available"), ("EYEGLASSES", "not available")):
+                        ("EYEGLASSES", "not available"), ("SUNGLASSES", "not available"),
+                        ("FACE_OCCLUDED", "not available"), ("EYE_DIRECTION", "not available")):
         got = expect(f"Attributes [{name}]: InvalidParameterException", "InvalidParameterException",
                      400, rk.detect_faces, Image={"Bytes": b"not an image"}, Attributes=[name])
         check(f"Attributes [{name}]: the reason", name in got[2] and words in got[2], got)
     expect("Attributes [ALL, DEFAULT] pass (the image is what is refused)", "InvalidImageFormatException",
            400, rk.detect_faces, Image={"Bytes": b"not an image"}, Attributes=["ALL", "DEFAULT"])
+    if photos:
+        with open(f"{photos}/clapton-1.jpg", "rb") as f:
+            image = {"Bytes": f.read()}
+        details = {a: rk.detect_faces(Image=image, Attributes=[a])["FaceDetails"][0]
+                   for a in ("DEFAULT", "EYES_OPEN", "MOUTH_OPEN", "ALL")}
+        got = {a: sorted(k for k in d if k in ("EyesOpen", "MouthOpen")) for a, d in details.items()}
+        check("Attributes one by one: DEFAULT none, EYES_OPEN, MOUTH_OPEN, ALL both",
+              got == {"DEFAULT": [], "EYES_OPEN": ["EyesOpen"], "MOUTH_OPEN": ["MouthOpen"],
+                      "ALL": ["EyesOpen", "MouthOpen"]}, got)
+        eyes = details["ALL"]["EyesOpen"]
+        check("EyesOpen: open eyes, with a measured confidence (90 or 93)",
+              eyes["Value"] is True and eyes["Confidence"] in (90, 93), eyes)
     expect("DetectionAttributes [GENDER] refused by IndexFaces", "InvalidParameterException", 400,
            rk.index_faces, CollectionId="conf", Image={"Bytes": b"x"}, DetectionAttributes=["GENDER"])
 
