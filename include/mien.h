@@ -36,7 +36,9 @@ typedef enum {
   MIEN_ERR_INVALID_S3_OBJECT,    /* InvalidS3ObjectException: no such bucket or object */
   MIEN_ERR_THROTTLED,            /* ThrottlingException: busy, retry later */
   MIEN_ERR_ACCESS_DENIED,        /* AccessDeniedException: refused by policy (e.g. consent) */
-  MIEN_ERR_SERIALIZATION         /* SerializationException: the request is not a JSON object */
+  MIEN_ERR_SERIALIZATION,        /* SerializationException: the request is not a JSON object */
+  MIEN_ERR_IDEMPOTENT_MISMATCH   /* IdempotentParameterMismatchException: a ClientRequestToken
+                                    reused with other parameters */
 } mien_status;
 
 /* Rekognition's name for a status ("InvalidParameterException", ...). */

@@ -153,8 +153,8 @@ arn = rek.create_collection(CollectionId="door", Tags={"mien:purpose": "door acc
 tags = rek.list_tags_for_resource(ResourceArn=arn)["Tags"]
 check("boto3: policy tags", tags == {"mien:purpose": "door access", "mien:consent": "required",
                                      "mien:retention-days": "30"})
-check("boto3: IndexFaces without consent is AccessDeniedException (403)",
-      error(rek.index_faces, CollectionId="door", Image=image) == ("AccessDeniedException", 403))
+check("boto3: IndexFaces without consent is AccessDeniedException (400)",
+      error(rek.index_faces, CollectionId="door", Image=image) == ("AccessDeniedException", 400))
 r = rek.index_faces(CollectionId="door", Image=image, ExternalImageId="consent-F-9:badge-1")
 check("boto3: IndexFaces with consent", len(r["FaceRecords"]) == 1)
 r = rek.search_faces_by_image(CollectionId="door", Image=image)

@@ -60,7 +60,7 @@ run "create-collection" 0 rk create-collection --collection-id album &&
   check "create-collection" 'r["StatusCode"] == 200 and r["CollectionArn"].endswith("collection/album")'
 expect "create-collection twice" 254 ResourceAlreadyExistsException rk create-collection --collection-id album
 run "describe-collection" 0 rk describe-collection --collection-id album &&
-  check "describe-collection" 'r["FaceCount"] == 0 and r["FaceModelVersion"].startswith("mien-fr/")'
+  check "describe-collection" 'r["FaceCount"] == 0 and r["FaceModelVersion"] == "1.0"'
 run "list-collections" 0 rk list-collections && check "list-collections" 'r["CollectionIds"] == ["album"]'
 expect "describe missing collection" 254 ResourceNotFoundException rk describe-collection --collection-id nope
 

@@ -126,7 +126,7 @@ HTTP=$(curl -sS -D "$TMP/headers" -o "$TMP/out" -w '%{http_code}' -X DELETE "$UR
 refused "DELETE" 405 UnknownOperationException
 # DNS rebinding: a page of another site whose name resolves to 127.0.0.1 must not reach the API.
 post RekognitionService.ListCollections '{}' -H 'Host: attacker.example:8080'
-refused "keyless: Host not loopback" 403 AccessDeniedException
+refused "keyless: Host not loopback" 400 AccessDeniedException
 post RekognitionService.ListCollections '{}' -H "Host: localhost:${URL##*:}"
 [[ $HTTP == 200 ]] && ok "keyless: Host localhost" || bad "keyless: Host localhost" "HTTP $HTTP"
 
@@ -214,7 +214,7 @@ if $PY -c 'import botocore' 2>/dev/null; then
   refused_nohdr() { [[ $HTTP == "$2" && $(err_type) == "$3" ]] && ok "$1" || bad "$1" "HTTP $HTTP: $(cat "$TMP/out")"; }
   refused_nohdr "wrong secret" 403 InvalidSignatureException
   KEY_ID=AKIAAAAAAAAAAAAAAAAA signed "$SECRET" RekognitionService.ListCollections '{}'
-  refused_nohdr "unknown key" 400 UnrecognizedClientException
+  refused_nohdr "unknown key" 403 UnrecognizedClientException
   grep -q "\"access_key_id\":\"$KEY_ID\"" "$TMP/server.log" && ok "log names the key" || bad "log" "no $KEY_ID"
   grep -q "$SECRET" "$TMP/server.log" && bad "log" "has the secret" || ok "log has no secret"
 else

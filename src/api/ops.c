@@ -64,14 +64,17 @@ static int id_char(int c, op_id_kind kind) {
     return isalnum(c) || c == '_' || c == '.' || c == '-' || c == ':';
   case ID_TOKEN:
     return c >= 0x20 && c < 0x7f;
+  case ID_CLIENT_TOKEN:
+    return isalnum(c) || c == '-' || c == '_';
   }
   return 0;
 }
 
 static const char *pattern_text(op_id_kind kind) {
-  return kind == ID_COLLECTION ? "[a-zA-Z0-9_.\\-]+"
-         : kind == ID_USER     ? "[a-zA-Z0-9_.\\-:]+"
-                               : "printable ASCII";
+  return kind == ID_COLLECTION     ? "[a-zA-Z0-9_.\\-]+"
+         : kind == ID_USER         ? "[a-zA-Z0-9_.\\-:]+"
+         : kind == ID_CLIENT_TOKEN ? "^[a-zA-Z0-9-_]+$"
+                                   : "printable ASCII";
 }
 
 mien_status op_string(const cJSON *req, const char *name, int required, op_id_kind kind, int maxlen,
@@ -174,7 +177,7 @@ mien_status op_collection(const cJSON *req, const char **id, char *err, size_t e
 mien_status op_model_version(char *out, size_t outlen, char *err, size_t errlen) {
   char name[32], sha[65];
   mien_status st = mien_store_model(name, sha, err, errlen);
-  if (st == MIEN_OK) mien_store_model_version(name, sha, out, outlen);
+  if (st == MIEN_OK) mien_store_model_version(sha, out, outlen);
   return st;
 }
 
@@ -183,8 +186,50 @@ mien_status op_collection_version(mien_api *api, const char *coll, mien_collecti
   mien_collection_info local;
   if (!info) info = &local;
   mien_status st = mien_store_describe_collection(api->store, coll, info, err, errlen);
-  if (st == MIEN_OK) mien_store_model_version(info->model, info->model_sha256, version, 64);
+  if (st == MIEN_OK) mien_store_model_version(info->model_sha256, version, 64);
   return st;
+}
+
+/* The check digits of a page token. */
+static void page_check(const char *op, const char *coll, const char *key, char out[17]) {
+  mien_sha256_ctx c;
+  uint8_t h[32];
+  mien_sha256_init(&c);
+  mien_sha256_update(&c, op, strlen(op) + 1);
+  mien_sha256_update(&c, coll, strlen(coll) + 1);
+  mien_sha256_update(&c, key, strlen(key));
+  mien_sha256_final(&c, h);
+  for (int i = 0; i < 8; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+void op_page_token(const char *op, const char *coll, const char *key,
+                   char out[OP_PAGE_TOKEN_MAX + 1]) {
+  page_check(op, coll, key, out);
+  snprintf(out + 16, OP_PAGE_TOKEN_MAX + 1 - 16, "%s", key);
+}
+
+mien_status op_page_after(const cJSON *req, const char *op, const char *coll,
+                          char key[OP_PAGE_TOKEN_MAX + 1], char *err, size_t errlen) {
+  const char *token;
+  key[0] = 0;
+  mien_status st = op_string(req, "NextToken", 0, ID_TOKEN, OP_PAGE_TOKEN_MAX, &token, err, errlen);
+  if (st != MIEN_OK || !token) return st;
+  char check[17];
+  size_t len = strlen(token);
+  if (len > 16) page_check(op, coll, token + 16, check);
+  if (len <= 16 || memcmp(token, check, 16))
+    return MIEN_FAIL(err, errlen, MIEN_ERR_PAGINATION_TOKEN,
+                     "Invalid Pagination Token: '%.300s' is not a NextToken that %s gave for this "
+                     "request",
+                     token, op);
+  memcpy(key, token + 16, len - 16 + 1);
+  return MIEN_OK;
+}
+
+const char *op_collection_arn(const mien_api *api, const char *coll, char out[OP_ARN_MAX]) {
+  snprintf(out, OP_ARN_MAX, "arn:aws:rekognition:%s:%s:collection/%s",
+           api->region ? api->region : MIEN_DEFAULT_REGION, MIEN_ACCOUNT_ID, coll);
+  return out;
 }
 
 mien_status op_respond(mien_status st, cJSON *r, cJSON **resp) {
@@ -266,12 +311,13 @@ mien_status mien_op_create_collection(mien_api *api, const cJSON *req, cJSON **r
   st = mien_store_create_collection(api->store, api->principal, id, tags, &info, err, errlen);
   free(tags);
   if (st != MIEN_OK) return st;
-  char version[64];
-  mien_store_model_version(info.model, info.model_sha256, version, sizeof version);
+  char version[64], arn[OP_ARN_MAX];
+  mien_store_model_version(info.model_sha256, version, sizeof version);
   cJSON *r = *resp = cJSON_CreateObject();
   cJSON_AddNumberToObject(r, "StatusCode", 200);
-  cJSON_AddStringToObject(r, "CollectionArn", info.arn);
+  cJSON_AddStringToObject(r, "CollectionArn", op_collection_arn(api, id, arn));
   cJSON_AddStringToObject(r, "FaceModelVersion", version);
+  cJSON_AddStringToObject(r, "FaceModelSha256", info.model_sha256);
   return MIEN_OK;
 }
 
@@ -281,14 +327,15 @@ mien_status mien_op_describe_collection(mien_api *api, const cJSON *req, cJSON *
   const char *id;
   mien_collection_info info;
   mien_status st = op_collection(req, &id, err, errlen);
-  char version[64];
+  char version[64], arn[OP_ARN_MAX];
   if (st == MIEN_OK) st = op_collection_version(api, id, &info, version, err, errlen);
   if (st != MIEN_OK) return st;
   cJSON *r = *resp = cJSON_CreateObject();
   cJSON_AddNumberToObject(r, "FaceCount", (double)info.face_count);
   cJSON_AddNumberToObject(r, "UserCount", (double)info.user_count);
   cJSON_AddStringToObject(r, "FaceModelVersion", version);
-  cJSON_AddStringToObject(r, "CollectionARN", info.arn);
+  cJSON_AddStringToObject(r, "FaceModelSha256", info.model_sha256);
+  cJSON_AddStringToObject(r, "CollectionARN", op_collection_arn(api, id, arn));
   cJSON_AddNumberToObject(r, "CreationTimestamp", info.created);
   return MIEN_OK;
 }
@@ -299,32 +346,29 @@ mien_status mien_op_list_collections(mien_api *api, const cJSON *req, cJSON **re
   if (!cJSON_IsObject(req))
     return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "the request must be a JSON object");
   long max;
-  const char *token;
+  char after[OP_PAGE_TOKEN_MAX + 1];
   mien_status st =
       op_int(req, "MaxResults", 0, MIEN_MAX_RESULTS, MIEN_MAX_RESULTS, &max, err, errlen);
-  if (st == MIEN_OK) st = op_string(req, "NextToken", 0, ID_TOKEN, 255, &token, err, errlen);
-  if (st != MIEN_OK) return st;
   /* The token is the last CollectionId of the previous page. */
-  for (const char *p = token; p && *p; p++)
-    if (!id_char((unsigned char)*p, ID_COLLECTION))
-      return MIEN_FAIL(err, errlen, MIEN_ERR_PAGINATION_TOKEN, "NextToken '%.300s' is not valid",
-                       token);
+  if (st == MIEN_OK) st = op_page_after(req, "ListCollections", "", after, err, errlen);
+  if (st != MIEN_OK) return st;
   mien_collection_info *infos = malloc((size_t)(max ? max : 1) * sizeof *infos);
   if (!infos) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   int n, more;
-  st = mien_store_list_collections(api->store, token ? token : "", (int)max, infos, &n, &more, err,
-                                   errlen);
+  st = mien_store_list_collections(api->store, after, (int)max, infos, &n, &more, err, errlen);
   if (st == MIEN_OK) {
     cJSON *r = *resp = cJSON_CreateObject();
     cJSON *ids = cJSON_AddArrayToObject(r, "CollectionIds");
     cJSON *versions = cJSON_AddArrayToObject(r, "FaceModelVersions");
     for (int i = 0; i < n; i++) {
       char version[64];
-      mien_store_model_version(infos[i].model, infos[i].model_sha256, version, sizeof version);
+      mien_store_model_version(infos[i].model_sha256, version, sizeof version);
       cJSON_AddItemToArray(ids, cJSON_CreateString(infos[i].id));
       cJSON_AddItemToArray(versions, cJSON_CreateString(version));
     }
-    if (more && n) cJSON_AddStringToObject(r, "NextToken", infos[n - 1].id);
+    char next[OP_PAGE_TOKEN_MAX + 1];
+    if (more && n) op_page_token("ListCollections", "", infos[n - 1].id, next);
+    if (more && n) cJSON_AddStringToObject(r, "NextToken", next);
   }
   free(infos);
   return st;

@@ -26,7 +26,15 @@ typedef struct {
   const mien_buckets *buckets;
   /* Who calls, for the audit log: the request's access key id, or "cli"; NULL: "local". */
   const char *principal;
+  /* The region ARNs name: the server's SigV4 region; NULL: MIEN_DEFAULT_REGION. */
+  const char *region;
 } mien_api;
+
+/* What collection ARNs name (docs/conformance.md):
+ * arn:aws:rekognition:REGION:ACCOUNT:collection/ID, the account being mien's one, all zeros. */
+#define MIEN_DEFAULT_REGION "us-east-1"
+#define MIEN_ACCOUNT_ID "000000000000"
+#define OP_ARN_MAX (MIEN_COLLECTION_ID_MAX + 96)
 
 /* On success *resp is the response body; on failure it is NULL and err says why. */
 typedef mien_status (*mien_op_fn)(mien_api *api, const cJSON *req, cJSON **resp, char *err,
@@ -83,9 +91,10 @@ mien_status mien_op_search_users_by_image(mien_api *, const cJSON *, cJSON **, c
 
 /* Character sets of Rekognition's id patterns. */
 typedef enum {
-  ID_COLLECTION, /* [a-zA-Z0-9_.\-]+ */
-  ID_USER,       /* [a-zA-Z0-9_.\-:]+ (UserId, ExternalImageId) */
-  ID_TOKEN       /* any printable character (NextToken) */
+  ID_COLLECTION,  /* [a-zA-Z0-9_.\-]+ */
+  ID_USER,        /* [a-zA-Z0-9_.\-:]+ (UserId, ExternalImageId) */
+  ID_TOKEN,       /* any printable character (NextToken) */
+  ID_CLIENT_TOKEN /* [a-zA-Z0-9-_]+ (ClientRequestToken) */
 } op_id_kind;
 
 /* The string field `name` of req, checked against the pattern and lengths. Absent: *out = NULL,
@@ -115,9 +124,17 @@ mien_status op_image(mien_api *api, const cJSON *req, const char *field, const u
 mien_status op_detect_image(mien_api *api, const cJSON *req, const char *field, mien_image *img,
                             mien_face **faces, int *n, uint8_t sha256[32], char *err,
                             size_t errlen);
-/* The attribute list `field` (DetectFaces' Attributes, IndexFaces' DetectionAttributes): DEFAULT
- * and ALL give the same FaceDetail, since mien infers no age, gender or emotion. */
-mien_status op_check_attributes(const cJSON *req, const char *field, char *err, size_t errlen);
+/* The attribute list `field` (DetectFaces' Attributes, IndexFaces' DetectionAttributes) as
+ * OP_ATTR_ bits in *attrs: DEFAULT adds none, ALL every attribute mien returns, EYES_OPEN and
+ * MOUTH_OPEN their own; each of Rekognition's other names is refused by name with the reason
+ * (docs/attributes.md). */
+#define OP_ATTR_EYES_OPEN 1u
+#define OP_ATTR_MOUTH_OPEN 2u
+#define OP_ATTR_ALL (OP_ATTR_EYES_OPEN | OP_ATTR_MOUTH_OPEN)
+mien_status op_check_attributes(const cJSON *req, const char *field, unsigned *attrs, char *err,
+                                size_t errlen);
+/* A FaceDetail (mien_face_detail_json) with the attributes in attrs. */
+cJSON *op_face_detail(const mien_face *face, int img_w, int img_h, unsigned attrs);
 /* api->faces, made when missing. */
 mien_status op_faces(mien_api *api, mien_faces **f, char *err, size_t errlen);
 /* FaceModelVersion of this build (the one collections created now record). */
@@ -126,8 +143,38 @@ mien_status op_model_version(char *out, size_t outlen, char *err, size_t errlen)
  * its FaceModelVersion to version. */
 mien_status op_collection_version(mien_api *api, const char *coll, mien_collection_info *info,
                                   char version[64], char *err, size_t errlen);
+/* The ARN of collection coll, written to out. */
+const char *op_collection_arn(const mien_api *api, const char *coll, char out[OP_ARN_MAX]);
+/* NextToken (docs/conformance.md): the key a page ends at (a CollectionId, UserId or face row),
+ * behind 16 hex digits of a hash of the operation, collection and key, so that a token that
+ * mien did not give for this list is InvalidPaginationTokenException rather than a page. */
+#define OP_PAGE_TOKEN_MAX (16 + MIEN_COLLECTION_ID_MAX)
+/* The token for the page after `key` of list `op` over collection coll ("" for
+ * ListCollections), written to out. */
+void op_page_token(const char *op, const char *coll, const char *key,
+                   char out[OP_PAGE_TOKEN_MAX + 1]);
+/* The key in req's NextToken into key ("" when absent: the first page). */
+mien_status op_page_after(const cJSON *req, const char *op, const char *coll,
+                          char key[OP_PAGE_TOKEN_MAX + 1], char *err, size_t errlen);
 /* The end of an operation: *resp = r when st is MIEN_OK, else r is deleted. Returns st. */
 mien_status op_respond(mien_status st, cJSON *r, cJSON **resp);
+
+/* ---- ClientRequestToken (idempotency.c, docs/idempotency.md) ---- */
+
+/* Reads req's ClientRequestToken into idem (for operation op on collection coll, by
+ * api->principal) with the hash of the request without it; when the token already answered
+ * this request, *replay gets that first response (the operation must not run again).
+ * IdempotentParameterMismatchException when it answered another request. No token: idem->token
+ * is NULL and nothing is kept. */
+mien_status op_idem_begin(mien_api *api, const cJSON *req, const char *op, const char *coll,
+                          mien_idem *idem, cJSON **replay, char *err, size_t errlen);
+/* The end of a token-taking operation that returned st: when it failed because a concurrent
+ * request with the same token changed things first, that request's response goes to *resp
+ * instead (or the mismatch). Returns the final status. */
+mien_status op_idem_end(mien_api *api, const mien_idem *idem, mien_status st, cJSON **resp,
+                        char *err, size_t errlen);
+/* A mien_idem respond function for an empty response, {}. */
+char *op_idem_empty(void *ctx);
 
 /* ---- response pieces ---- */
 

@@ -64,9 +64,9 @@ int op_quality_reasons(const mien_face *face, const char *q, cJSON *reasons) {
 /* ---- IndexFaces ---- */
 
 /* Which faces to index: the largest that pass the filter, up to max. Fills keep[] (1 = index)
- * and the UnindexedFaces array. */
+ * and the UnindexedFaces array (FaceDetails with the attributes attrs). */
 static void choose_faces(const mien_face *faces, int n, const char *filter, long max, int w, int h,
-                         int *keep, cJSON *unindexed) {
+                         unsigned attrs, int *keep, cJSON *unindexed) {
   int kept = 0;
   for (int i = 0; i < n; i++) {
     cJSON *reasons = cJSON_CreateArray();
@@ -83,7 +83,7 @@ static void choose_faces(const mien_face *faces, int n, const char *filter, long
     }
     cJSON *u = cJSON_CreateObject();
     cJSON_AddItemToObject(u, "Reasons", reasons);
-    cJSON_AddItemToObject(u, "FaceDetail", mien_face_detail_json(&faces[i], w, h));
+    cJSON_AddItemToObject(u, "FaceDetail", op_face_detail(&faces[i], w, h, attrs));
     cJSON_AddItemToArray(unindexed, u);
   }
 }
@@ -91,8 +91,8 @@ static void choose_faces(const mien_face *faces, int n, const char *filter, long
 /* Embeds the kept faces and stores them with the image; adds the FaceRecords. */
 static mien_status index_kept(mien_api *api, const char *coll, const char *external,
                               const uint8_t sha[32], const mien_image *img, const mien_face *faces,
-                              const int *keep, int n, const char *version, cJSON *records,
-                              char *err, size_t errlen) {
+                              const int *keep, int n, const char *version, unsigned attrs,
+                              cJSON *records, char *err, size_t errlen) {
   mien_new_face *nf = malloc((size_t)(n ? n : 1) * sizeof *nf);
   float *embs = malloc((size_t)(n ? n : 1) * MIEN_EMBED_DIM * sizeof *embs);
   char(*ids)[MIEN_UUID_LEN] = malloc((size_t)(n ? n : 1) * sizeof *ids);
@@ -125,7 +125,7 @@ static mien_status index_kept(mien_api *api, const char *coll, const char *exter
     cJSON *rec = cJSON_CreateObject();
     cJSON_AddItemToObject(rec, "Face", op_face_json(&r, version));
     cJSON_AddItemToObject(rec, "FaceDetail",
-                          mien_face_detail_json(&faces[which[k]], img->w, img->h));
+                          op_face_detail(&faces[which[k]], img->w, img->h, attrs));
     cJSON_AddItemToArray(records, rec);
   }
   free(nf), free(embs), free(ids), free(which);
@@ -144,7 +144,8 @@ mien_status mien_op_index_faces(mien_api *api, const cJSON *req, cJSON **resp, c
         op_string(req, "ExternalImageId", 0, ID_USER, MIEN_EXTERNAL_ID_MAX, &external, err, errlen);
   if (st == MIEN_OK) st = op_int(req, "MaxFaces", 1, 1 << 30, MIEN_MAX_FACES, &max, err, errlen);
   if (st == MIEN_OK) st = op_quality_filter(req, "AUTO", &filter, err, errlen);
-  if (st == MIEN_OK) st = op_check_attributes(req, "DetectionAttributes", err, errlen);
+  unsigned attrs = 0;
+  if (st == MIEN_OK) st = op_check_attributes(req, "DetectionAttributes", &attrs, err, errlen);
   /* A missing collection or consent is reported before any image work; a refusal for want of
    * consent is audited (the store checks again when it writes). */
   if (st == MIEN_OK) st = op_collection_version(api, coll, NULL, version, err, errlen);
@@ -169,8 +170,9 @@ mien_status mien_op_index_faces(mien_api *api, const cJSON *req, cJSON **resp, c
   cJSON *unindexed = cJSON_AddArrayToObject(r, "UnindexedFaces");
   if (!keep) st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   if (st == MIEN_OK) {
-    choose_faces(faces, n, filter, max, img.w, img.h, keep, unindexed);
-    st = index_kept(api, coll, external, sha, &img, faces, keep, n, version, records, err, errlen);
+    choose_faces(faces, n, filter, max, img.w, img.h, attrs, keep, unindexed);
+    st = index_kept(api, coll, external, sha, &img, faces, keep, n, version, attrs, records, err,
+                    errlen);
   }
   free(keep);
   free(faces);
@@ -203,23 +205,18 @@ static mien_status list_by_ids(mien_api *api, const char *coll, const cJSON *req
 mien_status mien_op_list_faces(mien_api *api, const cJSON *req, cJSON **resp, char *err,
                                size_t errlen) {
   *resp = NULL;
-  const char *coll, *token, *user_id;
+  const char *coll, *user_id;
   long max;
-  char version[64];
+  char version[64], after[OP_PAGE_TOKEN_MAX + 1];
   mien_status st = op_collection(req, &coll, err, errlen);
   if (st == MIEN_OK)
     st = op_int(req, "MaxResults", 0, MIEN_MAX_RESULTS, MIEN_LIST_FACES_DEFAULT, &max, err, errlen);
-  if (st == MIEN_OK) st = op_string(req, "NextToken", 0, ID_TOKEN, 255, &token, err, errlen);
+  /* The token is the row after which the next page starts. */
+  if (st == MIEN_OK) st = op_page_after(req, "ListFaces", coll, after, err, errlen);
   if (st == MIEN_OK)
     st = op_string(req, "UserId", 0, ID_USER, MIEN_USER_ID_MAX, &user_id, err, errlen);
   if (st == MIEN_OK) st = op_collection_version(api, coll, NULL, version, err, errlen);
   if (st != MIEN_OK) return st;
-  /* The token is the row after which the next page starts. */
-  char *end = NULL;
-  long long after = token ? strtoll(token, &end, 10) : 0;
-  if (token && (*end || after < 0))
-    return MIEN_FAIL(err, errlen, MIEN_ERR_PAGINATION_TOKEN, "NextToken '%.300s' is not valid",
-                     token);
   cJSON *r = cJSON_CreateObject();
   cJSON *faces = cJSON_AddArrayToObject(r, "Faces");
   if (cJSON_GetObjectItemCaseSensitive(req, "FaceIds")) {
@@ -227,14 +224,15 @@ mien_status mien_op_list_faces(mien_api *api, const cJSON *req, cJSON **resp, ch
   } else {
     mien_face_record *recs = malloc((size_t)(max ? max : 1) * sizeof *recs);
     int n = 0, more = 0;
-    st = recs ? mien_store_list_faces(api->store, coll, after, (int)max, user_id, 0, recs, &n,
-                                      &more, err, errlen)
+    st = recs ? mien_store_list_faces(api->store, coll, strtoll(after, NULL, 10), (int)max, user_id,
+                                      0, recs, &n, &more, err, errlen)
               : MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
     for (int i = 0; st == MIEN_OK && i < n; i++)
       cJSON_AddItemToArray(faces, op_face_json(&recs[i], version));
     if (st == MIEN_OK && more && n) {
-      char next[32];
-      snprintf(next, sizeof next, "%lld", (long long)recs[n - 1].row);
+      char row[32], next[OP_PAGE_TOKEN_MAX + 1];
+      snprintf(row, sizeof row, "%lld", (long long)recs[n - 1].row);
+      op_page_token("ListFaces", coll, row, next);
       cJSON_AddStringToObject(r, "NextToken", next);
     }
     free(recs);

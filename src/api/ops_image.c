@@ -139,26 +139,92 @@ mien_status op_detect_largest(mien_api *api, const cJSON *req, mien_face **faces
   return st;
 }
 
-mien_status op_check_attributes(const cJSON *req, const char *field, char *err, size_t errlen) {
+/* Rekognition's Attribute names that mien refuses, and why (docs/attributes.md). */
+static const struct {
+  const char *name, *why;
+} refused_attributes[] = {
+    {"AGE_RANGE", "mien never infers age from a face (README: what mien will not do)"},
+    {"GENDER", "mien never infers gender from a face (README: what mien will not do)"},
+    {"EMOTIONS", "mien never infers emotions from a face (README: what mien will not do)"},
+    {"SMILE", "mien never infers smiles, an emotion proxy (README: what mien will not do)"},
+    {"BEARD", "mien never infers facial hair (README: what mien will not do)"},
+    {"MUSTACHE", "mien never infers facial hair (README: what mien will not do)"},
+    {"EYEGLASSES", "not available: mien has no model for eyeglasses (docs/attributes.md)"},
+    {"SUNGLASSES", "not available: mien has no model for sunglasses (docs/attributes.md)"},
+    {"FACE_OCCLUDED", "not available: mien has no model for occlusion (docs/attributes.md)"},
+    {"EYE_DIRECTION", "not available yet: mien returns an attribute only once its accuracy on "
+                      "labelled faces is measured and stated (docs/attributes.md)"},
+};
+
+/* The attributes mien returns, measured from landmarks (docs/attributes.md). */
+static const struct {
+  const char *name;
+  unsigned bit;
+} returned_attributes[] = {
+    {"EYES_OPEN", OP_ATTR_EYES_OPEN},
+    {"MOUTH_OPEN", OP_ATTR_MOUTH_OPEN},
+};
+
+mien_status op_check_attributes(const cJSON *req, const char *field, unsigned *attrs, char *err,
+                                size_t errlen) {
   const cJSON *a = cJSON_GetObjectItemCaseSensitive(req, field), *v;
+  *attrs = 0;
   if (!a || cJSON_IsNull(a)) return MIEN_OK;
   if (!cJSON_IsArray(a))
     return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "%s must be a list", field);
   cJSON_ArrayForEach(v, a) {
-    if (!cJSON_IsString(v) || (strcmp(v->valuestring, "DEFAULT") && strcmp(v->valuestring, "ALL")))
-      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
-                       "%s may hold DEFAULT or ALL: mien never infers age, gender, emotion or "
-                       "other attributes",
+    if (!cJSON_IsString(v))
+      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "%s must be a list of strings",
                        field);
+    if (!strcmp(v->valuestring, "DEFAULT")) continue;
+    if (!strcmp(v->valuestring, "ALL")) {
+      *attrs |= OP_ATTR_ALL;
+      continue;
+    }
+    size_t k = 0, nk = sizeof returned_attributes / sizeof *returned_attributes;
+    while (k < nk && strcmp(v->valuestring, returned_attributes[k].name)) k++;
+    if (k < nk) {
+      *attrs |= returned_attributes[k].bit;
+      continue;
+    }
+    for (size_t i = 0; i < sizeof refused_attributes / sizeof *refused_attributes; i++)
+      if (!strcmp(v->valuestring, refused_attributes[i].name))
+        return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "%s %s is refused: %s", field,
+                         refused_attributes[i].name, refused_attributes[i].why);
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                     "1 validation error detected: Value '%.100s' at '%s' failed to satisfy "
+                     "constraint: Member must satisfy enum value set: [DEFAULT, ALL, AGE_RANGE, "
+                     "BEARD, EMOTIONS, EYE_DIRECTION, EYEGLASSES, EYES_OPEN, GENDER, MOUTH_OPEN, "
+                     "MUSTACHE, FACE_OCCLUDED, SMILE, SUNGLASSES]",
+                     v->valuestring, field);
   }
   return MIEN_OK;
+}
+
+/* {"Value": open, "Confidence"} of rule for ratio. */
+static void add_open(cJSON *detail, const char *name, const mien_attr_rule *rule, float ratio) {
+  float confidence;
+  cJSON *o = cJSON_AddObjectToObject(detail, name);
+  cJSON_AddBoolToObject(o, "Value", mien_attr_decide(rule, ratio, &confidence));
+  op_add_num(o, "Confidence", confidence);
+}
+
+cJSON *op_face_detail(const mien_face *face, int img_w, int img_h, unsigned attrs) {
+  cJSON *d = mien_face_detail_json(face, img_w, img_h);
+  if (!d || !face->has_landmarks) return d;
+  if (attrs & OP_ATTR_EYES_OPEN)
+    add_open(d, "EyesOpen", &mien_eyes_open_rule, mien_face_eye_openness(face));
+  if (attrs & OP_ATTR_MOUTH_OPEN)
+    add_open(d, "MouthOpen", &mien_mouth_open_rule, mien_face_mouth_openness(face));
+  return d;
 }
 
 /* ---- DetectFaces ---- */
 
 mien_status mien_op_detect_faces(mien_api *api, const cJSON *req, cJSON **resp, char *err,
                                  size_t errlen) {
-  mien_status st = op_check_attributes(req, "Attributes", err, errlen);
+  unsigned attrs;
+  mien_status st = op_check_attributes(req, "Attributes", &attrs, err, errlen);
   const uint8_t *bytes;
   size_t len;
   uint8_t *owned = NULL;
@@ -180,7 +246,7 @@ mien_status mien_op_detect_faces(mien_api *api, const cJSON *req, cJSON **resp, 
   cJSON *r = cJSON_CreateObject();
   cJSON *arr = cJSON_AddArrayToObject(r, "FaceDetails");
   for (int i = 0; i < n; i++)
-    cJSON_AddItemToArray(arr, mien_face_detail_json(&faces[i], info.orig_w, info.orig_h));
+    cJSON_AddItemToArray(arr, op_face_detail(&faces[i], info.orig_w, info.orig_h, attrs));
   free(faces);
   return op_respond(MIEN_OK, r, resp);
 }

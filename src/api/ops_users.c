@@ -11,57 +11,61 @@
 
 #define ASSOCIATE_MAX 100 /* FaceIds per AssociateFaces / DisassociateFaces request */
 
-/* CollectionId, UserId and the optional ClientRequestToken (1-64 characters). */
-static mien_status user_request(const cJSON *req, const char **coll, const char **user, char *err,
+/* CollectionId and UserId; then the ClientRequestToken of operation op into idem, with
+ * *replay the first response when the token already answered this request. */
+static mien_status user_request(mien_api *api, const cJSON *req, const char *op, const char **coll,
+                                const char **user, mien_idem *idem, cJSON **replay, char *err,
                                 size_t errlen) {
-  const char *token;
+  *replay = NULL;
   mien_status st = op_collection(req, coll, err, errlen);
   if (st == MIEN_OK) st = op_string(req, "UserId", 1, ID_USER, MIEN_USER_ID_MAX, user, err, errlen);
-  if (st == MIEN_OK)
-    st = op_string(req, "ClientRequestToken", 0, ID_COLLECTION, 64, &token, err, errlen);
+  if (st == MIEN_OK) st = op_idem_begin(api, req, op, *coll, idem, replay, err, errlen);
   return st;
+}
+
+/* CreateUser (create = 1) and DeleteUser: their response is {}. */
+static mien_status create_or_delete_user(mien_api *api, const cJSON *req, int create, cJSON **resp,
+                                         char *err, size_t errlen) {
+  const char *coll, *user;
+  mien_idem idem;
+  *resp = NULL;
+  mien_status st = user_request(api, req, create ? "CreateUser" : "DeleteUser", &coll, &user, &idem,
+                                resp, err, errlen);
+  if (st != MIEN_OK || *resp) return st;
+  idem.respond = op_idem_empty;
+  st = create ? mien_store_create_user(api->store, coll, user, &idem, err, errlen)
+              : mien_store_delete_user(api->store, api->principal, coll, user, &idem, err, errlen);
+  if (st == MIEN_OK) *resp = cJSON_CreateObject();
+  return op_idem_end(api, &idem, st, resp, err, errlen);
 }
 
 mien_status mien_op_create_user(mien_api *api, const cJSON *req, cJSON **resp, char *err,
                                 size_t errlen) {
-  const char *coll, *user;
-  *resp = NULL;
-  mien_status st = user_request(req, &coll, &user, err, errlen);
-  if (st == MIEN_OK) st = mien_store_create_user(api->store, coll, user, err, errlen);
-  if (st == MIEN_OK) *resp = cJSON_CreateObject();
-  return st;
+  return create_or_delete_user(api, req, 1, resp, err, errlen);
 }
 
 mien_status mien_op_delete_user(mien_api *api, const cJSON *req, cJSON **resp, char *err,
                                 size_t errlen) {
-  const char *coll, *user;
-  *resp = NULL;
-  mien_status st = user_request(req, &coll, &user, err, errlen);
-  if (st == MIEN_OK)
-    st = mien_store_delete_user(api->store, api->principal, coll, user, err, errlen);
-  if (st == MIEN_OK) *resp = cJSON_CreateObject();
-  return st;
+  return create_or_delete_user(api, req, 0, resp, err, errlen);
 }
 
 mien_status mien_op_list_users(mien_api *api, const cJSON *req, cJSON **resp, char *err,
                                size_t errlen) {
-  const char *coll, *token;
+  const char *coll;
+  char after[OP_PAGE_TOKEN_MAX + 1];
   long max;
   *resp = NULL;
   mien_status st = op_collection(req, &coll, err, errlen);
   if (st == MIEN_OK)
     st = op_int(req, "MaxResults", 1, MIEN_MAX_USERS, MIEN_MAX_USERS, &max, err, errlen);
-  if (st == MIEN_OK) st = op_string(req, "NextToken", 0, ID_TOKEN, 255, &token, err, errlen);
-  if (st != MIEN_OK) return st;
   /* The token is the last UserId of the previous page. */
-  if (token && strlen(token) > MIEN_USER_ID_MAX)
-    return MIEN_FAIL(err, errlen, MIEN_ERR_PAGINATION_TOKEN, "NextToken '%.300s' is not valid",
-                     token);
+  if (st == MIEN_OK) st = op_page_after(req, "ListUsers", coll, after, err, errlen);
+  if (st != MIEN_OK) return st;
   mien_user_record *users = malloc((size_t)max * sizeof *users);
   int n, more;
-  st = users ? mien_store_list_users(api->store, coll, token ? token : "", (int)max, users, &n,
-                                     &more, err, errlen)
-             : MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  st = users
+           ? mien_store_list_users(api->store, coll, after, (int)max, users, &n, &more, err, errlen)
+           : MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   if (st == MIEN_OK) {
     cJSON *r = *resp = cJSON_CreateObject();
     cJSON *a = cJSON_AddArrayToObject(r, "Users");
@@ -71,7 +75,9 @@ mien_status mien_op_list_users(mien_api *api, const cJSON *req, cJSON **resp, ch
       cJSON_AddStringToObject(u, "UserStatus", users[i].status);
       cJSON_AddItemToArray(a, u);
     }
-    if (more && n) cJSON_AddStringToObject(r, "NextToken", users[n - 1].user_id);
+    char next[OP_PAGE_TOKEN_MAX + 1];
+    if (more && n) op_page_token("ListUsers", coll, users[n - 1].user_id, next);
+    if (more && n) cJSON_AddStringToObject(r, "NextToken", next);
   }
   free(users);
   return st;
@@ -143,6 +149,38 @@ static mien_status screen_faces(mien_api *api, const char *coll, const char *use
   return st;
 }
 
+/* What AssociateFaces / DisassociateFaces answer, made once the store has changed the faces
+ * (set_faces_respond, inside its transaction when a token is to be kept). */
+typedef struct {
+  int associate, np;
+  const char *const *pass;     /* the FaceIds given to the store */
+  const mien_face_result *res; /* what happened to each */
+  const char *status;          /* the user's UserStatus after */
+  cJSON *r;                    /* the response, holding the screening's failures already */
+} set_faces_answer;
+
+static void set_faces_fill(set_faces_answer *a) {
+  cJSON *done = cJSON_GetArrayItem(a->r, 0), *failed = cJSON_GetArrayItem(a->r, 1);
+  for (int i = 0; i < a->np; i++) {
+    if (a->res[i] == MIEN_FACE_DONE) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "FaceId", a->pass[i]);
+      cJSON_AddItemToArray(done, o);
+    } else if (a->res[i] == MIEN_FACE_OTHER_USER) {
+      add_unsuccessful(failed, a->pass[i], NULL, "ASSOCIATED_TO_A_DIFFERENT_USER", -1);
+    } else if (a->res[i] == MIEN_FACE_NOT_FOUND || !a->associate) {
+      /* Disassociating a face that has no user: it is not among the user's faces. */
+      add_unsuccessful(failed, a->pass[i], NULL, "FACE_NOT_FOUND", -1);
+    }
+  }
+  cJSON_AddStringToObject(a->r, "UserStatus", a->status);
+}
+
+static char *set_faces_respond(void *ctx) {
+  set_faces_fill(ctx);
+  return cJSON_PrintUnformatted(((set_faces_answer *)ctx)->r);
+}
+
 /* AssociateFaces (associate = 1) and DisassociateFaces. */
 static mien_status set_faces(mien_api *api, const cJSON *req, int associate, cJSON **resp,
                              char *err, size_t errlen) {
@@ -150,9 +188,12 @@ static mien_status set_faces(mien_api *api, const cJSON *req, int associate, cJS
   int n = 0;
   double threshold = 0;
   mien_user_record u;
+  mien_idem idem;
   *resp = NULL;
-  mien_status st = user_request(req, &coll, &user, err, errlen);
-  if (st == MIEN_OK) st = op_face_ids(req, "FaceIds", ASSOCIATE_MAX, &ids, &n, err, errlen);
+  mien_status st = user_request(api, req, associate ? "AssociateFaces" : "DisassociateFaces", &coll,
+                                &user, &idem, resp, err, errlen);
+  if (st != MIEN_OK || *resp) return st;
+  st = op_face_ids(req, "FaceIds", ASSOCIATE_MAX, &ids, &n, err, errlen);
   if (st == MIEN_OK && associate)
     st = op_number(req, "UserMatchThreshold", 0, 100, MIEN_ASSOCIATE_THRESHOLD, &threshold, err,
                    errlen);
@@ -163,7 +204,7 @@ static mien_status set_faces(mien_api *api, const cJSON *req, int associate, cJS
   if (st == MIEN_OK && !(ok && pass && res))
     st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   cJSON *r = cJSON_CreateObject();
-  cJSON *done = cJSON_AddArrayToObject(r, associate ? "AssociatedFaces" : "DisassociatedFaces");
+  cJSON_AddArrayToObject(r, associate ? "AssociatedFaces" : "DisassociatedFaces");
   cJSON *failed = cJSON_AddArrayToObject(r, associate ? "UnsuccessfulFaceAssociations"
                                                       : "UnsuccessfulFaceDisassociations");
   int np = 0;
@@ -171,25 +212,17 @@ static mien_status set_faces(mien_api *api, const cJSON *req, int associate, cJS
     st = screen_faces(api, coll, user, ids, n, threshold, ok, failed, err, errlen);
   for (int i = 0; st == MIEN_OK && i < n; i++)
     if (!associate || ok[i]) pass[np++] = ids[i];
+  set_faces_answer a = {associate, np, pass, res, u.status, r};
+  idem.respond = set_faces_respond, idem.ctx = &a;
   if (st == MIEN_OK && np)
-    st = mien_store_set_user(api->store, coll, associate ? user : NULL, user, pass, np, res, err,
-                             errlen);
-  for (int i = 0; st == MIEN_OK && i < np; i++) {
-    if (res[i] == MIEN_FACE_DONE) {
-      cJSON *o = cJSON_CreateObject();
-      cJSON_AddStringToObject(o, "FaceId", pass[i]);
-      cJSON_AddItemToArray(done, o);
-    } else if (res[i] == MIEN_FACE_OTHER_USER) {
-      add_unsuccessful(failed, pass[i], NULL, "ASSOCIATED_TO_A_DIFFERENT_USER", -1);
-    } else if (res[i] == MIEN_FACE_NOT_FOUND || !associate) {
-      /* Disassociating a face that has no user: it is not among the user's faces. */
-      add_unsuccessful(failed, pass[i], NULL, "FACE_NOT_FOUND", -1);
-    }
-  }
-  if (st == MIEN_OK) st = need_user(api, coll, user, &u, err, errlen);
-  if (st == MIEN_OK) cJSON_AddStringToObject(r, "UserStatus", u.status);
+    st = mien_store_set_user(api->store, coll, associate ? user : NULL, user, pass, np, res,
+                             u.status, &idem, err, errlen);
+  else if (st == MIEN_OK && idem.token) /* nothing to change; the token is kept all the same */
+    st = mien_store_idem_record(api->store, &idem, err, errlen);
+  /* Without a token the store did not call respond. */
+  if (st == MIEN_OK && !idem.token) set_faces_fill(&a);
   free(ok), free(pass), free(res), free(ids);
-  return op_respond(st, r, resp);
+  return op_idem_end(api, &idem, op_respond(st, r, resp), resp, err, errlen);
 }
 
 mien_status mien_op_associate_faces(mien_api *api, const cJSON *req, cJSON **resp, char *err,

@@ -75,6 +75,7 @@ int cli_exit_code(int status) {
   case MIEN_ERR_INVALID_S3_OBJECT:
   case MIEN_ERR_ACCESS_DENIED:
   case MIEN_ERR_SERIALIZATION:
+  case MIEN_ERR_IDEMPOTENT_MISMATCH:
     return EXIT_INPUT;
   case MIEN_ERR_MODEL:
   case MIEN_ERR_IO:

@@ -25,8 +25,8 @@ typedef struct {
   float score;          /* detector probability, 0..1 */
   mien_pt lm68[68];     /* landmarks, pixels; valid when has_landmarks */
   int has_landmarks;
-  float yaw, pitch, roll;        /* degrees, Rekognition's convention */
-  float brightness, sharpness;   /* 0..100 */
+  float yaw, pitch, roll;      /* degrees, Rekognition's convention */
+  float brightness, sharpness; /* 0..100 */
 } mien_face;
 
 typedef struct {
@@ -58,6 +58,20 @@ void mien_face_five_points(const mien_face *face, mien_pt five[5]);
 mien_status mien_faces_embed(mien_faces *f, const mien_image *img, const mien_face *face,
                              float emb[MIEN_EMBED_DIM], char *err, size_t errlen);
 
+/* How open the eyes are: the mean eye aspect ratio of both eyes (lid gap over eye width, about
+ * 0.3 open, under 0.15 closed), and how open the mouth is (inner-lip gap over inner-mouth width);
+ * from the 68 landmarks (has_landmarks). attributes.c; docs/attributes.md. */
+float mien_face_eye_openness(const mien_face *face);
+float mien_face_mouth_openness(const mien_face *face);
+/* How a ratio becomes Rekognition's {Value, Confidence}: open when ratio >= threshold; the
+ * confidence (0..100) is the accuracy measured on labelled faces whose ratio lay within band of
+ * the threshold (near) or beyond it (far). */
+typedef struct {
+  float threshold, band, near_confidence, far_confidence;
+} mien_attr_rule;
+extern const mien_attr_rule mien_eyes_open_rule, mien_mouth_open_rule;
+/* 1 (open) or 0 by rule, with its confidence. */
+int mien_attr_decide(const mien_attr_rule *rule, float ratio, float *confidence);
 /* Cosine similarity of two normalised embeddings, and its calibrated 0..100 Similarity. */
 float mien_cosine(const float *a, const float *b);
 float mien_similarity(float cosine);

@@ -6,9 +6,11 @@
  * are accepted but only when addressed to a loopback name, so that a web page elsewhere cannot
  * reach this API through DNS rebinding), then routed by X-Amz-Target to the operation table
  * shared with the CLI (api/ops.h), and run while holding a worker slot. Errors have
- * Rekognition's shape, {"__type","Message"}, with the status botocore expects: 400 for the
- * caller's mistakes (ThrottlingException included, which clients retry), 403 for refused
- * credentials, 500 for ours.
+ * Rekognition's shape, {"__type","Message"}, with the HTTP status Rekognition's API reference
+ * gives each (docs/conformance.md): 400 for the caller's mistakes, AccessDeniedException
+ * included; 403 for missing, unknown or wrong credentials (AWS's common errors); 500 for ours
+ * and for ThrottlingException ("temporarily unable to process the request", which clients
+ * retry).
  *
  * GET and HEAD serve the web page's static files from one directory; a path may not name a
  * hidden file or leave the directory (no dot segments, and the resolved path must stay inside).
@@ -59,9 +61,6 @@ static void status_error(srv_response *r, mien_status st, const char *msg) {
   case MIEN_ERR_IO:
   case MIEN_ERR_INTERNAL:
     srv_error(r, 500, "InternalServerError", msg);
-    break;
-  case MIEN_ERR_ACCESS_DENIED:
-    srv_error(r, 403, mien_status_name(st), msg);
     break;
   default:
     srv_error(r, 400, mien_status_name(st), msg);
@@ -231,7 +230,7 @@ static int loopback_host(const char *host) {
 static int authenticate(srv *s, const srv_request *rq, srv_response *r) {
   if (keys_refresh(s) == 0 && s->loopback_only) {
     if (loopback_host(header(rq, "host"))) return 0;
-    srv_error(r, 403, "AccessDeniedException",
+    srv_error(r, 400, "AccessDeniedException",
               "this server has no access keys, so it answers only requests addressed to "
               "localhost; create one with `mien keys add NAME` and sign requests with it");
     return -1;
@@ -246,7 +245,7 @@ static int authenticate(srv *s, const srv_request *rq, srv_response *r) {
   if (v == SIGV4_MISSING)
     srv_error(r, 403, "MissingAuthenticationTokenException", msg);
   else if (v == SIGV4_UNKNOWN_KEY)
-    srv_error(r, 400, "UnrecognizedClientException", msg);
+    srv_error(r, 403, "UnrecognizedClientException", msg);
   else
     srv_error(r, 403, "InvalidSignatureException", msg);
   return -1;
@@ -302,7 +301,7 @@ static void handle_api(srv *s, const srv_request *rq, srv_response *r) {
     char msg[200];
     snprintf(msg, sizeof msg, "Rate exceeded: all %d workers stayed busy for %d ms; retry later",
              s->nworkers, s->cfg.queue_timeout_ms);
-    srv_error(r, 400, "ThrottlingException", msg);
+    srv_error(r, 500, "ThrottlingException", msg);
     return;
   }
   cJSON *resp = NULL;
@@ -464,6 +463,7 @@ mien_status srv_create(const srv_config *cfg, srv **out, char *err, size_t errle
     w->api.faces_owned = 1;
     w->api.store = s->store;
     w->api.buckets = cfg->buckets;
+    w->api.region = s->region;
     s->free_workers[s->nfree++] = w;
     s->nworkers++;
   }

@@ -41,7 +41,7 @@ typedef struct {
 } srv_config;
 
 #define SRV_DEFAULT_LISTEN "127.0.0.1:8080"
-#define SRV_DEFAULT_REGION "us-east-1"
+#define SRV_DEFAULT_REGION MIEN_DEFAULT_REGION
 #define SRV_DEFAULT_MAX_BODY ((size_t)8 << 20)
 #define SRV_DEFAULT_MAX_CONNECTIONS 256
 #define SRV_DEFAULT_TIMEOUT_S 30

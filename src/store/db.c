@@ -130,6 +130,21 @@ static const char *const migrations[] = {
     "CREATE INDEX faces_created ON faces(collection, created);"
     "CREATE INDEX images_created ON images(collection, created);"
     "CREATE INDEX users_created ON users(collection, created);",
+    /* 2 -> 3: idempotency (idempotency.c): one row per (operation, caller, ClientRequestToken),
+     * with the request's hash and the first response; rows go with their collection. Since 3,
+     * collections.arn is left empty and not read: an ARN names the region the server is
+     * signed for, so responses make it (ops.c). */
+    "CREATE TABLE idempotency ("
+    "  op TEXT NOT NULL,"
+    "  principal TEXT NOT NULL,"
+    "  token TEXT NOT NULL,"
+    "  collection INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,"
+    "  request_sha256 BLOB NOT NULL,"
+    "  response TEXT NOT NULL,"
+    "  created REAL NOT NULL,"
+    "  PRIMARY KEY (op, principal, token));"
+    "CREATE INDEX idempotency_created ON idempotency(created);"
+    "CREATE INDEX idempotency_collection ON idempotency(collection);",
 };
 #define SCHEMA_VERSION (int)(sizeof migrations / sizeof *migrations)
 
@@ -259,8 +274,14 @@ mien_status mien_store_model(char name[32], char sha256[65], char *err, size_t e
   return MIEN_OK;
 }
 
-void mien_store_model_version(const char *name, const char *sha256, char *out, size_t outlen) {
-  snprintf(out, outlen, "%s/%.16s", name, sha256);
+void mien_store_model_version(const char *sha256, char *out, size_t outlen) {
+  if (!strcmp(sha256, MIEN_DEFAULT_MODEL_SHA256)) {
+    snprintf(out, outlen, "1.0");
+    return;
+  }
+  char head[9];
+  snprintf(head, sizeof head, "%.8s", sha256);
+  snprintf(out, outlen, "0.%lu", strtoul(head, NULL, 16));
 }
 
 void mien_uuid(char out[MIEN_UUID_LEN]) {
@@ -411,13 +432,13 @@ mien_status db_coll(mien_store *s, const char *name, int load, int check_model, 
   if (st != MIEN_OK) return st;
   if (check_model && strcmp(c->model_sha256, cur_sha) != 0) {
     char have[64], want[64];
-    mien_store_model_version(MODEL_NAME, c->model_sha256, have, sizeof have);
-    mien_store_model_version(cur_name, cur_sha, want, sizeof want);
+    mien_store_model_version(c->model_sha256, have, sizeof have);
+    mien_store_model_version(cur_sha, want, sizeof want);
     return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
-                     "collection %s holds templates of face model %s, but this mien uses %s: "
-                     "templates of different models cannot be compared; index the images "
-                     "into a new collection",
-                     name, have, want);
+                     "collection %s holds templates of face model %s (sha256 %.16s...), but this "
+                     "mien uses %s (%.16s...): templates of different models cannot be compared; "
+                     "index the images into a new collection",
+                     name, have, c->model_sha256, want, cur_sha);
   }
   if (load) {
     pthread_rwlock_wrlock(&c->lock);
@@ -430,19 +451,18 @@ mien_status db_coll(mien_store *s, const char *name, int load, int check_model, 
 
 /* Reads one collections row joined with its counts (columns as in collection_select). */
 #define COLLECTION_SELECT                                                                          \
-  "SELECT name, arn, created, model, model_sha256,"                                                \
+  "SELECT name, created, model, model_sha256,"                                                     \
   " (SELECT count(*) FROM faces f WHERE f.collection = c.id),"                                     \
   " (SELECT count(*) FROM users u WHERE u.collection = c.id) FROM collections c "
 
 static void collection_row(sqlite3_stmt *q, mien_collection_info *info) {
   snprintf(info->id, sizeof info->id, "%s", (const char *)sqlite3_column_text(q, 0));
-  snprintf(info->arn, sizeof info->arn, "%s", (const char *)sqlite3_column_text(q, 1));
-  info->created = sqlite3_column_double(q, 2);
-  snprintf(info->model, sizeof info->model, "%s", (const char *)sqlite3_column_text(q, 3));
+  info->created = sqlite3_column_double(q, 1);
+  snprintf(info->model, sizeof info->model, "%s", (const char *)sqlite3_column_text(q, 2));
   snprintf(info->model_sha256, sizeof info->model_sha256, "%s",
-           (const char *)sqlite3_column_text(q, 4));
-  info->face_count = sqlite3_column_int64(q, 5);
-  info->user_count = sqlite3_column_int64(q, 6);
+           (const char *)sqlite3_column_text(q, 3));
+  info->face_count = sqlite3_column_int64(q, 4);
+  info->user_count = sqlite3_column_int64(q, 5);
 }
 
 mien_status mien_store_describe_collection(mien_store *s, const char *id,
@@ -478,8 +498,6 @@ mien_status mien_store_create_collection(mien_store *s, const char *principal, c
             : MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "Tags must be a JSON object");
   cJSON_Delete(tags);
   if (st != MIEN_OK) return st;
-  char arn[sizeof info->arn];
-  snprintf(arn, sizeof arn, "mien:rekognition:local:000000000000:collection/%s", id);
   pthread_mutex_lock(&s->mu);
   sqlite3_stmt *q = NULL;
   st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
@@ -489,15 +507,14 @@ mien_status mien_store_create_collection(mien_store *s, const char *principal, c
   }
   st = db_prepare(s,
                   "INSERT INTO collections (name, arn, created, model, model_sha256, tags)"
-                  " VALUES (?, ?, ?, ?, ?, ?)",
+                  " VALUES (?, '', ?, ?, ?, ?)",
                   &q, err, errlen);
   if (st == MIEN_OK) {
     sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, arn, -1, SQLITE_STATIC);
-    sqlite3_bind_double(q, 3, db_now());
-    sqlite3_bind_text(q, 4, model, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 5, sha, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 6, tags_json ? tags_json : "{}", -1, SQLITE_STATIC);
+    sqlite3_bind_double(q, 2, db_now());
+    sqlite3_bind_text(q, 3, model, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, sha, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 5, tags_json ? tags_json : "{}", -1, SQLITE_STATIC);
     int rc = sqlite3_step(q);
     if (rc == SQLITE_CONSTRAINT)
       st = MIEN_FAIL(err, errlen, MIEN_ERR_RESOURCE_EXISTS, "The collection id: %s already exists",

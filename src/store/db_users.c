@@ -33,19 +33,27 @@ static mien_status user_write(mien_store *s, const char *coll, const char *user_
   return st;
 }
 
-mien_status mien_store_create_user(mien_store *s, const char *coll, const char *user_id, char *err,
-                                   size_t errlen) {
+mien_status mien_store_create_user(mien_store *s, const char *coll, const char *user_id,
+                                   const mien_idem *idem, char *err, size_t errlen) {
   int changed;
   pthread_mutex_lock(&s->mu);
-  mien_status st = user_write(s, coll, user_id,
-                              "INSERT INTO users (collection, user_id, created) VALUES (?, ?, ?)",
-                              &changed, err, errlen);
+  mien_status st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
+  if (st != MIEN_OK) {
+    pthread_mutex_unlock(&s->mu);
+    return st;
+  }
+  st = user_write(s, coll, user_id,
+                  "INSERT INTO users (collection, user_id, created) VALUES (?, ?, ?)", &changed,
+                  err, errlen);
+  if (st == MIEN_OK) st = db_idem_record(s, idem, err, errlen);
+  st = db_finish(s, st, err, errlen);
   pthread_mutex_unlock(&s->mu);
   return st;
 }
 
 mien_status mien_store_delete_user(mien_store *s, const char *principal, const char *coll,
-                                   const char *user_id, char *err, size_t errlen) {
+                                   const char *user_id, const mien_idem *idem, char *err,
+                                   size_t errlen) {
   int changed = 0;
   pthread_mutex_lock(&s->mu);
   mien_status st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
@@ -62,6 +70,7 @@ mien_status mien_store_delete_user(mien_store *s, const char *principal, const c
     cJSON_AddNumberToObject(fields, "users", 1);
     st = db_audit(s, principal, "DeleteUser", coll, fields, err, errlen);
   }
+  if (st == MIEN_OK) st = db_idem_record(s, idem, err, errlen);
   st = db_finish(s, st, err, errlen);
   if (st == MIEN_OK) db_erase(s);
   pthread_mutex_unlock(&s->mu);
@@ -170,7 +179,8 @@ static mien_status set_rows(mien_store *s, int64_t crow, int64_t urow, int assoc
 
 mien_status mien_store_set_user(mien_store *s, const char *coll, const char *user_id,
                                 const char *from_user, const char *const *face_ids, int n,
-                                mien_face_result *res, char *err, size_t errlen) {
+                                mien_face_result *res, char status[16], const mien_idem *idem,
+                                char *err, size_t errlen) {
   const char *uid = user_id ? user_id : from_user;
   pthread_mutex_lock(&s->mu);
   mien_status st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
@@ -212,6 +222,16 @@ mien_status mien_store_set_user(mien_store *s, const char *coll, const char *use
              (long long)urow, (long long)urow);
     st = db_exec(s, sql, err, errlen);
   }
+  if (st == MIEN_OK) st = db_prepare(s, "SELECT status FROM users WHERE id = ?", &q, err, errlen);
+  if (st == MIEN_OK) {
+    sqlite3_bind_int64(q, 1, urow);
+    if (sqlite3_step(q) == SQLITE_ROW)
+      snprintf(status, 16, "%s", (const char *)sqlite3_column_text(q, 0));
+    else
+      st = db_fail(s, "reading the user", err, errlen);
+    sqlite3_finalize(q);
+  }
+  if (st == MIEN_OK) st = db_idem_record(s, idem, err, errlen);
   st = db_finish(s, st, err, errlen);
   pthread_mutex_unlock(&s->mu);
   return st;

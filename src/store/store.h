@@ -50,8 +50,11 @@ void mien_store_close(mien_store *s);
  * fr_detect, fr_landmark and fr_feature (in that order), hashed once per process. The version
  * string a response shows is mien_store_model_version's. */
 mien_status mien_store_model(char name[32], char sha256[65], char *err, size_t errlen);
-/* "mien-fr/" + the first 16 hex digits of the hash, for FaceModelVersion. */
-void mien_store_model_version(const char *name, const char *sha256, char *out, size_t outlen);
+/* FaceModelVersion in Rekognition's pattern [0-9.]+ (docs/conformance.md): "1.0" for the default
+ * models (MIEN_DEFAULT_MODEL_SHA256), "0.<the hash's first 32 bits in decimal>" for any other
+ * model set, so that versions of different models differ. */
+void mien_store_model_version(const char *sha256, char *out, size_t outlen);
+#define MIEN_DEFAULT_MODEL_SHA256 "c720766410dafc8c4c04486286fcf586347de11ee5cf4440dd8bc3341abb85cd"
 
 /* Moves the WAL into the database and truncates it (wal_checkpoint(TRUNCATE)). */
 mien_status mien_store_checkpoint(mien_store *s, char *err, size_t errlen);
@@ -59,7 +62,6 @@ mien_status mien_store_checkpoint(mien_store *s, char *err, size_t errlen);
 /* ---- collections ---- */
 typedef struct {
   char id[MIEN_COLLECTION_ID_MAX + 1];
-  char arn[MIEN_COLLECTION_ID_MAX + 64];
   char model[32], model_sha256[65];
   double created; /* Unix seconds */
   int64_t face_count, user_count;
@@ -155,12 +157,41 @@ typedef struct {
   char status[16]; /* UserStatus: CREATED (no faces yet) or ACTIVE */
 } mien_user_record;
 
-/* ConflictException when the user exists. */
-mien_status mien_store_create_user(mien_store *s, const char *coll, const char *user_id, char *err,
-                                   size_t errlen);
+/* ---- idempotency (docs/idempotency.md) ----
+ * A change made with a ClientRequestToken records the token, a hash of the request and the
+ * response it gave, in the change's own transaction: a crash cannot leave the change without its
+ * token. A retry with the same token then gets the first response; with other parameters,
+ * IdempotentParameterMismatchException. Records last MIEN_IDEMPOTENCY_WINDOW_S (then they are
+ * purged) and go with their collection. */
+#define MIEN_IDEMPOTENCY_WINDOW_S (24 * 3600)
+typedef struct {
+  const char *op;        /* the operation: "CreateUser", ... */
+  const char *principal; /* who calls (NULL: "local"): tokens are per caller */
+  const char *coll;      /* the collection the change is in */
+  const char *token;     /* ClientRequestToken; NULL: none, nothing is recorded */
+  uint8_t request_sha256[32];
+  /* The response to keep, called inside the change's transaction once the change is made, with
+   * the store's mutex held (so it must not call the store): malloc'ed JSON text, NULL when out
+   * of memory. */
+  char *(*respond)(void *ctx);
+  void *ctx;
+} mien_idem;
+/* The response recorded for idem's token (malloc'ed JSON text into *response), NULL when there
+ * is none within the window; IdempotentParameterMismatchException when the token was recorded
+ * for another request. */
+mien_status mien_store_idem_find(mien_store *s, const mien_idem *idem, char **response, char *err,
+                                 size_t errlen);
+/* Records idem's token in a transaction of its own, for a change that needed no write. */
+mien_status mien_store_idem_record(mien_store *s, const mien_idem *idem, char *err, size_t errlen);
+
+/* ConflictException when the user exists. idem (may be NULL) is recorded with the change, as in
+ * the two functions below. */
+mien_status mien_store_create_user(mien_store *s, const char *coll, const char *user_id,
+                                   const mien_idem *idem, char *err, size_t errlen);
 /* Deletes the user; its faces stay, unassociated. ResourceNotFoundException when absent. */
 mien_status mien_store_delete_user(mien_store *s, const char *principal, const char *coll,
-                                   const char *user_id, char *err, size_t errlen);
+                                   const char *user_id, const mien_idem *idem, char *err,
+                                   size_t errlen);
 /* *found = 0 when the user does not exist. */
 mien_status mien_store_get_user(mien_store *s, const char *coll, const char *user_id,
                                 mien_user_record *out, int *found, char *err, size_t errlen);
@@ -171,10 +202,12 @@ mien_status mien_store_list_users(mien_store *s, const char *coll, const char *a
 /* Associates the faces with the user (user_id not NULL) or disassociates them from it (user_id
  * NULL: from_user names the user they must belong to), in one transaction. A face of another
  * user is left alone (MIEN_FACE_OTHER_USER). ServiceQuotaExceededException when the user would
- * have more than MIEN_USER_MAX_FACES faces; nothing is changed then. */
+ * have more than MIEN_USER_MAX_FACES faces; nothing is changed then. status gets the user's
+ * UserStatus after the change, before idem's respond is called. */
 mien_status mien_store_set_user(mien_store *s, const char *coll, const char *user_id,
                                 const char *from_user, const char *const *face_ids, int n,
-                                mien_face_result *res, char *err, size_t errlen);
+                                mien_face_result *res, char status[16], const mien_idem *idem,
+                                char *err, size_t errlen);
 
 /* ---- privacy: policy, retention, audit, template keys (docs/privacy.md) ---- */
 
@@ -332,6 +365,10 @@ mien_status db_coll(mien_store *s, const char *name, int load_index, int check_m
 void db_erase(mien_store *s);
 /* The policy as audit records show it: {"purpose","retention_days","consent"}. */
 cJSON *db_policy_json(const mien_policy *p);
+
+/* Records idem (NULL or without token: nothing) within the open transaction (mutex held):
+ * ConflictException when another request recorded the same token first. */
+mien_status db_idem_record(mien_store *s, const mien_idem *idem, char *err, size_t errlen);
 
 /* Appends an audit record within the open transaction (mutex held); takes fields (may be NULL). */
 mien_status db_audit(mien_store *s, const char *principal, const char *op, const char *coll,
