@@ -35,6 +35,7 @@
 #include "face/eval.h"
 #include "people_synth.h" /* tests/ */
 #include "store/cluster.h"
+#include "store/people.h"
 #include "store/store.h"
 #include "util/util.h"
 

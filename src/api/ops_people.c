@@ -43,6 +43,8 @@ static cJSON *proposal_json(const mien_proposals *ps, const mien_proposal *p) {
     cJSON *face = cJSON_CreateObject(), *box = cJSON_AddObjectToObject(face, "BoundingBox");
     cJSON_AddStringToObject(face, "FaceId", f->face_id);
     cJSON_AddStringToObject(face, "ImageId", f->image_id);
+    if (f->external_image_id[0])
+      cJSON_AddStringToObject(face, "ExternalImageId", f->external_image_id);
     op_add_num(box, "Width", f->width);
     op_add_num(box, "Height", f->height);
     op_add_num(box, "Left", f->left);

@@ -27,7 +27,8 @@ static mien_status read_faces(mien_store *s, int64_t crow, face_row **out, int64
   mien_status st = db_prepare(
       s,
       "SELECT f.id, f.face_id, i.image_id, f.image, u.user_id, f.user, f.left, f.top, f.width,"
-      " f.height FROM faces f JOIN images i ON i.id = f.image LEFT JOIN users u ON u.id = f.user"
+      " f.height, i.external_image_id FROM faces f JOIN images i ON i.id = f.image LEFT JOIN users "
+      "u ON u.id = f.user"
       " WHERE f.collection = ? ORDER BY f.id",
       &q, err, errlen);
   if (st != MIEN_OK) return st;
@@ -51,6 +52,8 @@ static mien_status read_faces(mien_store *s, int64_t crow, face_row **out, int64
     snprintf(r->f.face_id, sizeof r->f.face_id, "%s", (const char *)sqlite3_column_text(q, 1));
     snprintf(r->f.image_id, sizeof r->f.image_id, "%s", (const char *)sqlite3_column_text(q, 2));
     snprintf(r->user_id, sizeof r->user_id, "%s", user ? user : "");
+    const char *ext = (const char *)sqlite3_column_text(q, 10);
+    snprintf(r->f.external_image_id, sizeof r->f.external_image_id, "%s", ext ? ext : "");
     r->f.left = (float)sqlite3_column_double(q, 6);
     r->f.top = (float)sqlite3_column_double(q, 7);
     r->f.width = (float)sqlite3_column_double(q, 8);

@@ -21,6 +21,7 @@
 
 typedef struct {
   char face_id[MIEN_UUID_LEN], image_id[MIEN_UUID_LEN];
+  char external_image_id[MIEN_EXTERNAL_ID_MAX + 1]; /* "" when none */
   float left, top, width, height;
 } mien_proposed_face;
 
