@@ -282,7 +282,7 @@ static int mien_groups(const faceset *fs, const mien_index *ix, float link, int 
     int lo = (int)((long)fs->n * b / batches), hi = (int)((long)fs->n * (b + 1) / batches);
     for (int i = lo; i < hi; i++) mien_cluster_put(c, i + 1, (uint64_t)fs->image[i] + 1, 0);
     /* the later faces are not in the state yet: a search may find them, the state ignores them */
-    if (mien_cluster_update(c, ix, 0, st)) return -1;
+    if (mien_cluster_update(c, ix, 0, 0, st)) return -1;
   }
   for (int i = 0; i < fs->n; i++) group[i] = (int)mien_cluster_group_of(c, i + 1);
   mien_cluster_free(c);
@@ -473,12 +473,12 @@ static int synth(int argc, char **argv) {
   mien_index *empty = mien_index_create(DIM);
   t0 = mien_now_ms();
   for (long i = 0; i < n - batch; i++) mien_cluster_put(c, i + 1, (uint64_t)i + 1, 0);
-  mien_cluster_update(c, empty, 0, NULL);
+  mien_cluster_update(c, empty, 0, 0, NULL);
   printf("state of %ld faces: %.1f s\n", n - batch, (mien_now_ms() - t0) / 1000);
   t0 = mien_now_ms();
   for (long i = n - batch; i < n; i++) mien_cluster_put(c, i + 1, (uint64_t)i + 1, 0);
   mien_cluster_stats st;
-  if (mien_cluster_update(c, ix, 0, &st)) return fprintf(stderr, "out of memory\n"), 1;
+  if (mien_cluster_update(c, ix, 0, 0, &st)) return fprintf(stderr, "out of memory\n"), 1;
   double sec = (mien_now_ms() - t0) / 1000;
   printf("incremental update, %ld new faces into %ld: %.1f s (%.1f ms per new face, all cores); "
          "%lld faces regrouped, %lld edges; a full pass would take about %.0f s\n",

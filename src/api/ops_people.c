@@ -99,6 +99,7 @@ mien_status mien_op_propose_users(mien_api *api, const cJSON *req, cJSON **resp,
       snprintf(next, sizeof next, "%lld", (long long)i);
       cJSON_AddStringToObject(r, "NextToken", next);
     }
+    cJSON_AddNumberToObject(r, "FacesPending", (double)ps.pending);
     cJSON_AddStringToObject(r, "FaceModelVersion", version);
   }
   mien_proposals_free(&ps);

@@ -431,12 +431,13 @@ static int cmp_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* The slots of every face in a part with a fresh or dirty face, ascending (marks cleared). */
+/* The slots of every face in a part with a dirty face (searched now, or changed), ascending
+ * (marks cleared). */
 static int affected(mien_cluster *c, int64_t **out, int64_t *m) {
   int64_t *v = NULL, n = 0, cap = 0, *stack = NULL, ns = 0, caps = 0;
   int rc = 0;
   for (int64_t s = 0; rc == 0 && s < c->n; s++) {
-    if (!(c->f[s].fresh || c->f[s].dirty) || c->f[s].mark) continue;
+    if (!c->f[s].dirty || c->f[s].mark) continue;
     c->f[s].mark = 1;
     ns = 0;
     if (caps == 0 && !(stack = malloc((size_t)(caps = 64) * sizeof *stack))) rc = -1;
@@ -481,7 +482,7 @@ static int affected(mien_cluster *c, int64_t **out, int64_t *m) {
   return 0;
 }
 
-int mien_cluster_update(mien_cluster *c, const mien_index *ix, int threads,
+int mien_cluster_update(mien_cluster *c, const mien_index *ix, int threads, int64_t max_searches,
                         mien_cluster_stats *stats) {
   mien_cluster_stats local = {0};
   if (!stats) stats = &local;
@@ -491,14 +492,18 @@ int mien_cluster_update(mien_cluster *c, const mien_index *ix, int threads,
   int rc = fresh ? 0 : -1;
   for (int64_t s = 0; rc == 0 && s < c->n; s++)
     if (c->f[s].fresh) fresh[nfresh++] = s;
+  if (max_searches > 0 && nfresh > max_searches) stats->pending = nfresh - max_searches;
+  nfresh -= stats->pending;
   if (rc == 0) rc = search_fresh(c, ix, fresh, nfresh, threads, stats);
+  for (int64_t i = 0; rc == 0 && i < nfresh; i++)
+    c->f[fresh[i]].fresh = 0, c->f[fresh[i]].dirty = 1;
   free(fresh);
   int64_t *part = NULL, m = 0;
   if (rc == 0) rc = affected(c, &part, &m);
   if (rc == 0) rc = regroup(c, part, m);
   free(part);
   stats->regrouped = m;
-  for (int64_t s = 0; s < c->n; s++) c->f[s].fresh = c->f[s].dirty = 0;
+  for (int64_t s = 0; s < c->n; s++) c->f[s].dirty = 0;
   if (rc) mien_cluster_reset(c);
   stats->edges = c->nedges / 2;
   return rc;

@@ -12,8 +12,10 @@
  * The merge order inside a part depends only on the part (linkage, then least face ids), and
  * edges between old faces never change, so an update gives the groups a full pass gives, except
  * when a face has more than max_neighbours neighbours above edge_cosine (the ties documented in
- * docs/people.md). Not thread-safe: the caller serialises calls, and holds the index still
- * (no add or remove) during mien_cluster_update and mien_cluster_describe. */
+ * docs/people.md). An update may search only some of the new faces (a budget); the rest wait for
+ * the next, and once none waits the groups are again a full pass's. Not thread-safe: the caller
+ * serialises calls, and holds the index still (no add or remove) during mien_cluster_update and
+ * mien_cluster_describe. */
 #ifndef MIEN_STORE_CLUSTER_H
 #define MIEN_STORE_CLUSTER_H
 
@@ -34,6 +36,7 @@ typedef struct {
   int64_t regrouped; /* faces in the parts that were regrouped */
   int64_t saturated; /* searches that returned max_neighbours hits (ties may differ) */
   int64_t edges;     /* edges of the graph now */
+  int64_t pending;   /* new faces not searched yet (max_searches) */
 } mien_cluster_stats;
 
 /* NULL when out of memory or the params are out of range. */
@@ -54,9 +57,11 @@ void mien_cluster_retain(mien_cluster *c, const int64_t *ids, int64_t n);
 /* Forgets the graph: the next update is a full pass. */
 void mien_cluster_reset(mien_cluster *c);
 /* Searches the new faces in ix (their vectors are read from it; `threads` searches at once, 0:
- * one per core) and regroups what changed. stats may be NULL. 0, or -1 when out of memory (the
- * state is then reset, so that the next update is a full pass). */
-int mien_cluster_update(mien_cluster *c, const mien_index *ix, int threads,
+ * one per core), at most max_searches of them, the oldest first (0: all), and regroups what
+ * changed. Faces left unsearched (stats->pending) are searched by later updates; until then they
+ * have only the edges other faces' searches gave them. stats may be NULL. 0, or -1 when out of
+ * memory (the state is then reset, so that the next update is a full pass). */
+int mien_cluster_update(mien_cluster *c, const mien_index *ix, int threads, int64_t max_searches,
                         mien_cluster_stats *stats);
 
 /* The group of face id (its least face id), or 0 when the face is unknown. */

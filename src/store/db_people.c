@@ -168,13 +168,14 @@ mien_status mien_store_propose(mien_store *s, const char *coll, float link, int 
     if (mien_cluster_put(c->people, rows[i].row, (uint64_t)rows[i].image, (uint64_t)rows[i].user))
       st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   mien_cluster_stats stats = {0};
-  if (st == MIEN_OK && mien_cluster_update(c->people, c->ix, 0, &stats))
+  int64_t budget = MIEN_PEOPLE_MAX_COMPARISONS / (nrows > 0 ? nrows : 1);
+  if (st == MIEN_OK && mien_cluster_update(c->people, c->ix, 0, budget > 0 ? budget : 1, &stats))
     st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory grouping the faces");
   if (st == MIEN_OK && mien_cluster_groups(c->people, &ids, &start, &ngroups))
     st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   if (st == MIEN_OK)
     st = make_proposals(c->ix, rows, nrows, ids, start, ngroups, min_faces, out, err, errlen);
-  out->searched = stats.searched, out->regrouped = stats.regrouped;
+  out->searched = stats.searched, out->regrouped = stats.regrouped, out->pending = stats.pending;
   pthread_mutex_unlock(&c->people_mu);
   pthread_rwlock_unlock(&c->lock);
   free(rows), free(ids), free(start);

@@ -18,6 +18,10 @@
 /* The neighbour graph's cosine is the threshold's less this; neighbours searched per face. */
 #define MIEN_PEOPLE_EDGE_MARGIN 0.015f
 #define MIEN_PEOPLE_NEIGHBOURS 128
+/* The most template comparisons one call spends searching new faces (about 15 s on 2 cores):
+ * an exact search compares a face with the whole collection, so a call searches at most this
+ * over the collection's size of them, and the next call goes on (FacesPending). */
+#define MIEN_PEOPLE_MAX_COMPARISONS 250000000
 
 typedef struct {
   char face_id[MIEN_UUID_LEN], image_id[MIEN_UUID_LEN];
@@ -37,7 +41,7 @@ typedef struct {
   mien_proposal *v;
   int64_t n;
   mien_proposed_face *faces;
-  int64_t searched, regrouped; /* what the update did (mien_cluster_stats) */
+  int64_t searched, regrouped, pending; /* what the update did (mien_cluster_stats) */
 } mien_proposals;
 
 /* The proposals of collection coll at link cosine `link` (cluster.h): every group with at least
