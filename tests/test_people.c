@@ -315,6 +315,10 @@ static void operations(void) {
        "\"UserId\":\"a\"}"},
       {MIEN_ERR_INVALID_PARAMETER, "AcceptProposal",
        "{\"CollectionId\":\"album\",\"ProposalId\":\"0123456789abcdef0123456789abcdef\"}"},
+      /* FaceIds are checked before any proposal is looked for */
+      {MIEN_ERR_INVALID_PARAMETER, "AcceptProposal",
+       "{\"CollectionId\":\"album\",\"ProposalId\":\"0123456789abcdef0123456789abcdef\","
+       "\"UserId\":\"a\",\"FaceIds\":\"x\"}"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     cJSON *e = call(&f, bad[i].op, "%s", bad[i].body);

@@ -121,34 +121,28 @@ static const mien_proposal *find_proposal(const mien_proposals *ps, const char *
   return NULL;
 }
 
-/* The FaceIds to accept: the proposal's, or the request's FaceIds when given (a subset of it:
- * the faces a person kept after splitting off the others). *ids is malloc'ed. */
-static mien_status accepted_faces(const cJSON *req, const mien_proposals *ps,
-                                  const mien_proposal *p, const char ***ids, int *n, char *err,
-                                  size_t errlen) {
-  if (cJSON_GetObjectItemCaseSensitive(req, "FaceIds")) {
-    mien_status st = op_face_ids(req, "FaceIds", MIEN_USER_MAX_FACES, ids, n, err, errlen);
-    for (int i = 0; st == MIEN_OK && i < *n; i++) {
-      int64_t j = p->first;
-      while (j < p->first + p->count && strcmp(ps->faces[j].face_id, (*ids)[i])) j++;
-      if (j == p->first + p->count) {
-        st = MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "FaceId %s is not in proposal %s",
-                       (*ids)[i], p->proposal_id);
-        free(*ids);
-        *ids = NULL;
-      }
-    }
-    return st;
+/* The FaceIds to accept: the proposal's, or those given (ngiven > 0: the request's FaceIds, a
+ * subset of the proposal: the faces a person kept after splitting off the others), into *ids
+ * (malloc'ed). */
+static mien_status accepted_faces(const mien_proposals *ps, const mien_proposal *p,
+                                  const char **given, int ngiven, const char ***ids, int *n,
+                                  char *err, size_t errlen) {
+  for (int i = 0; i < ngiven; i++) {
+    int64_t j = p->first;
+    while (j < p->first + p->count && strcmp(ps->faces[j].face_id, given[i])) j++;
+    if (j == p->first + p->count)
+      return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "FaceId %s is not in proposal %s",
+                       given[i], p->proposal_id);
   }
-  if (p->count > MIEN_USER_MAX_FACES)
+  if (!ngiven && p->count > MIEN_USER_MAX_FACES)
     return MIEN_FAIL(err, errlen, MIEN_ERR_QUOTA,
                      "proposal %s has %lld faces; a user has at most %d: accept it in parts "
                      "(FaceIds)",
                      p->proposal_id, (long long)p->count, MIEN_USER_MAX_FACES);
-  *ids = malloc((size_t)p->count * sizeof **ids);
+  *n = ngiven ? ngiven : (int)p->count;
+  *ids = malloc((size_t)(*n > 0 ? *n : 1) * sizeof **ids);
   if (!*ids) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
-  *n = (int)p->count;
-  for (int i = 0; i < *n; i++) (*ids)[i] = ps->faces[p->first + i].face_id;
+  for (int i = 0; i < *n; i++) (*ids)[i] = ngiven ? given[i] : ps->faces[p->first + i].face_id;
   return MIEN_OK;
 }
 
@@ -166,6 +160,10 @@ mien_status mien_op_accept_proposal(mien_api *api, const cJSON *req, cJSON **res
     st = op_string(req, "UserId", 1, ID_USER, MIEN_USER_ID_MAX, &user, err, errlen);
   if (st == MIEN_OK)
     st = op_string(req, "ClientRequestToken", 0, ID_COLLECTION, 64, &token, err, errlen);
+  const char **given = NULL;
+  int ngiven = 0;
+  if (st == MIEN_OK && cJSON_GetObjectItemCaseSensitive(req, "FaceIds"))
+    st = op_face_ids(req, "FaceIds", MIEN_USER_MAX_FACES, &given, &ngiven, err, errlen);
   if (st != MIEN_OK) return st;
   /* min_faces 1: the proposal is found whatever MinFaces listed it. */
   mien_proposals ps = {0};
@@ -178,7 +176,7 @@ mien_status mien_op_accept_proposal(mien_api *api, const cJSON *req, cJSON **res
                    proposal, coll, mien_similarity(link));
   const char **ids = NULL;
   int n = 0, created = 0;
-  if (st == MIEN_OK) st = accepted_faces(req, &ps, p, &ids, &n, err, errlen);
+  if (st == MIEN_OK) st = accepted_faces(&ps, p, given, ngiven, &ids, &n, err, errlen);
   mien_face_result *res = st == MIEN_OK ? malloc((size_t)n * sizeof *res) : NULL;
   if (st == MIEN_OK && !res) st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   if (st == MIEN_OK)
@@ -209,7 +207,7 @@ mien_status mien_op_accept_proposal(mien_api *api, const cJSON *req, cJSON **res
     st = mien_store_get_user(api->store, coll, user, &u, &found, err, errlen);
     cJSON_AddStringToObject(r, "UserStatus", found ? u.status : "CREATED");
   }
-  free(ids), free(res);
+  free(ids), free(res), free(given);
   mien_proposals_free(&ps);
   return op_respond(st, r, resp);
 }
