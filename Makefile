@@ -6,6 +6,7 @@
 #   make bench   mien against ONNX Runtime on the default models, ratios in one run
 #   make bench-serve  the server under wrk: DetectFaces req/s and p50/p99, search at 100k faces
 #   make fuzz    every libFuzzer target for SECONDS (default 60) each
+#   make bench-people  people clustering: LFW quality vs baselines, update time at 1M faces
 #   make soak    10,000 mixed requests against the server: errors, RSS growth after warm-up
 
 BUILD      ?= build
@@ -76,6 +77,12 @@ test-fuzz: fuzz-build models
 .PHONY: bench-serve
 bench-serve: all
 	MIEN_BIN=$(BUILD)/mien bench/serve.sh
+
+# The people clustering (docs/people.md): LFW quality against Immich's rule and Chinese whispers,
+# and an incremental update at 1M synthetic faces (FACES=...; about 2.6 GB of memory at 1M).
+.PHONY: bench-people
+bench-people: all
+	MIEN_BIN=$(BUILD)/mien bench/people.sh
 
 # 10,000 mixed requests against `mien serve`: 0 errors, RSS growth under 5 % after warm-up.
 .PHONY: soak

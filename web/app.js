@@ -507,6 +507,7 @@ function indexPhotos() {
     let indexed = 0;
     for (const file of $('index-files').files) {
       const photo = await readPhoto(file);
+      if (photo.bitmap) cropPhotos.set(externalId(file.name), photo.bitmap);
       const r = await call('IndexFaces', {
         CollectionId: id, Image: image(photo), ExternalImageId: externalId(file.name),
         DetectionAttributes: ['DEFAULT'],
@@ -551,6 +552,110 @@ function search() {
   });
 }
 
+/* ---- People: proposed users (ProposeUsers, AcceptProposal; docs/people.md) ---- */
+
+/* Photos to crop faces from, by ExternalImageId: those indexed from this page and those given
+ * to the People form. mien stores no images, so crops are made here, on the fly. */
+const cropPhotos = new Map();
+const CROP_SIDE = 96;
+/* Proposals the user rejected: kept in this tab only; their faces stay as they were. */
+const REJECTED_ITEM = 'mien.rejected';
+
+function rejectedProposals() {
+  try {
+    return new Set(JSON.parse(sessionStorage.getItem(REJECTED_ITEM) || '[]'));
+  } catch {
+    return new Set();
+  }
+}
+
+/* A square crop around the face's box (a fifth of margin), or its FaceId without a photo. */
+function faceCrop(face) {
+  const bitmap = cropPhotos.get(face.ExternalImageId);
+  if (!bitmap) return el('code', { className: 'nocrop', title: face.FaceId }, face.FaceId.slice(0, 8));
+  const b = face.BoundingBox, iw = bitmap.width, ih = bitmap.height;
+  const side = Math.max(b.Width * iw, b.Height * ih) * 1.2;
+  const cx = (b.Left + b.Width / 2) * iw, cy = (b.Top + b.Height / 2) * ih;
+  const canvas = el('canvas', { className: 'crop', role: 'img', 'aria-label': `face ${face.FaceId}` });
+  canvas.width = canvas.height = CROP_SIDE;
+  canvas.getContext('2d').drawImage(bitmap, cx - side / 2, cy - side / 2, side, side, 0, 0,
+                                    CROP_SIDE, CROP_SIDE);
+  return canvas;
+}
+
+/* One proposal: its strip of faces (each with a keep box), a name, Accept and Reject. */
+function proposalView(p) {
+  const keeps = p.Faces.map((f) => el('input', {
+    type: 'checkbox', checked: true, value: f.FaceId, 'aria-label': `keep face ${f.FaceId}`,
+  }));
+  const name = el('input', {
+    type: 'text', value: p.UserId || `person-${p.ProposalId.slice(0, 8)}`, maxLength: 128,
+    'aria-label': 'UserId to accept as', autocomplete: 'off', spellcheck: false,
+  });
+  const what = p.UserId
+    ? `${plural(p.Faces.length, 'new face')} look like user ${p.UserId}`
+    : `${plural(p.Faces.length, 'face')} of one person (cohesion ${num(p.Cohesion)})`;
+  return el('li', { className: 'proposal', 'data-proposal-id': p.ProposalId,
+                    'data-faces': p.Faces.length, 'data-user-id': p.UserId || '' },
+    el('p', {}, what),
+    el('div', { className: 'strip' },
+       ...p.Faces.map((f, i) => el('label', { className: 'face' }, faceCrop(f), keeps[i]))),
+    el('div', { className: 'row' }, name,
+       el('button', { type: 'button', textContent: 'Accept',
+                      onclick: () => acceptProposal(p, name.value.trim(), keeps) }),
+       el('button', { type: 'button', className: 'danger', textContent: 'Reject',
+                      onclick: () => rejectProposal(p.ProposalId) })));
+}
+
+async function peopleView(note) {
+  const out = $('people-result');
+  const id = needCollection();
+  for (const file of $('people-photos').files) {
+    const bitmap = await createImageBitmap(file, { imageOrientation: 'from-image' }).catch(() => null);
+    if (bitmap) cropPhotos.set(externalId(file.name), bitmap);
+  }
+  const minFaces = Number($('people-min-faces').value) || 3;
+  const r = await call('ProposeUsers', {
+    CollectionId: id, FaceMatchThreshold: threshold($('people-threshold')), MinFaces: minFaces,
+    MaxResults: 100,
+  });
+  const rejected = rejectedProposals();
+  const shown = (r.ProposedUsers || []).filter((p) => !rejected.has(p.ProposalId));
+  out.dataset.proposals = shown.length;
+  const hidden = (r.ProposedUsers || []).length - shown.length;
+  return [
+    note ? el('p', { className: 'summary' }, note) : null,
+    el('p', {}, `${plural(shown.length, 'proposed user')} in ${id}` +
+                (hidden ? ` (${hidden} rejected, hidden)` : '') + '.'),
+    el('ul', { className: 'proposals' }, ...shown.map(proposalView)),
+  ];
+}
+
+const proposeUsers = () => show($('people-result'), () => peopleView());
+
+function acceptProposal(p, userId, keeps) {
+  show($('people-result'), async () => {
+    const faceIds = keeps.filter((k) => k.checked).map((k) => k.value);
+    if (!faceIds.length) throw new Error('Keep at least one face, or reject the group.');
+    const r = await call('AcceptProposal', {
+      CollectionId: needCollection(), ProposalId: p.ProposalId, UserId: userId, FaceIds: faceIds,
+      FaceMatchThreshold: threshold($('people-threshold')),
+    });
+    const split = p.Faces.length - faceIds.length;
+    listFaces();
+    return peopleView(`${r.UserId}: ${plural(r.AssociatedFaces.length, 'face')} associated` +
+                      (r.UserCreated ? ' (a new user)' : '') +
+                      (split ? `, ${plural(split, 'face')} split off` : '') + '.');
+  });
+}
+
+function rejectProposal(proposalId) {
+  const rejected = rejectedProposals();
+  rejected.add(proposalId);
+  sessionStorage.setItem(REJECTED_ITEM, JSON.stringify([...rejected]));
+  show($('people-result'), () => peopleView('Rejected: those faces stay as they are.'));
+}
+
 /* ---- Access keys ---- */
 
 function showKeys() {
@@ -588,6 +693,7 @@ function start() {
   onForm($('create-form'), createCollection);
   onForm($('index-form'), indexPhotos);
   onForm($('search-form'), search);
+  onForm($('people-form'), proposeUsers);
   $('collection-form').addEventListener('submit', (e) => e.preventDefault());
   $('collection').addEventListener('change', listFaces);
   $('collection-refresh').addEventListener('click', () => refreshCollections());

@@ -39,6 +39,9 @@ const mien_op mien_ops[] = {
     {"ListTagsForResource", list_tags},
     {"TagResource", tag_resource},
     {"UntagResource", untag_resource},
+    /* mien extensions: proposed users from unlabelled faces (docs/people.md) */
+    {"ProposeUsers", mien_op_propose_users},
+    {"AcceptProposal", mien_op_accept_proposal},
     {NULL, NULL},
 };
 

@@ -86,6 +86,9 @@ mien_status mien_op_associate_faces(mien_api *, const cJSON *, cJSON **, char *,
 mien_status mien_op_disassociate_faces(mien_api *, const cJSON *, cJSON **, char *, size_t);
 mien_status mien_op_search_users(mien_api *, const cJSON *, cJSON **, char *, size_t);
 mien_status mien_op_search_users_by_image(mien_api *, const cJSON *, cJSON **, char *, size_t);
+/* mien's people operations (ops_people.c, docs/people.md). */
+mien_status mien_op_propose_users(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_accept_proposal(mien_api *, const cJSON *, cJSON **, char *, size_t);
 
 /* ---- request parsing shared by src/api/ops*.c ---- */
 

@@ -37,6 +37,7 @@ static const struct option longopts[] = {
     {"retention-days", required_argument, NULL, 'R'},
     {"purpose", required_argument, NULL, 'P'},
     {"consent", required_argument, NULL, 'C'},
+    {"min-faces", required_argument, NULL, 'M'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -70,6 +71,10 @@ static const char *const usage_text =
     "  mien users list COLLECTION [--max-results N] [--next-token T]\n"
     "  mien users associate|disassociate COLLECTION USER_ID FACE_ID... [--threshold S]\n"
     "  mien users search COLLECTION (--user-id U | --face-id F | --image IMAGE) [--threshold S]\n"
+    "  mien users propose COLLECTION [--threshold S] [--min-faces N] [--max-results N]\n"
+    "                     [--next-token T]   groups of unassociated faces (docs/people.md)\n"
+    "  mien users accept COLLECTION PROPOSAL_ID USER_ID [FACE_ID...] [--threshold S]\n"
+    "      creates USER_ID if needed and associates the proposal's faces (or those given)\n"
     "  mien call OPERATION JSON|@FILE|- [--image IMAGE]\n"
     "      runs any operation (CreateCollection, IndexFaces, SearchFacesByImage, AssociateFaces,\n"
     "      ...) with a Rekognition request body; --image stands for Image.Bytes\n"
@@ -603,7 +608,7 @@ int cmd_faces(int argc, char **argv) {
 
 int cmd_users(int argc, char **argv) {
   cli_args a;
-  int rc = parse_all(argc, argv, "tufirn", &a);
+  int rc = parse_all(argc, argv, "tufirnM", &a);
   if (rc != -1) return rc;
   rc = EXIT_OK;
   /* pos: SUBCOMMAND COLLECTION [USER_ID [FACE_ID...]] */
@@ -630,6 +635,18 @@ int cmd_users(int argc, char **argv) {
     if (rc == EXIT_OK) rc = add_number(req, &a, 'r', "MaxUsers");
     image = a.val['i'];
     op = image ? "SearchUsersByImage" : "SearchUsers";
+  } else if (a.npos == 2 && !strcmp(sub, "propose")) {
+    add_string(req, &a, 'n', "NextToken");
+    rc = add_number(req, &a, 't', "FaceMatchThreshold");
+    if (rc == EXIT_OK) rc = add_number(req, &a, 'M', "MinFaces");
+    if (rc == EXIT_OK) rc = add_number(req, &a, 'r', "MaxResults");
+    op = "ProposeUsers";
+  } else if (a.npos >= 4 && !strcmp(sub, "accept")) {
+    cJSON_AddStringToObject(req, "ProposalId", a.pos[2]);
+    cJSON_AddStringToObject(req, "UserId", a.pos[3]);
+    if (a.npos > 4) add_face_ids(req, &a, 4);
+    rc = add_number(req, &a, 't', "FaceMatchThreshold");
+    op = "AcceptProposal";
   } else {
     rc = usage(a.cmd, 0);
   }

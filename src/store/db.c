@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 
+#include "store/cluster.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -214,6 +215,8 @@ void mien_store_close(mien_store *s) {
   if (!s) return;
   for (int i = 0; i < s->ncolls; i++) {
     mien_index_free(s->colls[i]->ix);
+    mien_cluster_free(s->colls[i]->people);
+    pthread_mutex_destroy(&s->colls[i]->people_mu);
     pthread_rwlock_destroy(&s->colls[i]->lock);
     free(s->colls[i]);
   }
@@ -366,6 +369,7 @@ static mien_coll *coll_entry(mien_store *s, int64_t id, const char *sha) {
   c->id = id;
   snprintf(c->model_sha256, sizeof c->model_sha256, "%s", sha);
   pthread_rwlock_init(&c->lock, NULL);
+  pthread_mutex_init(&c->people_mu, NULL);
   s->colls[s->ncolls++] = c;
   return c;
 }

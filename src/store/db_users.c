@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "store/people.h"
 #include "store/store.h"
 #include "util/util.h"
 
@@ -177,26 +178,20 @@ static mien_status set_rows(mien_store *s, int64_t crow, int64_t urow, int assoc
   return st;
 }
 
-mien_status mien_store_set_user(mien_store *s, const char *coll, const char *user_id,
-                                const char *from_user, const char *const *face_ids, int n,
-                                mien_face_result *res, char status[16], const mien_idem *idem,
-                                char *err, size_t errlen) {
-  const char *uid = user_id ? user_id : from_user;
-  pthread_mutex_lock(&s->mu);
-  mien_status st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
-  if (st != MIEN_OK) {
-    pthread_mutex_unlock(&s->mu);
-    return st;
-  }
-  int64_t crow, urow = 0;
-  int before = 0, done = 0;
+/* The user's row, its face count, the association and the user's status (copied to status when
+ * not NULL), within the open transaction (mutex held). */
+static mien_status set_user_tx(mien_store *s, int64_t crow, const char *uid, int associate,
+                               const char *const *face_ids, int n, mien_face_result *res, int *done,
+                               char status[16], char *err, size_t errlen) {
+  int64_t urow = 0;
+  int before = 0;
   sqlite3_stmt *q = NULL;
-  st = db_collection_row(s, coll, &crow, err, errlen);
-  if (st == MIEN_OK)
-    st = db_prepare(s,
-                    "SELECT id, (SELECT count(*) FROM faces f WHERE f.user = users.id) FROM users"
-                    " WHERE collection = ? AND user_id = ?",
-                    &q, err, errlen);
+  *done = 0;
+  mien_status st =
+      db_prepare(s,
+                 "SELECT id, (SELECT count(*) FROM faces f WHERE f.user = users.id) FROM users"
+                 " WHERE collection = ? AND user_id = ?",
+                 &q, err, errlen);
   if (st == MIEN_OK) {
     sqlite3_bind_int64(q, 1, crow);
     sqlite3_bind_text(q, 2, uid, -1, SQLITE_STATIC);
@@ -208,12 +203,11 @@ mien_status mien_store_set_user(mien_store *s, const char *coll, const char *use
                              : db_fail(s, "reading the user", err, errlen);
   }
   sqlite3_finalize(q);
-  if (st == MIEN_OK)
-    st = set_rows(s, crow, urow, user_id != NULL, face_ids, n, res, &done, err, errlen);
-  if (st == MIEN_OK && user_id && before + done > MIEN_USER_MAX_FACES)
+  if (st == MIEN_OK) st = set_rows(s, crow, urow, associate, face_ids, n, res, done, err, errlen);
+  if (st == MIEN_OK && associate && before + *done > MIEN_USER_MAX_FACES)
     st = MIEN_FAIL(err, errlen, MIEN_ERR_QUOTA,
                    "user %s has %d faces; %d more would pass the limit of %d faces per user", uid,
-                   before, done, MIEN_USER_MAX_FACES);
+                   before, *done, MIEN_USER_MAX_FACES);
   if (st == MIEN_OK) {
     char sql[200];
     snprintf(sql, sizeof sql,
@@ -222,8 +216,9 @@ mien_status mien_store_set_user(mien_store *s, const char *coll, const char *use
              (long long)urow, (long long)urow);
     st = db_exec(s, sql, err, errlen);
   }
-  if (st == MIEN_OK) st = db_prepare(s, "SELECT status FROM users WHERE id = ?", &q, err, errlen);
-  if (st == MIEN_OK) {
+  if (st == MIEN_OK && status)
+    st = db_prepare(s, "SELECT status FROM users WHERE id = ?", &q, err, errlen);
+  if (st == MIEN_OK && status) {
     sqlite3_bind_int64(q, 1, urow);
     if (sqlite3_step(q) == SQLITE_ROW)
       snprintf(status, 16, "%s", (const char *)sqlite3_column_text(q, 0));
@@ -231,7 +226,57 @@ mien_status mien_store_set_user(mien_store *s, const char *coll, const char *use
       st = db_fail(s, "reading the user", err, errlen);
     sqlite3_finalize(q);
   }
+  return st;
+}
+
+mien_status mien_store_set_user(mien_store *s, const char *coll, const char *user_id,
+                                const char *from_user, const char *const *face_ids, int n,
+                                mien_face_result *res, char status[16], const mien_idem *idem,
+                                char *err, size_t errlen) {
+  const char *uid = user_id ? user_id : from_user;
+  pthread_mutex_lock(&s->mu);
+  mien_status st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
+  if (st != MIEN_OK) {
+    pthread_mutex_unlock(&s->mu);
+    return st;
+  }
+  int64_t crow;
+  int done;
+  st = db_collection_row(s, coll, &crow, err, errlen);
+  if (st == MIEN_OK)
+    st = set_user_tx(s, crow, uid, user_id != NULL, face_ids, n, res, &done, status, err, errlen);
   if (st == MIEN_OK) st = db_idem_record(s, idem, err, errlen);
+  st = db_finish(s, st, err, errlen);
+  pthread_mutex_unlock(&s->mu);
+  return st;
+}
+
+mien_status mien_store_accept_proposal(mien_store *s, const char *principal, const char *coll,
+                                       const char *user_id, const char *const *face_ids, int n,
+                                       mien_face_result *res, int *created, char *err,
+                                       size_t errlen) {
+  pthread_mutex_lock(&s->mu);
+  mien_status st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
+  if (st != MIEN_OK) {
+    pthread_mutex_unlock(&s->mu);
+    return st;
+  }
+  int64_t crow;
+  int done = 0;
+  st = db_collection_row(s, coll, &crow, err, errlen);
+  if (st == MIEN_OK)
+    st = user_write(s, coll, user_id,
+                    "INSERT OR IGNORE INTO users (collection, user_id, created) VALUES (?, ?, ?)",
+                    created, err, errlen);
+  if (st == MIEN_OK)
+    st = set_user_tx(s, crow, user_id, 1, face_ids, n, res, &done, NULL, err, errlen);
+  if (st == MIEN_OK) {
+    /* Counts only, as every record: the UserId names a person. */
+    cJSON *fields = cJSON_CreateObject();
+    cJSON_AddNumberToObject(fields, "faces", done);
+    cJSON_AddNumberToObject(fields, "users_created", *created);
+    st = db_audit(s, principal, "AcceptProposal", coll, fields, err, errlen);
+  }
   st = db_finish(s, st, err, errlen);
   pthread_mutex_unlock(&s->mu);
   return st;

@@ -284,6 +284,11 @@ int mien_index_remove(mien_index *ix, int64_t id) {
   return 0;
 }
 
+const float *mien_index_vector(const mien_index *ix, int64_t id) {
+  size_t b = bucket_of(ix, id);
+  return ix->buckets[b] == EMPTY ? NULL : vec_of(ix, ix->buckets[b]);
+}
+
 /* --- search ----------------------------------------------------------------------------- */
 
 typedef struct {

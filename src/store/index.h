@@ -32,6 +32,8 @@ size_t mien_index_bytes_per_vector(const mien_index *ix);
 int mien_index_add(mien_index *ix, int64_t id, const float *v);
 /* Removes id; 0, or -1 when absent. */
 int mien_index_remove(mien_index *ix, int64_t id);
+/* The fp32 vector stored for id (dim floats, valid until the next add or remove), or NULL. */
+const float *mien_index_vector(const mien_index *ix, int64_t id);
 
 /* The k best vectors with score >= min_score, best first, into out[k]; returns how many.
  * threads <= 0: one per core. Exact: equal to a brute-force fp32 scan (ties by id).

@@ -323,6 +323,10 @@ typedef struct {
   pthread_rwlock_t lock; /* guards ix and dead; taken before the store's mutex */
   mien_index *ix;
   int dead; /* deleted by this process */
+  /* ProposeUsers' grouping state (db_people.c), made on first use; people_mu serialises its
+   * updates, taken after lock (read) and before the store's mutex. */
+  struct mien_cluster *people;
+  pthread_mutex_t people_mu;
 } mien_coll;
 
 struct mien_store {

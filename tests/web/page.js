@@ -11,6 +11,7 @@
  *           requests are signed (WebCrypto, then the plain-JS fallback) and work; a wrong
  *           secret gives InvalidSignatureException, an unknown key UnrecognizedClientException;
  *           the secret never leaves the page.
+ *   people  proposed users (docs/people.md) on LFW photos: see phasePeople.
  *
  * usage: node page.js PHASE URL PHOTOS_DIR SHOTS_DIR [KEY_ID SECRET]
  * Prints one "ok"/"FAIL" line per check; exit 0 all passed, 1 a check failed, 77 Chromium
@@ -292,6 +293,68 @@ async function phaseSigned(browser) {
   check('no script errors (fallback)', seen.errors.length === 0, seen.errors);
 }
 
+/* people: proposed users (docs/people.md) on LFW photos (PHOTOS_DIR is lfw/images): four photos
+ * of one person and three of another indexed from the page give two proposals whose strips show
+ * face crops cut from those photos; one face split off, the group renamed and accepted; the
+ * split-off face is then proposed to join that user; the other group rejected (hidden); a page
+ * without the photos shows FaceIds instead of crops. */
+async function phasePeople(browser) {
+  const lfw = (who, n) => Array.from({ length: n }, (_, i) =>
+    photo(`${who}/${who}_${String(i + 1).padStart(4, '0')}.jpg`));
+  let { page, seen } = await open(browser);
+  await page.getByLabel('New collection').fill('people');
+  let r = await settle(page, 'collection-result', () => page.getByRole('button', { name: 'Create', exact: true }).click());
+  check('people: collection created', r.state === 'done', r);
+  r = await settle(page, 'index-result', () =>
+    page.getByLabel(/Photos to index/).setInputFiles([...lfw('Hugo_Chavez', 4), ...lfw('Jacques_Chirac', 3)]));
+  check('people: seven photos indexed', r.state === 'done' && r.indexed === '7', r);
+  const propose = () => settle(page, 'people-result', () =>
+    page.getByRole('button', { name: 'Propose users', exact: true }).click());
+  const proposals = () => page.evaluate(() => [...document.querySelectorAll('#people-result .proposal')]
+    .map((p) => ({ id: p.dataset.proposalId, faces: Number(p.dataset.faces), user: p.dataset.userId })));
+  r = await propose();
+  let ps = await proposals();
+  check('people: two proposals of 4 and 3 faces', r.state === 'done' && r.proposals === '2' &&
+    ps.map((p) => p.faces).join() === '4,3', { r, ps });
+  check('people: a crop per face, cut from the photos', await page.evaluate(() => {
+    const crops = [...document.querySelectorAll('#people-result canvas.crop')];
+    return crops.length === 7 && crops.every((c) => {
+      const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let lo = 255, hi = 0;
+      for (let i = 0; i < px.length; i += 4) lo = Math.min(lo, px[i]), hi = Math.max(hi, px[i]);
+      return hi - lo > 50; /* a face, not a blank square */
+    });
+  }));
+  const first = page.locator(`.proposal[data-proposal-id="${ps[0].id}"]`);
+  await first.getByRole('checkbox').last().uncheck();
+  await first.getByLabel('UserId to accept as').fill('hugo');
+  r = await settle(page, 'people-result', () => first.getByRole('button', { name: 'Accept' }).click());
+  check('people: renamed, split and accepted', r.state === 'done' &&
+    r.text.includes('hugo: 3 faces associated (a new user), 1 face split off.'), r.text);
+  ps = await proposals();
+  check('people: the split-off face is proposed to hugo', ps.length === 2 &&
+    ps.some((p) => p.user === 'hugo' && p.faces === 1), ps);
+  const other = ps.find((p) => p.user !== 'hugo');
+  r = await settle(page, 'people-result', () =>
+    page.locator(`.proposal[data-proposal-id="${other.id}"]`).getByRole('button', { name: 'Reject' }).click());
+  check('people: rejected group hidden', r.state === 'done' && r.proposals === '1' &&
+    r.text.includes('1 rejected, hidden'), r.text);
+  r = await settle(page, 'people-result', () =>
+    page.locator('.proposal[data-user-id="hugo"]').getByRole('button', { name: 'Accept' }).click());
+  check('people: accepted into the existing user', r.state === 'done' &&
+    r.text.includes('hugo: 1 face associated.') && r.proposals === '0', r.text);
+  const hugo = await page.evaluate(() => call('ListFaces', { CollectionId: 'people', UserId: 'hugo' }));
+  check('people: hugo has the four faces', hugo.Faces.length === 4, hugo);
+  check('no script errors (people)', seen.errors.length === 0, seen.errors);
+
+  ({ page, seen } = await open(browser));
+  await page.evaluate(() => sessionStorage.clear());
+  r = await propose();
+  check('people: without the photos, FaceIds instead of crops', r.state === 'done' && r.proposals === '1' &&
+    await page.locator('#people-result code.nocrop').count() === 3 &&
+    await page.locator('#people-result canvas.crop').count() === 0, r);
+}
+
 (async () => {
   let browser;
   try {
@@ -307,6 +370,7 @@ async function phaseSigned(browser) {
   try {
     if (phase === 'open') await phaseOpen(browser);
     else if (phase === 'signed') await phaseSigned(browser);
+    else if (phase === 'people') await phasePeople(browser);
     else throw new Error(`unknown phase ${phase}`);
   } catch (e) {
     check(`${phase} phase ran to the end`, false, e.message.split('\n').slice(0, 6).join(' | '));
