@@ -1,0 +1,365 @@
+/* eval_detect.c - `mien eval detect --labels FILE`: detection measured on labelled photos
+ * (bench/data/wild-labels.tsv: faces as people photograph them, and dlib-faces).
+ *
+ * Each photo runs through mien_faces_find, the detection every API path and command runs, once
+ * at the threshold in effect (precision and recall per condition) and once at EVAL_LOW_SCORE (the
+ * precision-recall curve and its AP; greedy NMS keeps a box regardless of the boxes scoring
+ * below it, so the default run's faces are exactly those of the low run scoring above the
+ * threshold, except where the 100-face cap bites). A detection is matched, best score first, to
+ * the unmatched label with the highest IoU >= 0.5. Unmatched, it is a false positive unless it is
+ * centred in an ignore region, is smaller than the photo's floor, lies in a crowd photo (whose
+ * small and unchecked faces are not labelled), or matched a "printed" face (don't-care); centred
+ * in a "neg" region it is counted under that region's tag (hand, arm, animal...). */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli/cli.h"
+#include "face/detect.h"
+#include "face/eval.h"
+#include "util/util.h"
+
+#define EVAL_IOU 0.5f
+#define EVAL_LOW_SCORE 0.3f
+#define EVAL_BIG_FACE 40.0f /* the acceptance rows: faces of at least 40 px */
+#define EVAL_MAX_TAGS 32
+
+typedef struct {
+  char kind; /* 'f' face, 'n' negative, 'i' ignore */
+  float b[4];
+  char tags[128];
+} label;
+
+typedef struct {
+  char path[512];
+  int floor, crowd;
+  label *l;
+  int nl, cap;
+} photo;
+
+typedef struct {
+  photo *p;
+  int n, cap;
+} label_set;
+
+static void set_free(label_set *s) {
+  for (int i = 0; i < s->n; i++) free(s->p[i].l);
+  free(s->p);
+}
+
+static int has_tag(const char *tags, const char *tag) {
+  size_t n = strlen(tag);
+  for (const char *t = tags; (t = strstr(t, tag)); t += n)
+    if ((t == tags || t[-1] == ',') && (t[n] == ',' || t[n] == '\0')) return 1;
+  return 0;
+}
+
+static float side(const float *b) {
+  return sqrtf(fmaxf(0, b[2] - b[0]) * fmaxf(0, b[3] - b[1]));
+}
+
+static int read_labels(const char *file, label_set *s) {
+  FILE *f = fopen(file, "r");
+  if (!f) return cli_fail(file, MIEN_ERR_IO, "cannot open the labels file");
+  char line[1024];
+  int lineno = 0, rc = EXIT_OK;
+  while (rc == EXIT_OK && fgets(line, sizeof line, f)) {
+    lineno++;
+    if (line[0] == '#' || line[0] == '\n') continue;
+    char kind[16], path[512], rest[256];
+    label l = {0};
+    if (sscanf(line, "%15s %511s %255s", kind, path, rest) == 3 && !strcmp(kind, "image")) {
+      if (s->n == s->cap) {
+        int cap = s->cap ? 2 * s->cap : 64;
+        photo *p = realloc(s->p, (size_t)cap * sizeof *p);
+        if (!p) return fclose(f), cli_fail(file, MIEN_ERR_NOMEM, "out of memory");
+        s->p = p, s->cap = cap;
+      }
+      photo *p = &s->p[s->n++];
+      *p = (photo){0};
+      snprintf(p->path, sizeof p->path, "%s", path);
+      p->crowd = !strncmp(rest, "crowd=", 6);
+      p->floor = atoi(strchr(rest, '=') ? strchr(rest, '=') + 1 : "0");
+    } else if (sscanf(line, "%15s %511s %f %f %f %f %127s", kind, path, &l.b[0], &l.b[1], &l.b[2],
+                      &l.b[3], l.tags) == 7 &&
+               (!strcmp(kind, "face") || !strcmp(kind, "neg") || !strcmp(kind, "ignore")) &&
+               s->n > 0 && !strcmp(path, s->p[s->n - 1].path)) {
+      photo *p = &s->p[s->n - 1];
+      l.kind = kind[0] == 'f' ? 'f' : kind[0] == 'n' ? 'n' : 'i';
+      if (p->nl == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 16;
+        label *nl = realloc(p->l, (size_t)cap * sizeof *nl);
+        if (!nl) return fclose(f), cli_fail(file, MIEN_ERR_NOMEM, "out of memory");
+        p->l = nl, p->cap = cap;
+      }
+      p->l[p->nl++] = l;
+    } else {
+      char msg[64];
+      snprintf(msg, sizeof msg, "line %d is not a label line", lineno);
+      rc = cli_fail(file, MIEN_ERR_INVALID_PARAMETER, msg);
+    }
+  }
+  fclose(f);
+  return rc;
+}
+
+static float iou(const float *a, const float *b) {
+  float iw = fminf(a[2], b[2]) - fmaxf(a[0], b[0]), ih = fminf(a[3], b[3]) - fmaxf(a[1], b[1]);
+  if (iw <= 0 || ih <= 0) return 0;
+  float inter = iw * ih;
+  return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
+}
+
+static int centred_in(const float *d, const float *r) {
+  float cx = 0.5f * (d[0] + d[2]), cy = 0.5f * (d[1] + d[3]);
+  return cx >= r[0] && cx <= r[2] && cy >= r[1] && cy <= r[3];
+}
+
+/* Verdicts of one photo's detections (sorted by score, highest first): verdict[i] = 1 true
+ * positive, 0 false positive, -1 ignored; neg[i] the negative region a false positive lies in or
+ * -1; found[k] = 1 for each face label matched. */
+static void judge(const photo *p, const mien_face *d, int nd, signed char *verdict, int *neg,
+                  unsigned char *found) {
+  memset(found, 0, (size_t)p->nl);
+  for (int i = 0; i < nd; i++) {
+    const float db[4] = {d[i].x0, d[i].y0, d[i].x1, d[i].y1};
+    int best = -1;
+    float best_iou = EVAL_IOU;
+    for (int k = 0; k < p->nl; k++) {
+      float v;
+      if (p->l[k].kind == 'f' && !found[k] && (v = iou(db, p->l[k].b)) >= best_iou)
+        best = k, best_iou = v;
+    }
+    neg[i] = -1;
+    if (best >= 0) {
+      found[best] = 1;
+      verdict[i] = has_tag(p->l[best].tags, "printed") ? -1 : 1;
+      continue;
+    }
+    verdict[i] = p->crowd || side(db) < (float)p->floor ? -1 : 0;
+    for (int k = 0; k < p->nl; k++) {
+      if (p->l[k].kind == 'f' || !centred_in(db, p->l[k].b)) continue;
+      if (p->l[k].kind == 'i')
+        verdict[i] = -1;
+      else
+        neg[i] = k, verdict[i] = 0;
+      break;
+    }
+  }
+}
+
+typedef struct {
+  char name[32];
+  int faces, found;
+} tag_count;
+
+typedef struct {
+  tag_count tags[EVAL_MAX_TAGS];
+  int ntags;
+  tag_count fp_tags[EVAL_MAX_TAGS]; /* found = false positives in regions of that tag */
+  int nfp;
+  int tp, fp, positives, tp40, fp40, big_faces, big_found;
+  mien_scored *curve; /* low-threshold detections: score, tag 1 = true positive */
+  int ncurve, curve_cap;
+} eval_stats;
+
+static tag_count *tag_slot(tag_count *t, int *n, const char *name, size_t len) {
+  for (int i = 0; i < *n; i++)
+    if (strlen(t[i].name) == len && !strncmp(t[i].name, name, len)) return &t[i];
+  if (*n == EVAL_MAX_TAGS || len >= sizeof t->name) return NULL;
+  tag_count *s = &t[(*n)++];
+  *s = (tag_count){0};
+  memcpy(s->name, name, len);
+  return s;
+}
+
+/* Adds faces and found to the count of each comma-separated tag of tags. */
+static void count_tags(tag_count *t, int *n, const char *tags, int faces, int found) {
+  for (const char *s = tags; *s;) {
+    size_t len = strcspn(s, ",");
+    tag_count *c = tag_slot(t, n, s, len);
+    if (c) c->faces += faces, c->found += found;
+    s += len + (s[len] == ',');
+  }
+}
+
+/* The default-threshold run of one photo into the counts. */
+static void add_default(eval_stats *e, const photo *p, const mien_face *d, int nd,
+                        const signed char *verdict, const int *neg, const unsigned char *found,
+                        int verbose) {
+  for (int i = 0; i < nd; i++) {
+    const float db[4] = {d[i].x0, d[i].y0, d[i].x1, d[i].y1};
+    int big = side(db) >= EVAL_BIG_FACE;
+    if (verdict[i] == 1) e->tp++, e->tp40 += big;
+    if (verdict[i] != 0) continue;
+    e->fp++, e->fp40 += big;
+    count_tags(e->fp_tags, &e->nfp, neg[i] >= 0 ? p->l[neg[i]].tags : "other", 0, 1);
+    if (verbose)
+      fprintf(stderr, "FP   %s %.0f %.0f %.0f %.0f score %.3f%s%s\n", p->path, db[0], db[1], db[2],
+              db[3], (double)d[i].score, neg[i] >= 0 ? " in " : "",
+              neg[i] >= 0 ? p->l[neg[i]].tags : "");
+  }
+  for (int k = 0; k < p->nl; k++) {
+    const label *l = &p->l[k];
+    if (l->kind != 'f') continue;
+    count_tags(e->tags, &e->ntags, l->tags, 1, found[k]);
+    if (has_tag(l->tags, "printed")) continue;
+    e->positives++;
+    if (side(l->b) >= EVAL_BIG_FACE &&
+        (has_tag(l->tags, "frontal") || has_tag(l->tags, "three-quarter")))
+      e->big_faces++, e->big_found += found[k];
+    if (verbose && !found[k])
+      fprintf(stderr, "MISS %s %.0f %.0f %.0f %.0f %s\n", p->path, l->b[0], l->b[1], l->b[2],
+              l->b[3], l->tags);
+  }
+}
+
+static int add_curve(eval_stats *e, const mien_face *d, int nd, const signed char *verdict) {
+  for (int i = 0; i < nd; i++) {
+    if (verdict[i] < 0) continue;
+    if (e->ncurve == e->curve_cap) {
+      int cap = e->curve_cap ? 2 * e->curve_cap : 1024;
+      mien_scored *c = realloc(e->curve, (size_t)cap * sizeof *c);
+      if (!c) return -1;
+      e->curve = c, e->curve_cap = cap;
+    }
+    e->curve[e->ncurve++] = (mien_scored){d[i].score, verdict[i]};
+  }
+  return 0;
+}
+
+/* Average precision, all points (VOC 2010+): the area under the precision-recall curve made
+ * monotone from the right. */
+static double average_precision(mien_scored *c, int n, int positives) {
+  if (positives == 0) return NAN;
+  mien_scored_sort(c, n, 1);
+  double *prec = malloc((size_t)(n ? n : 1) * sizeof *prec);
+  if (!prec) return NAN;
+  int tp = 0;
+  for (int i = 0; i < n; i++) tp += c[i].tag, prec[i] = (double)tp / (i + 1);
+  for (int i = n - 2; i >= 0; i--)
+    if (prec[i + 1] > prec[i]) prec[i] = prec[i + 1];
+  double ap = 0;
+  for (int i = 0; i < n; i++)
+    if (c[i].tag) ap += prec[i] / positives;
+  free(prec);
+  return ap;
+}
+
+/* Finds the faces of one photo; 0, or the exit code after reporting. */
+static int find(mien_faces *f, const char *path, const uint8_t *bytes, size_t len,
+                mien_face **faces, int *n) {
+  mien_image img;
+  mien_image_info info;
+  char err[512] = "";
+  mien_status st = mien_faces_find(f, bytes, len, NULL, 0, &img, &info, faces, n, err, sizeof err);
+  if (st != MIEN_OK) return cli_fail(path, st, err);
+  mien_image_free(&img);
+  return EXIT_OK;
+}
+
+static int eval_photo(mien_faces *def, mien_faces *low, const char *root, const photo *p,
+                      eval_stats *e, int verbose) {
+  char path[1200];
+  snprintf(path, sizeof path, "%s/%s", root, p->path);
+  size_t len;
+  uint8_t *bytes = mien_read_file(path, &len);
+  if (!bytes) return cli_fail(path, MIEN_ERR_IO, "cannot read the photo");
+  mien_face *d[2] = {NULL, NULL};
+  int nd[2] = {0, 0};
+  int rc = find(def, path, bytes, len, &d[0], &nd[0]);
+  if (rc == EXIT_OK) rc = find(low, path, bytes, len, &d[1], &nd[1]);
+  free(bytes);
+  int most = nd[0] > nd[1] ? nd[0] : nd[1];
+  signed char *verdict = malloc((size_t)most + 1);
+  int *neg = malloc(((size_t)most + 1) * sizeof *neg);
+  unsigned char *found = malloc((size_t)p->nl + 1);
+  if (rc == EXIT_OK && (!verdict || !neg || !found))
+    rc = cli_fail(path, MIEN_ERR_NOMEM, "out of memory");
+  for (int r = 0; rc == EXIT_OK && r < 2; r++) {
+    /* Best score first, so that the better of two boxes on one face takes the label. */
+    mien_scored *order = malloc(((size_t)nd[r] + 1) * sizeof *order);
+    mien_face *sorted = malloc(((size_t)nd[r] + 1) * sizeof *sorted);
+    if (!order || !sorted) {
+      free(order), free(sorted);
+      rc = cli_fail(path, MIEN_ERR_NOMEM, "out of memory");
+      break;
+    }
+    for (int i = 0; i < nd[r]; i++) order[i] = (mien_scored){d[r][i].score, i};
+    mien_scored_sort(order, nd[r], 1);
+    for (int i = 0; i < nd[r]; i++) sorted[i] = d[r][order[i].tag];
+    judge(p, sorted, nd[r], verdict, neg, found);
+    if (r == 0)
+      add_default(e, p, sorted, nd[r], verdict, neg, found, verbose);
+    else if (add_curve(e, sorted, nd[r], verdict))
+      rc = cli_fail(path, MIEN_ERR_NOMEM, "out of memory");
+    free(order), free(sorted);
+  }
+  free(verdict), free(neg), free(found), free(d[0]), free(d[1]);
+  return rc;
+}
+
+static cJSON *tag_json(const tag_count *t, int n, int recall) {
+  cJSON *o = cJSON_CreateObject();
+  for (int i = 0; i < n; i++) {
+    if (!recall) {
+      cJSON_AddNumberToObject(o, t[i].name, t[i].found);
+      continue;
+    }
+    cJSON *c = cJSON_AddObjectToObject(o, t[i].name);
+    cJSON_AddNumberToObject(c, "faces", t[i].faces);
+    cJSON_AddNumberToObject(c, "found", t[i].found);
+    cJSON_AddNumberToObject(c, "recall",
+                            t[i].faces ? round(1e4 * t[i].found / t[i].faces) / 1e4 : 0);
+  }
+  return o;
+}
+
+static double ratio(int a, int b) {
+  return b ? round(1e4 * a / b) / 1e4 : 0;
+}
+
+int cli_eval_detect(const char *labels, const char *root, const mien_faces_options *opt,
+                    int verbose) {
+  label_set s = {0};
+  int rc = read_labels(labels, &s);
+  if (rc != EXIT_OK) return set_free(&s), rc;
+  mien_faces *def = NULL, *low = NULL;
+  mien_faces_options lo = *opt;
+  char err[512] = "";
+  lo.min_score = opt->min_score > 0 ? fminf(opt->min_score, EVAL_LOW_SCORE) : EVAL_LOW_SCORE;
+  mien_status st = mien_faces_create(opt, &def, err, sizeof err);
+  if (st == MIEN_OK) st = mien_faces_create(&lo, &low, err, sizeof err);
+  if (st != MIEN_OK) rc = cli_fail("mien eval detect", st, err);
+  eval_stats e = {0};
+  double t0 = mien_now_ms();
+  for (int i = 0; rc == EXIT_OK && i < s.n; i++)
+    rc = eval_photo(def, low, root, &s.p[i], &e, verbose);
+  if (rc == EXIT_OK) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "images", s.n);
+    cJSON_AddNumberToObject(o, "faces", e.positives);
+    cJSON_AddNumberToObject(o, "true_positives", e.tp);
+    cJSON_AddNumberToObject(o, "false_positives", e.fp);
+    cJSON_AddNumberToObject(o, "precision", ratio(e.tp, e.tp + e.fp));
+    cJSON_AddNumberToObject(o, "recall", ratio(e.tp, e.positives));
+    cJSON_AddNumberToObject(o, "ap",
+                            round(1e4 * average_precision(e.curve, e.ncurve, e.positives)) / 1e4);
+    cJSON_AddNumberToObject(o, "precision_40px", ratio(e.tp40, e.tp40 + e.fp40));
+    cJSON_AddNumberToObject(o, "recall_40px_frontal_three_quarter",
+                            ratio(e.big_found, e.big_faces));
+    cJSON_AddItemToObject(o, "conditions", tag_json(e.tags, e.ntags, 1));
+    cJSON_AddItemToObject(o, "false_positives_by_region", tag_json(e.fp_tags, e.nfp, 0));
+    cJSON_AddNumberToObject(o, "seconds", round((mien_now_ms() - t0) / 100) / 10);
+    cli_print_json(stdout, o);
+  }
+  free(e.curve);
+  mien_faces_free(def);
+  mien_faces_free(low);
+  set_free(&s);
+  return rc;
+}
