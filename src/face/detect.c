@@ -361,6 +361,27 @@ mien_status mien_faces_detect_scaled(mien_faces *f, const mien_image *img, int s
   return MIEN_OK;
 }
 
+mien_status mien_faces_find(mien_faces *f, const uint8_t *bytes, size_t len,
+                            const mien_image_limits *lim, int full_res, mien_image *img,
+                            mien_image_info *info, mien_face **faces, int *n, char *err,
+                            size_t errlen) {
+  *faces = NULL, *n = 0;
+  mien_status st = mien_faces_decode(f, bytes, len, lim, 0, img, info, err, errlen);
+  if (st != MIEN_OK) return st;
+  st = mien_faces_detect_scaled(f, img, info->scale, faces, n, err, errlen);
+  if (st == MIEN_OK && full_res && info->scale > 1) {
+    mien_image_free(img);
+    st = mien_faces_decode(f, bytes, len, lim, 1, img, NULL, err, errlen);
+    if (st != MIEN_OK) *img = (mien_image){0};
+  }
+  if (st != MIEN_OK) {
+    mien_image_free(img);
+    free(*faces);
+    *faces = NULL, *n = 0;
+  }
+  return st;
+}
+
 mien_status mien_faces_detect(mien_faces *f, const mien_image *img, mien_face **faces, int *n,
                               char *err, size_t errlen) {
   return mien_faces_detect_scaled(f, img, 1, faces, n, err, errlen);
