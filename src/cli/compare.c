@@ -551,6 +551,7 @@ static void eval_usage(FILE *f) {
           "       mien eval calibrate --images DIR [--threads N] [--flip]\n"
           "       mien eval detect --labels FILE [--root DIR] [--detector D] [--min-score P]\n"
           "                        [--min-face PX] [--threads N] [--verbose]\n"
+          "                        [--transform rotate:DEG|scale:PX|occlude:F|blur:S|gamma:G]\n"
           "  lfw: LFW verification (DIR/Name/Name_NNNN.jpg, pairs.txt with header FOLDS N). Each\n"
           "    image's face is the detected one nearest the centre; where none is detected the\n"
           "    landmarks are found on the central half of the image (deep-funneled LFW's face\n"
@@ -567,18 +568,28 @@ static void eval_usage(FILE *f) {
           "    threshold in effect, recall per condition tag, false positives per negative\n"
           "    region (hand, arm, animal...), and AP (IoU >= 0.5). --verbose lists every miss and\n"
           "    false positive on stderr. --detector, --min-score, --min-face as mien detect.\n"
+          "    --transform changes every photo and its labels before detection: rotate by DEG\n"
+          "    about the centre (faces leaving the frame are ignored), scale so that the median\n"
+          "    face is PX pixels, occlude the lower fraction F of every face with grey, blur\n"
+          "    (sigma S px), or apply gamma G (above 1 darkens).\n"
           "  --threads N: workers (default: one per core); --flip: add the mirrored face's\n"
           "    embedding (flip augmentation).\n");
 }
 
 int cmd_eval(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"images", required_argument, NULL, 'i'},   {"pairs", required_argument, NULL, 'p'},
-      {"threads", required_argument, NULL, 't'},  {"flip", no_argument, NULL, 'f'},
-      {"labels", required_argument, NULL, 'l'},   {"root", required_argument, NULL, 'r'},
-      {"detector", required_argument, NULL, 'd'}, {"min-score", required_argument, NULL, 's'},
-      {"min-face", required_argument, NULL, 'm'}, {"verbose", no_argument, NULL, 'v'},
-      {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"images", required_argument, NULL, 'i'},
+                                       {"pairs", required_argument, NULL, 'p'},
+                                       {"threads", required_argument, NULL, 't'},
+                                       {"flip", no_argument, NULL, 'f'},
+                                       {"labels", required_argument, NULL, 'l'},
+                                       {"root", required_argument, NULL, 'r'},
+                                       {"detector", required_argument, NULL, 'd'},
+                                       {"min-score", required_argument, NULL, 's'},
+                                       {"min-face", required_argument, NULL, 'm'},
+                                       {"verbose", no_argument, NULL, 'v'},
+                                       {"transform", required_argument, NULL, 'T'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
   if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
     return usage_exit(eval_usage, 'h');
   int lfw = argc >= 2 && !strcmp(argv[1], "lfw"), cal = argc >= 2 && !strcmp(argv[1], "calibrate");
@@ -586,7 +597,7 @@ int cmd_eval(int argc, char **argv) {
   if (!lfw && !cal && !det) return usage_exit(eval_usage, '?');
   eval_args a = {0};
   mien_faces_options fo = {0};
-  const char *labels = NULL, *root = NULL;
+  const char *labels = NULL, *root = NULL, *transform = NULL;
   int verbose = 0;
   int c;
   while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
@@ -623,6 +634,9 @@ int cmd_eval(int argc, char **argv) {
     case 'v':
       verbose = 1;
       break;
+    case 'T':
+      transform = optarg;
+      break;
     default:
       return usage_exit(eval_usage, c);
     }
@@ -633,7 +647,7 @@ int cmd_eval(int argc, char **argv) {
     const char *shared = getenv("MIEN_SHARED");
     snprintf(def_root, sizeof def_root, "%s/data", shared && *shared ? shared : "../shared");
     fo.threads = a.threads;
-    return cli_eval_detect(labels, root ? root : def_root, &fo, verbose);
+    return cli_eval_detect(labels, root ? root : def_root, &fo, transform, verbose);
   }
   if (optind != argc - 1 || !a.images || (lfw && !a.pairs) || (cal && a.pairs))
     return usage_exit(eval_usage, '?');

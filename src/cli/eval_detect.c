@@ -250,30 +250,253 @@ static double average_precision(mien_scored *c, int n, int positives) {
   return ap;
 }
 
-/* Finds the faces of one photo; 0, or the exit code after reporting. */
+/* ---- synthetic transforms (--transform KIND:VALUE), applied to the decoded photo and its labels
+ * ---- */
+
+typedef enum { TF_NONE, TF_ROTATE, TF_SCALE, TF_OCCLUDE, TF_BLUR, TF_GAMMA } tf_kind;
+
+typedef struct {
+  tf_kind kind;
+  float value;
+} transform;
+
+static float label_cx(const label *l) {
+  return 0.5f * (l->b[0] + l->b[2]);
+}
+static float label_cy(const label *l) {
+  return 0.5f * (l->b[1] + l->b[3]);
+}
+
+/* The planes R,G,B of a warp back into an interleaved image of the same size. */
+static void planes_to_rgb(const float *pl, mien_image *img) {
+  size_t n = (size_t)img->w * img->h;
+  for (size_t i = 0; i < n; i++)
+    for (int c = 0; c < 3; c++) {
+      float v = pl[c * n + i];
+      img->rgb[3 * i + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+    }
+}
+
+/* img warped by M (output pixel -> source, as mien_image_warp_affine_to_tensor) into ow x oh. */
+static int warp(mien_image *img, const float M[6], int ow, int oh) {
+  float *pl = malloc((size_t)3 * ow * oh * sizeof *pl);
+  uint8_t *rgb = malloc((size_t)3 * ow * oh);
+  if (!pl || !rgb || mien_image_warp_affine_to_tensor(img, M, ow, oh, 0, 1, pl) != MIEN_IMG_OK) {
+    free(pl), free(rgb);
+    return -1;
+  }
+  free(img->rgb);
+  *img = (mien_image){ow, oh, rgb};
+  planes_to_rgb(pl, img);
+  free(pl);
+  return 0;
+}
+
+/* In-place box averaging by an integer factor k: the anti-aliasing before a bilinear downscale. */
+static void box_shrink(mien_image *img, int k) {
+  int ow = img->w / k, oh = img->h / k;
+  for (int y = 0; y < oh; y++)
+    for (int x = 0; x < ow; x++)
+      for (int c = 0; c < 3; c++) {
+        int sum = 0;
+        for (int dy = 0; dy < k; dy++)
+          for (int dx = 0; dx < k; dx++)
+            sum += img->rgb[3 * ((size_t)(y * k + dy) * img->w + (x * k + dx)) + c];
+        img->rgb[3 * ((size_t)y * ow + x) + c] = (uint8_t)(sum / (k * k));
+      }
+  img->w = ow, img->h = oh;
+}
+
+static int by_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Scale so that the median labelled face becomes `side` px; never enlarges. */
+static int tf_scale(mien_image *img, photo *p, float side_px) {
+  float *sides = malloc(((size_t)p->nl + 1) * sizeof *sides);
+  if (!sides) return -1;
+  int n = 0;
+  for (int k = 0; k < p->nl; k++)
+    if (p->l[k].kind == 'f') sides[n++] = side(p->l[k].b);
+  float s = 1;
+  if (n) {
+    qsort(sides, (size_t)n, sizeof *sides, by_float);
+    s = fminf(1, side_px / sides[n / 2]);
+  }
+  free(sides);
+  int k = (int)(1 / s);
+  if (k >= 2) box_shrink(img, k);
+  float rest = s * k > 0 && k >= 2 ? s * k : s; /* what bilinear still has to do */
+  int ow = (int)(img->w * rest), oh = (int)(img->h * rest);
+  if (ow < 1 || oh < 1) return -1;
+  const float M[6] = {1 / rest, 0, 0.5f / rest - 0.5f, 0, 1 / rest, 0.5f / rest - 0.5f};
+  if (rest < 0.999f && warp(img, M, ow, oh)) return -1;
+  for (int i = 0; i < p->nl; i++)
+    for (int c = 0; c < 4; c++) p->l[i].b[c] *= s;
+  p->floor = (int)fmaxf(8, p->floor * s);
+  return 0;
+}
+
+/* Rotation by deg about the centre, same canvas; a face whose box leaves it becomes ignored. */
+static int tf_rotate(mien_image *img, photo *p, float deg) {
+  float a = deg * (float)M_PI / 180, c = cosf(a), s = sinf(a);
+  float cx = 0.5f * (img->w - 1), cy = 0.5f * (img->h - 1);
+  /* output (x, y) -> source: R(-a) about the centre */
+  const float M[6] = {c, s, cx - c * cx - s * cy, -s, c, cy + s * cx - c * cy};
+  if (warp(img, M, img->w, img->h)) return -1;
+  for (int i = 0; i < p->nl; i++) {
+    label *l = &p->l[i];
+    float x = label_cx(l) - cx, y = label_cy(l) - cy;
+    float nx = c * x - s * y + cx, ny = s * x + c * y + cy;
+    float hw = 0.5f * (l->b[2] - l->b[0]), hh = 0.5f * (l->b[3] - l->b[1]);
+    l->b[0] = nx - hw, l->b[1] = ny - hh, l->b[2] = nx + hw, l->b[3] = ny + hh;
+    if (l->kind == 'f' && (l->b[0] < 0 || l->b[1] < 0 || l->b[2] > img->w || l->b[3] > img->h))
+      l->kind = 'i';
+  }
+  return 0;
+}
+
+/* A mid-grey patch over the lower `frac` of every labelled face (a mask, a hand, a scarf). */
+static void tf_occlude(mien_image *img, const photo *p, float frac) {
+  for (int i = 0; i < p->nl; i++) {
+    const label *l = &p->l[i];
+    if (l->kind != 'f') continue;
+    int x0 = (int)fmaxf(0, l->b[0]), x1 = (int)fminf((float)img->w, l->b[2]);
+    int y0 = (int)fmaxf(0, l->b[3] - frac * (l->b[3] - l->b[1])),
+        y1 = (int)fminf((float)img->h, l->b[3]);
+    for (int y = y0; y < y1; y++)
+      memset(img->rgb + 3 * ((size_t)y * img->w + x0), 128, 3 * (size_t)(x1 > x0 ? x1 - x0 : 0));
+  }
+}
+
+/* Three box-blur passes of radius r approximate a Gaussian of sigma ~ r (per axis). */
+static int tf_blur(mien_image *img, float sigma) {
+  int r = (int)lroundf(sigma);
+  if (r < 1) return 0;
+  int n = img->w > img->h ? img->w : img->h;
+  int *acc = malloc(((size_t)n + 1) * 3 * sizeof *acc);
+  if (!acc) return -1;
+  for (int pass = 0; pass < 6; pass++) {
+    int horiz = pass % 2 == 0, len = horiz ? img->w : img->h, lines = horiz ? img->h : img->w;
+    size_t step = horiz ? 3 : 3 * (size_t)img->w;
+    for (int line = 0; line < lines; line++) {
+      uint8_t *base = img->rgb + (horiz ? 3 * (size_t)line * img->w : 3 * (size_t)line);
+      for (int c = 0; c < 3; c++) {
+        acc[c] = 0;
+        for (int i = 0; i < len; i++) acc[3 * (i + 1) + c] = acc[3 * i + c] + base[i * step + c];
+      }
+      for (int i = 0; i < len; i++) {
+        int lo = i - r < 0 ? 0 : i - r, hi = i + r + 1 > len ? len : i + r + 1;
+        for (int c = 0; c < 3; c++)
+          base[i * step + c] = (uint8_t)((acc[3 * hi + c] - acc[3 * lo + c]) / (hi - lo));
+      }
+    }
+  }
+  free(acc);
+  return 0;
+}
+
+static void tf_gamma(mien_image *img, float g) {
+  uint8_t lut[256];
+  for (int v = 0; v < 256; v++) lut[v] = (uint8_t)lroundf(255 * powf(v / 255.0f, g));
+  for (size_t i = 0; i < (size_t)3 * img->w * img->h; i++) img->rgb[i] = lut[img->rgb[i]];
+}
+
+static int apply_transform(const transform *t, mien_image *img, photo *p) {
+  switch (t->kind) {
+  case TF_ROTATE:
+    return tf_rotate(img, p, t->value);
+  case TF_SCALE:
+    return tf_scale(img, p, t->value);
+  case TF_OCCLUDE:
+    tf_occlude(img, p, t->value);
+    return 0;
+  case TF_BLUR:
+    return tf_blur(img, t->value);
+  case TF_GAMMA:
+    tf_gamma(img, t->value);
+    return 0;
+  case TF_NONE:
+    break;
+  }
+  return 0;
+}
+
+static int cli_eval_parse_transform(const char *arg, transform *t) {
+  static const struct {
+    const char *name;
+    tf_kind kind;
+    float lo, hi;
+  } kinds[] = {{"rotate", TF_ROTATE, -90, 90},
+               {"scale", TF_SCALE, 8, 4096},
+               {"occlude", TF_OCCLUDE, 0, 1},
+               {"blur", TF_BLUR, 0, 64},
+               {"gamma", TF_GAMMA, 0.1f, 10}};
+  const char *colon = strchr(arg, ':');
+  if (!colon) return -1;
+  for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+    if (strncmp(arg, kinds[i].name, (size_t)(colon - arg)) || kinds[i].name[colon - arg]) continue;
+    char *end;
+    float v = strtof(colon + 1, &end);
+    if (end == colon + 1 || *end || v < kinds[i].lo || v > kinds[i].hi) return -1;
+    *t = (transform){kinds[i].kind, v};
+    return 0;
+  }
+  return -1;
+}
+
+/* Finds the faces of one photo; 0, or the exit code after reporting. Without a transform it is
+ * mien_faces_find on the file's bytes; with one, detection on the transformed full image. */
 static int find(mien_faces *f, const char *path, const uint8_t *bytes, size_t len,
-                mien_face **faces, int *n) {
-  mien_image img;
-  mien_image_info info;
+                const mien_image *transformed, mien_face **faces, int *n) {
   char err[512] = "";
-  mien_status st = mien_faces_find(f, bytes, len, NULL, 0, &img, &info, faces, n, err, sizeof err);
+  mien_status st;
+  if (transformed) {
+    st = mien_faces_detect(f, transformed, faces, n, err, sizeof err);
+  } else {
+    mien_image img;
+    mien_image_info info;
+    st = mien_faces_find(f, bytes, len, NULL, 0, &img, &info, faces, n, err, sizeof err);
+    if (st == MIEN_OK) mien_image_free(&img);
+  }
+  return st == MIEN_OK ? EXIT_OK : cli_fail(path, st, err);
+}
+
+/* The photo's labels, transformed with its pixels when t asks for it (*img then holds them). */
+static int prepare(const transform *t, const char *path, const uint8_t *bytes, size_t len, photo *p,
+                   mien_image *img) {
+  if (t->kind == TF_NONE) return EXIT_OK;
+  char err[512] = "";
+  mien_status st = mien_decode_image(bytes, len, img, err, sizeof err);
   if (st != MIEN_OK) return cli_fail(path, st, err);
-  mien_image_free(&img);
+  if (apply_transform(t, img, p)) {
+    mien_image_free(img);
+    return cli_fail(path, MIEN_ERR_NOMEM, "the transform failed (out of memory)");
+  }
   return EXIT_OK;
 }
 
-static int eval_photo(mien_faces *def, mien_faces *low, const char *root, const photo *p,
-                      eval_stats *e, int verbose) {
+static int eval_photo(mien_faces *def, mien_faces *low, const char *root, const transform *t,
+                      const photo *orig, eval_stats *e, int verbose) {
   char path[1200];
-  snprintf(path, sizeof path, "%s/%s", root, p->path);
+  snprintf(path, sizeof path, "%s/%s", root, orig->path);
   size_t len;
   uint8_t *bytes = mien_read_file(path, &len);
   if (!bytes) return cli_fail(path, MIEN_ERR_IO, "cannot read the photo");
+  photo pc = *orig, *p = &pc;
+  pc.l = malloc(((size_t)orig->nl + 1) * sizeof *pc.l);
+  if (!pc.l) return free(bytes), cli_fail(path, MIEN_ERR_NOMEM, "out of memory");
+  memcpy(pc.l, orig->l, (size_t)orig->nl * sizeof *pc.l);
+  mien_image img = {0};
+  int rc = prepare(t, path, bytes, len, p, &img);
+  const mien_image *timg = t->kind == TF_NONE ? NULL : &img;
   mien_face *d[2] = {NULL, NULL};
   int nd[2] = {0, 0};
-  int rc = find(def, path, bytes, len, &d[0], &nd[0]);
-  if (rc == EXIT_OK) rc = find(low, path, bytes, len, &d[1], &nd[1]);
+  if (rc == EXIT_OK) rc = find(def, path, bytes, len, timg, &d[0], &nd[0]);
+  if (rc == EXIT_OK) rc = find(low, path, bytes, len, timg, &d[1], &nd[1]);
   free(bytes);
+  mien_image_free(&img);
   int most = nd[0] > nd[1] ? nd[0] : nd[1];
   signed char *verdict = malloc((size_t)most + 1);
   int *neg = malloc(((size_t)most + 1) * sizeof *neg);
@@ -299,7 +522,7 @@ static int eval_photo(mien_faces *def, mien_faces *low, const char *root, const 
       rc = cli_fail(path, MIEN_ERR_NOMEM, "out of memory");
     free(order), free(sorted);
   }
-  free(verdict), free(neg), free(found), free(d[0]), free(d[1]);
+  free(verdict), free(neg), free(found), free(d[0]), free(d[1]), free(pc.l);
   return rc;
 }
 
@@ -324,7 +547,12 @@ static double ratio(int a, int b) {
 }
 
 int cli_eval_detect(const char *labels, const char *root, const mien_faces_options *opt,
-                    int verbose) {
+                    const char *transform_arg, int verbose) {
+  transform t = {TF_NONE, 0};
+  if (transform_arg && cli_eval_parse_transform(transform_arg, &t))
+    return cli_fail(transform_arg, MIEN_ERR_INVALID_PARAMETER,
+                    "--transform takes rotate:DEG (-90..90), scale:PX (median face side), "
+                    "occlude:FRACTION, blur:SIGMA or gamma:G");
   label_set s = {0};
   int rc = read_labels(labels, &s);
   if (rc != EXIT_OK) return set_free(&s), rc;
@@ -338,9 +566,10 @@ int cli_eval_detect(const char *labels, const char *root, const mien_faces_optio
   eval_stats e = {0};
   double t0 = mien_now_ms();
   for (int i = 0; rc == EXIT_OK && i < s.n; i++)
-    rc = eval_photo(def, low, root, &s.p[i], &e, verbose);
+    rc = eval_photo(def, low, root, &t, &s.p[i], &e, verbose);
   if (rc == EXIT_OK) {
     cJSON *o = cJSON_CreateObject();
+    if (transform_arg) cJSON_AddStringToObject(o, "transform", transform_arg);
     cJSON_AddNumberToObject(o, "images", s.n);
     cJSON_AddNumberToObject(o, "faces", e.positives);
     cJSON_AddNumberToObject(o, "true_positives", e.tp);
