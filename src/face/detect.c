@@ -166,6 +166,29 @@ static mien_status decode_yunet(const mien_workspace *ws, const pass_geom *g, de
 
 /* One detector run: the crop (0, 0, cw, ch) of img (zero-padded past the image) at iw x ih.
  * Appends every candidate scoring at least min_score, in image pixels, before NMS. */
+/* ---- calibrated confidence ----
+ * The detectors' raw scores mean different things (YuNet's 0.75 finds what fr_detect's 0.9 finds,
+ * at the same precision on bench/data/wild-labels.tsv: docs/detection.md), so every score leaves
+ * detection mapped piecewise linearly through (0, 0), (knee, MIEN_DETECT_MIN_SCORE), (1, 1), the
+ * knee being the detector's raw score at the default threshold's precision. Confidence 90 then
+ * means the same whichever detector ran, and one threshold serves them all. */
+
+static float knee(const mien_faces *f) {
+  return f->yunet ? MIEN_YUNET_RAW_KNEE : MIEN_DETECT_MIN_SCORE;
+}
+
+static float calibrate(const mien_faces *f, float raw) {
+  float k = knee(f), t = MIEN_DETECT_MIN_SCORE;
+  if (k == t) return raw; /* fr_detect: exactly its own score */
+  return raw <= k ? raw * t / k : t + (raw - k) * (1 - t) / (1 - k);
+}
+
+static float uncalibrate(const mien_faces *f, float c) {
+  float k = knee(f), t = MIEN_DETECT_MIN_SCORE;
+  if (k == t) return c;
+  return c <= t ? c * k / t : k + (c - t) * (1 - k) / (1 - t);
+}
+
 static mien_status run_pass(mien_faces *f, const mien_image *img, const pass_geom *g, det_list *l,
                             char *err, size_t errlen) {
   const mien_plan *plan;
@@ -183,7 +206,10 @@ static mien_status run_pass(mien_faces *f, const mien_image *img, const pass_geo
   const float *in = f->tensor;
   st = mien_run(plan, f->ws, &in);
   if (st != MIEN_OK) return st;
-  return f->yunet ? decode_yunet(f->ws, g, l) : decode_fr_detect(plan, f->ws, g, l);
+  int from = l->n;
+  st = f->yunet ? decode_yunet(f->ws, g, l) : decode_fr_detect(plan, f->ws, g, l);
+  for (int i = from; i < l->n; i++) l->d[i].score = calibrate(f, l->d[i].score);
+  return st;
 }
 
 mien_status mien_faces_detect_raw(mien_faces *f, const mien_image *img, int iw, int ih,
@@ -197,6 +223,7 @@ mien_status mien_faces_detect_raw(mien_faces *f, const mien_image *img, int iw, 
     free(l.d);
     return st;
   }
+  for (int i = 0; i < l.n; i++) l.d[i].score = uncalibrate(f, l.d[i].score);
   *dets = l.d, *n = l.n;
   return MIEN_OK;
 }
@@ -231,14 +258,19 @@ static pass_geom pass_at(const mien_faces *f, const mien_image *img, float s) {
   return g;
 }
 
-/* The passes for an image of w x h decoded at 1/scale: at most MIEN_MAX_PASSES, finest first. */
-static int plan_pyramid(const mien_faces *f, int w, int h, int scale, pass_geom *passes) {
+/* The threshold in effect (calibrated). */
+static float min_score(const mien_faces *f) {
+  return f->opt.min_score > 0 ? f->opt.min_score : MIEN_DETECT_MIN_SCORE;
+}
+
+/* The passes for an image of w x h decoded at 1/scale, keeping candidates of calibrated score
+ * `keep` and up: at most MIEN_MAX_PASSES, finest first. */
+static int plan_passes(const mien_faces *f, int w, int h, int scale, float keep,
+                       pass_geom *passes) {
   const mien_image shape = {w, h, NULL};
   int full_max = (w > h ? w : h) * scale, short_side = w < h ? w : h;
   float s = finest_scale(f, full_max) * (float)scale; /* relative to the decoded image */
-  float min_score = f->opt.min_score > 0 ? f->opt.min_score
-                    : f->yunet           ? MIEN_YUNET_MIN_SCORE
-                                         : MIEN_DETECT_MIN_SCORE;
+  float raw_min = uncalibrate(f, keep);
   int n = 0;
   for (;;) {
     if (s > 1) s = 1;
@@ -246,7 +278,7 @@ static int plan_pyramid(const mien_faces *f, int w, int h, int scale, pass_geom 
     int last = short_side * s <= DET_FACE_MAX || n == MIEN_MAX_PASSES - 1;
     g.lo = n == 0 ? 0 : DET_FACE_MIN;
     g.hi = last ? INFINITY : DET_FACE_MAX;
-    g.min_score = min_score;
+    g.min_score = raw_min;
     passes[n++] = g;
     if (last) return n;
     s /= PYRAMID_STEP;
@@ -256,21 +288,71 @@ static int plan_pyramid(const mien_faces *f, int w, int h, int scale, pass_geom 
 int mien_faces_pyramid(const mien_faces *f, int w, int h, int scale,
                        int sizes[MIEN_MAX_PASSES][2]) {
   pass_geom passes[MIEN_MAX_PASSES];
-  int n = plan_pyramid(f, w, h, scale, passes);
+  int n = plan_passes(f, w, h, scale, min_score(f), passes);
   for (int i = 0; i < n; i++) sizes[i][0] = passes[i].iw, sizes[i][1] = passes[i].ih;
   return n;
 }
 
-static mien_status detect_pyramid(mien_faces *f, const mien_image *img, int scale, det_list *l,
-                                  char *err, size_t errlen) {
+/* One detector's pyramid: its candidates of calibrated score `keep` and up, after NMS. */
+static mien_status detect_pyramid(mien_faces *f, const mien_image *img, int scale, float keep,
+                                  det_list *l, char *err, size_t errlen) {
   pass_geom passes[MIEN_MAX_PASSES];
-  int n = plan_pyramid(f, img->w, img->h, scale, passes);
+  int n = plan_passes(f, img->w, img->h, scale, keep, passes);
   for (int i = 0; i < n; i++) {
     mien_status st = run_pass(f, img, &passes[i], l, err, errlen);
     if (st != MIEN_OK) return st;
   }
   nms(l);
   return MIEN_OK;
+}
+
+/* Fusion ("fusion:PATH"): fr_detect's and YuNet's candidates, each a second opinion on the other.
+ * A face both see (IoU >= FUSE_IOU, the other at FUSE_OPINION or more) keeps fr_detect's box (the
+ * one the landmark model was tuned on) and the higher score; a face one alone sees keeps its box
+ * and loses FUSE_SOLO_PENALTY, so that a single opinion needs more to pass the threshold. */
+#define FUSE_IOU 0.4f
+#define FUSE_OPINION 0.5f
+#define FUSE_SOLO_PENALTY 0.05f
+
+static mien_status detect_fused(mien_faces *f, const mien_image *img, int scale, det_list *l,
+                                char *err, size_t errlen) {
+  float t = min_score(f), keep = fminf(t, FUSE_OPINION);
+  det_list o = {0};
+  mien_status st = detect_pyramid(f, img, scale, keep, l, err, errlen);
+  if (st == MIEN_OK) st = detect_pyramid(f->second, img, scale, keep, &o, err, errlen);
+  char *used = st == MIEN_OK ? calloc((size_t)o.n + 1, 1) : NULL;
+  if (st == MIEN_OK && !used) st = MIEN_ERR_NOMEM;
+  for (int i = 0; st == MIEN_OK && i < l->n; i++) {
+    int best = -1;
+    float best_iou = FUSE_IOU;
+    for (int k = 0; k < o.n; k++) {
+      float v;
+      if (!used[k] && (v = iou(&l->d[i], &o.d[k])) >= best_iou) best = k, best_iou = v;
+    }
+    if (best >= 0)
+      used[best] = 1, l->d[i].score = fmaxf(l->d[i].score, o.d[best].score);
+    else
+      l->d[i].score -= FUSE_SOLO_PENALTY;
+  }
+  for (int k = 0; st == MIEN_OK && k < o.n; k++)
+    if (!used[k])
+      st =
+          det_push(l, o.d[k].x0, o.d[k].y0, o.d[k].x1, o.d[k].y1, o.d[k].score - FUSE_SOLO_PENALTY);
+  free(used);
+  free(o.d);
+  if (st != MIEN_OK) return st;
+  int kept = 0;
+  for (int i = 0; i < l->n; i++)
+    if (l->d[i].score >= t) l->d[kept++] = l->d[i];
+  l->n = kept;
+  nms(l);
+  return MIEN_OK;
+}
+
+static mien_status detect_all(mien_faces *f, const mien_image *img, int scale, det_list *l,
+                              char *err, size_t errlen) {
+  return f->second ? detect_fused(f, img, scale, l, err, errlen)
+                   : detect_pyramid(f, img, scale, min_score(f), l, err, errlen);
 }
 
 /* ---- decoding for detection ---- */
@@ -331,7 +413,7 @@ mien_status mien_faces_detect_scaled(mien_faces *f, const mien_image *img, int s
     return MIEN_ERR_INVALID_PARAMETER;
   }
   det_list l = {0};
-  mien_status st = detect_pyramid(f, img, scale, &l, err, errlen);
+  mien_status st = detect_all(f, img, scale, &l, err, errlen);
   mien_face *out = NULL;
   if (st == MIEN_OK && l.n > 0) {
     /* Largest first, and at most Rekognition's 100: landmarks only for the faces returned. */

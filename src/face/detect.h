@@ -9,9 +9,10 @@
 
 #include "face/face.h"
 
-/* Default score threshold of the default detector, and of YuNet. */
+/* Default threshold of the calibrated confidence (detect.c), whatever the detector; YuNet's raw
+ * score that maps onto it (fr_detect's raw score is its calibrated one). */
 #define MIEN_DETECT_MIN_SCORE 0.9f
-#define MIEN_YUNET_MIN_SCORE 0.75f
+#define MIEN_YUNET_RAW_KNEE 0.75f
 
 /* min_face when the caller gives none: Rekognition's documented floor, 40 px in a 1920x1080
  * image and proportionally more in larger ones, but at least MIEN_MIN_FACE_FLOOR in small images.

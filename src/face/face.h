@@ -25,15 +25,15 @@ typedef struct {
   float score;          /* detector probability, 0..1 */
   mien_pt lm68[68];     /* landmarks, pixels; valid when has_landmarks */
   int has_landmarks;
-  float yaw, pitch, roll;        /* degrees, Rekognition's convention */
-  float brightness, sharpness;   /* 0..100 */
+  float yaw, pitch, roll;      /* degrees, Rekognition's convention */
+  float brightness, sharpness; /* 0..100 */
 } mien_face;
 
 typedef struct {
   int threads;          /* 0 = cores */
   int min_face;         /* smallest face side to look for, pixels of the image; 0 = default */
   float min_score;      /* detection threshold 0..1; 0 = default */
-  const char *detector; /* NULL or "default": fr_detect; "yunet:PATH" */
+  const char *detector; /* NULL or "default": fr_detect; "yunet:PATH"; "fusion:PATH": both */
 } mien_faces_options;
 
 typedef struct mien_faces mien_faces;
