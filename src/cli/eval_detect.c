@@ -18,6 +18,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "api/ops.h"
 #include "cli/cli.h"
 #include "face/detect.h"
 #include "face/eval.h"
@@ -157,13 +158,18 @@ typedef struct {
   int faces, found;
 } tag_count;
 
+/* The QualityFilter levels IndexFaces applies (ops_faces.c), measured on the true and false
+ * positives at the threshold in effect. */
+static const char *const quality_levels[4] = {"LOW", "MEDIUM", "AUTO", "HIGH"};
+
 typedef struct {
   tag_count tags[EVAL_MAX_TAGS];
   int ntags;
   tag_count fp_tags[EVAL_MAX_TAGS]; /* found = false positives in regions of that tag */
   int nfp;
   int tp, fp, positives, tp40, fp40, big_faces, big_found;
-  mien_scored *curve; /* low-threshold detections: score, tag 1 = true positive */
+  int kept_tp[4], kept_fp[4]; /* per QualityFilter level (quality_levels): detections it keeps */
+  mien_scored *curve;         /* low-threshold detections: score, tag 1 = true positive */
   int ncurve, curve_cap;
 } eval_stats;
 
@@ -194,6 +200,12 @@ static void add_default(eval_stats *e, const photo *p, const mien_face *d, int n
   for (int i = 0; i < nd; i++) {
     const float db[4] = {d[i].x0, d[i].y0, d[i].x1, d[i].y1};
     int big = side(db) >= EVAL_BIG_FACE;
+    for (int q = 0; q < 4 && verdict[i] >= 0; q++) {
+      cJSON *reasons = cJSON_CreateArray();
+      int kept = op_quality_reasons(&d[i], quality_levels[q], reasons) == 0;
+      cJSON_Delete(reasons);
+      e->kept_tp[q] += kept && verdict[i] == 1, e->kept_fp[q] += kept && verdict[i] == 0;
+    }
     if (verdict[i] == 1) e->tp++, e->tp40 += big;
     if (verdict[i] != 0) continue;
     e->fp++, e->fp40 += big;
@@ -583,6 +595,12 @@ int cli_eval_detect(const char *labels, const char *root, const mien_faces_optio
                             ratio(e.big_found, e.big_faces));
     cJSON_AddItemToObject(o, "conditions", tag_json(e.tags, e.ntags, 1));
     cJSON_AddItemToObject(o, "false_positives_by_region", tag_json(e.fp_tags, e.nfp, 0));
+    cJSON *qf = cJSON_AddObjectToObject(o, "quality_filter");
+    for (int q = 0; q < 4; q++) {
+      cJSON *l = cJSON_AddObjectToObject(qf, quality_levels[q]);
+      cJSON_AddNumberToObject(l, "true_positives_kept", e.kept_tp[q]);
+      cJSON_AddNumberToObject(l, "false_positives_kept", e.kept_fp[q]);
+    }
     cJSON_AddNumberToObject(o, "seconds", round((mien_now_ms() - t0) / 100) / 10);
     cli_print_json(stdout, o);
   }
