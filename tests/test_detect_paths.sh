@@ -6,8 +6,9 @@
 # same boxes, to the printed precision, for the same bytes. The web page calls DetectFaces.
 #
 # Images: $DETECT_PATHS_IMAGES (space-separated files) when set; else every JPEG and PNG under
-# tests/data/ and every photo bench/data/wild-labels.tsv names under $MIEN_SHARED/data. Exit 77
-# when there is none. Env: MIEN_BUILD, MIEN_SHARED (tests/lib.sh).
+# tests/data/, the six group photos bench/detect.sh fetches into build/npm/ when there, and every
+# photo bench/data/wild-labels.tsv names under $MIEN_SHARED/data. Exit 77 when there is none.
+# Env: MIEN_BUILD, MIEN_SHARED (tests/lib.sh).
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,6 +27,9 @@ if [[ -n ${DETECT_PATHS_IMAGES:-} ]]; then
 else
   while IFS= read -r f; do images+=("$f"); done < <(find tests/data -maxdepth 2 -type f \
     \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) 2>/dev/null | sort)
+  for f in build/npm/face-api/package/demo/sample{1,2,3,4,5,6}.jpg; do
+    [[ -f $f ]] && images+=("$f")
+  done
   if [[ -d $DATA ]]; then
     while IFS= read -r p; do
       [[ -f $DATA/$p ]] && images+=("$DATA/$p")

@@ -164,31 +164,45 @@ static mien_status decode_yunet(const mien_workspace *ws, const pass_geom *g, de
   return MIEN_OK;
 }
 
-/* One detector run: the crop (0, 0, cw, ch) of img (zero-padded past the image) at iw x ih.
- * Appends every candidate scoring at least min_score, in image pixels, before NMS. */
 /* ---- calibrated confidence ----
- * The detectors' raw scores mean different things (YuNet's 0.75 finds what fr_detect's 0.9 finds,
- * at the same precision on bench/data/wild-labels.tsv: docs/detection.md), so every score leaves
- * detection mapped piecewise linearly through (0, 0), (knee, MIEN_DETECT_MIN_SCORE), (1, 1), the
- * knee being the detector's raw score at the default threshold's precision. Confidence 90 then
- * means the same whichever detector ran, and one threshold serves them all. */
+ * The detectors' raw scores mean different things, so every score leaves detection mapped to a
+ * calibrated confidence: fr_detect's own score, and for YuNet a piecewise-linear map whose knots
+ * match fr_detect's (bench/data/wild-labels.tsv, docs/detection.md): raw 0.75 keeps the
+ * precision fr_detect has at 0.9 (the default threshold), and 0.816, 0.859, 0.899 keep the
+ * shares of detections fr_detect has at 0.95, 0.99, 0.999 (the QualityFilter bars). Confidence
+ * 90 then means the same whichever detector ran, and one threshold serves them all. */
 
-static float knee(const mien_faces *f) {
-  return f->yunet ? MIEN_YUNET_RAW_KNEE : MIEN_DETECT_MIN_SCORE;
+typedef struct {
+  float raw, calibrated;
+} score_knot;
+
+static const score_knot yunet_knots[] = {
+    {0, 0},           {MIEN_YUNET_RAW_KNEE, MIEN_DETECT_MIN_SCORE},
+    {0.816f, 0.95f},  {0.859f, 0.99f},
+    {0.899f, 0.999f}, {1, 1}};
+
+/* Piecewise-linear through the knots, from the `from` field to the other. */
+static float through_knots(float v, int from_raw) {
+  const int n = (int)(sizeof yunet_knots / sizeof *yunet_knots);
+  for (int i = 1; i < n; i++) {
+    const score_knot *a = &yunet_knots[i - 1], *b = &yunet_knots[i];
+    float x0 = from_raw ? a->raw : a->calibrated, x1 = from_raw ? b->raw : b->calibrated;
+    float y0 = from_raw ? a->calibrated : a->raw, y1 = from_raw ? b->calibrated : b->raw;
+    if (v <= x1 || i == n - 1) return y0 + (fminf(v, x1) - x0) * (y1 - y0) / (x1 - x0);
+  }
+  return v;
 }
 
 static float calibrate(const mien_faces *f, float raw) {
-  float k = knee(f), t = MIEN_DETECT_MIN_SCORE;
-  if (k == t) return raw; /* fr_detect: exactly its own score */
-  return raw <= k ? raw * t / k : t + (raw - k) * (1 - t) / (1 - k);
+  return f->yunet ? through_knots(raw, 1) : raw;
 }
 
 static float uncalibrate(const mien_faces *f, float c) {
-  float k = knee(f), t = MIEN_DETECT_MIN_SCORE;
-  if (k == t) return c;
-  return c <= t ? c * k / t : k + (c - t) * (1 - k) / (1 - t);
+  return f->yunet ? through_knots(c, 0) : c;
 }
 
+/* One detector run: the crop (0, 0, cw, ch) of img (zero-padded past the image) at iw x ih.
+ * Appends every candidate scoring at least min_score, in image pixels, before NMS. */
 static mien_status run_pass(mien_faces *f, const mien_image *img, const pass_geom *g, det_list *l,
                             char *err, size_t errlen) {
   const mien_plan *plan;
