@@ -623,14 +623,19 @@ int cmd_eval(int argc, char **argv) {
     case 'd':
       fo.detector = optarg;
       break;
-    case 's':
-      fo.min_score = strtof(optarg, NULL);
-      if (!(fo.min_score > 0 && fo.min_score < 1)) return usage_exit(eval_usage, '?');
+    case 's': {
+      char *end;
+      fo.min_score = strtof(optarg, &end);
+      if (*end || !(fo.min_score > 0 && fo.min_score < 1)) return usage_exit(eval_usage, '?');
       break;
-    case 'm':
-      fo.min_face = atoi(optarg);
-      if (fo.min_face < MIEN_MIN_FACE_LIMIT) return usage_exit(eval_usage, '?');
+    }
+    case 'm': {
+      char *end;
+      long v = strtol(optarg, &end, 10);
+      if (*end || v < MIEN_MIN_FACE_LIMIT || v > 1 << 16) return usage_exit(eval_usage, '?');
+      fo.min_face = (int)v;
       break;
+    }
     case 'v':
       verbose = 1;
       break;

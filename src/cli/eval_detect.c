@@ -9,7 +9,12 @@
  * the unmatched label with the highest IoU >= 0.5. Unmatched, it is a false positive unless it is
  * centred in an ignore region, is smaller than the photo's floor, lies in a crowd photo (whose
  * small and unchecked faces are not labelled), or matched a "printed" face (don't-care); centred
- * in a "neg" region it is counted under that region's tag (hand, arm, animal...). */
+ * in a "neg" region it is counted under that region's tag (hand, arm, animal...). The true and
+ * false positives each QualityFilter level would keep are counted too.
+ *
+ * --transform applies one synthetic condition (rotation, down-scaling, occlusion, blur, gamma) to
+ * the decoded photo and moves its labels with it; detection then runs on those pixels, with the
+ * same pyramid and threshold but without the JPEG's DCT reduction. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -339,7 +344,7 @@ static int tf_scale(mien_image *img, photo *p, float side_px) {
   free(sides);
   int k = (int)(1 / s);
   if (k >= 2) box_shrink(img, k);
-  float rest = s * k > 0 && k >= 2 ? s * k : s; /* what bilinear still has to do */
+  float rest = k >= 2 ? s * k : s; /* what bilinear still has to do */
   int ow = (int)(img->w * rest), oh = (int)(img->h * rest);
   if (ow < 1 || oh < 1) return -1;
   const float M[6] = {1 / rest, 0, 0.5f / rest - 0.5f, 0, 1 / rest, 0.5f / rest - 0.5f};
@@ -435,7 +440,7 @@ static int apply_transform(const transform *t, mien_image *img, photo *p) {
   return 0;
 }
 
-static int cli_eval_parse_transform(const char *arg, transform *t) {
+static int parse_transform(const char *arg, transform *t) {
   static const struct {
     const char *name;
     tf_kind kind;
@@ -561,7 +566,7 @@ static double ratio(int a, int b) {
 int cli_eval_detect(const char *labels, const char *root, const mien_faces_options *opt,
                     const char *transform_arg, int verbose) {
   transform t = {TF_NONE, 0};
-  if (transform_arg && cli_eval_parse_transform(transform_arg, &t))
+  if (transform_arg && parse_transform(transform_arg, &t))
     return cli_fail(transform_arg, MIEN_ERR_INVALID_PARAMETER,
                     "--transform takes rotate:DEG (-90..90), scale:PX (median face side), "
                     "occlude:FRACTION, blur:SIGMA or gamma:G");
