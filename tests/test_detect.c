@@ -222,7 +222,8 @@ static void test_priors_match_graph_tail(void) {
 /* Every annotated face found at IoU >= 0.5, and every detection is an annotated face. */
 static void check_dlib(const char *detector, const char *label) {
   SKIP_WITHOUT_SHARED();
-  if (detector && !file_exists(detector + 6)) TEST_SKIP("%s not found", detector + 6);
+  const char *model = detector ? strchr(detector, ':') + 1 : NULL; /* yunet:PATH, fusion:PATH */
+  if (model && !file_exists(model)) TEST_SKIP("%s not found", model);
   dlib_image imgs[8];
   int nimg = read_dlib("dlib-faces/training.xml", imgs, 8);
   CHECK(nimg == 4);
@@ -274,6 +275,12 @@ static void test_dlib_boxes_yunet(void) {
   char det[1100];
   snprintf(det, sizeof det, "yunet:%s", data_path("yunet/face_detection_yunet_2023mar.onnx"));
   check_dlib(det, "yunet");
+}
+
+static void test_dlib_boxes_fusion(void) {
+  char det[1100];
+  snprintf(det, sizeof det, "fusion:%s", data_path("yunet/face_detection_yunet_2023mar.onnx"));
+  check_dlib(det, "fusion");
 }
 
 static void test_no_face_on_coffee(void) {
@@ -650,6 +657,7 @@ int main(void) {
   RUN(test_dlib_boxes);
   RUN(test_dlib_boxes_yunet);
   RUN(test_no_face_on_coffee);
+  RUN(test_dlib_boxes_fusion);
   RUN(test_no_face_on_dogs);
   RUN(test_same_boxes_jpeg_rotated_png);
   RUN(test_small_faces_min_face);

@@ -99,11 +99,9 @@ mien_status op_detect_image(mien_api *api, const cJSON *req, const char *field, 
   if (st == MIEN_OK && (st = op_faces(api, &f, err, errlen)) != MIEN_OK) free(owned);
   if (st != MIEN_OK) return st;
   if (sha256) mien_sha256(bytes, len, sha256);
-  st = mien_faces_decode(f, bytes, len, api->limits, 1, img, NULL, err, errlen);
+  mien_image_info info;
+  st = mien_faces_find(f, bytes, len, api->limits, 1, img, &info, faces, n, err, errlen);
   free(owned);
-  if (st != MIEN_OK) return st;
-  st = mien_faces_detect(f, img, faces, n, err, errlen);
-  if (st != MIEN_OK) mien_image_free(img);
   return st;
 }
 
@@ -235,12 +233,11 @@ mien_status mien_op_detect_faces(mien_api *api, const cJSON *req, cJSON **resp, 
   /* Decoded at the reduction detection affords: a large JPEG costs a fraction of a full decode. */
   mien_image img;
   mien_image_info info;
-  st = mien_faces_decode(f, bytes, len, api->limits, 0, &img, &info, err, errlen);
-  free(owned);
-  if (st != MIEN_OK) return st;
   mien_face *faces = NULL;
   int n = 0;
-  st = mien_faces_detect_scaled(f, &img, info.scale, &faces, &n, err, errlen);
+  st = mien_faces_find(f, bytes, len, api->limits, 0, &img, &info, &faces, &n, err, errlen);
+  free(owned);
+  if (st != MIEN_OK) return st;
   mien_image_free(&img);
   if (st != MIEN_OK) return st;
   cJSON *r = cJSON_CreateObject();

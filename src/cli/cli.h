@@ -4,6 +4,8 @@
 
 #include <stdio.h>
 
+#include "face/face.h"
+
 struct cJSON;
 
 /* Exit codes, documented in `mien --help`. */
@@ -27,6 +29,11 @@ int cmd_detect(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+/* `mien eval detect`: precision, recall per condition and AP of detection on a labels file
+ * (eval_detect.c); photo paths in it are relative to root; transform (NULL: none) is
+ * --transform's KIND:VALUE. */
+int cli_eval_detect(const char *labels, const char *root, const mien_faces_options *opt,
+                    const char *transform, int verbose);
 int cmd_serve(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 /* privacy.c: `mien audit`, `mien purge`, and `mien keys new-template-key|rotate-template-key`

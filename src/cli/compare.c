@@ -549,6 +549,9 @@ static void eval_usage(FILE *f) {
   fprintf(f,
           "usage: mien eval lfw --images DIR --pairs FILE [--threads N] [--flip]\n"
           "       mien eval calibrate --images DIR [--threads N] [--flip]\n"
+          "       mien eval detect --labels FILE [--root DIR] [--detector D] [--min-score P]\n"
+          "                        [--min-face PX] [--threads N] [--verbose]\n"
+          "                        [--transform rotate:DEG|scale:PX|occlude:F|blur:S|gamma:G]\n"
           "  lfw: LFW verification (DIR/Name/Name_NNNN.jpg, pairs.txt with header FOLDS N). Each\n"
           "    image's face is the detected one nearest the centre; where none is detected the\n"
           "    landmarks are found on the central half of the image (deep-funneled LFW's face\n"
@@ -559,20 +562,43 @@ static void eval_usage(FILE *f) {
           "    identities (impostors) and of the same identity, and prints where each knot of\n"
           "    the Similarity mapping falls on this data, and FAR and TAR at the thresholds of\n"
           "    the mapping compiled in (docs/similarity.md).\n"
+          "  detect: runs the detection every API path runs on the labelled photos of FILE\n"
+          "    (bench/data/wild-labels.tsv; paths relative to --root, default\n"
+          "    $MIEN_SHARED/data or ../shared/data) and prints precision and recall at the\n"
+          "    threshold in effect, recall per condition tag, false positives per negative\n"
+          "    region (hand, arm, animal...), and AP (IoU >= 0.5). --verbose lists every miss and\n"
+          "    false positive on stderr. --detector, --min-score, --min-face as mien detect.\n"
+          "    --transform changes every photo and its labels before detection: rotate by DEG\n"
+          "    about the centre (faces leaving the frame are ignored), scale so that the median\n"
+          "    face is PX pixels, occlude the lower fraction F of every face with grey, blur\n"
+          "    (sigma S px), or apply gamma G (above 1 darkens).\n"
           "  --threads N: workers (default: one per core); --flip: add the mirrored face's\n"
           "    embedding (flip augmentation).\n");
 }
 
 int cmd_eval(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"images", required_argument, NULL, 'i'},  {"pairs", required_argument, NULL, 'p'},
-      {"threads", required_argument, NULL, 't'}, {"flip", no_argument, NULL, 'f'},
-      {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+  static const struct option opts[] = {{"images", required_argument, NULL, 'i'},
+                                       {"pairs", required_argument, NULL, 'p'},
+                                       {"threads", required_argument, NULL, 't'},
+                                       {"flip", no_argument, NULL, 'f'},
+                                       {"labels", required_argument, NULL, 'l'},
+                                       {"root", required_argument, NULL, 'r'},
+                                       {"detector", required_argument, NULL, 'd'},
+                                       {"min-score", required_argument, NULL, 's'},
+                                       {"min-face", required_argument, NULL, 'm'},
+                                       {"verbose", no_argument, NULL, 'v'},
+                                       {"transform", required_argument, NULL, 'T'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
   if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
     return usage_exit(eval_usage, 'h');
   int lfw = argc >= 2 && !strcmp(argv[1], "lfw"), cal = argc >= 2 && !strcmp(argv[1], "calibrate");
-  if (!lfw && !cal) return usage_exit(eval_usage, '?');
+  int det = argc >= 2 && !strcmp(argv[1], "detect");
+  if (!lfw && !cal && !det) return usage_exit(eval_usage, '?');
   eval_args a = {0};
+  mien_faces_options fo = {0};
+  const char *labels = NULL, *root = NULL, *transform = NULL;
+  int verbose = 0;
   int c;
   while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
     switch (c) {
@@ -588,9 +614,45 @@ int cmd_eval(int argc, char **argv) {
     case 't':
       if (parse_threads("eval", optarg, &a.threads) != EXIT_OK) return EXIT_USAGE;
       break;
+    case 'l':
+      labels = optarg;
+      break;
+    case 'r':
+      root = optarg;
+      break;
+    case 'd':
+      fo.detector = optarg;
+      break;
+    case 's': {
+      char *end;
+      fo.min_score = strtof(optarg, &end);
+      if (*end || !(fo.min_score > 0 && fo.min_score < 1)) return usage_exit(eval_usage, '?');
+      break;
+    }
+    case 'm': {
+      char *end;
+      long v = strtol(optarg, &end, 10);
+      if (*end || v < MIEN_MIN_FACE_LIMIT || v > 1 << 16) return usage_exit(eval_usage, '?');
+      fo.min_face = (int)v;
+      break;
+    }
+    case 'v':
+      verbose = 1;
+      break;
+    case 'T':
+      transform = optarg;
+      break;
     default:
       return usage_exit(eval_usage, c);
     }
+  }
+  if (det) {
+    if (optind != argc - 1 || !labels) return usage_exit(eval_usage, '?');
+    char def_root[1024];
+    const char *shared = getenv("MIEN_SHARED");
+    snprintf(def_root, sizeof def_root, "%s/data", shared && *shared ? shared : "../shared");
+    fo.threads = a.threads;
+    return cli_eval_detect(labels, root ? root : def_root, &fo, transform, verbose);
   }
   if (optind != argc - 1 || !a.images || (lfw && !a.pairs) || (cal && a.pairs))
     return usage_exit(eval_usage, '?');

@@ -22,9 +22,11 @@ static void usage(FILE *f) {
           "  --min-face PX        smallest face side to find, in image pixels (default: %d px per\n"
           "                       %d px of the image's larger side, at least %d; 40 px in a\n"
           "                       1920 px photo). Smaller finds smaller faces, slower.\n"
-          "  --min-score P        detection threshold 0..1 (default %.2f; YuNet %.2f)\n"
+          "  --min-score P        threshold of the calibrated confidence 0..1 (default %.2f,\n"
+          "                       the same precision whatever the detector: docs/detection.md)\n"
           "  --threads N          threads per inference (default: all cores)\n"
-          "  --detector D         \"default\" (fr_detect) or yunet:PATH (OpenCV Zoo's YuNet ONNX)\n"
+          "  --detector D         \"default\" (fr_detect), yunet:PATH (OpenCV Zoo's YuNet ONNX)\n"
+          "                       or fusion:PATH (both, each a second opinion on the other)\n"
           "  --annotate OUT.png   also write the image with boxes and landmarks drawn (one image)\n"
           "  --attributes A       DEFAULT or ALL; both give the same fields: mien never infers\n"
           "                       gender, age, emotion or ethnicity, so ALL adds nothing\n"
@@ -38,7 +40,7 @@ static void usage(FILE *f) {
           "ImageTooLargeException | InvalidParameterException | ..., \"Message\": ...}; exit 3\n"
           "when an image was refused, 4 when models or files could not be read.\n",
           MIEN_MIN_FACE_REF, MIEN_MIN_FACE_REF_SIDE, MIEN_MIN_FACE_FLOOR,
-          (double)MIEN_DETECT_MIN_SCORE, (double)MIEN_YUNET_MIN_SCORE);
+          (double)MIEN_DETECT_MIN_SCORE);
 }
 
 /* Reads at most cap + 1 bytes: enough for the decoder to refuse an oversized file with its own
@@ -96,15 +98,10 @@ static int decode_detect(mien_faces *fx, const detect_args *a, const char *path,
                          const uint8_t *bytes, size_t len, mien_image *img, mien_image_info *info,
                          mien_face **faces, int *n) {
   char err[512] = "";
-  mien_status st =
-      mien_faces_decode(fx, bytes, len, &a->lim, a->annotate != NULL, img, info, err, sizeof err);
-  if (st != MIEN_OK) return cli_fail(path, st, err);
-  st = mien_faces_detect_scaled(fx, img, info->scale, faces, n, err, sizeof err);
-  if (st != MIEN_OK) {
-    mien_image_free(img);
-    return cli_fail(path, st, err);
-  }
-  return EXIT_OK;
+  /* --annotate draws on the full image, found exactly as DetectFaces finds it. */
+  mien_status st = mien_faces_find(fx, bytes, len, &a->lim, a->annotate != NULL, img, info, faces,
+                                   n, err, sizeof err);
+  return st == MIEN_OK ? EXIT_OK : cli_fail(path, st, err);
 }
 
 /* Median of the runs of the detector passes alone (resampling the image into each pass's input

@@ -164,6 +164,43 @@ static mien_status decode_yunet(const mien_workspace *ws, const pass_geom *g, de
   return MIEN_OK;
 }
 
+/* ---- calibrated confidence ----
+ * The detectors' raw scores mean different things, so every score leaves detection mapped to a
+ * calibrated confidence: fr_detect's own score, and for YuNet a piecewise-linear map whose knots
+ * match fr_detect's (bench/data/wild-labels.tsv, docs/detection.md): raw 0.75 keeps the
+ * precision fr_detect has at 0.9 (the default threshold), and 0.816, 0.859, 0.899 keep the
+ * shares of detections fr_detect has at 0.95, 0.99, 0.999 (the QualityFilter bars). Confidence
+ * 90 then means the same whichever detector ran, and one threshold serves them all. */
+
+typedef struct {
+  float raw, calibrated;
+} score_knot;
+
+static const score_knot yunet_knots[] = {
+    {0, 0},           {MIEN_YUNET_RAW_KNEE, MIEN_DETECT_MIN_SCORE},
+    {0.816f, 0.95f},  {0.859f, 0.99f},
+    {0.899f, 0.999f}, {1, 1}};
+
+/* Piecewise-linear through the knots, from the `from` field to the other. */
+static float through_knots(float v, int from_raw) {
+  const int n = (int)(sizeof yunet_knots / sizeof *yunet_knots);
+  for (int i = 1; i < n; i++) {
+    const score_knot *a = &yunet_knots[i - 1], *b = &yunet_knots[i];
+    float x0 = from_raw ? a->raw : a->calibrated, x1 = from_raw ? b->raw : b->calibrated;
+    float y0 = from_raw ? a->calibrated : a->raw, y1 = from_raw ? b->calibrated : b->raw;
+    if (v <= x1 || i == n - 1) return y0 + (fminf(v, x1) - x0) * (y1 - y0) / (x1 - x0);
+  }
+  return v;
+}
+
+static float calibrate(const mien_faces *f, float raw) {
+  return f->yunet ? through_knots(raw, 1) : raw;
+}
+
+static float uncalibrate(const mien_faces *f, float c) {
+  return f->yunet ? through_knots(c, 0) : c;
+}
+
 /* One detector run: the crop (0, 0, cw, ch) of img (zero-padded past the image) at iw x ih.
  * Appends every candidate scoring at least min_score, in image pixels, before NMS. */
 static mien_status run_pass(mien_faces *f, const mien_image *img, const pass_geom *g, det_list *l,
@@ -183,7 +220,10 @@ static mien_status run_pass(mien_faces *f, const mien_image *img, const pass_geo
   const float *in = f->tensor;
   st = mien_run(plan, f->ws, &in);
   if (st != MIEN_OK) return st;
-  return f->yunet ? decode_yunet(f->ws, g, l) : decode_fr_detect(plan, f->ws, g, l);
+  int from = l->n;
+  st = f->yunet ? decode_yunet(f->ws, g, l) : decode_fr_detect(plan, f->ws, g, l);
+  for (int i = from; i < l->n; i++) l->d[i].score = calibrate(f, l->d[i].score);
+  return st;
 }
 
 mien_status mien_faces_detect_raw(mien_faces *f, const mien_image *img, int iw, int ih,
@@ -197,6 +237,7 @@ mien_status mien_faces_detect_raw(mien_faces *f, const mien_image *img, int iw, 
     free(l.d);
     return st;
   }
+  for (int i = 0; i < l.n; i++) l.d[i].score = uncalibrate(f, l.d[i].score);
   *dets = l.d, *n = l.n;
   return MIEN_OK;
 }
@@ -231,14 +272,19 @@ static pass_geom pass_at(const mien_faces *f, const mien_image *img, float s) {
   return g;
 }
 
-/* The passes for an image of w x h decoded at 1/scale: at most MIEN_MAX_PASSES, finest first. */
-static int plan_pyramid(const mien_faces *f, int w, int h, int scale, pass_geom *passes) {
+/* The threshold in effect (calibrated). */
+static float min_score(const mien_faces *f) {
+  return f->opt.min_score > 0 ? f->opt.min_score : MIEN_DETECT_MIN_SCORE;
+}
+
+/* The passes for an image of w x h decoded at 1/scale, keeping candidates of calibrated score
+ * `keep` and up: at most MIEN_MAX_PASSES, finest first. */
+static int plan_passes(const mien_faces *f, int w, int h, int scale, float keep,
+                       pass_geom *passes) {
   const mien_image shape = {w, h, NULL};
   int full_max = (w > h ? w : h) * scale, short_side = w < h ? w : h;
   float s = finest_scale(f, full_max) * (float)scale; /* relative to the decoded image */
-  float min_score = f->opt.min_score > 0 ? f->opt.min_score
-                    : f->yunet           ? MIEN_YUNET_MIN_SCORE
-                                         : MIEN_DETECT_MIN_SCORE;
+  float raw_min = uncalibrate(f, keep);
   int n = 0;
   for (;;) {
     if (s > 1) s = 1;
@@ -246,7 +292,7 @@ static int plan_pyramid(const mien_faces *f, int w, int h, int scale, pass_geom 
     int last = short_side * s <= DET_FACE_MAX || n == MIEN_MAX_PASSES - 1;
     g.lo = n == 0 ? 0 : DET_FACE_MIN;
     g.hi = last ? INFINITY : DET_FACE_MAX;
-    g.min_score = min_score;
+    g.min_score = raw_min;
     passes[n++] = g;
     if (last) return n;
     s /= PYRAMID_STEP;
@@ -256,21 +302,71 @@ static int plan_pyramid(const mien_faces *f, int w, int h, int scale, pass_geom 
 int mien_faces_pyramid(const mien_faces *f, int w, int h, int scale,
                        int sizes[MIEN_MAX_PASSES][2]) {
   pass_geom passes[MIEN_MAX_PASSES];
-  int n = plan_pyramid(f, w, h, scale, passes);
+  int n = plan_passes(f, w, h, scale, min_score(f), passes);
   for (int i = 0; i < n; i++) sizes[i][0] = passes[i].iw, sizes[i][1] = passes[i].ih;
   return n;
 }
 
-static mien_status detect_pyramid(mien_faces *f, const mien_image *img, int scale, det_list *l,
-                                  char *err, size_t errlen) {
+/* One detector's pyramid: its candidates of calibrated score `keep` and up, after NMS. */
+static mien_status detect_pyramid(mien_faces *f, const mien_image *img, int scale, float keep,
+                                  det_list *l, char *err, size_t errlen) {
   pass_geom passes[MIEN_MAX_PASSES];
-  int n = plan_pyramid(f, img->w, img->h, scale, passes);
+  int n = plan_passes(f, img->w, img->h, scale, keep, passes);
   for (int i = 0; i < n; i++) {
     mien_status st = run_pass(f, img, &passes[i], l, err, errlen);
     if (st != MIEN_OK) return st;
   }
   nms(l);
   return MIEN_OK;
+}
+
+/* Fusion ("fusion:PATH"): fr_detect's and YuNet's candidates, each a second opinion on the other.
+ * A face both see (IoU >= FUSE_IOU, the other at FUSE_OPINION or more) keeps fr_detect's box (the
+ * one the landmark model was tuned on) and the higher score; a face one alone sees keeps its box
+ * and loses FUSE_SOLO_PENALTY, so that a single opinion needs more to pass the threshold. */
+#define FUSE_IOU 0.4f
+#define FUSE_OPINION 0.5f
+#define FUSE_SOLO_PENALTY 0.05f
+
+static mien_status detect_fused(mien_faces *f, const mien_image *img, int scale, det_list *l,
+                                char *err, size_t errlen) {
+  float t = min_score(f), keep = fminf(t, FUSE_OPINION);
+  det_list o = {0};
+  mien_status st = detect_pyramid(f, img, scale, keep, l, err, errlen);
+  if (st == MIEN_OK) st = detect_pyramid(f->second, img, scale, keep, &o, err, errlen);
+  char *used = st == MIEN_OK ? calloc((size_t)o.n + 1, 1) : NULL;
+  if (st == MIEN_OK && !used) st = MIEN_ERR_NOMEM;
+  for (int i = 0; st == MIEN_OK && i < l->n; i++) {
+    int best = -1;
+    float best_iou = FUSE_IOU;
+    for (int k = 0; k < o.n; k++) {
+      float v;
+      if (!used[k] && (v = iou(&l->d[i], &o.d[k])) >= best_iou) best = k, best_iou = v;
+    }
+    if (best >= 0)
+      used[best] = 1, l->d[i].score = fmaxf(l->d[i].score, o.d[best].score);
+    else
+      l->d[i].score -= FUSE_SOLO_PENALTY;
+  }
+  for (int k = 0; st == MIEN_OK && k < o.n; k++)
+    if (!used[k])
+      st =
+          det_push(l, o.d[k].x0, o.d[k].y0, o.d[k].x1, o.d[k].y1, o.d[k].score - FUSE_SOLO_PENALTY);
+  free(used);
+  free(o.d);
+  if (st != MIEN_OK) return st;
+  int kept = 0;
+  for (int i = 0; i < l->n; i++)
+    if (l->d[i].score >= t) l->d[kept++] = l->d[i];
+  l->n = kept;
+  nms(l);
+  return MIEN_OK;
+}
+
+static mien_status detect_all(mien_faces *f, const mien_image *img, int scale, det_list *l,
+                              char *err, size_t errlen) {
+  return f->second ? detect_fused(f, img, scale, l, err, errlen)
+                   : detect_pyramid(f, img, scale, min_score(f), l, err, errlen);
 }
 
 /* ---- decoding for detection ---- */
@@ -331,7 +427,7 @@ mien_status mien_faces_detect_scaled(mien_faces *f, const mien_image *img, int s
     return MIEN_ERR_INVALID_PARAMETER;
   }
   det_list l = {0};
-  mien_status st = detect_pyramid(f, img, scale, &l, err, errlen);
+  mien_status st = detect_all(f, img, scale, &l, err, errlen);
   mien_face *out = NULL;
   if (st == MIEN_OK && l.n > 0) {
     /* Largest first, and at most Rekognition's 100: landmarks only for the faces returned. */
@@ -359,6 +455,27 @@ mien_status mien_faces_detect_scaled(mien_faces *f, const mien_image *img, int s
   }
   *faces = out, *n = out ? l.n : 0;
   return MIEN_OK;
+}
+
+mien_status mien_faces_find(mien_faces *f, const uint8_t *bytes, size_t len,
+                            const mien_image_limits *lim, int full_res, mien_image *img,
+                            mien_image_info *info, mien_face **faces, int *n, char *err,
+                            size_t errlen) {
+  *faces = NULL, *n = 0;
+  mien_status st = mien_faces_decode(f, bytes, len, lim, 0, img, info, err, errlen);
+  if (st != MIEN_OK) return st;
+  st = mien_faces_detect_scaled(f, img, info->scale, faces, n, err, errlen);
+  if (st == MIEN_OK && full_res && info->scale > 1) {
+    mien_image_free(img);
+    st = mien_faces_decode(f, bytes, len, lim, 1, img, NULL, err, errlen);
+    if (st != MIEN_OK) *img = (mien_image){0};
+  }
+  if (st != MIEN_OK) {
+    mien_image_free(img);
+    free(*faces);
+    *faces = NULL, *n = 0;
+  }
+  return st;
 }
 
 mien_status mien_faces_detect(mien_faces *f, const mien_image *img, mien_face **faces, int *n,

@@ -9,9 +9,10 @@
 
 #include "face/face.h"
 
-/* Default score threshold of the default detector, and of YuNet. */
+/* Default threshold of the calibrated confidence (detect.c), whatever the detector; YuNet's raw
+ * score that maps onto it (fr_detect's raw score is its calibrated one). */
 #define MIEN_DETECT_MIN_SCORE 0.9f
-#define MIEN_YUNET_MIN_SCORE 0.75f
+#define MIEN_YUNET_RAW_KNEE 0.75f
 
 /* min_face when the caller gives none: Rekognition's documented floor, 40 px in a 1920x1080
  * image and proportionally more in larger ones, but at least MIEN_MIN_FACE_FLOOR in small images.
@@ -43,6 +44,17 @@ mien_status mien_faces_decode(const mien_faces *f, const uint8_t *bytes, size_t 
  * is still in full-resolution pixels, and so are the returned coordinates. */
 mien_status mien_faces_detect_scaled(mien_faces *f, const mien_image *img, int scale,
                                      mien_face **faces, int *n, char *err, size_t errlen);
+
+/* The one detection every path runs (DetectFaces, IndexFaces, CompareFaces, SearchFacesByImage,
+ * SearchUsersByImage, `mien detect`, --annotate, `mien eval detect`), so that the same bytes give
+ * the same faces and boxes everywhere: decodes at the reduction detection affords (img, info as
+ * mien_faces_decode) and detects on it; coordinates are full-resolution pixels. With full_res set,
+ * img is then the full-resolution image (for embedding or drawing): the faces are the same, only
+ * the pixels they are later cropped from are sharper. On failure img holds nothing. */
+mien_status mien_faces_find(mien_faces *f, const uint8_t *bytes, size_t len,
+                            const mien_image_limits *lim, int full_res, mien_image *img,
+                            mien_image_info *info, mien_face **faces, int *n, char *err,
+                            size_t errlen);
 
 /* The detector input sizes (w, h) of each pyramid pass for a w x h image decoded at 1/scale,
  * finest first; returns their number. For benchmarks against other runtimes. */

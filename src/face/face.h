@@ -33,7 +33,7 @@ typedef struct {
   int threads;          /* 0 = cores */
   int min_face;         /* smallest face side to look for, pixels of the image; 0 = default */
   float min_score;      /* detection threshold 0..1; 0 = default */
-  const char *detector; /* NULL or "default": fr_detect; "yunet:PATH" */
+  const char *detector; /* NULL or "default": fr_detect; "yunet:PATH"; "fusion:PATH": both */
 } mien_faces_options;
 
 typedef struct mien_faces mien_faces;

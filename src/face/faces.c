@@ -87,11 +87,19 @@ mien_status mien_faces_create(const mien_faces_options *opt, mien_faces **out, c
   if (det && strncmp(det, "yunet:", 6) == 0) {
     f->yunet = 1;
     st = load_net(det + 6, &f->detector, err, errlen);
+  } else if (det && strncmp(det, "fusion:", 7) == 0) {
+    char yunet[1100];
+    snprintf(yunet, sizeof yunet, "yunet:%s", det + 7);
+    mien_faces_options second = *opt;
+    second.detector = yunet;
+    st = mien_faces_create(&second, &f->second, err, errlen);
+    if (st == MIEN_OK) st = load_default("fr_detect.onnx", &f->detector, err, errlen);
   } else if (!det || !*det || strcmp(det, "default") == 0) {
     st = load_default("fr_detect.onnx", &f->detector, err, errlen);
   } else {
-    st = MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
-                   "unknown detector '%s': use \"default\" or \"yunet:PATH\"", det);
+    st =
+        MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                  "unknown detector '%s': use \"default\", \"yunet:PATH\" or \"fusion:PATH\"", det);
   }
   if (st == MIEN_OK) st = load_default("fr_landmark.onnx", &f->landmark, err, errlen);
   if (st == MIEN_OK) st = load_default("fr_feature.onnx", &f->feature, err, errlen);
@@ -120,6 +128,7 @@ mien_status mien_faces_create(const mien_faces_options *opt, mien_faces **out, c
 
 void mien_faces_free(mien_faces *f) {
   if (!f) return;
+  mien_faces_free(f->second);
   for (int i = 0; i < MIEN_DETECT_PLANS; i++) mien_plan_free(f->detect_plans[i].plan);
   mien_plan_free(f->landmark_plan);
   mien_plan_free(f->feature_plan);

@@ -14,13 +14,14 @@ typedef struct {
 
 struct mien_faces {
   mien_faces_options opt;
-  int yunet;                       /* detector is YuNet (opt.detector "yunet:PATH") */
+  int yunet;          /* detector is YuNet (opt.detector "yunet:PATH") */
+  mien_faces *second; /* "fusion:PATH": YuNet, whose candidates join fr_detect's */
   mien_net *detector, *landmark, *feature;
   mien_detect_plan detect_plans[MIEN_DETECT_PLANS];
   uint64_t clock;
   mien_plan *landmark_plan, *feature_plan; /* fixed sizes: 1x1x64x64, 1x3x112x112 */
   mien_workspace *ws;
-  float *tensor;                   /* input buffer, grown as needed */
+  float *tensor; /* input buffer, grown as needed */
   size_t tensor_cap;
 };
 
