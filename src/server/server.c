@@ -11,7 +11,8 @@
  * credentials, 500 for ours.
  *
  * GET and HEAD serve the web page's static files from one directory; a path may not name a
- * hidden file or leave the directory (no dot segments, and the resolved path must stay inside).
+ * hidden file or leave the directory (no dot segments, and it is opened beneath the directory in
+ * one step, mien_open_beneath, so that no link swapped in meanwhile can lead out).
  *
  * keys.json is checked on every API request (one stat) and reloaded when it changed, so `mien
  * keys add` and `mien keys delete` take effect without a restart; a reload that fails (a file
@@ -347,36 +348,32 @@ static void handle_static(srv *s, const srv_request *rq, srv_response *r) {
     srv_error(r, 404, "NotFoundException", "this server has no web directory (--web DIR)");
     return;
   }
-  /* No dot segments, no hidden files, no backslashes; then the resolved file must stay in. */
+  /* No dot segments, no hidden files, no backslashes. */
   if (p[0] != '/' || strstr(p, "/.") || strchr(p, '\\') || strlen(p) > 1024) {
     srv_error(r, 404, "NotFoundException", "no such file");
     return;
   }
-  char joined[PATH_MAX + 1100], real[PATH_MAX];
-  snprintf(joined, sizeof joined, "%s%s", s->web_dir, p);
-  size_t dlen = strlen(s->web_dir);
-  int fd = -1;
-  struct stat sb;
-  if (realpath(joined, real) && !strncmp(real, s->web_dir, dlen) && real[dlen] == '/')
-    fd = open(real, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
-      (size_t)sb.st_size > SRV_MAX_STATIC) {
-    if (fd >= 0) close(fd);
-    srv_error(r, 404, "NotFoundException", "no such file");
-    return;
-  }
-  char *buf = malloc((size_t)sb.st_size + 1);
-  ssize_t got = buf ? read(fd, buf, (size_t)sb.st_size) : -1;
-  close(fd);
-  if (got != sb.st_size) {
-    free(buf);
+  /* Opened once beneath the directory and checked on the descriptor (mien_open_beneath): a FIFO
+   * or a link swapped in after a check by name would block a worker or serve another file. */
+  int fd = mien_open_beneath(s->web_dir, p + 1, 1);
+  uint8_t *buf = NULL;
+  size_t got = 0;
+  uint64_t size = 0;
+  mien_read_result rr =
+      fd < 0 ? MIEN_READ_NOT_REGULAR : mien_read_open_file(fd, SRV_MAX_STATIC, &buf, &got, &size);
+  if (fd >= 0) close(fd);
+  if (rr == MIEN_READ_FAILED) {
     srv_error(r, 500, "InternalServerError", "cannot read the file");
     return;
   }
+  if (rr != MIEN_READ_OK) {
+    srv_error(r, 404, "NotFoundException", "no such file");
+    return;
+  }
   r->status = 200;
-  r->body = buf;
-  r->len = (size_t)got;
-  r->content_type = mime_type(real);
+  r->body = (char *)buf;
+  r->len = got;
+  r->content_type = mime_type(p);
 }
 
 void srv_handle(srv *s, const srv_request *rq, srv_response *r) {
