@@ -189,9 +189,8 @@ mien_status db_unseal(const uint8_t *key, int64_t crow, const char *face_id, con
   return MIEN_OK;
 }
 
-/* The meta value of key k into out ("" when absent); mutex held. */
-static mien_status meta_get(mien_store *s, const char *k, char *out, size_t cap, char *err,
-                            size_t errlen) {
+mien_status db_meta_get(mien_store *s, const char *k, char *out, size_t cap, char *err,
+                        size_t errlen) {
   sqlite3_stmt *q;
   out[0] = '\0';
   mien_status st = db_prepare(s, "SELECT value FROM meta WHERE key = ?", &q, err, errlen);
@@ -206,7 +205,7 @@ static mien_status meta_get(mien_store *s, const char *k, char *out, size_t cap,
   return st;
 }
 
-static mien_status meta_set(mien_store *s, const char *k, const char *v, char *err, size_t errlen) {
+mien_status db_meta_set(mien_store *s, const char *k, const char *v, char *err, size_t errlen) {
   sqlite3_stmt *q;
   mien_status st =
       db_prepare(s, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", &q, err, errlen);
@@ -222,7 +221,7 @@ static mien_status meta_set(mien_store *s, const char *k, const char *v, char *e
 
 mien_status db_key_current(mien_store *s, char *err, size_t errlen) {
   char have[65];
-  mien_status st = meta_get(s, META_KEY_CHECK, have, sizeof have, err, errlen);
+  mien_status st = db_meta_get(s, META_KEY_CHECK, have, sizeof have, err, errlen);
   if (st == MIEN_OK && strcmp(have, s->encrypted ? s->key_check : ""))
     st = MIEN_FAIL(err, errlen, MIEN_ERR_IO,
                    "the store's template key was changed by another process: restart with the "
@@ -233,7 +232,7 @@ mien_status db_key_current(mien_store *s, char *err, size_t errlen) {
 mien_status db_key_setup(mien_store *s, char *err, size_t errlen) {
   const char *path = getenv(MIEN_TEMPLATE_KEY_ENV);
   char have[65];
-  mien_status st = meta_get(s, META_KEY_CHECK, have, sizeof have, err, errlen);
+  mien_status st = db_meta_get(s, META_KEY_CHECK, have, sizeof have, err, errlen);
   if (st != MIEN_OK) return st;
   if (!path || !*path) {
     if (*have)
@@ -265,7 +264,7 @@ mien_status db_key_setup(mien_store *s, char *err, size_t errlen) {
                      "the store holds unencrypted templates: encrypt them with `mien keys "
                      "rotate-template-key --new-key %s` (without a current key)",
                      path);
-  return meta_set(s, META_KEY_CHECK, s->key_check, err, errlen);
+  return db_meta_set(s, META_KEY_CHECK, s->key_check, err, errlen);
 }
 
 /* Re-seals every template from old (NULL: plain) to key, row by row in id order; mutex held,
@@ -333,7 +332,7 @@ mien_status mien_store_rotate_template_key(mien_store *s, const char *principal,
   if (st == MIEN_OK) {
     st = db_key_current(s, err, errlen);
     if (st == MIEN_OK) st = reseal_all(s, s->encrypted ? s->key : NULL, key, count, err, errlen);
-    if (st == MIEN_OK) st = meta_set(s, META_KEY_CHECK, check, err, errlen);
+    if (st == MIEN_OK) st = db_meta_set(s, META_KEY_CHECK, check, err, errlen);
     if (st == MIEN_OK) {
       cJSON *fields = cJSON_CreateObject();
       cJSON_AddNumberToObject(fields, "templates", (double)*count);

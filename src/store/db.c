@@ -16,6 +16,8 @@
 #include "util/util.h"
 
 #define MODEL_NAME "mien-fr"
+#define DB_BUSY_TIMEOUT_MS 10000
+#define META_ERASURE_PENDING "erasure_pending" /* meta row: since when (db_erase) */
 
 int mien_store_default_dir(char *out, size_t outlen) {
   const char *env = getenv("MIEN_DATA"), *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
@@ -153,6 +155,10 @@ static mien_status migrate(mien_store *s, char *err, size_t errlen) {
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
     if (st == MIEN_OK) st = db_exec(s, sql, err, errlen);
   }
+  /* A store from before the audit log gets a first record, so that its faces are accounted
+   * for: an empty log beside faces is what deleting the log's rows looks like (audit verify). */
+  if (st == MIEN_OK && version == 1)
+    st = db_audit(s, NULL, "UpgradeStore", NULL, NULL, err, errlen);
   return db_finish(s, st, err, errlen);
 }
 
@@ -170,7 +176,7 @@ mien_status mien_store_open(const char *dir, mien_store **out, char *err, size_t
   if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
     st = db_fail(s, path, err, errlen);
   /* Another process may hold the write lock for a commit; wait for it rather than fail. */
-  if (st == MIEN_OK) sqlite3_busy_timeout(s->db, 10000);
+  if (st == MIEN_OK) sqlite3_busy_timeout(s->db, DB_BUSY_TIMEOUT_MS);
   /* WAL + FULL: each commit is fsync'ed before it returns (NORMAL would lose the last commits
    * on power loss). secure_delete: deleted templates are overwritten, not merely unlinked.
    * temp_store: sorts and temporary tables stay in memory, never in files outside dir. */
@@ -187,6 +193,16 @@ mien_status mien_store_open(const char *dir, mien_store **out, char *err, size_t
     pthread_mutex_unlock(&s->mu);
   }
   if (st == MIEN_OK) st = mien_store_purge_expired(s, &s->purged_at_open, err, errlen);
+  if (st == MIEN_OK) { /* an erasure an earlier process left pending */
+    char since[32];
+    pthread_mutex_lock(&s->mu);
+    st = db_meta_get(s, META_ERASURE_PENDING, since, sizeof since, err, errlen);
+    if (st == MIEN_OK && *since) {
+      s->erasure_pending = atof(since) > 0 ? atof(since) : db_now();
+      db_erase(s);
+    }
+    pthread_mutex_unlock(&s->mu);
+  }
   if (st != MIEN_OK) {
     mien_store_close(s);
     return st;
@@ -203,14 +219,49 @@ void mien_store_close(mien_store *s) {
     free(s->colls[i]);
   }
   free(s->colls);
+  if (s->db && s->erasure_pending > 0) db_erase(s);
   sqlite3_close(s->db);
   OPENSSL_cleanse(s->key, sizeof s->key);
   pthread_mutex_destroy(&s->mu);
   free(s);
 }
 
+/* wal_checkpoint(TRUNCATE), waiting at most wait_ms for readers: a deletion must not hold the
+ * store's mutex for the whole busy timeout while another process reads. */
+static int checkpoint_truncate(mien_store *s, int wait_ms) {
+  sqlite3_busy_timeout(s->db, wait_ms);
+  int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+  sqlite3_busy_timeout(s->db, DB_BUSY_TIMEOUT_MS);
+  return rc;
+}
+
 void db_erase(mien_store *s) {
-  sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+  char err[256];
+  if (checkpoint_truncate(s, 200) != SQLITE_OK) {
+    /* SQLITE_BUSY: a reader's snapshot still needs the old pages. Say so where it lasts. */
+    if (s->erasure_pending == 0) {
+      char since[32];
+      s->erasure_pending = db_now();
+      snprintf(since, sizeof since, "%.3f", s->erasure_pending);
+      db_meta_set(s, META_ERASURE_PENDING, since, err, sizeof err);
+    }
+    return;
+  }
+  if (s->erasure_pending == 0) return;
+  /* The erased pages are gone; the row saying so goes too. Its own WAL frame holds only the meta
+   * table's page, so a second checkpoint that fails leaves no template behind. */
+  s->erasure_pending = 0;
+  if (db_exec(s, "DELETE FROM meta WHERE key = '" META_ERASURE_PENDING "'", err, sizeof err) ==
+      MIEN_OK)
+    checkpoint_truncate(s, 200);
+}
+
+double mien_store_retry_erasure(mien_store *s) {
+  pthread_mutex_lock(&s->mu);
+  if (s->erasure_pending > 0) db_erase(s);
+  double since = s->erasure_pending;
+  pthread_mutex_unlock(&s->mu);
+  return since;
 }
 
 mien_status mien_store_checkpoint(mien_store *s, char *err, size_t errlen) {
