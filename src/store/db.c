@@ -3,12 +3,14 @@
  * version, and collections. Faces are in db_faces.c, users in db_users.c; the policy and
  * retention in policy.c, the audit log in audit.c, template keys in crypt.c. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -162,6 +164,35 @@ static mien_status migrate(mien_store *s, char *err, size_t errlen) {
   return db_finish(s, st, err, errlen);
 }
 
+/* Makes the database files private before SQLite opens them: mien.db is created 0600 (SQLite
+ * would create it 0644 under the usual umask) and an existing one, or a -wal or -shm left by an
+ * older mien, loses any group and other bits. SQLite gives a new -wal and -shm the mode of
+ * mien.db, so they follow. A data directory that others may enter is only warned about: the
+ * files in it are what matters, and the directory may belong to a package or to systemd. */
+static mien_status private_files(const char *dir, const char *path, char *err, size_t errlen) {
+  struct stat sb;
+  if (stat(dir, &sb) == 0 && (sb.st_mode & 077))
+    fprintf(stderr,
+            "mien: warning: the data directory %s (mode %03o) can be opened by other users; "
+            "its files are kept 0600, but `chmod 700 %s` is safer\n",
+            dir, (unsigned)(sb.st_mode & 0777), dir);
+  static const char *const suffixes[] = {"", "-wal", "-shm"};
+  for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
+    int fd = open(p, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (i == 0 ? O_CREAT : 0), 0600);
+    if (fd < 0 && errno == ENOENT && i > 0) continue;
+    int ok = fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+             (!(sb.st_mode & 077) || fchmod(fd, sb.st_mode & 0700) == 0);
+    int e = errno;
+    if (fd >= 0) close(fd);
+    if (!ok)
+      return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "%s: %s", p,
+                       fd >= 0 && !S_ISREG(sb.st_mode) ? "not a regular file" : strerror(e));
+  }
+  return MIEN_OK;
+}
+
 mien_status mien_store_open(const char *dir, mien_store **out, char *err, size_t errlen) {
   *out = NULL;
   if (mien_make_dirs(dir) != 0)
@@ -172,8 +203,9 @@ mien_status mien_store_open(const char *dir, mien_store **out, char *err, size_t
   pthread_mutex_init(&s->mu, NULL);
   char path[4096];
   snprintf(path, sizeof path, "%s/mien.db", dir);
-  mien_status st = MIEN_OK;
-  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+  mien_status st = private_files(dir, path, err, errlen);
+  if (st == MIEN_OK &&
+      sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
     st = db_fail(s, path, err, errlen);
   /* Another process may hold the write lock for a commit; wait for it rather than fail. */
   if (st == MIEN_OK) sqlite3_busy_timeout(s->db, DB_BUSY_TIMEOUT_MS);
@@ -407,15 +439,21 @@ static mien_status load_index(mien_store *s, mien_coll *c, char *err, size_t err
   pthread_mutex_lock(&s->mu);
   sqlite3_stmt *q;
   mien_status st =
-      db_prepare(s, "SELECT id, face_id, embedding FROM faces WHERE collection = ? ORDER BY id", &q,
-                 err, errlen);
+      db_prepare(s,
+                 "SELECT f.id, f.face_id, f.embedding, i.external_image_id, u.user_id FROM faces f"
+                 " JOIN images i ON i.id = f.image LEFT JOIN users u ON u.id = f.user"
+                 " WHERE f.collection = ? ORDER BY f.id",
+                 &q, err, errlen);
   if (st == MIEN_OK) {
     sqlite3_bind_int64(q, 1, c->id);
     int rc;
     float emb[MIEN_EMBED_DIM];
     while (st == MIEN_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-      st = db_unseal(s->encrypted ? s->key : NULL, c->id, (const char *)sqlite3_column_text(q, 1),
-                     sqlite3_column_blob(q, 2), sqlite3_column_bytes(q, 2), emb, err, errlen);
+      db_seal_ids ids = {c->id, (const char *)sqlite3_column_text(q, 1),
+                         (const char *)sqlite3_column_text(q, 3),
+                         (const char *)sqlite3_column_text(q, 4)};
+      st = db_unseal(s->encrypted ? s->key : NULL, &ids, sqlite3_column_blob(q, 2),
+                     sqlite3_column_bytes(q, 2), emb, err, errlen);
       if (st == MIEN_OK && mien_index_add(ix, sqlite3_column_int64(q, 0), emb) != 0)
         st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory loading the index");
     }

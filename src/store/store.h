@@ -359,16 +359,26 @@ mien_status db_consent(const mien_policy *p, const char *coll, const char *exter
                        size_t errlen);
 
 /* Stored templates: MIEN_EMBED_DIM floats, or sealed (version byte, 12-byte nonce, ciphertext,
- * 16-byte tag) with the collection row and FaceId as associated data. */
+ * 16-byte tag) with what the template belongs to as associated data. */
 #define DB_TEMPLATE_BYTES (MIEN_EMBED_DIM * (int)sizeof(float))
 #define DB_SEALED_BYTES (1 + 12 + DB_TEMPLATE_BYTES + 16)
+/* What a sealed template is bound to: its collection's row, FaceId, ExternalImageId and UserId
+ * (NULL or "" when none; the two are the same). */
+typedef struct {
+  int64_t crow;
+  const char *face_id, *external_id, *user_id;
+} db_seal_ids;
 /* What to store for emb: emb itself when key is NULL, else emb sealed into buf. */
-mien_status db_seal(const uint8_t *key, int64_t crow, const char *face_id, const float *emb,
+mien_status db_seal(const uint8_t *key, const db_seal_ids *ids, const float *emb,
                     uint8_t buf[DB_SEALED_BYTES], const void **blob, int *len, char *err,
                     size_t errlen);
 /* The template stored as blob (len bytes), opened with key (NULL: stored plain). */
-mien_status db_unseal(const uint8_t *key, int64_t crow, const char *face_id, const void *blob,
-                      int len, float emb[MIEN_EMBED_DIM], char *err, size_t errlen);
+mien_status db_unseal(const uint8_t *key, const db_seal_ids *ids, const void *blob, int len,
+                      float emb[MIEN_EMBED_DIM], char *err, size_t errlen);
+/* Re-seals face row `row` for the UserId it is about to have (NULL: none), before the UPDATE
+ * that changes its user (mutex held, in a transaction); nothing when templates are plain. */
+mien_status db_reseal_for_user(mien_store *s, int64_t row, const char *user_id, char *err,
+                               size_t errlen);
 /* Loads the configured key and checks it against the database (mutex held, at open). */
 mien_status db_key_setup(mien_store *s, char *err, size_t errlen);
 /* Whether the key this process seals with is still the database's (another process may have
