@@ -19,8 +19,10 @@
  * refused when it crosses --max-body. All bodies held at once share a budget (two per worker
  * and two more, each up to --max-body), beyond which a request gets ThrottlingException; and
  * one address may hold at most --max-connections-per-client connections, so that one slow
- * client cannot take every connection. --timeout is a deadline, not only an idle timer: libmicrohttpd closes a connection
- * silent that long, but a slow-loris client sending a byte a second is never silent, so each
+ * client cannot take every connection.
+ *
+ * --timeout is a deadline, not only an idle timer: libmicrohttpd closes a connection silent that
+ * long, but a slow-loris client sending a byte a second is never silent, so each
  * connection also has a deadline by which its next request must have arrived whole (--timeout
  * after it opened or after the previous answer) and its answer been taken; a reaper thread
  * shuts down the sockets of connections past theirs. While a request computes it has none.
