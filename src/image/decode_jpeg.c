@@ -26,7 +26,7 @@ struct jstate {
   int want_max_side;
   mien_image *out;
   mien_image_info *info;
-  uint8_t *row; /* one decoded row, before colour conversion and orientation */
+  uint8_t *row;         /* one decoded row, before colour conversion and orientation */
   int scans_counted;    /* the last scan whose blocks are in scan_blocks */
   uint64_t scan_blocks; /* blocks the progressive scans so far walk, all scans together */
 };
