@@ -15,6 +15,9 @@
  *     returned: FaceIds are random UUIDs no mutation would guess.
  * Every RESET inputs the data directory is emptied, so the store does not grow without bound.
  *
+ * A body the parser accepts must parse again once printed back (no duplicate key, no invalid
+ * UTF-8 got through it; fuzz/seeds.py's parser-* seeds sit at that edge).
+ *
  * Beyond not crashing, leaking or hanging, each response must keep the operation's contract:
  * MIEN_OK with a response object, or an error with a message and no response, and never
  * InternalServerError (a bug by definition). Images are held to small limits to keep runs fast.
@@ -139,6 +142,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_ASSERT(st == MIEN_ERR_SERIALIZATION || st == MIEN_ERR_INVALID_PARAMETER);
     return 0;
   }
+  /* What the parser accepts has one meaning: printed back, it parses again. A key given twice or
+   * a byte of invalid UTF-8 that slipped through would be refused the second time. */
+  char *again = cJSON_PrintUnformatted(req);
+  cJSON *req2 = NULL;
+  FUZZ_ASSERT(again != NULL);
+  FUZZ_ASSERT(mien_op_parse_request(again, strlen(again), &req2, err, sizeof err) == MIEN_OK);
+  cJSON_Delete(req2);
+  free(again);
   substitute(req);
   st = op->run(&api, req, &resp, err, sizeof err);
   if (verbose) fprintf(stderr, "%s: %s %s\n", op->name, mien_status_name(st), err);

@@ -223,6 +223,22 @@ def api():
     for i, op in enumerate(ops):
         for k, body in enumerate(bodies[op]):
             write("api", "%s-%d.json" % (op, k), bytes([i]) + json.dumps(body).encode())
+    # Bodies at the parser's edge (mien_op_parse_request): a key twice at any depth, invalid
+    # UTF-8, bytes after the object, and valid multi-byte UTF-8 beside them.
+    parser = {
+        "dup-top": ("CreateCollection", b'{"CollectionId":"c1","CollectionId":"c2"}'),
+        "dup-tags": ("CreateCollection",
+                     b'{"CollectionId":"c3","Tags":{"mien:consent":"none","mien:consent":"required"}}'),
+        "dup-nested": ("ListFaces", b'{"CollectionId":"c1","FaceIds":[{"a":1,"b":[{"x":1,"x":2}]}]}'),
+        "utf8-overlong": ("DescribeCollection", b'{"CollectionId":"c\xc0\xaf1"}'),
+        "utf8-surrogate": ("DescribeCollection", b'{"CollectionId":"c\xed\xa0\x801"}'),
+        "utf8-cut": ("DescribeCollection", b'{"CollectionId":"c1\xe2\x82"}'),
+        "utf8-valid": ("CreateCollection",
+                       '{"CollectionId":"c4","Tags":{"purpose":"caf\u00e9 \u20ac \U0001f600"}}'.encode()),
+        "trailing": ("ListCollections", b'{"MaxResults":2} {"MaxResults":3}'),
+    }
+    for name, (op, body) in parser.items():
+        write("api", "parser-%s.json" % name, bytes([ops.index(op)]) + body)
 
 
 def sigv4():

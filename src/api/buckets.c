@@ -1,12 +1,14 @@
-/* buckets.c - local directories standing in for S3 buckets. A Name is resolved with realpath
- * (following every symbolic link) and must then still lie under the bucket's own resolved
- * directory; anything else is answered as S3 answers an object it cannot give. */
+/* buckets.c - local directories standing in for S3 buckets. A Name is opened beneath the bucket's
+ * own resolved directory in one step (mien_open_beneath: symbolic links and ".." are followed
+ * only while they stay inside) and must be a regular file; anything else is answered as S3
+ * answers an object it cannot give. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "api/buckets.h"
 #include "util/util.h"
@@ -48,23 +50,25 @@ mien_status mien_buckets_read(const mien_buckets *bs, const char *bucket, const 
                      "Unable to get object metadata from S3: no bucket '%.100s' (mien serve "
                      "--bucket NAME=DIR)",
                      bucket);
-  char path[PATH_MAX], real[PATH_MAX];
-  struct stat st;
-  size_t dlen = strlen(dir);
-  int ok = name[0] != '/' && snprintf(path, sizeof path, "%s/%s", dir, name) < (int)sizeof path &&
-           realpath(path, real) && !strncmp(real, dir, dlen) && real[dlen] == '/' &&
-           stat(real, &st) == 0 && S_ISREG(st.st_mode);
-  if (!ok)
+  /* Opened once beneath the bucket's directory, then checked on the descriptor: a link or FIFO
+   * swapped in after any check by name would otherwise be what gets read (mien_open_beneath). */
+  int fd = mien_open_beneath(dir, name, 1);
+  uint64_t size = 0;
+  mien_read_result rr =
+      fd < 0 ? MIEN_READ_NOT_REGULAR : mien_read_open_file(fd, max_bytes, bytes, len, &size);
+  int e = errno;
+  if (fd >= 0) close(fd);
+  if (rr == MIEN_READ_NOT_REGULAR)
     return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_S3_OBJECT,
                      "Unable to get object metadata from S3: no object '%.300s' in bucket "
                      "'%.100s'",
                      name, bucket);
-  if ((size_t)st.st_size > max_bytes)
+  if (rr == MIEN_READ_TOO_LARGE)
     return MIEN_FAIL(err, errlen, MIEN_ERR_IMAGE_TOO_LARGE,
-                     "the S3 object has %lld bytes; the limit is %zu", (long long)st.st_size,
-                     max_bytes);
-  if (!(*bytes = mien_read_file(real, len)))
+                     "the S3 object has %llu bytes or more; the limit is %zu",
+                     (unsigned long long)size, max_bytes);
+  if (rr != MIEN_READ_OK)
     return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_S3_OBJECT, "Unable to get object from S3: %s",
-                     strerror(errno));
+                     strerror(e));
   return MIEN_OK;
 }

@@ -125,6 +125,15 @@ static int audit_verify(const char *dir, const char *head) {
   cJSON_AddNumberToObject(o, "Records", (double)c.records);
   if (c.head[0]) cJSON_AddStringToObject(o, "Head", c.head);
   if (c.head[0]) cJSON_AddNumberToObject(o, "HeadSeq", (double)c.records);
+  if (c.erasure_pending > 0) {
+    /* Deleted templates still lie in mien.db-wal: another process holds a read transaction. */
+    cJSON_AddNumberToObject(o, "ErasurePendingSince", c.erasure_pending);
+    fprintf(stderr,
+            "mien audit verify: an erasure is pending since %.0f (Unix time): another process "
+            "holds the database open in a read transaction; deleted templates stay in "
+            "mien.db-wal until it ends and mien retries\n",
+            c.erasure_pending);
+  }
   if (c.bad_seq) {
     cJSON_AddNumberToObject(o, "FirstBadRecord", (double)c.bad_seq);
     cJSON_AddStringToObject(o, "Reason", c.reason);

@@ -24,7 +24,8 @@ static void usage(FILE *f) {
   fprintf(
       f,
       "usage: mien [--data DIR] serve [--listen ADDR:PORT] [--region R] [--bucket NAME=DIR]...\n"
-      "                  [--workers N] [--max-connections N] [--max-body BYTES]\n"
+      "                  [--workers N] [--max-connections N] [--max-connections-per-client N]\n"
+      "                  [--max-body BYTES]\n"
       "                  [--timeout SEC] [--queue-timeout MS] [--web DIR]\n"
       "                  [--purge-interval SEC]\n\n"
       "Serves Rekognition's face API (AWS JSON 1.1: POST / with X-Amz-Target:\n"
@@ -38,6 +39,9 @@ static void usage(FILE *f) {
       "  --bucket NAME=DIR     Image.S3Object's Bucket NAME reads files from DIR\n"
       "  --workers N           requests computing at once (default: one per core)\n"
       "  --max-connections N   open connections (default %d)\n"
+      "  --max-connections-per-client N\n"
+      "                        open connections from one address (default %d, at most\n"
+      "                        --max-connections)\n"
       "  --max-body BYTES      largest request body (default %zu)\n"
       "  --timeout SEC         close connections idle this long (default %d)\n"
       "  --queue-timeout MS    wait this long for a worker, then ThrottlingException\n"
@@ -46,8 +50,9 @@ static void usage(FILE *f) {
       "                        run from a build directory, else <prefix>/share/mien/web)\n"
       "  --purge-interval SEC  delete the faces past their collection's retention this often\n"
       "                        (default %d; docs/privacy.md)\n",
-      SRV_DEFAULT_LISTEN, SRV_DEFAULT_REGION, SRV_DEFAULT_MAX_CONNECTIONS, SRV_DEFAULT_MAX_BODY,
-      SRV_DEFAULT_TIMEOUT_S, SRV_DEFAULT_QUEUE_TIMEOUT_MS, SRV_DEFAULT_PURGE_INTERVAL_S);
+      SRV_DEFAULT_LISTEN, SRV_DEFAULT_REGION, SRV_DEFAULT_MAX_CONNECTIONS,
+      SRV_DEFAULT_MAX_CONNECTIONS_PER_CLIENT, SRV_DEFAULT_MAX_BODY, SRV_DEFAULT_TIMEOUT_S,
+      SRV_DEFAULT_QUEUE_TIMEOUT_MS, SRV_DEFAULT_PURGE_INTERVAL_S);
 }
 
 /* An integer option in [lo, hi]; -1 (after a message) when it is not one. */
@@ -93,6 +98,7 @@ int cmd_serve(int argc, char **argv) {
       {"bucket", required_argument, NULL, 'b'},
       {"workers", required_argument, NULL, 'w'},
       {"max-connections", required_argument, NULL, 'c'},
+      {"max-connections-per-client", required_argument, NULL, 'C'},
       {"max-body", required_argument, NULL, 'm'},
       {"timeout", required_argument, NULL, 't'},
       {"queue-timeout", required_argument, NULL, 'q'},
@@ -137,6 +143,10 @@ int cmd_serve(int argc, char **argv) {
     case 'c':
       if ((v = int_opt("max-connections", optarg, 1, 10000)) < 0) rc = EXIT_USAGE;
       cfg.max_connections = (int)v;
+      break;
+    case 'C':
+      if ((v = int_opt("max-connections-per-client", optarg, 1, 10000)) < 0) rc = EXIT_USAGE;
+      cfg.max_connections_per_client = (int)v;
       break;
     case 'm':
       if ((v = int_opt("max-body", optarg, 1, 1LL << 30)) < 0) rc = EXIT_USAGE;

@@ -26,7 +26,9 @@ struct jstate {
   int want_max_side;
   mien_image *out;
   mien_image_info *info;
-  uint8_t *row; /* one decoded row, before colour conversion and orientation */
+  uint8_t *row;         /* one decoded row, before colour conversion and orientation */
+  int scans_counted;    /* the last scan whose blocks are in scan_blocks */
+  uint64_t scan_blocks; /* blocks the progressive scans so far walk, all scans together */
 };
 
 static _Noreturn void bail(struct jstate *s, mien_img_status st, const char *what) {
@@ -53,11 +55,31 @@ static void on_message(j_common_ptr c, int level) {
 
 /* Progressive files with thousands of tiny scans take minutes to decode; real ones have ~10. */
 #define MAX_SCANS 500
+/* Decoding cost grows with the blocks each scan walks, not with the file's bytes: an 8192x6144
+ * file of 500 one-coefficient scans is 150 KB of end-of-band runs, yet walks 786,432 blocks
+ * 500 times (seconds per request). libjpeg's standard progressive script walks about five
+ * times the frame's blocks (DC first and refinement over all components, AC bands per
+ * component), so twelve frames' worth leaves room for any real encoder and refuses a file
+ * built to be slow after a bounded amount of work. */
+#define MAX_SCAN_PASSES 12
 
 static void on_progress(j_common_ptr c) {
-  if (((j_decompress_ptr)c)->input_scan_number > MAX_SCANS)
-    bail((struct jstate *)c->client_data, MIEN_IMG_INVALID_FORMAT,
-         "JPEG has more progressive scans than any real photo");
+  j_decompress_ptr d = (j_decompress_ptr)c;
+  struct jstate *s = (struct jstate *)c->client_data;
+  if (d->input_scan_number > MAX_SCANS)
+    bail(s, MIEN_IMG_INVALID_FORMAT, "JPEG has more progressive scans than any real photo");
+  if (d->input_scan_number == s->scans_counted || !d->progressive_mode) return;
+  s->scans_counted = d->input_scan_number; /* a new scan began: count the blocks it walks */
+  uint64_t frame = 0;
+  for (int i = 0; i < d->num_components; i++)
+    frame += (uint64_t)d->comp_info[i].width_in_blocks * d->comp_info[i].height_in_blocks;
+  for (int i = 0; i < d->comps_in_scan; i++)
+    s->scan_blocks +=
+        (uint64_t)d->cur_comp_info[i]->width_in_blocks * d->cur_comp_info[i]->height_in_blocks;
+  if (s->scan_blocks > MAX_SCAN_PASSES * frame)
+    bail(s, MIEN_IMG_INVALID_FORMAT,
+         "JPEG's progressive scans would cost more than any real photo's (too many scans for "
+         "its size)");
 }
 
 static int orientation_from_markers(j_decompress_ptr d) {

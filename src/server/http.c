@@ -8,10 +8,21 @@
  * and so that the server can refuse, before accepting anything, to listen beyond loopback
  * without keys.
  *
- * Limits: a body whose Content-Length exceeds --max-body is refused on its headers, before a
- * byte of it is read (and before `100 Continue`); a chunked body is cut off when it crosses the
- * limit. --timeout is a deadline, not only an idle timer: libmicrohttpd closes a connection
- * silent that long, but a slow-loris client sending a byte a second is never silent, so each
+ * Limits: what can be judged on the headers is judged before a byte of the body is read (and
+ * before `100 Continue`): a Content-Length over --max-body, and authentication short of the
+ * signature itself (srv_preauthenticate), so that an unauthenticated client never makes the
+ * server hold its body. Such a refusal is sent after the body has been read and dropped (up to
+ * HTTP_MAX_DISCARD), since a client still sending would otherwise get a reset connection instead
+ * of the answer; a client that asked for 100 Continue gets it at once. Two different
+ * Content-Lengths, or one with Transfer-Encoding, are refused at once and the connection closed:
+ * a proxy could read such a request's body differently (request smuggling). A chunked body is
+ * refused when it crosses --max-body. All bodies held at once share a budget (two per worker
+ * and two more, each up to --max-body), beyond which a request gets ThrottlingException; and
+ * one address may hold at most --max-connections-per-client connections, so that one slow
+ * client cannot take every connection.
+ *
+ * --timeout is a deadline, not only an idle timer: libmicrohttpd closes a connection silent that
+ * long, but a slow-loris client sending a byte a second is never silent, so each
  * connection also has a deadline by which its next request must have arrived whole (--timeout
  * after it opened or after the previous answer) and its answer been taken; a reaper thread
  * shuts down the sockets of connections past theirs. While a request computes it has none.
@@ -28,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -100,6 +112,7 @@ static void *reaper(void *arg) {
       }
     pthread_mutex_unlock(&s->conns_mu);
     srv_purge_due(s);
+    srv_erasure_due(s);
   }
   return NULL;
 }
@@ -108,12 +121,34 @@ static void *reaper(void *arg) {
 typedef struct {
   double t0;
   uint8_t *body;
-  size_t len, cap;
-  size_t want; /* the Content-Length, 0 when none */
+  size_t len, cap; /* cap also counts in s->buffered */
+  size_t want;     /* the Content-Length, 0 when none */
   int answered;
+  int refused;          /* refusal is the answer, given once the body has been discarded */
+  srv_response refusal; /* decided on the headers, or when the body crossed a limit */
+  size_t discarded;     /* body bytes read and dropped since the refusal */
 } http_req;
 
+/* Body bytes a refused request may still send, read and dropped, so that the client (which is
+ * busy sending and not yet reading) gets the answer instead of a reset connection; beyond this
+ * the connection is closed after the answer. */
+#define HTTP_MAX_DISCARD ((size_t)64 << 20)
+
 /* ---- answering ---- */
+
+/* The peer's address, "ADDR" or "[V6]", into out. */
+static void client_address(struct MHD_Connection *c, char *out, size_t outlen) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  const struct sockaddr *a = ci ? ci->client_addr : NULL;
+  char ip[INET6_ADDRSTRLEN] = "";
+  out[0] = '\0';
+  if (a && a->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, ip, sizeof ip);
+  else if (a && a->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, ip, sizeof ip);
+  snprintf(out, outlen, a && a->sa_family == AF_INET6 ? "[%s]" : "%s", ip);
+}
 
 static enum MHD_Result respond(srv *s, struct MHD_Connection *c, http_req *q, srv_response *r,
                                const char *path) {
@@ -127,26 +162,46 @@ static enum MHD_Result respond(srv *s, struct MHD_Connection *c, http_req *q, sr
   MHD_add_response_header(mr, "x-amzn-RequestId", r->request_id);
   MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
   MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+  /* No other site may frame the web page (clickjacking its buttons). */
+  MHD_add_response_header(mr, "X-Frame-Options", "DENY");
+  MHD_add_response_header(mr, "Content-Security-Policy", "frame-ancestors 'none'");
   if (atomic_load(&s->stopping)) MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
   enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, mr);
   MHD_destroy_response(mr);
   if (ret != MHD_YES) r->status = 0; /* logged as status 0: the connection is closed instead */
   set_deadline(s, c, 1);             /* for sending the answer and the next request */
+  client_address(c, r->client, sizeof r->client);
   srv_log(r, path, mien_now_ms() - q->t0);
   return ret;
 }
 
-/* The body is over the limit: ImageTooLargeException, the connection closed after it. */
-static enum MHD_Result too_large(srv *s, struct MHD_Connection *c, http_req *q) {
-  srv_response r = {0};
-  mien_uuid(r.request_id);
-  snprintf(r.op, sizeof r.op, "POST");
-  snprintf(r.principal, sizeof r.principal, "anonymous");
+/* Decides the answer before the body is read: q->refusal, sent by on_request once the body has
+ * been read and dropped (or at once, for a client waiting for 100 Continue). */
+static void refuse(http_req *q, int status, const char *type, const char *msg) {
+  srv_response *r = &q->refusal;
+  if (!q->refused) {
+    memset(r, 0, sizeof *r);
+    mien_uuid(r->request_id);
+    snprintf(r->op, sizeof r->op, "POST");
+    snprintf(r->principal, sizeof r->principal, "anonymous");
+    srv_error(r, status, type, msg);
+  }
+  q->refused = 1;
+}
+
+static void too_large(srv *s, http_req *q) {
   char msg[160];
   snprintf(msg, sizeof msg, "the request body is larger than the limit of %zu bytes (--max-body)",
            s->cfg.max_body);
-  srv_error(&r, 400, "ImageTooLargeException", msg);
-  return respond(s, c, q, &r, NULL);
+  refuse(q, 400, "ImageTooLargeException", msg);
+}
+
+/* Drops the body held so far, and its share of s->buffered. */
+static void drop_body(srv *s, http_req *q) {
+  atomic_fetch_sub(&s->buffered, q->cap);
+  free(q->body);
+  q->body = NULL;
+  q->len = q->cap = 0;
 }
 
 /* ---- reading the request ---- */
@@ -173,6 +228,64 @@ static int values(struct MHD_Connection *c, enum MHD_ValueKind kind, kv_list *l)
   return 0;
 }
 
+/* How the request's body is framed: its Content-Length headers (distinct values) and whether it
+ * also has Transfer-Encoding. */
+typedef struct {
+  int lengths, distinct, chunked;
+  const char *first;
+} framing;
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value) {
+  (void)kind;
+  framing *f = cls;
+  if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) f->chunked = 1;
+  if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) return MHD_YES;
+  value = value ? value : "";
+  if (!f->lengths++)
+    f->first = value;
+  else if (strcmp(value, f->first))
+    f->distinct = 1;
+  return MHD_YES;
+}
+
+/* The first call of a request, its headers read: the checks that need no body. A refusal that
+ * cannot wait for the body (ambiguous framing, a client waiting for 100 Continue, a body too
+ * big even to drop) is answered at once and the connection closed; any other is answered once
+ * the body has been read and dropped. */
+static enum MHD_Result on_headers(srv *s, struct MHD_Connection *c, const char *url,
+                                  const char *method, http_req *q) {
+  framing f = {0};
+  MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+  if (f.distinct || (f.lengths && f.chunked)) {
+    /* Two readers of this request could split it into different requests (smuggling). */
+    refuse(q, 400, "SerializationException",
+           "the request has two different Content-Length headers, or Content-Length with "
+           "Transfer-Encoding: its body has no single length");
+    return respond(s, c, q, &q->refusal, NULL);
+  }
+  unsigned long long want = f.first ? strtoull(f.first, NULL, 10) : 0;
+  q->want = want <= s->cfg.max_body ? (size_t)want : 0;
+  if (want > s->cfg.max_body) too_large(s, q);
+  if (!q->refused) {
+    kv_list hs;
+    if (values(c, MHD_HEADER_KIND, &hs)) return MHD_NO;
+    srv_request rq = {.method = method, .path = url, .headers = hs.kv, .nheaders = hs.n};
+    srv_response r;
+    if (srv_preauthenticate(s, &rq, &r) != 0) {
+      q->refusal = r;
+      q->refused = 1;
+    } else {
+      free(r.body);
+    }
+    free(hs.kv);
+  }
+  const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+  if (q->refused && ((expect && !strcasecmp(expect, "100-continue")) || want > HTTP_MAX_DISCARD))
+    return respond(s, c, q, &q->refusal, NULL);
+  return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
@@ -186,37 +299,45 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     pthread_mutex_lock(&s->flight_mu);
     s->inflight++;
     pthread_mutex_unlock(&s->flight_mu);
-    const char *cl =
-        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    unsigned long long want = cl ? strtoull(cl, NULL, 10) : 0;
-    if (want > s->cfg.max_body) return too_large(s, c, q);
-    q->want = (size_t)want;
-    return MHD_YES;
+    return on_headers(s, c, url, method, q);
   }
   if (*upload_size) {
     size_t n = *upload_size;
     *upload_size = 0;
     if (q->answered) return MHD_YES;
-    if (q->len + n > s->cfg.max_body) {
-      /* Only a chunked body gets here (a Content-Length was checked first). libmicrohttpd may
-       * not take a response in the middle of a body: then the connection is just closed. */
-      return too_large(s, c, q) == MHD_YES ? MHD_YES : MHD_NO;
-    }
-    if (q->len + n > q->cap) {
+    if (!q->refused && q->len + n > s->cfg.max_body) too_large(s, q); /* chunked */
+    if (!q->refused && q->len + n > q->cap) {
       /* Memory follows the bytes that arrived, not the Content-Length a client announced: idle
-       * connections claiming 8 MiB each must not hold 8 MiB each. */
+       * connections claiming 8 MiB each must not hold 8 MiB each. All bodies together stay
+       * within a budget, so that many big bodies arriving at once are throttled instead. */
       size_t limit = q->want ? q->want : s->cfg.max_body, cap = (q->len + n) * 2;
       if (cap < 65536) cap = 65536;
       if (cap > limit) cap = limit < q->len + n ? q->len + n : limit;
-      uint8_t *b = realloc(q->body, cap);
-      if (!b) return MHD_NO;
-      q->body = b, q->cap = cap;
+      size_t grow = cap - q->cap;
+      if (atomic_fetch_add(&s->buffered, grow) + grow > s->body_budget) {
+        atomic_fetch_sub(&s->buffered, grow);
+        refuse(q, 400, "ThrottlingException",
+               "Rate exceeded: too many request bodies are arriving at once; retry later");
+      } else {
+        uint8_t *b = realloc(q->body, cap);
+        if (!b) {
+          atomic_fetch_sub(&s->buffered, grow);
+          return MHD_NO;
+        }
+        q->body = b, q->cap = cap;
+      }
+    }
+    if (q->refused) {
+      drop_body(s, q);
+      q->discarded += n;
+      return q->discarded > HTTP_MAX_DISCARD ? respond(s, c, q, &q->refusal, NULL) : MHD_YES;
     }
     memcpy(q->body + q->len, upload, n);
     q->len += n;
     return MHD_YES;
   }
   if (q->answered) return MHD_YES;
+  if (q->refused) return respond(s, c, q, &q->refusal, NULL);
   set_deadline(s, c, 0);
   kv_list hs, qs;
   if (values(c, MHD_HEADER_KIND, &hs) || values(c, MHD_GET_ARGUMENT_KIND, &qs)) {
@@ -245,7 +366,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   http_req *q = *con_cls;
   if (!q) return;
   set_deadline(s, c, 1); /* the next request on this connection */
-  free(q->body);
+  drop_body(s, q);
+  free(q->refusal.body); /* NULL once answered */
   free(q);
   *con_cls = NULL;
   pthread_mutex_lock(&s->flight_mu);
@@ -337,12 +459,13 @@ mien_status srv_listen(srv *s, char *err, size_t errlen) {
 
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
                    MHD_USE_ITC | (v6 ? MHD_USE_IPv6 : 0);
-  s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
-                               s->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
-                               (unsigned)s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-                               (unsigned)s->cfg.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                               (size_t)128 * 1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                               MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
+  s->daemon = MHD_start_daemon(
+      flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)s->cfg.timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)128 * 1024,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections_per_client,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+      MHD_OPTION_END);
   if (!s->daemon) {
     close(s->listen_fd);
     s->listen_fd = -1;

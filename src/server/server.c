@@ -13,11 +13,12 @@
  * retry).
  *
  * GET and HEAD serve the web page's static files from one directory; a path may not name a
- * hidden file or leave the directory (no dot segments, and the resolved path must stay inside).
+ * hidden file or leave the directory (no dot segments, and it is opened beneath the directory in
+ * one step, mien_open_beneath, so that no link swapped in meanwhile can lead out).
  *
  * keys.json is checked on every API request (one stat) and reloaded when it changed, so `mien
  * keys add` and `mien keys delete` take effect without a restart; a reload that fails (a file
- * others may read, say) keeps the previous keys rather than opening the door. */
+ * others may read, say) fails closed: every request is refused until the file loads again. */
 #include "server/server.h"
 
 #include <errno.h>
@@ -84,6 +85,10 @@ void srv_log(const srv_response *r, const char *path, double ms) {
   if (r->error[0]) cJSON_AddStringToObject(o, "error", r->error);
   cJSON_AddNumberToObject(o, "ms", (double)(long)(ms * 10 + 0.5) / 10);
   cJSON_AddStringToObject(o, "access_key_id", r->principal);
+  if (r->auth_failed) { /* who tried: to find a client guessing keys or replaying requests */
+    cJSON_AddStringToObject(o, "client", r->client[0] ? r->client : "unknown");
+    cJSON_AddStringToObject(o, "tried_access_key_id", r->tried_key_id);
+  }
   char *line = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   if (!line) return;
@@ -102,6 +107,17 @@ void srv_log(const srv_response *r, const char *path, double ms) {
 
 /* ---- keys ---- */
 
+/* One JSON line on stderr: {"<kind>": what, "reason": why} (why may be NULL). */
+static void log_notice(const char *kind, const char *what, const char *why) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, kind, what);
+  if (why) cJSON_AddStringToObject(o, "reason", why);
+  char *line = cJSON_PrintUnformatted(o);
+  if (line) fprintf(stderr, "%s\n", line);
+  free(line);
+  cJSON_Delete(o);
+}
+
 static int same_file(const struct stat *a, const struct stat *b) {
   return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
          a->st_mode == b->st_mode && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
@@ -109,7 +125,10 @@ static int same_file(const struct stat *a, const struct stat *b) {
          a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-/* Reloads keys.json when it changed; returns how many keys there are. */
+/* Reloads keys.json when it changed; returns how many keys there are, or -1 while the file
+ * cannot be loaded. A file that fails to load drops the previous keys rather than keeping them
+ * (the failed edit may have been a revocation) and every request is refused until it loads:
+ * an unreadable key file must not leave a keyless server open to unsigned requests. */
 static int keys_refresh(srv *s) {
   char path[4200], err[512];
   mien_keys_path(s->data_dir, path, sizeof path);
@@ -118,21 +137,20 @@ static int keys_refresh(srv *s) {
   pthread_mutex_lock(&s->keys_mu);
   if (!same_file(&sb, &s->keys_stat)) {
     mien_keyset ks;
+    mien_keys_free(&s->keys);
     if (mien_keys_load(s->data_dir, &ks, err, sizeof err) == MIEN_OK) {
-      mien_keys_free(&s->keys);
       s->keys = ks;
+      if (s->keys_error[0])
+        log_notice("notice", "keys.json loaded; requests are served again", NULL);
+      s->keys_error[0] = '\0';
     } else {
-      cJSON *o = cJSON_CreateObject();
-      cJSON_AddStringToObject(o, "warning", "keys not reloaded; the previous keys stay in force");
-      cJSON_AddStringToObject(o, "reason", err);
-      char *line = cJSON_PrintUnformatted(o);
-      if (line) fprintf(stderr, "%s\n", line);
-      free(line);
-      cJSON_Delete(o);
+      snprintf(s->keys_error, sizeof s->keys_error, "%s", err);
+      log_notice("warning", "keys.json cannot be loaded: every request is refused until it can",
+                 err);
     }
     s->keys_stat = sb; /* tried once per change of the file */
   }
-  int n = s->keys.n;
+  int n = s->keys_error[0] ? -1 : s->keys.n;
   pthread_mutex_unlock(&s->keys_mu);
   return n;
 }
@@ -226,18 +244,33 @@ static int loopback_host(const char *host) {
          d < 256;
 }
 
-/* Authenticates the request; 0 when it may proceed, else r holds the refusal. */
-static int authenticate(srv *s, const srv_request *rq, srv_response *r) {
-  if (keys_refresh(s) == 0 && s->loopback_only) {
+/* Authenticates the request; 0 when it may proceed, else r holds the refusal. With headers_only
+ * (no body yet), the signature itself is not checked (srv_preauthenticate). */
+static int authenticate(srv *s, const srv_request *rq, srv_response *r, int headers_only) {
+  int nkeys = keys_refresh(s);
+  if (nkeys < 0) {
+    char msg[700];
+    pthread_mutex_lock(&s->keys_mu);
+    snprintf(msg, sizeof msg,
+             "the server cannot load its access keys, so it refuses every request until "
+             "keys.json is fixed: %s",
+             s->keys_error);
+    pthread_mutex_unlock(&s->keys_mu);
+    srv_error(r, 403, "AccessDeniedException", msg);
+    r->auth_failed = 1;
+    return -1;
+  }
+  if (nkeys == 0 && s->loopback_only) {
     if (loopback_host(header(rq, "host"))) return 0;
     srv_error(r, 400, "AccessDeniedException",
               "this server has no access keys, so it answers only requests addressed to "
               "localhost; create one with `mien keys add NAME` and sign requests with it");
+    r->auth_failed = 1;
     return -1;
   }
   char id[SIGV4_KEY_ID_MAX + 1], msg[512];
-  sigv4_result v =
-      sigv4_verify(rq, s->region, "rekognition", time(NULL), keys_secret, s, id, msg, sizeof msg);
+  sigv4_result v = (headers_only ? sigv4_check_headers : sigv4_verify)(
+      rq, s->region, "rekognition", time(NULL), keys_secret, s, id, msg, sizeof msg);
   if (v == SIGV4_OK) {
     snprintf(r->principal, sizeof r->principal, "%s", id);
     return 0;
@@ -248,6 +281,8 @@ static int authenticate(srv *s, const srv_request *rq, srv_response *r) {
     srv_error(r, 403, "UnrecognizedClientException", msg);
   else
     srv_error(r, 403, "InvalidSignatureException", msg);
+  r->auth_failed = 1;
+  snprintf(r->tried_key_id, sizeof r->tried_key_id, "%s", id);
   return -1;
 }
 
@@ -268,7 +303,7 @@ static void handle_api(srv *s, const srv_request *rq, srv_response *r) {
     srv_error(r, 404, "UnknownOperationException", "the API is at POST /");
     return;
   }
-  if (authenticate(s, rq, r) != 0) return;
+  if (authenticate(s, rq, r, 0) != 0) return;
   static const char prefix[] = "RekognitionService.";
   const char *target = header(rq, "x-amz-target");
   const mien_op *op = NULL;
@@ -287,24 +322,25 @@ static void handle_api(srv *s, const srv_request *rq, srv_response *r) {
     srv_error(r, 400, "SerializationException", "Content-Type must be application/x-amz-json-1.1");
     return;
   }
-  char err[1024] = "";
-  cJSON *req;
-  mien_status st =
-      mien_op_parse_request((const char *)rq->body, rq->body_len, &req, err, sizeof err);
-  if (st != MIEN_OK) {
-    status_error(r, st, err);
-    return;
-  }
+  /* The JSON is parsed while holding a worker slot: a parsed body (base64 images included) takes
+   * a few times the body's bytes, and concurrent big bodies must not all hold theirs at once. */
   srv_worker *w = pool_acquire(s, s->cfg.queue_timeout_ms);
   if (!w) {
-    cJSON_Delete(req);
     char msg[200];
     snprintf(msg, sizeof msg, "Rate exceeded: all %d workers stayed busy for %d ms; retry later",
              s->nworkers, s->cfg.queue_timeout_ms);
     srv_error(r, 500, "ThrottlingException", msg);
     return;
   }
-  cJSON *resp = NULL;
+  char err[1024] = "";
+  cJSON *req, *resp = NULL;
+  mien_status st =
+      mien_op_parse_request((const char *)rq->body, rq->body_len, &req, err, sizeof err);
+  if (st != MIEN_OK) {
+    pool_release(s, w);
+    status_error(r, st, err);
+    return;
+  }
   w->api.principal = r->principal;
   st = op->run(&w->api, req, &resp, err, sizeof err);
   w->api.principal = NULL;
@@ -346,42 +382,49 @@ static void handle_static(srv *s, const srv_request *rq, srv_response *r) {
     srv_error(r, 404, "NotFoundException", "this server has no web directory (--web DIR)");
     return;
   }
-  /* No dot segments, no hidden files, no backslashes; then the resolved file must stay in. */
+  /* No dot segments, no hidden files, no backslashes. */
   if (p[0] != '/' || strstr(p, "/.") || strchr(p, '\\') || strlen(p) > 1024) {
     srv_error(r, 404, "NotFoundException", "no such file");
     return;
   }
-  char joined[PATH_MAX + 1100], real[PATH_MAX];
-  snprintf(joined, sizeof joined, "%s%s", s->web_dir, p);
-  size_t dlen = strlen(s->web_dir);
-  int fd = -1;
-  struct stat sb;
-  if (realpath(joined, real) && !strncmp(real, s->web_dir, dlen) && real[dlen] == '/')
-    fd = open(real, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
-      (size_t)sb.st_size > SRV_MAX_STATIC) {
-    if (fd >= 0) close(fd);
-    srv_error(r, 404, "NotFoundException", "no such file");
-    return;
-  }
-  char *buf = malloc((size_t)sb.st_size + 1);
-  ssize_t got = buf ? read(fd, buf, (size_t)sb.st_size) : -1;
-  close(fd);
-  if (got != sb.st_size) {
-    free(buf);
+  /* Opened once beneath the directory and checked on the descriptor (mien_open_beneath): a FIFO
+   * or a link swapped in after a check by name would block a worker or serve another file. */
+  int fd = mien_open_beneath(s->web_dir, p + 1, 1);
+  uint8_t *buf = NULL;
+  size_t got = 0;
+  uint64_t size = 0;
+  mien_read_result rr =
+      fd < 0 ? MIEN_READ_NOT_REGULAR : mien_read_open_file(fd, SRV_MAX_STATIC, &buf, &got, &size);
+  if (fd >= 0) close(fd);
+  if (rr == MIEN_READ_FAILED) {
     srv_error(r, 500, "InternalServerError", "cannot read the file");
     return;
   }
+  if (rr != MIEN_READ_OK) {
+    srv_error(r, 404, "NotFoundException", "no such file");
+    return;
+  }
   r->status = 200;
-  r->body = buf;
-  r->len = (size_t)got;
-  r->content_type = mime_type(real);
+  r->body = (char *)buf;
+  r->len = got;
+  r->content_type = mime_type(p);
 }
 
-void srv_handle(srv *s, const srv_request *rq, srv_response *r) {
+static void response_init(srv_response *r) {
   memset(r, 0, sizeof *r);
   mien_uuid(r->request_id);
   snprintf(r->principal, sizeof r->principal, "anonymous");
+}
+
+int srv_preauthenticate(srv *s, const srv_request *rq, srv_response *r) {
+  response_init(r);
+  if (strcmp(rq->method, "POST")) return 0;
+  snprintf(r->op, sizeof r->op, "POST");
+  return authenticate(s, rq, r, 1);
+}
+
+void srv_handle(srv *s, const srv_request *rq, srv_response *r) {
+  response_init(r);
   if (!strcmp(rq->method, "POST")) {
     handle_api(s, rq, r);
   } else if (!strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD")) {
@@ -418,6 +461,17 @@ void srv_purge_due(srv *s) {
   if (n > 0 || st != MIEN_OK) srv_log(&r, NULL, mien_now_ms() - now);
 }
 
+void srv_erasure_due(srv *s) {
+  double pending = mien_store_retry_erasure(s->store);
+  if ((pending > 0) == s->erasure_pending_logged) return;
+  s->erasure_pending_logged = pending > 0;
+  if (pending > 0)
+    log_notice("warning", "erasure pending: deleted templates stay in mien.db-wal until retried",
+               "another process holds the database in a read transaction");
+  else
+    log_notice("notice", "pending erasure completed", NULL);
+}
+
 mien_status srv_create(const srv_config *cfg, srv **out, char *err, size_t errlen) {
   *out = NULL;
   srv *s = calloc(1, sizeof *s);
@@ -425,6 +479,12 @@ mien_status srv_create(const srv_config *cfg, srv **out, char *err, size_t errle
   s->cfg = *cfg;
   s->listen_fd = -1;
   if (s->cfg.workers <= 0) s->cfg.workers = mien_cpu_count();
+  if (s->cfg.max_connections_per_client <= 0)
+    s->cfg.max_connections_per_client = SRV_DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
+  if (s->cfg.max_connections_per_client > s->cfg.max_connections)
+    s->cfg.max_connections_per_client = s->cfg.max_connections;
+  /* Bodies waiting for a worker: two per worker and two more, each up to --max-body. */
+  s->body_budget = ((size_t)2 * (size_t)s->cfg.workers + 2) * s->cfg.max_body;
   pthread_mutex_init(&s->pool_mu, NULL);
   pthread_mutex_init(&s->keys_mu, NULL);
   pthread_mutex_init(&s->flight_mu, NULL);

@@ -32,18 +32,20 @@ typedef struct {
   const char *data_dir; /* the store and keys.json */
   const char *web_dir;  /* static files for GET; NULL: none */
   const mien_buckets *buckets;
-  int workers;          /* requests computing at once; <= 0: one per core */
-  int max_connections;  /* beyond it new connections are closed at once */
-  size_t max_body;      /* request bodies, bytes */
-  int timeout_s;        /* idle connections are closed after it */
-  int queue_timeout_ms; /* longest wait for a worker before ThrottlingException */
-  int purge_interval_s; /* how often faces past retention are purged; <= 0: default */
+  int workers;                    /* requests computing at once; <= 0: one per core */
+  int max_connections;            /* beyond it new connections are closed at once */
+  int max_connections_per_client; /* from one address; <= 0: the default (a quarter of all) */
+  size_t max_body;                /* request bodies, bytes */
+  int timeout_s;                  /* idle connections are closed after it */
+  int queue_timeout_ms;           /* longest wait for a worker before ThrottlingException */
+  int purge_interval_s;           /* how often faces past retention are purged; <= 0: default */
 } srv_config;
 
 #define SRV_DEFAULT_LISTEN "127.0.0.1:8080"
 #define SRV_DEFAULT_REGION MIEN_DEFAULT_REGION
 #define SRV_DEFAULT_MAX_BODY ((size_t)8 << 20)
 #define SRV_DEFAULT_MAX_CONNECTIONS 256
+#define SRV_DEFAULT_MAX_CONNECTIONS_PER_CLIENT 64
 #define SRV_DEFAULT_TIMEOUT_S 30
 #define SRV_DEFAULT_QUEUE_TIMEOUT_MS 2000
 #define SRV_DEFAULT_PURGE_INTERVAL_S 60
@@ -59,7 +61,10 @@ typedef struct {
   char request_id[MIEN_UUID_LEN];
   char op[64];    /* the operation, or the method for other requests, for the log */
   char error[64]; /* the __type of a refusal; "" on success */
-  char principal[SIGV4_KEY_ID_MAX + 1]; /* the verified access key id, or "anonymous" */
+  char principal[SIGV4_KEY_ID_MAX + 1];    /* the verified access key id, or "anonymous" */
+  int auth_failed;                         /* refused by authentication: logged with these two */
+  char tried_key_id[SIGV4_KEY_ID_MAX + 1]; /* the Credential's access key id, "" when none */
+  char client[64];                         /* the peer's address, set by the transport */
 } srv_response;
 
 /* Opens the store and the keys, and makes the workers' face pipelines: everything but the
@@ -67,6 +72,11 @@ typedef struct {
  * the server counts as reachable from anywhere: a POST must be signed even with no keys (a
  * harness without sockets may set loopback_only to take unsigned requests). */
 mien_status srv_create(const srv_config *cfg, srv **out, char *err, size_t errlen);
+/* What can be decided on a request's headers alone, before its body is read: a POST that will
+ * be refused (no or unknown access key, a bad scope or date, keys.json unloadable, a keyless
+ * server asked from elsewhere) gets its refusal in r and -1, so the transport need not hold
+ * its body; 0 otherwise. Thread-safe. */
+int srv_preauthenticate(srv *s, const srv_request *rq_headers, srv_response *r);
 /* Answers one request. Thread-safe. */
 void srv_handle(srv *s, const srv_request *rq, srv_response *resp);
 /* A refusal {"__type": type, "Message": msg} with status; for the HTTP layer's own refusals. */
@@ -76,6 +86,9 @@ void srv_log(const srv_response *r, const char *path, double ms);
 /* Deletes the faces past their collection's retention (mien_store_purge_expired) when
  * purge_interval_s passed since the last time; logs what it did. The reaper thread calls it. */
 void srv_purge_due(srv *s);
+/* Retries a pending erasure (mien_store_retry_erasure) and logs when one starts and ends
+ * pending. The reaper thread calls it. */
+void srv_erasure_due(srv *s);
 /* Frees what srv_create made (after srv_stop when listening). */
 void srv_free(srv *s);
 
@@ -117,6 +130,7 @@ struct srv {
   pthread_mutex_t keys_mu;
   mien_keyset keys;
   struct stat keys_stat; /* of the file loaded; st_ino 0 when there was none */
+  char keys_error[512];  /* why the file last tried did not load; "" when it did */
 
   /* the network (http.c) */
   struct http_conn *conns; /* open connections and their deadlines */
@@ -129,10 +143,13 @@ struct srv {
   int listen_fd;
   struct MHD_Daemon *daemon;
   atomic_int stopping;
+  atomic_size_t buffered; /* bytes of request bodies held by all connections */
+  size_t body_budget;     /* the most they may hold together */
   pthread_mutex_t flight_mu;
   pthread_cond_t flight_cv;
   int inflight;
-  double last_purge_ms; /* reaper thread only */
+  double last_purge_ms;       /* reaper thread only */
+  int erasure_pending_logged; /* reaper thread only */
 };
 
 #endif

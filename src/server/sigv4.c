@@ -324,9 +324,10 @@ static sigv4_result check_time(const char *amz_date, time_t t, time_t now, char 
   return SIGV4_OK;
 }
 
-sigv4_result sigv4_verify(const srv_request *rq, const char *region, const char *service,
-                          time_t now, sigv4_secret_fn secret_fn, void *ctx,
-                          char key_id[SIGV4_KEY_ID_MAX + 1], char *msg, size_t msglen) {
+/* sigv4_verify, or with sign 0 sigv4_check_headers. */
+static sigv4_result verify(const srv_request *rq, const char *region, const char *service,
+                           time_t now, sigv4_secret_fn secret_fn, void *ctx,
+                           char key_id[SIGV4_KEY_ID_MAX + 1], char *msg, size_t msglen, int sign) {
   key_id[0] = 0;
   const char *auth = header(rq, "authorization");
   if (!auth || !*auth) return refuse(SIGV4_MISSING, msg, msglen, "Missing Authentication Token");
@@ -392,7 +393,7 @@ sigv4_result sigv4_verify(const srv_request *rq, const char *region, const char 
   else
     r = check_time(amz_date, t, now, msg, msglen);
 
-  if (r == SIGV4_OK) {
+  if (r == SIGV4_OK && sign) {
     char *creq = sigv4_canonical_request(rq, signed_headers);
     char scope[256], want[65];
     uint8_t key[32];
@@ -410,4 +411,16 @@ sigv4_result sigv4_verify(const srv_request *rq, const char *region, const char 
   }
   OPENSSL_cleanse(secret, sizeof secret);
   return r;
+}
+
+sigv4_result sigv4_verify(const srv_request *rq, const char *region, const char *service,
+                          time_t now, sigv4_secret_fn secret_fn, void *ctx,
+                          char key_id[SIGV4_KEY_ID_MAX + 1], char *msg, size_t msglen) {
+  return verify(rq, region, service, now, secret_fn, ctx, key_id, msg, msglen, 1);
+}
+
+sigv4_result sigv4_check_headers(const srv_request *rq, const char *region, const char *service,
+                                 time_t now, sigv4_secret_fn secret_fn, void *ctx,
+                                 char key_id[SIGV4_KEY_ID_MAX + 1], char *msg, size_t msglen) {
+  return verify(rq, region, service, now, secret_fn, ctx, key_id, msg, msglen, 0);
 }

@@ -55,6 +55,13 @@ sigv4_result sigv4_verify(const srv_request *rq, const char *region, const char 
                           time_t now, sigv4_secret_fn secret, void *ctx,
                           char key_id[SIGV4_KEY_ID_MAX + 1], char *msg, size_t msglen);
 
+/* Everything sigv4_verify checks but the signature itself, which needs the body: an
+ * Authorization header naming a known access key, scope, date and signed headers. The server
+ * runs it on the headers, before it reads (and holds) a body. */
+sigv4_result sigv4_check_headers(const srv_request *rq, const char *region, const char *service,
+                                 time_t now, sigv4_secret_fn secret, void *ctx,
+                                 char key_id[SIGV4_KEY_ID_MAX + 1], char *msg, size_t msglen);
+
 /* The pieces, for tests and for signing test requests. */
 
 /* The canonical request for the ';'-separated lower-case signed header names; malloc'ed, or NULL

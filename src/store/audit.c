@@ -172,6 +172,24 @@ static void check_record(int64_t seq, const char *text, const char *hash, int64_
   cJSON_Delete(r);
 }
 
+/* How many faces the store holds, and whether an erasure is pending (db.c's meta row). */
+static mien_status store_facts(sqlite3 *db, mien_audit_check *out, char *err, size_t errlen) {
+  sqlite3_stmt *q;
+  int rc = sqlite3_prepare_v2(db,
+                              "SELECT (SELECT count(*) FROM faces),"
+                              " (SELECT value FROM meta WHERE key = 'erasure_pending')",
+                              -1, &q, NULL);
+  if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+    out->faces = sqlite3_column_int64(q, 0);
+    out->erasure_pending = sqlite3_column_double(q, 1);
+    rc = SQLITE_OK;
+  }
+  sqlite3_finalize(q);
+  return rc == SQLITE_OK
+             ? MIEN_OK
+             : MIEN_FAIL(err, errlen, MIEN_ERR_IO, "reading the store: %s", sqlite3_errmsg(db));
+}
+
 mien_status mien_audit_verify(const char *dir, mien_audit_check *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   sqlite3 *db;
@@ -197,6 +215,13 @@ mien_status mien_audit_verify(const char *dir, mien_audit_check *out, char *err,
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "reading the audit log: %s", sqlite3_errmsg(db));
   sqlite3_finalize(q);
+  if (st == MIEN_OK) st = store_facts(db, out, err, errlen);
+  if (st == MIEN_OK && !out->records && !out->bad_seq && out->faces > 0) {
+    out->bad_seq = 1;
+    snprintf(out->reason, sizeof out->reason,
+             "the audit log is empty but the store holds %lld faces: its records were deleted",
+             (long long)out->faces);
+  }
   sqlite3_close(db);
   return st;
 }

@@ -1,9 +1,11 @@
 /* crypt.c - templates encrypted at rest. A template is what identifies a person's face, so a
  * copied database file should be useless without a key kept elsewhere: with a key file
  * configured ($MIEN_TEMPLATE_KEY), each template is sealed with AES-256-GCM (OpenSSL) under a
- * fresh random 96-bit nonce, and the collection's row and the FaceId are bound as associated
- * data, so a sealed template moved to another face or collection fails to open rather than
- * impersonating someone else.
+ * fresh random 96-bit nonce, and the collection's row, the FaceId, the image's ExternalImageId
+ * and the face's UserId are bound as associated data, so a sealed template moved to another
+ * face or collection, or a face moved to another user or ExternalImageId by an SQL UPDATE,
+ * fails to open rather than matching as someone else. Associating a face with a user, or
+ * taking it from one, re-seals its template (db_reseal_for_user).
  *
  * The key never enters the database: the meta table holds only its check value (SHA-256 of a
  * label and the key), which is how a missing or wrong key is told apart from a corrupt row at
@@ -12,7 +14,8 @@
  *
  * Rotation re-seals every template in one SQLite transaction: a crash before COMMIT leaves the
  * store under the old key, after it under the new one; never a mix. The same path encrypts a
- * store that was created without a key. */
+ * store that was created without a key, and re-seals, at the first open with the key, templates
+ * sealed before the ExternalImageId and UserId were bound (seal version 1). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -28,7 +31,9 @@
 #include "store/store.h"
 #include "util/util.h"
 
-#define SEAL_VERSION 1
+#define SEAL_VERSION 2 /* 1: bound to the collection and FaceId only; re-sealed at open */
+#define AAD_MAX (8 + MIEN_UUID_LEN + MIEN_EXTERNAL_ID_MAX + 1 + MIEN_USER_ID_MAX + 1)
+#define META_SEAL_VERSION "seal_version"
 #define NONCE_LEN 12
 #define TAG_LEN 16
 #define CHECK_LABEL "mien template key check v1"
@@ -124,12 +129,25 @@ static void key_check(const uint8_t key[MIEN_TEMPLATE_KEY_LEN], char out[65]) {
   OPENSSL_cleanse(&c, sizeof c);
 }
 
-/* The associated data: the collection row (big-endian) and the FaceId. */
-static size_t make_aad(int64_t crow, const char *face_id, uint8_t aad[8 + MIEN_UUID_LEN]) {
-  for (int i = 0; i < 8; i++) aad[i] = (uint8_t)((uint64_t)crow >> (56 - 8 * i));
-  size_t n = strnlen(face_id, MIEN_UUID_LEN - 1);
-  memcpy(aad + 8, face_id, n);
-  return 8 + n;
+/* Appends string t (NULL: "") and, when terminate, a NUL to aad at *n, within AAD_MAX. */
+static void aad_put(uint8_t *aad, size_t *n, const char *t, size_t max, int terminate) {
+  size_t len = t ? strnlen(t, max) : 0;
+  memcpy(aad + *n, t ? t : "", len);
+  *n += len;
+  if (terminate) aad[(*n)++] = 0;
+}
+
+/* The associated data: the collection row (big-endian) and the FaceId (36 characters), then
+ * for version 2 a NUL, the ExternalImageId, a NUL and the UserId (neither may hold a NUL). */
+static size_t make_aad(const db_seal_ids *b, int version, uint8_t aad[AAD_MAX]) {
+  size_t n = 8;
+  for (int i = 0; i < 8; i++) aad[i] = (uint8_t)((uint64_t)b->crow >> (56 - 8 * i));
+  aad_put(aad, &n, b->face_id, MIEN_UUID_LEN - 1, version > 1);
+  if (version > 1) {
+    aad_put(aad, &n, b->external_id, MIEN_EXTERNAL_ID_MAX, 1);
+    aad_put(aad, &n, b->user_id, MIEN_USER_ID_MAX, 0);
+  }
+  return n;
 }
 
 /* One AES-256-GCM pass: seals (enc) in to out and writes tag, or opens and checks tag. */
@@ -146,26 +164,29 @@ static int gcm(int enc, const uint8_t *key, const uint8_t *nonce, const uint8_t 
   return ok ? 0 : -1;
 }
 
-mien_status db_seal(const uint8_t *key, int64_t crow, const char *face_id, const float *emb,
+mien_status db_seal(const uint8_t *key, const db_seal_ids *b, const float *emb,
                     uint8_t buf[DB_SEALED_BYTES], const void **blob, int *len, char *err,
                     size_t errlen) {
   if (!key) {
     *blob = emb, *len = DB_TEMPLATE_BYTES;
     return MIEN_OK;
   }
-  uint8_t aad[8 + MIEN_UUID_LEN], *nonce = buf + 1, *ct = nonce + NONCE_LEN;
+  uint8_t aad[AAD_MAX], *nonce = buf + 1, *ct = nonce + NONCE_LEN;
   buf[0] = SEAL_VERSION;
   if (getrandom(nonce, NONCE_LEN, 0) != NONCE_LEN ||
-      gcm(1, key, nonce, aad, make_aad(crow, face_id, aad), (const uint8_t *)emb, ct,
+      gcm(1, key, nonce, aad, make_aad(b, SEAL_VERSION, aad), (const uint8_t *)emb, ct,
           ct + DB_TEMPLATE_BYTES) != 0)
     return MIEN_FAIL(err, errlen, MIEN_ERR_INTERNAL, "cannot encrypt a template");
   *blob = buf, *len = DB_SEALED_BYTES;
   return MIEN_OK;
 }
 
-mien_status db_unseal(const uint8_t *key, int64_t crow, const char *face_id, const void *blob,
-                      int len, float emb[MIEN_EMBED_DIM], char *err, size_t errlen) {
+/* db_unseal; legacy also opens version 1, which only the conversion at open may read: a
+ * version-1 blob written into a row later (from a backup, say) would not be bound to its user. */
+static mien_status unseal(const uint8_t *key, const db_seal_ids *ids, const void *blob, int len,
+                          int legacy, float emb[MIEN_EMBED_DIM], char *err, size_t errlen) {
   const uint8_t *b = blob;
+  const char *face_id = ids->face_id;
   if (!b || !face_id)
     return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "face %s has no template",
                      face_id ? face_id : "(none)");
@@ -175,23 +196,28 @@ mien_status db_unseal(const uint8_t *key, int64_t crow, const char *face_id, con
     memcpy(emb, b, DB_TEMPLATE_BYTES);
     return MIEN_OK;
   }
-  if (len != DB_SEALED_BYTES || b[0] != SEAL_VERSION)
+  if (len != DB_SEALED_BYTES || (b[0] != SEAL_VERSION && !(legacy && b[0] == 1)))
     return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "face %s has a corrupt sealed template", face_id);
-  uint8_t aad[8 + MIEN_UUID_LEN], tag[TAG_LEN];
+  uint8_t aad[AAD_MAX], tag[TAG_LEN];
   memcpy(tag, b + 1 + NONCE_LEN + DB_TEMPLATE_BYTES, TAG_LEN);
-  if (gcm(0, key, b + 1, aad, make_aad(crow, face_id, aad), b + 1 + NONCE_LEN, (uint8_t *)emb,
-          tag) != 0) {
+  if (gcm(0, key, b + 1, aad, make_aad(ids, b[0], aad), b + 1 + NONCE_LEN, (uint8_t *)emb, tag) !=
+      0) {
     OPENSSL_cleanse(emb, DB_TEMPLATE_BYTES);
     return MIEN_FAIL(err, errlen, MIEN_ERR_IO,
-                     "the template of face %s does not authenticate: it was altered or moved",
+                     "the template of face %s does not authenticate: it was altered or moved "
+                     "(to another face, collection, user or ExternalImageId)",
                      face_id);
   }
   return MIEN_OK;
 }
 
-/* The meta value of key k into out ("" when absent); mutex held. */
-static mien_status meta_get(mien_store *s, const char *k, char *out, size_t cap, char *err,
-                            size_t errlen) {
+mien_status db_unseal(const uint8_t *key, const db_seal_ids *ids, const void *blob, int len,
+                      float emb[MIEN_EMBED_DIM], char *err, size_t errlen) {
+  return unseal(key, ids, blob, len, 0, emb, err, errlen);
+}
+
+mien_status db_meta_get(mien_store *s, const char *k, char *out, size_t cap, char *err,
+                        size_t errlen) {
   sqlite3_stmt *q;
   out[0] = '\0';
   mien_status st = db_prepare(s, "SELECT value FROM meta WHERE key = ?", &q, err, errlen);
@@ -206,7 +232,7 @@ static mien_status meta_get(mien_store *s, const char *k, char *out, size_t cap,
   return st;
 }
 
-static mien_status meta_set(mien_store *s, const char *k, const char *v, char *err, size_t errlen) {
+mien_status db_meta_set(mien_store *s, const char *k, const char *v, char *err, size_t errlen) {
   sqlite3_stmt *q;
   mien_status st =
       db_prepare(s, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", &q, err, errlen);
@@ -218,11 +244,106 @@ static mien_status meta_set(mien_store *s, const char *k, const char *v, char *e
   return st;
 }
 
+/* Re-seals the template of face row `row`: opened with old (NULL: stored plain; legacy: seal
+ * version 1 accepted), sealed with key (NULL: plain) and, when new_user is not NULL, bound to the
+ * UserId *new_user (NULL: none) instead of the face's current one. Mutex held, in a transaction. */
+static mien_status reseal_row(mien_store *s, int64_t row, const uint8_t *old, const uint8_t *key,
+                              int legacy, const char *const *new_user, char *err, size_t errlen) {
+  sqlite3_stmt *q = NULL;
+  mien_status st = db_prepare(s,
+                              "SELECT f.collection, f.face_id, f.embedding, i.external_image_id,"
+                              " u.user_id FROM faces f JOIN images i ON i.id = f.image"
+                              " LEFT JOIN users u ON u.id = f.user WHERE f.id = ?",
+                              &q, err, errlen);
+  float emb[MIEN_EMBED_DIM];
+  uint8_t buf[DB_SEALED_BYTES];
+  const void *blob = NULL;
+  int len = 0;
+  if (st == MIEN_OK) {
+    sqlite3_bind_int64(q, 1, row);
+    if (sqlite3_step(q) != SQLITE_ROW) st = db_fail(s, "reading a template", err, errlen);
+  }
+  if (st == MIEN_OK) {
+    db_seal_ids ids = {sqlite3_column_int64(q, 0), (const char *)sqlite3_column_text(q, 1),
+                       (const char *)sqlite3_column_text(q, 3),
+                       (const char *)sqlite3_column_text(q, 4)};
+    st = unseal(old, &ids, sqlite3_column_blob(q, 2), sqlite3_column_bytes(q, 2), legacy, emb, err,
+                errlen);
+    if (new_user) ids.user_id = *new_user;
+    if (st == MIEN_OK) st = db_seal(key, &ids, emb, buf, &blob, &len, err, errlen);
+  }
+  sqlite3_finalize(q);
+  if (st == MIEN_OK)
+    st = db_prepare(s, "UPDATE faces SET embedding = ? WHERE id = ?", &q, err, errlen);
+  if (st == MIEN_OK) {
+    sqlite3_bind_blob(q, 1, blob, len, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, row);
+    if (sqlite3_step(q) != SQLITE_DONE) st = db_fail(s, "rewriting a template", err, errlen);
+    sqlite3_finalize(q);
+  }
+  OPENSSL_cleanse(emb, sizeof emb);
+  OPENSSL_cleanse(buf, sizeof buf);
+  return st;
+}
+
+mien_status db_reseal_for_user(mien_store *s, int64_t row, const char *user_id, char *err,
+                               size_t errlen) {
+  return s->encrypted ? reseal_row(s, row, s->key, s->key, 0, &user_id, err, errlen) : MIEN_OK;
+}
+
+/* Re-seals every template from old (NULL: plain) to key, row by row in id order; mutex held,
+ * in a transaction. */
+static mien_status reseal_all(mien_store *s, const uint8_t *old, const uint8_t *key, int legacy,
+                              int64_t *count, char *err, size_t errlen) {
+  sqlite3_stmt *sel = NULL;
+  mien_status st =
+      db_prepare(s, "SELECT id FROM faces WHERE id > ? ORDER BY id LIMIT 1", &sel, err, errlen);
+  int64_t last = 0;
+  *count = 0;
+  while (st == MIEN_OK) {
+    sqlite3_reset(sel);
+    sqlite3_bind_int64(sel, 1, last);
+    int rc = sqlite3_step(sel);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) {
+      st = db_fail(s, "reading templates", err, errlen);
+      break;
+    }
+    last = sqlite3_column_int64(sel, 0);
+    sqlite3_reset(sel);
+    st = reseal_row(s, last, old, key, legacy, NULL, err, errlen);
+    ++*count;
+  }
+  sqlite3_finalize(sel);
+  return st;
+}
+
+/* Re-seals templates of seal version 1 (before ExternalImageId and UserId were bound) with the
+ * store's key, once, in one transaction, audited (mutex held, at open). */
+static mien_status convert_legacy(mien_store *s, char *err, size_t errlen) {
+  char have[16];
+  mien_status st = db_meta_get(s, META_SEAL_VERSION, have, sizeof have, err, errlen);
+  if (st != MIEN_OK || atoi(have) >= SEAL_VERSION) return st;
+  int64_t n = 0;
+  st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
+  if (st != MIEN_OK) return st;
+  st = reseal_all(s, s->key, s->key, 1, &n, err, errlen);
+  if (st == MIEN_OK) st = db_meta_set(s, META_SEAL_VERSION, "2", err, errlen);
+  if (st == MIEN_OK && n) {
+    cJSON *fields = cJSON_CreateObject();
+    cJSON_AddNumberToObject(fields, "templates", (double)n);
+    st = db_audit(s, NULL, "ResealTemplates", NULL, fields, err, errlen);
+  }
+  st = db_finish(s, st, err, errlen);
+  if (st == MIEN_OK && n) db_erase(s);
+  return st;
+}
+
 #define META_KEY_CHECK "template_key_check"
 
 mien_status db_key_current(mien_store *s, char *err, size_t errlen) {
   char have[65];
-  mien_status st = meta_get(s, META_KEY_CHECK, have, sizeof have, err, errlen);
+  mien_status st = db_meta_get(s, META_KEY_CHECK, have, sizeof have, err, errlen);
   if (st == MIEN_OK && strcmp(have, s->encrypted ? s->key_check : ""))
     st = MIEN_FAIL(err, errlen, MIEN_ERR_IO,
                    "the store's template key was changed by another process: restart with the "
@@ -233,7 +354,7 @@ mien_status db_key_current(mien_store *s, char *err, size_t errlen) {
 mien_status db_key_setup(mien_store *s, char *err, size_t errlen) {
   const char *path = getenv(MIEN_TEMPLATE_KEY_ENV);
   char have[65];
-  mien_status st = meta_get(s, META_KEY_CHECK, have, sizeof have, err, errlen);
+  mien_status st = db_meta_get(s, META_KEY_CHECK, have, sizeof have, err, errlen);
   if (st != MIEN_OK) return st;
   if (!path || !*path) {
     if (*have)
@@ -253,7 +374,7 @@ mien_status db_key_setup(mien_store *s, char *err, size_t errlen) {
                            "%s is not the key of this store's templates (its check value "
                            "differs): give the key the store was encrypted with",
                            path)
-               : MIEN_OK;
+               : convert_legacy(s, err, errlen);
   /* A store without templates adopts the key; one with plain templates must be converted. */
   sqlite3_stmt *q;
   st = db_prepare(s, "SELECT EXISTS (SELECT 1 FROM faces)", &q, err, errlen);
@@ -265,53 +386,8 @@ mien_status db_key_setup(mien_store *s, char *err, size_t errlen) {
                      "the store holds unencrypted templates: encrypt them with `mien keys "
                      "rotate-template-key --new-key %s` (without a current key)",
                      path);
-  return meta_set(s, META_KEY_CHECK, s->key_check, err, errlen);
-}
-
-/* Re-seals every template from old (NULL: plain) to key, row by row in id order; mutex held,
- * in a transaction. */
-static mien_status reseal_all(mien_store *s, const uint8_t *old, const uint8_t *key, int64_t *count,
-                              char *err, size_t errlen) {
-  sqlite3_stmt *sel = NULL, *upd = NULL;
-  mien_status st = db_prepare(s,
-                              "SELECT id, collection, face_id, embedding FROM faces WHERE id > ?"
-                              " ORDER BY id LIMIT 1",
-                              &sel, err, errlen);
-  if (st == MIEN_OK)
-    st = db_prepare(s, "UPDATE faces SET embedding = ? WHERE id = ?", &upd, err, errlen);
-  float emb[MIEN_EMBED_DIM];
-  uint8_t buf[DB_SEALED_BYTES];
-  int64_t last = 0;
-  *count = 0;
-  while (st == MIEN_OK) {
-    sqlite3_reset(sel);
-    sqlite3_bind_int64(sel, 1, last);
-    int rc = sqlite3_step(sel);
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) {
-      st = db_fail(s, "reading templates", err, errlen);
-      break;
-    }
-    last = sqlite3_column_int64(sel, 0);
-    int64_t crow = sqlite3_column_int64(sel, 1);
-    char face_id[MIEN_UUID_LEN];
-    snprintf(face_id, sizeof face_id, "%s", (const char *)sqlite3_column_text(sel, 2));
-    const void *blob;
-    int len;
-    st = db_unseal(old, crow, face_id, sqlite3_column_blob(sel, 3), sqlite3_column_bytes(sel, 3),
-                   emb, err, errlen);
-    if (st == MIEN_OK) st = db_seal(key, crow, face_id, emb, buf, &blob, &len, err, errlen);
-    if (st != MIEN_OK) break;
-    sqlite3_reset(upd);
-    sqlite3_bind_blob(upd, 1, blob, len, SQLITE_STATIC);
-    sqlite3_bind_int64(upd, 2, last);
-    if (sqlite3_step(upd) != SQLITE_DONE) st = db_fail(s, "rewriting a template", err, errlen);
-    ++*count;
-  }
-  OPENSSL_cleanse(emb, sizeof emb);
-  sqlite3_finalize(sel);
-  sqlite3_finalize(upd);
-  return st;
+  st = db_meta_set(s, META_KEY_CHECK, s->key_check, err, errlen);
+  return st == MIEN_OK ? db_meta_set(s, META_SEAL_VERSION, "2", err, errlen) : st;
 }
 
 mien_status mien_store_rotate_template_key(mien_store *s, const char *principal,
@@ -332,8 +408,9 @@ mien_status mien_store_rotate_template_key(mien_store *s, const char *principal,
   if (st == MIEN_OK) st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
   if (st == MIEN_OK) {
     st = db_key_current(s, err, errlen);
-    if (st == MIEN_OK) st = reseal_all(s, s->encrypted ? s->key : NULL, key, count, err, errlen);
-    if (st == MIEN_OK) st = meta_set(s, META_KEY_CHECK, check, err, errlen);
+    if (st == MIEN_OK) st = reseal_all(s, s->encrypted ? s->key : NULL, key, 0, count, err, errlen);
+    if (st == MIEN_OK) st = db_meta_set(s, META_KEY_CHECK, check, err, errlen);
+    if (st == MIEN_OK) st = db_meta_set(s, META_SEAL_VERSION, "2", err, errlen);
     if (st == MIEN_OK) {
       cJSON *fields = cJSON_CreateObject();
       cJSON_AddNumberToObject(fields, "templates", (double)*count);

@@ -3,12 +3,14 @@
  * version, and collections. Faces are in db_faces.c, users in db_users.c; the policy and
  * retention in policy.c, the audit log in audit.c, template keys in crypt.c. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -17,6 +19,8 @@
 #include "util/util.h"
 
 #define MODEL_NAME "mien-fr"
+#define DB_BUSY_TIMEOUT_MS 10000
+#define META_ERASURE_PENDING "erasure_pending" /* meta row: since when (db_erase) */
 
 int mien_store_default_dir(char *out, size_t outlen) {
   const char *env = getenv("MIEN_DATA"), *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
@@ -169,7 +173,40 @@ static mien_status migrate(mien_store *s, char *err, size_t errlen) {
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
     if (st == MIEN_OK) st = db_exec(s, sql, err, errlen);
   }
+  /* A store from before the audit log gets a first record, so that its faces are accounted
+   * for: an empty log beside faces is what deleting the log's rows looks like (audit verify). */
+  if (st == MIEN_OK && version == 1)
+    st = db_audit(s, NULL, "UpgradeStore", NULL, NULL, err, errlen);
   return db_finish(s, st, err, errlen);
+}
+
+/* Makes the database files private before SQLite opens them: mien.db is created 0600 (SQLite
+ * would create it 0644 under the usual umask) and an existing one, or a -wal or -shm left by an
+ * older mien, loses any group and other bits. SQLite gives a new -wal and -shm the mode of
+ * mien.db, so they follow. A data directory that others may enter is only warned about: the
+ * files in it are what matters, and the directory may belong to a package or to systemd. */
+static mien_status private_files(const char *dir, const char *path, char *err, size_t errlen) {
+  struct stat sb;
+  if (stat(dir, &sb) == 0 && (sb.st_mode & 077))
+    fprintf(stderr,
+            "mien: warning: the data directory %s (mode %03o) can be opened by other users; "
+            "its files are kept 0600, but `chmod 700 %s` is safer\n",
+            dir, (unsigned)(sb.st_mode & 0777), dir);
+  static const char *const suffixes[] = {"", "-wal", "-shm"};
+  for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+    char p[4200];
+    snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
+    int fd = open(p, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (i == 0 ? O_CREAT : 0), 0600);
+    if (fd < 0 && errno == ENOENT && i > 0) continue;
+    int ok = fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+             (!(sb.st_mode & 077) || fchmod(fd, sb.st_mode & 0700) == 0);
+    int e = errno;
+    if (fd >= 0) close(fd);
+    if (!ok)
+      return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "%s: %s", p,
+                       fd >= 0 && !S_ISREG(sb.st_mode) ? "not a regular file" : strerror(e));
+  }
+  return MIEN_OK;
 }
 
 mien_status mien_store_open(const char *dir, mien_store **out, char *err, size_t errlen) {
@@ -182,11 +219,12 @@ mien_status mien_store_open(const char *dir, mien_store **out, char *err, size_t
   pthread_mutex_init(&s->mu, NULL);
   char path[4096];
   snprintf(path, sizeof path, "%s/mien.db", dir);
-  mien_status st = MIEN_OK;
-  if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+  mien_status st = private_files(dir, path, err, errlen);
+  if (st == MIEN_OK &&
+      sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
     st = db_fail(s, path, err, errlen);
   /* Another process may hold the write lock for a commit; wait for it rather than fail. */
-  if (st == MIEN_OK) sqlite3_busy_timeout(s->db, 10000);
+  if (st == MIEN_OK) sqlite3_busy_timeout(s->db, DB_BUSY_TIMEOUT_MS);
   /* WAL + FULL: each commit is fsync'ed before it returns (NORMAL would lose the last commits
    * on power loss). secure_delete: deleted templates are overwritten, not merely unlinked.
    * temp_store: sorts and temporary tables stay in memory, never in files outside dir. */
@@ -203,6 +241,16 @@ mien_status mien_store_open(const char *dir, mien_store **out, char *err, size_t
     pthread_mutex_unlock(&s->mu);
   }
   if (st == MIEN_OK) st = mien_store_purge_expired(s, &s->purged_at_open, err, errlen);
+  if (st == MIEN_OK) { /* an erasure an earlier process left pending */
+    char since[32];
+    pthread_mutex_lock(&s->mu);
+    st = db_meta_get(s, META_ERASURE_PENDING, since, sizeof since, err, errlen);
+    if (st == MIEN_OK && *since) {
+      s->erasure_pending = atof(since) > 0 ? atof(since) : db_now();
+      db_erase(s);
+    }
+    pthread_mutex_unlock(&s->mu);
+  }
   if (st != MIEN_OK) {
     mien_store_close(s);
     return st;
@@ -221,14 +269,49 @@ void mien_store_close(mien_store *s) {
     free(s->colls[i]);
   }
   free(s->colls);
+  if (s->db && s->erasure_pending > 0) db_erase(s);
   sqlite3_close(s->db);
   OPENSSL_cleanse(s->key, sizeof s->key);
   pthread_mutex_destroy(&s->mu);
   free(s);
 }
 
+/* wal_checkpoint(TRUNCATE), waiting at most wait_ms for readers: a deletion must not hold the
+ * store's mutex for the whole busy timeout while another process reads. */
+static int checkpoint_truncate(mien_store *s, int wait_ms) {
+  sqlite3_busy_timeout(s->db, wait_ms);
+  int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+  sqlite3_busy_timeout(s->db, DB_BUSY_TIMEOUT_MS);
+  return rc;
+}
+
 void db_erase(mien_store *s) {
-  sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+  char err[256];
+  if (checkpoint_truncate(s, 200) != SQLITE_OK) {
+    /* SQLITE_BUSY: a reader's snapshot still needs the old pages. Say so where it lasts. */
+    if (s->erasure_pending == 0) {
+      char since[32];
+      s->erasure_pending = db_now();
+      snprintf(since, sizeof since, "%.3f", s->erasure_pending);
+      db_meta_set(s, META_ERASURE_PENDING, since, err, sizeof err);
+    }
+    return;
+  }
+  if (s->erasure_pending == 0) return;
+  /* The erased pages are gone; the row saying so goes too. Its own WAL frame holds only the meta
+   * table's page, so a second checkpoint that fails leaves no template behind. */
+  s->erasure_pending = 0;
+  if (db_exec(s, "DELETE FROM meta WHERE key = '" META_ERASURE_PENDING "'", err, sizeof err) ==
+      MIEN_OK)
+    checkpoint_truncate(s, 200);
+}
+
+double mien_store_retry_erasure(mien_store *s) {
+  pthread_mutex_lock(&s->mu);
+  if (s->erasure_pending > 0) db_erase(s);
+  double since = s->erasure_pending;
+  pthread_mutex_unlock(&s->mu);
+  return since;
 }
 
 mien_status mien_store_checkpoint(mien_store *s, char *err, size_t errlen) {
@@ -381,15 +464,21 @@ static mien_status load_index(mien_store *s, mien_coll *c, char *err, size_t err
   pthread_mutex_lock(&s->mu);
   sqlite3_stmt *q;
   mien_status st =
-      db_prepare(s, "SELECT id, face_id, embedding FROM faces WHERE collection = ? ORDER BY id", &q,
-                 err, errlen);
+      db_prepare(s,
+                 "SELECT f.id, f.face_id, f.embedding, i.external_image_id, u.user_id FROM faces f"
+                 " JOIN images i ON i.id = f.image LEFT JOIN users u ON u.id = f.user"
+                 " WHERE f.collection = ? ORDER BY f.id",
+                 &q, err, errlen);
   if (st == MIEN_OK) {
     sqlite3_bind_int64(q, 1, c->id);
     int rc;
     float emb[MIEN_EMBED_DIM];
     while (st == MIEN_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-      st = db_unseal(s->encrypted ? s->key : NULL, c->id, (const char *)sqlite3_column_text(q, 1),
-                     sqlite3_column_blob(q, 2), sqlite3_column_bytes(q, 2), emb, err, errlen);
+      db_seal_ids ids = {c->id, (const char *)sqlite3_column_text(q, 1),
+                         (const char *)sqlite3_column_text(q, 3),
+                         (const char *)sqlite3_column_text(q, 4)};
+      st = db_unseal(s->encrypted ? s->key : NULL, &ids, sqlite3_column_blob(q, 2),
+                     sqlite3_column_bytes(q, 2), emb, err, errlen);
       if (st == MIEN_OK && mien_index_add(ix, sqlite3_column_int64(q, 0), emb) != 0)
         st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory loading the index");
     }

@@ -38,8 +38,9 @@ static mien_status face_row(mien_store *s, sqlite3_stmt *q, int with_emb, mien_f
   if (!with_emb) return MIEN_OK;
   const void *v = sqlite3_column_blob(q, 10);
   if (!v && sqlite3_errcode(s->db) == SQLITE_NOMEM) return db_fail(s, "reading", err, errlen);
-  return db_unseal(s->encrypted ? s->key : NULL, sqlite3_column_int64(q, 11), r->face_id, v,
-                   sqlite3_column_bytes(q, 10), r->emb, err, errlen);
+  db_seal_ids ids = {sqlite3_column_int64(q, 11), r->face_id, r->external_image_id, r->user_id};
+  return db_unseal(s->encrypted ? s->key : NULL, &ids, v, sqlite3_column_bytes(q, 10), r->emb, err,
+                   errlen);
 }
 
 mien_status mien_store_find_image(mien_store *s, const char *coll, const uint8_t sha256[32],
@@ -98,8 +99,8 @@ static mien_status insert_image(mien_store *s, int64_t crow, const uint8_t sha25
     const void *blob;
     int blen;
     mien_uuid(face_ids[i]);
-    st = db_seal(s->encrypted ? s->key : NULL, crow, face_ids[i], f->emb, sealed, &blob, &blen, err,
-                 errlen);
+    db_seal_ids ids = {crow, face_ids[i], external_id, NULL};
+    st = db_seal(s->encrypted ? s->key : NULL, &ids, f->emb, sealed, &blob, &blen, err, errlen);
     if (st != MIEN_OK) break;
     sqlite3_reset(q);
     sqlite3_bind_int64(q, 1, crow);

@@ -52,6 +52,36 @@ mien_status mien_store_create_user(mien_store *s, const char *coll, const char *
   return st;
 }
 
+/* Re-seals the faces of user_id for having no user, before the user's row goes (its faces stay,
+ * their user set to NULL by the foreign key): their templates are bound to their UserId. */
+static mien_status unbind_faces(mien_store *s, const char *coll, const char *user_id, char *err,
+                                size_t errlen) {
+  if (!s->encrypted) return MIEN_OK;
+  sqlite3_stmt *q = NULL;
+  mien_status st = db_collection_query(s, coll,
+                                       "SELECT f.id FROM faces f JOIN users u ON u.id = f.user"
+                                       " WHERE u.collection = ? AND u.user_id = ? AND f.id > ?"
+                                       " ORDER BY f.id LIMIT 1",
+                                       &q, err, errlen);
+  int64_t last = 0;
+  while (st == MIEN_OK) {
+    sqlite3_reset(q);
+    sqlite3_bind_text(q, 2, user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, last);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) {
+      st = db_fail(s, "finding the user's faces", err, errlen);
+      break;
+    }
+    last = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    st = db_reseal_for_user(s, last, NULL, err, errlen);
+  }
+  sqlite3_finalize(q);
+  return st;
+}
+
 mien_status mien_store_delete_user(mien_store *s, const char *principal, const char *coll,
                                    const char *user_id, const mien_idem *idem, char *err,
                                    size_t errlen) {
@@ -62,8 +92,10 @@ mien_status mien_store_delete_user(mien_store *s, const char *principal, const c
     pthread_mutex_unlock(&s->mu);
     return st;
   }
-  st = user_write(s, coll, user_id, "DELETE FROM users WHERE collection = ? AND user_id = ?",
-                  &changed, err, errlen);
+  st = unbind_faces(s, coll, user_id, err, errlen);
+  if (st == MIEN_OK)
+    st = user_write(s, coll, user_id, "DELETE FROM users WHERE collection = ? AND user_id = ?",
+                    &changed, err, errlen);
   if (st == MIEN_OK && !changed) st = no_user(user_id, err, errlen);
   if (st == MIEN_OK) {
     /* The UserId is what identifies the person: the record counts, it does not name. */
@@ -132,10 +164,11 @@ mien_status mien_store_get_user(mien_store *s, const char *coll, const char *use
   return st;
 }
 
-/* The SQL of mien_store_set_user within its transaction; urow is the user's row. */
-static mien_status set_rows(mien_store *s, int64_t crow, int64_t urow, int associate,
-                            const char *const *face_ids, int n, mien_face_result *res, int *done,
-                            char *err, size_t errlen) {
+/* The SQL of mien_store_set_user within its transaction; urow is the user's row, uid its UserId
+ * (a template is bound to its UserId, so each face that changes user is re-sealed). */
+static mien_status set_rows(mien_store *s, int64_t crow, int64_t urow, const char *uid,
+                            int associate, const char *const *face_ids, int n,
+                            mien_face_result *res, int *done, char *err, size_t errlen) {
   sqlite3_stmt *find = NULL, *upd = NULL;
   mien_status st = db_prepare(s, "SELECT id, user FROM faces WHERE collection = ? AND face_id = ?",
                               &find, err, errlen);
@@ -162,12 +195,16 @@ static mien_status set_rows(mien_store *s, int64_t crow, int64_t urow, int assoc
     } else if (has_user == associate) {
       res[i] = MIEN_FACE_UNCHANGED;
     } else {
+      int64_t row = sqlite3_column_int64(find, 0);
+      sqlite3_reset(find);
+      st = db_reseal_for_user(s, row, associate ? uid : NULL, err, errlen);
+      if (st != MIEN_OK) break;
       sqlite3_reset(upd);
       if (associate)
         sqlite3_bind_int64(upd, 1, urow);
       else
         sqlite3_bind_null(upd, 1);
-      sqlite3_bind_int64(upd, 2, sqlite3_column_int64(find, 0));
+      sqlite3_bind_int64(upd, 2, row);
       if (sqlite3_step(upd) != SQLITE_DONE) st = db_fail(s, "updating a face", err, errlen);
       res[i] = MIEN_FACE_DONE;
       ++*done;
@@ -203,7 +240,8 @@ static mien_status set_user_tx(mien_store *s, int64_t crow, const char *uid, int
                              : db_fail(s, "reading the user", err, errlen);
   }
   sqlite3_finalize(q);
-  if (st == MIEN_OK) st = set_rows(s, crow, urow, associate, face_ids, n, res, done, err, errlen);
+  if (st == MIEN_OK)
+    st = set_rows(s, crow, urow, uid, associate, face_ids, n, res, done, err, errlen);
   if (st == MIEN_OK && associate && before + *done > MIEN_USER_MAX_FACES)
     st = MIEN_FAIL(err, errlen, MIEN_ERR_QUOTA,
                    "user %s has %d faces; %d more would pass the limit of %d faces per user", uid,

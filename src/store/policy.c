@@ -38,6 +38,10 @@ mien_status mien_policy_from_tags(const cJSON *tags, mien_policy *p, char *err, 
     if (strncmp(v->string, TAG_PREFIX, strlen(TAG_PREFIX))) continue;
     const char *k = v->string + strlen(TAG_PREFIX), *val = v->valuestring;
     if (!cJSON_IsString(v)) return bad_tag(v->string, "the value must be a string", err, errlen);
+    /* A policy key given twice would have one copy read here and the other edited by
+     * TagResource/UntagResource: a policy must mean one thing. */
+    if (cJSON_GetObjectItemCaseSensitive(tags, v->string) != v)
+      return bad_tag(v->string, "the key is given twice", err, errlen);
     if (!strcmp(k, "purpose")) {
       if (!*val || strlen(val) > 256)
         return bad_tag(v->string, "the purpose must have 1 to 256 characters", err, errlen);

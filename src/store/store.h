@@ -58,6 +58,11 @@ void mien_store_model_version(const char *sha256, char *out, size_t outlen);
 
 /* Moves the WAL into the database and truncates it (wal_checkpoint(TRUNCATE)). */
 mien_status mien_store_checkpoint(mien_store *s, char *err, size_t errlen);
+/* When a deletion's erasure is pending (another process held a read transaction when its
+ * checkpoint ran, so the erased templates' old pages are still in mien.db-wal or mien.db), tries
+ * the checkpoint again. Returns since when it has been pending (db_now seconds), 0 when nothing
+ * is pending any more. The server calls it from its reaper thread. */
+double mien_store_retry_erasure(mien_store *s);
 
 /* ---- collections ---- */
 typedef struct {
@@ -262,14 +267,18 @@ mien_status mien_store_audit_count(mien_store *s, const char *principal, const c
                                    size_t errlen);
 /* The result of checking the audit chain. */
 typedef struct {
-  int64_t records;  /* records read */
-  int64_t bad_seq;  /* the first record that fails, 0 when the chain holds */
-  char head[65];    /* hex SHA-256 of the last good record ("" when none) */
-  char reason[300]; /* why bad_seq fails */
+  int64_t records;        /* records read */
+  int64_t bad_seq;        /* the first record that fails, 0 when the chain holds */
+  char head[65];          /* hex SHA-256 of the last good record ("" when none) */
+  char reason[300];       /* why bad_seq fails */
+  int64_t faces;          /* faces in the store */
+  double erasure_pending; /* db_now seconds since a deletion's erasure has waited; 0: none */
 } mien_audit_check;
 /* Checks the audit chain of the store in dir, reading its database directly (read-only, no
  * template key needed): every record present in order, each hashing to what the next one
- * names. MIEN_OK when it could be read (see out->bad_seq). */
+ * names, and no empty log in a store that holds faces (every face was indexed by an audited
+ * operation, so its rows were deleted). Also reports a pending erasure (db_erase). MIEN_OK when
+ * it could be read (see out->bad_seq). */
 mien_status mien_audit_verify(const char *dir, mien_audit_check *out, char *err, size_t errlen);
 /* Calls emit with each audit record after sequence number `after`, in order, as stored (one
  * JSON object; its SHA-256 is the next record's "prev"); stops when emit returns non-zero. */
@@ -338,6 +347,7 @@ struct mien_store {
   uint8_t key[MIEN_TEMPLATE_KEY_LEN];
   char key_check[65];     /* the key's check value, as the meta table holds it */
   int64_t purged_at_open; /* faces purged by mien_store_open */
+  double erasure_pending; /* db_now() of the first deletion not yet checkpointed away; 0: none */
 };
 
 /* The time now, Unix seconds to the millisecond, as rows and audit records record it: $MIEN_NOW
@@ -365,8 +375,14 @@ mien_status db_coll(mien_store *s, const char *name, int load_index, int check_m
                     mien_coll **out, char *err, size_t errlen);
 /* Moves the WAL into the database and truncates it after a committed deletion (mutex held), so
  * that the erased rows' old page images go with it. Its failure is not the deletion's: a reader
- * in another process can only delay the erasure to the next checkpoint (or the last close). */
+ * in another process (one holding a read transaction) can only delay the erasure. A delayed one
+ * is recorded (erasure_pending, and the meta row "erasure_pending" for other processes) and
+ * retried by the next deletion, mien_store_retry_erasure, open and close until it succeeds. */
 void db_erase(mien_store *s);
+/* The meta table's value of key k into out ("" when absent), or sets it (mutex held). */
+mien_status db_meta_get(mien_store *s, const char *k, char *out, size_t cap, char *err,
+                        size_t errlen);
+mien_status db_meta_set(mien_store *s, const char *k, const char *v, char *err, size_t errlen);
 /* The policy as audit records show it: {"purpose","retention_days","consent"}. */
 cJSON *db_policy_json(const mien_policy *p);
 
@@ -384,16 +400,26 @@ mien_status db_consent(const mien_policy *p, const char *coll, const char *exter
                        size_t errlen);
 
 /* Stored templates: MIEN_EMBED_DIM floats, or sealed (version byte, 12-byte nonce, ciphertext,
- * 16-byte tag) with the collection row and FaceId as associated data. */
+ * 16-byte tag) with what the template belongs to as associated data. */
 #define DB_TEMPLATE_BYTES (MIEN_EMBED_DIM * (int)sizeof(float))
 #define DB_SEALED_BYTES (1 + 12 + DB_TEMPLATE_BYTES + 16)
+/* What a sealed template is bound to: its collection's row, FaceId, ExternalImageId and UserId
+ * (NULL or "" when none; the two are the same). */
+typedef struct {
+  int64_t crow;
+  const char *face_id, *external_id, *user_id;
+} db_seal_ids;
 /* What to store for emb: emb itself when key is NULL, else emb sealed into buf. */
-mien_status db_seal(const uint8_t *key, int64_t crow, const char *face_id, const float *emb,
+mien_status db_seal(const uint8_t *key, const db_seal_ids *ids, const float *emb,
                     uint8_t buf[DB_SEALED_BYTES], const void **blob, int *len, char *err,
                     size_t errlen);
 /* The template stored as blob (len bytes), opened with key (NULL: stored plain). */
-mien_status db_unseal(const uint8_t *key, int64_t crow, const char *face_id, const void *blob,
-                      int len, float emb[MIEN_EMBED_DIM], char *err, size_t errlen);
+mien_status db_unseal(const uint8_t *key, const db_seal_ids *ids, const void *blob, int len,
+                      float emb[MIEN_EMBED_DIM], char *err, size_t errlen);
+/* Re-seals face row `row` for the UserId it is about to have (NULL: none), before the UPDATE
+ * that changes its user (mutex held, in a transaction); nothing when templates are plain. */
+mien_status db_reseal_for_user(mien_store *s, int64_t row, const char *user_id, char *err,
+                               size_t errlen);
 /* Loads the configured key and checks it against the database (mutex held, at open). */
 mien_status db_key_setup(mien_store *s, char *err, size_t errlen);
 /* Whether the key this process seals with is still the database's (another process may have

@@ -13,6 +13,26 @@ int mien_find_model(const char *file, char *out, size_t outlen);
 /* Reads a whole file; returns NULL on failure (errno set). *len gets the size. */
 uint8_t *mien_read_file(const char *path, size_t *len);
 
+/* Opens `name`, a path relative to directory `dir`, for reading, in one step that a concurrent
+ * rename or symbolic-link swap cannot redirect out of dir (openat2 RESOLVE_BENEATH: ".." and
+ * links are followed only while they stay inside; absolute links and /proc magic links are
+ * refused). Without openat2 (use_openat2 0, or a kernel that lacks it) each component is opened
+ * relative to the previous one with O_NOFOLLOW and ".." is refused. Opened O_NONBLOCK so that a
+ * FIFO cannot block. Returns the descriptor or -1 (errno: ENOENT, EXDEV or ELOOP for a path
+ * that leaves dir, ...). */
+int mien_open_beneath(const char *dir, const char *name, int use_openat2);
+
+typedef enum {
+  MIEN_READ_OK,
+  MIEN_READ_NOT_REGULAR, /* a directory, FIFO, device or socket */
+  MIEN_READ_TOO_LARGE,   /* over max bytes, by fstat or by what was read */
+  MIEN_READ_FAILED       /* errno says why */
+} mien_read_result;
+/* Reads the regular file open on fd, never more than max + 1 bytes whatever it claims or grows
+ * to. *bytes is malloc'ed (free it), *len its size; *size is the size seen (for messages). */
+mien_read_result mien_read_open_file(int fd, size_t max, uint8_t **bytes, size_t *len,
+                                     uint64_t *size);
+
 /* mkdir -p with mode 0700: data directories hold biometric templates and keys. 0 or -1 (errno). */
 int mien_make_dirs(const char *dir);
 
