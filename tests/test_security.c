@@ -352,7 +352,8 @@ static int face_opens(fixture *f, const char *id) {
 static mien_status set_user(fixture *f, const char *user, const char *from, const char *id) {
   const char *ids[1] = {id};
   mien_face_result res[1];
-  return mien_store_set_user(f->s, "c", user, from, ids, 1, res, err, sizeof err);
+  char status[16];
+  return mien_store_set_user(f->s, "c", user, from, ids, 1, res, status, NULL, err, sizeof err);
 }
 
 /* Rewrites the template of face id in the v1 format (associated data: the collection's row and
@@ -399,8 +400,8 @@ static void test_sealed_bindings(void) {
   char alice[MIEN_UUID_LEN], bob[MIEN_UUID_LEN], sql_text[600];
   index_face(&f, 1, "alice-photo", alice);
   index_face(&f, 2, "bob-photo", bob);
-  CHECK(mien_store_create_user(f.s, "c", "alice", err, sizeof err) == MIEN_OK);
-  CHECK(mien_store_create_user(f.s, "c", "bob", err, sizeof err) == MIEN_OK);
+  CHECK(mien_store_create_user(f.s, "c", "alice", NULL, err, sizeof err) == MIEN_OK);
+  CHECK(mien_store_create_user(f.s, "c", "bob", NULL, err, sizeof err) == MIEN_OK);
   CHECK_MSG(set_user(&f, "alice", NULL, alice) == MIEN_OK, "%s", err);
   CHECK_MSG(set_user(&f, "bob", NULL, bob) == MIEN_OK, "%s", err);
   CHECK_MSG(face_opens(&f, alice) && face_opens(&f, bob), "%s", err);
@@ -431,7 +432,7 @@ static void test_sealed_bindings(void) {
   /* mien's own changes of user re-seal: disassociate, associate again, DeleteUser. */
   CHECK_MSG(set_user(&f, NULL, "bob", bob) == MIEN_OK && face_opens(&f, bob), "%s", err);
   CHECK_MSG(set_user(&f, "bob", NULL, bob) == MIEN_OK && face_opens(&f, bob), "%s", err);
-  CHECK(mien_store_delete_user(f.s, NULL, "c", "alice", err, sizeof err) == MIEN_OK);
+  CHECK(mien_store_delete_user(f.s, NULL, "c", "alice", NULL, err, sizeof err) == MIEN_OK);
   CHECK_MSG(face_opens(&f, alice), "after DeleteUser: %s", err);
   CHECK_MSG(fx_reopen(&f) == MIEN_OK, "the index no longer loads: %s", err);
 

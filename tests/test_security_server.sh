@@ -98,7 +98,7 @@ id=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["AccessKeyId"
 signed() { /usr/bin/python3 "$CLIENT" signed "$URL" "$1" "$2" ListCollections '{}'; }
 expect_answer "signed by alice" "200 ok" "$(signed "$id" "$secret")"
 expect_answer "big body, unknown key: refused on the headers, answer after the upload" \
-  "400 UnrecognizedClientException" "$("$PY" "$CLIENT" raw "${URL##*:}" big-unsigned)"
+  "403 UnrecognizedClientException" "$("$PY" "$CLIENT" raw "${URL##*:}" big-unsigned)"
 if grep -q '"client":"127.0.0.1","tried_access_key_id":"AKIABOGUSBOGUSBOGUS0"' "$TMP/server.log"; then
   ok "failed authentication logged with the client and the key id tried"
 else
@@ -107,7 +107,7 @@ fi
 cp "$TMP/serve/keys.json" "$TMP/keys.good"
 # An edit revoking alice that went wrong: the file no longer parses.
 printf '{"AccessKeys": [' >"$TMP/serve/keys.json"
-expect_answer "keys.json unloadable: alice refused" "403 AccessDeniedException" "$(signed "$id" "$secret")"
+expect_answer "keys.json unloadable: alice refused" "400 AccessDeniedException" "$(signed "$id" "$secret")"
 api ListCollections '{}'
 grep -q '"AccessDeniedException".*keys.json' "$TMP/out" && ok "keys.json unloadable: unsigned refused" || bad "unsigned with a broken keys.json" "HTTP $HTTP: $(cat "$TMP/out")"
 cp "$TMP/keys.good" "$TMP/serve/keys.json"
@@ -121,7 +121,7 @@ api ListCollections '{}'
 [[ $HTTP == 200 ]] && ok "keyless: unsigned served" || bad "keyless" "HTTP $HTTP"
 cp "$TMP/keys.good" "$TMP/keyless/keys.json" && chmod 644 "$TMP/keyless/keys.json"
 api ListCollections '{}'
-[[ $HTTP == 403 ]] && grep -q AccessDeniedException "$TMP/out" && ok "keyless, keys.json 0644 appears: unsigned refused" ||
+[[ $HTTP == 400 ]] && grep -q AccessDeniedException "$TMP/out" && ok "keyless, keys.json 0644 appears: unsigned refused" ||
   bad "keyless with an unloadable keys.json" "HTTP $HTTP: $(cat "$TMP/out")"
 stop_server || bad "exit after SIGTERM" "exit $?"
 

@@ -256,7 +256,7 @@ static int authenticate(srv *s, const srv_request *rq, srv_response *r, int head
              "keys.json is fixed: %s",
              s->keys_error);
     pthread_mutex_unlock(&s->keys_mu);
-    srv_error(r, 403, "AccessDeniedException", msg);
+    srv_error(r, 400, "AccessDeniedException", msg);
     r->auth_failed = 1;
     return -1;
   }
