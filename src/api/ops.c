@@ -39,6 +39,18 @@ const mien_op mien_ops[] = {
     {"ListTagsForResource", list_tags},
     {"TagResource", tag_resource},
     {"UntagResource", untag_resource},
+    /* stored video (ops_video.c); streaming video is refused */
+    {"StartFaceDetection", mien_op_start_face_detection},
+    {"GetFaceDetection", mien_op_get_face_detection},
+    {"StartFaceSearch", mien_op_start_face_search},
+    {"GetFaceSearch", mien_op_get_face_search},
+    {"CreateStreamProcessor", mien_op_stream_refused},
+    {"DeleteStreamProcessor", mien_op_stream_refused},
+    {"DescribeStreamProcessor", mien_op_stream_refused},
+    {"ListStreamProcessors", mien_op_stream_refused},
+    {"StartStreamProcessor", mien_op_stream_refused},
+    {"StopStreamProcessor", mien_op_stream_refused},
+    {"UpdateStreamProcessor", mien_op_stream_refused},
     {NULL, NULL},
 };
 
