@@ -210,8 +210,9 @@ mien_status op_video_analyze(mien_api *api, int fd, const char *coll, double thr
                              op_video_counts *counts, char *err, size_t errlen);
 
 /* Runs the oldest queued video job of api's store to its end (SUCCEEDED or FAILED), or puts it
- * back in the queue when stop is set meanwhile. *ran = 0 when none was queued. */
-mien_status mien_video_run_job(mien_api *api, const atomic_int *stop, int *ran, char *err,
-                               size_t errlen);
+ * back in the queue when stop is set meanwhile; job gets it as it ended. *ran = 0 when none was
+ * queued. */
+mien_status mien_video_run_job(mien_api *api, const atomic_int *stop, mien_job *job, int *ran,
+                               char *err, size_t errlen);
 
 #endif

@@ -191,7 +191,12 @@ static mien_status get_job(mien_api *api, const cJSON *req, const char *kind, co
   /* Larger MaxResults are allowed and give 1000, as Rekognition documents. */
   if (st == MIEN_OK)
     st = op_int(req, "MaxResults", 1, 1L << 30, MIEN_VIDEO_MAX_RESULTS, &max, err, errlen);
-  if (st == MIEN_OK) st = op_string(req, "NextToken", 0, ID_TOKEN, 255, &token, err, errlen);
+  /* AWS's examples start paging with NextToken '': the first page, as no token. */
+  const cJSON *nt = cJSON_GetObjectItemCaseSensitive(req, "NextToken");
+  if (st == MIEN_OK && !(cJSON_IsString(nt) && !nt->valuestring[0]))
+    st = op_string(req, "NextToken", 0, ID_TOKEN, 255, &token, err, errlen);
+  else
+    token = NULL;
   const cJSON *sb = cJSON_GetObjectItemCaseSensitive(req, "SortBy");
   if (st == MIEN_OK && !strcmp(kind, KIND_SEARCH) && sb && !cJSON_IsNull(sb)) {
     if (cJSON_IsString(sb) &&
@@ -426,16 +431,15 @@ static void job_params(const mien_job *job, double *threshold, const char **buck
   *threshold = cJSON_IsNumber(t) ? t->valuedouble : MIEN_FACE_MATCH_THRESHOLD;
 }
 
-mien_status mien_video_run_job(mien_api *api, const atomic_int *stop, int *ran, char *err,
-                               size_t errlen) {
-  mien_job *job = malloc(sizeof *job);
+mien_status mien_video_run_job(mien_api *api, const atomic_int *stop, mien_job *job, int *ran,
+                               char *err, size_t errlen) {
   job_sink *sink = calloc(1, sizeof *sink);
   int found = 0;
-  mien_status st = job && sink ? mien_store_job_claim(api->store, job, &found, err, errlen)
-                               : MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  mien_status st = sink ? mien_store_job_claim(api->store, job, &found, err, errlen)
+                        : MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   *ran = found;
   if (st != MIEN_OK || !found) {
-    free(job), free(sink);
+    free(sink);
     return st;
   }
   double threshold;
@@ -463,6 +467,7 @@ mien_status mien_video_run_job(mien_api *api, const atomic_int *stop, int *ran, 
   if (st == MIEN_OK) st = fst;
   if (vst == MIEN_VIDEO_CANCELLED) {
     st = mien_store_job_requeue(api->store, job->row, err, errlen);
+    snprintf(job->state, sizeof job->state, "QUEUED");
   } else {
     int ok = st == MIEN_OK && ost == MIEN_OK && vst == MIEN_VIDEO_OK;
     cJSON *audit = NULL;
@@ -473,8 +478,10 @@ mien_status mien_video_run_job(mien_api *api, const atomic_int *stop, int *ran, 
       cJSON_AddNumberToObject(audit, "matches", (double)counts.matches);
     }
     st = mien_store_job_finish(api->store, job->row, ok, ok ? NULL : msg, audit, err, errlen);
+    snprintf(job->state, sizeof job->state, "%s", ok ? "SUCCEEDED" : "FAILED");
+    snprintf(job->status_message, sizeof job->status_message, "%s", ok ? "" : msg);
   }
   cJSON_Delete(req);
-  free(job), free(sink);
+  free(sink);
   return st;
 }
