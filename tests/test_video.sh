@@ -54,7 +54,8 @@ clip() {
   done
   # shellcheck disable=SC2086
   nice -n 10 ffmpeg -hide_banner -loglevel error -y "${inputs[@]}" \
-    -filter_complex "${filters}${labels}concat=n=$i:v=1[out]" -map "[out]" $enc "$out"
+    -filter_complex "${filters}${labels}concat=n=$i:v=1[out]" -map "[out]" $enc "$out" 2>"$TMP/ffmpeg.err" ||
+    { cat "$TMP/ffmpeg.err"; return 1; }
 }
 
 # ---- CLI: containers and codecs ----
@@ -81,13 +82,15 @@ for spec in "h264.mov|-c:v libx264 -preset veryfast|h264" "hevc.mkv|-c:v libx265
   grep -q "\"Codec\":\"$codec\"" "$TMP/out" && ok "$name: Codec $codec" || bad "$name codec" "$(head -c 300 "$TMP/out")"
 done
 
-# The phone clip: portrait frames stored sideways (transpose), shown upright by the display matrix.
+# The phone clip: portrait frames stored sideways (turned 90 degrees counter-clockwise), with the
+# display matrix that turns them back (ffmpeg 5.1 writes it for the tag rotate=270 and shows the
+# result upright itself).
 clip "$VIDS/upright.mp4" 720 1280 25 "-c:v libx264 -preset veryfast" "$A1:2" "$B1:2"
 nice -n 10 ffmpeg -hide_banner -loglevel error -y -i "$VIDS/upright.mp4" -vf transpose=2 -c:v libx264 \
   -preset veryfast "$VIDS/sideways.mp4"
-nice -n 10 ffmpeg -hide_banner -loglevel error -y -i "$VIDS/sideways.mp4" -c copy -metadata:s:v:0 rotate=90 \
+nice -n 10 ffmpeg -hide_banner -loglevel error -y -i "$VIDS/sideways.mp4" -c copy -metadata:s:v:0 rotate=270 \
   "$VIDS/phone.mp4"
-search_clip "phone clip (rotate=90)" "$VIDS/phone.mp4"
+search_clip "phone clip (display matrix)" "$VIDS/phone.mp4"
 check "phone clip: VideoMetadata is upright 720x1280" 'r["VideoMetadata"]["FrameWidth"] == 720 and r["VideoMetadata"]["FrameHeight"] == 1280'
 run "detect sideways" 0 "$MIEN" video detect "$VIDS/sideways.mp4"
 check "the same frames without the rotation find no upright faces (the test can fail)" 'len(r["Faces"]) < 10'
@@ -112,7 +115,8 @@ head -c $(($(stat -c %s "$VIDS/moov-last.mp4") / 2)) "$VIDS/moov-last.mp4" >"$VI
 failed_with "truncated (no index)" "$VIDS/truncated.mp4" "video"
 nice -n 10 ffmpeg -hide_banner -loglevel error -y -f lavfi -i color=gray:s=320x240:d=1 -c:v ffv1 "$VIDS/ffv1.mkv"
 failed_with "unsupported codec (FFV1)" "$VIDS/ffv1.mkv" "unsupported codec ffv1"
-# 16384x16384 claimed: an MJPEG AVI whose headers are rewritten (a real one would take minutes).
+# 16384x16384 frames: an MJPEG AVI whose headers and JPEG frame headers are rewritten (encoding a
+# real one would take minutes and gigabytes).
 "$PY" - "$VIDS/mjpeg.avi" "$VIDS/huge.avi" <<'EOF'
 import struct, sys
 b = bytearray(open(sys.argv[1], "rb").read())
@@ -120,6 +124,9 @@ avih = b.find(b"avih") + 8
 struct.pack_into("<II", b, avih + 32, 16384, 16384)       # dwWidth, dwHeight
 strf = b.find(b"strf") + 8
 struct.pack_into("<ii", b, strf + 4, 16384, 16384)        # biWidth, biHeight
+i = -1
+while (i := b.find(b"\xff\xc0", i + 1)) >= 0:               # each frame's SOF0: length, precision
+    struct.pack_into(">HH", b, i + 5, 16384, 16384)        # height, width
 open(sys.argv[2], "wb").write(b)
 EOF
 failed_with "16384x16384 frames" "$VIDS/huge.avi" "16384x16384"
@@ -201,10 +208,8 @@ expect_aws() { # NAME ERROR ARGS...
   grep -q "$want" "$TMP/err" && ok "$name" || bad "$name" "no $want in $(head -c 300 "$TMP/err")"
 }
 expect_aws "streaming: list-stream-processors refused, saying why" "no live camera" list-stream-processors
-expect_aws "streaming: create-stream-processor refused" "AccessDeniedException" create-stream-processor \
-  --name cam --input KinesisVideoStream={Arn=arn:aws:kinesisvideo:us-east-1:123456789012:stream/x/1} \
-  --output KinesisDataStream={Arn=arn:aws:kinesis:us-east-1:123456789012:stream/y} \
-  --role-arn arn:aws:iam::123456789012:role/r --settings FaceSearch={CollectionId=people}
+expect_aws "streaming: describe-stream-processor refused" "AccessDeniedException" describe-stream-processor \
+  --name cam
 expect_aws "no such object: InvalidS3ObjectException" InvalidS3ObjectException start-face-detection \
   --video "S3Object={Bucket=vids,Name=missing.mp4}"
 expect_aws "a name leaving the bucket: InvalidS3ObjectException" InvalidS3ObjectException start-face-detection \

@@ -287,6 +287,13 @@ static mien_video_status open_common(mien_video *v, const mien_video_limits *lim
                : av_status(v, ret, "opening the container", err, errlen);
     }
   }
+  /* Sizes the container claims, before probing decodes anything (the probe forgets a size it
+   * could not decode at). */
+  for (unsigned i = 0; vs == MIEN_VIDEO_OK && i < v->fmt->nb_streams; i++) {
+    const AVCodecParameters *par = v->fmt->streams[i]->codecpar;
+    if (par->codec_type == AVMEDIA_TYPE_VIDEO)
+      vs = check_size(v, par->width, par->height, err, errlen);
+  }
   if (vs == MIEN_VIDEO_OK) {
     int ret = avformat_find_stream_info(v->fmt, NULL);
     if (ret < 0) vs = av_status(v, ret, "reading the streams", err, errlen);
@@ -432,6 +439,7 @@ static mien_video_status feed(mien_video *v, char *err, size_t errlen) {
                              : AVDISCARD_DEFAULT;
     ret = avcodec_send_packet(v->dec, v->pkt);
     av_packet_unref(v->pkt);
+
     if (ret == AVERROR(EAGAIN)) {
       /* Full: the caller drains frames first; this packet is lost only to a broken decoder. */
       return MIEN_VIDEO_OK;
