@@ -14,6 +14,7 @@
  * alignable faces only); the caller searches once per track with the mean of those
  * embeddings, which is steadier than any one frame's. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -222,11 +223,85 @@ static mien_status track_frame(tracker *k, const mien_image *img, int64_t ts, co
   return st;
 }
 
+/* ---- reading ahead ---- */
+
+/* A decoding thread fills a few frame slots while the caller detects in the one before: the
+ * decoder and the networks each keep a core busy instead of taking turns. */
+#define AHEAD 3
+
+typedef struct {
+  mien_video *v;
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  mien_image slot[AHEAD];
+  int64_t ts[AHEAD];
+  int head, count; /* frames ready, from slot head on */
+  int done, quit;  /* the reader reached the end (or failed); the caller wants no more */
+  mien_video_status vst;
+  char err[512];
+} reader;
+
+static void *read_ahead(void *arg) {
+  reader *r = arg;
+  pthread_mutex_lock(&r->mu);
+  while (!r->done) {
+    while (r->count == AHEAD && !r->quit) pthread_cond_wait(&r->cv, &r->mu);
+    if (r->quit) break;
+    int i = (r->head + r->count) % AHEAD, end = 0;
+    pthread_mutex_unlock(&r->mu);
+    /* Slot i is the reader's alone until it is counted in. */
+    int64_t ts = 0;
+    char err[512] = "";
+    mien_video_status vst = mien_video_next(r->v, &r->slot[i], &ts, &end, err, sizeof err);
+    pthread_mutex_lock(&r->mu);
+    if (vst != MIEN_VIDEO_OK || end) {
+      r->done = 1, r->vst = vst;
+      memcpy(r->err, err, sizeof err);
+    } else {
+      r->ts[i] = ts;
+      r->count++;
+    }
+    pthread_cond_broadcast(&r->cv);
+  }
+  pthread_mutex_unlock(&r->mu);
+  return NULL;
+}
+
+/* The next frame (a slot the caller holds until it asks again), or NULL at the end. */
+static const mien_image *next_frame(reader *r, int *held, int64_t *ts) {
+  pthread_mutex_lock(&r->mu);
+  if (*held) { /* the previous frame is done with */
+    r->head = (r->head + 1) % AHEAD, r->count--;
+    *held = 0;
+    pthread_cond_broadcast(&r->cv);
+  }
+  while (!r->count && !r->done) pthread_cond_wait(&r->cv, &r->mu);
+  const mien_image *img = NULL;
+  if (r->count) {
+    img = &r->slot[r->head];
+    *ts = r->ts[r->head];
+    *held = 1;
+  }
+  pthread_mutex_unlock(&r->mu);
+  return img;
+}
+
+static void reader_stop(reader *r) {
+  pthread_mutex_lock(&r->mu);
+  r->quit = 1;
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+  pthread_join(r->thread, NULL);
+  for (int i = 0; i < AHEAD; i++) mien_image_free(&r->slot[i]);
+  pthread_mutex_destroy(&r->mu);
+  pthread_cond_destroy(&r->cv);
+}
+
 mien_status mien_video_analyze(mien_video *v, const mien_video_analysis *a, mien_video_status *vst,
                                char *err, size_t errlen) {
   tracker k = {.a = a, .stats = (mien_video_stats *)mien_video_stats_get(v)};
   k.link_cos = mien_similarity_cosine(LINK_SIMILARITY);
-  mien_image img = {0};
   mien_status st = MIEN_OK;
   *vst = MIEN_VIDEO_OK;
   double last_progress = mien_now_ms();
@@ -236,28 +311,43 @@ mien_status mien_video_analyze(mien_video *v, const mien_video_analysis *a, mien
   int min_face = (int)((int64_t)MIEN_VIDEO_MIN_FACE * side / MIEN_MIN_FACE_REF_SIDE);
   mien_faces_set_min_face(a->faces,
                           min_face > MIEN_VIDEO_MIN_FACE ? min_face : MIEN_VIDEO_MIN_FACE);
-  for (;;) {
-    int64_t ts;
-    int done;
-    *vst = mien_video_next(v, &img, &ts, &done, err, errlen);
-    if (*vst != MIEN_VIDEO_OK || done) break;
-    w = img.w, h = img.h;
+  reader *r = calloc(1, sizeof *r);
+  if (!r) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  r->v = v;
+  pthread_mutex_init(&r->mu, NULL);
+  pthread_cond_init(&r->cv, NULL);
+  if (pthread_create(&r->thread, NULL, read_ahead, r) != 0) {
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r);
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INTERNAL, "cannot start the video reading thread");
+  }
+  int held = 0;
+  const mien_image *img;
+  int64_t ts;
+  while ((img = next_frame(r, &held, &ts))) {
+    w = img->w, h = img->h;
     mien_face *faces = NULL;
     int n = 0;
     double t0 = mien_now_ms();
-    st = mien_faces_detect(a->faces, &img, &faces, &n, err, errlen);
+    st = mien_faces_detect(a->faces, img, &faces, &n, err, errlen);
     k.stats->detect_ms += mien_now_ms() - t0;
     k.stats->faces += n;
-    if (st == MIEN_OK && a->frame) st = a->frame(a->ctx, ts, faces, n, img.w, img.h, err, errlen);
-    if (st == MIEN_OK && a->track) st = track_frame(&k, &img, ts, faces, n, err, errlen);
+    if (st == MIEN_OK && a->frame) st = a->frame(a->ctx, ts, faces, n, img->w, img->h, err, errlen);
+    if (st == MIEN_OK && a->track) st = track_frame(&k, img, ts, faces, n, err, errlen);
     free(faces);
     if (st != MIEN_OK) break;
-    if (a->progress && mien_now_ms() - last_progress > 1000) {
+    if (a->progress && mien_now_ms() - last_progress > 1000 && m->duration_ms > 0) {
       last_progress = mien_now_ms();
-      a->progress(a->ctx, mien_video_progress(v));
+      a->progress(a->ctx, ts < m->duration_ms ? (double)ts / m->duration_ms : 1.0);
     }
   }
-  mien_image_free(&img);
+  reader_stop(r);
+  if (st == MIEN_OK && r->vst != MIEN_VIDEO_OK) {
+    *vst = r->vst;
+    mien_set_err(err, errlen, "%s", r->err);
+  }
+  free(r);
   mien_faces_set_min_face(a->faces, 0);
   /* The tracks still live at the end are finished too (not on failure: the job's results are
    * thrown away then). */
