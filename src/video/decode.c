@@ -368,8 +368,13 @@ double mien_video_progress(const mien_video *v) {
 
 /* ---- frames ---- */
 
+/* A timestamp in ms from the stream's start, saturating: a damaged file's timestamps may be
+ * anything. */
 static int64_t to_ms(const mien_video *v, int64_t pts) {
-  return av_rescale_q(pts - v->start_pts, v->tb, (AVRational){1, 1000});
+  int64_t d;
+  if (__builtin_sub_overflow(pts, v->start_pts, &d))
+    return pts < v->start_pts ? INT64_MIN : INT64_MAX;
+  return av_rescale_q(d, v->tb, (AVRational){1, 1000});
 }
 
 /* Allocates img as w x h unless it already is. */
@@ -486,6 +491,13 @@ mien_video_status mien_video_next(mien_video *v, mien_image *img, int64_t *ts_ms
       continue;
     }
     if (ms < 0) ms = 0;
+    if (ms > v->lim.max_duration_ms) {
+      av_frame_unref(v->frame);
+      mien_set_err(err, errlen, "the video runs past %.1f hours, the limit",
+                   v->lim.max_duration_ms / 3.6e6);
+      v->stats.demux_decode_ms += mien_now_ms() - t0;
+      return MIEN_VIDEO_TOO_LARGE;
+    }
     v->stats.demux_decode_ms += mien_now_ms() - t0;
     double t1 = mien_now_ms();
     vs = convert(v, img, err, errlen);
