@@ -281,10 +281,12 @@ static mien_video_status open_common(mien_video *v, const mien_video_limits *lim
     av_dict_free(&opts);
     if (ret < 0) {
       v->fmt = NULL; /* freed by avformat_open_input */
-      vs = ret == AVERROR_INVALIDDATA
-               ? fail(err, errlen, MIEN_VIDEO_UNSUPPORTED, "%s",
-                      "not a video mien reads: the container must be MP4/MOV, MKV/WebM or AVI")
-               : av_status(v, ret, "opening the container", err, errlen);
+      /* Out of time or memory, or stopped: that; anything else (no demuxer, one off the list,
+       * damaged headers) is a file mien does not read. */
+      vs = v->timed_out || ret == AVERROR(ENOMEM) || (v->stop && atomic_load(v->stop))
+               ? av_status(v, ret, "opening the container", err, errlen)
+               : fail(err, errlen, MIEN_VIDEO_UNSUPPORTED, "%s",
+                      "not a video mien reads: the container must be MP4/MOV, MKV/WebM or AVI");
     }
   }
   /* Sizes the container claims, before probing decodes anything (the probe forgets a size it
