@@ -17,7 +17,8 @@
  * non-reference frames (most B-frames) are dropped before any pixel work. Keyframe seeking
  * would only pay when samples lie further apart than the keyframe interval (seconds in common
  * encodes), never at 5 fps, so the reader never seeks. Codecs that can decode at a reduced
- * size (MJPEG, via lowres) do so for frames wider than MIEN_VIDEO_LOWRES_SIDE.
+ * size (MJPEG, via lowres) halve frames at least twice MIEN_VIDEO_LOWRES_SIDE wide, as often as
+ * that keeps them at least that wide.
  *
  * Budgets: the file's size (10 GB) is the caller's to check before opening; the reader
  * refuses a claimed duration over 6 hours, frames over the side and pixel limits (whatever the
