@@ -508,7 +508,8 @@ mien_video_status mien_video_next(mien_video *v, mien_image *img, int64_t *ts_ms
     if (vs != MIEN_VIDEO_OK) return vs;
     v->stats.frames_sampled++;
     v->last_ms = ms;
-    v->next_ms = (ms / MIEN_VIDEO_SAMPLE_MS + 1) * MIEN_VIDEO_SAMPLE_MS;
+    /* The frame stands for the sample time it is within the slack of; the next is one later. */
+    v->next_ms = ((ms + SAMPLE_SLACK_MS) / MIEN_VIDEO_SAMPLE_MS + 1) * MIEN_VIDEO_SAMPLE_MS;
     *ts_ms = ms;
     return MIEN_VIDEO_OK;
   }
