@@ -37,8 +37,10 @@ typedef enum {
   MIEN_ERR_THROTTLED,            /* ThrottlingException: busy, retry later */
   MIEN_ERR_ACCESS_DENIED,        /* AccessDeniedException: refused by policy (e.g. consent) */
   MIEN_ERR_SERIALIZATION,        /* SerializationException: the request is not a JSON object */
-  MIEN_ERR_IDEMPOTENT_MISMATCH   /* IdempotentParameterMismatchException: a ClientRequestToken
-                                    reused with other parameters */
+  /* stored video (docs/video.md) */
+  MIEN_ERR_VIDEO_TOO_LARGE,    /* VideoTooLargeException: over 10 GB or 6 hours */
+  MIEN_ERR_LIMIT_EXCEEDED,     /* LimitExceededException: too many video jobs in progress */
+  MIEN_ERR_IDEMPOTENT_MISMATCH /* IdempotentParameterMismatchException: token reused */
 } mien_status;
 
 /* Rekognition's name for a status ("InvalidParameterException", ...). */

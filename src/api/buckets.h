@@ -22,6 +22,14 @@ typedef struct {
 /* Adds "NAME=DIR"; the directory must exist. InvalidParameterException otherwise. */
 mien_status mien_buckets_add(mien_buckets *bs, const char *spec, char *err, size_t errlen);
 
+/* Opens object `name` of `bucket` for reading (O_RDONLY, O_CLOEXEC, the last component not a
+ * link) into *fd and gives its size; an object over max_bytes is refused with too_large (the
+ * caller's error: ImageTooLargeException, VideoTooLargeException). Other refusals as
+ * mien_buckets_read. The one place a Name becomes an open file. */
+mien_status mien_buckets_open(const mien_buckets *bs, const char *bucket, const char *name,
+                              size_t max_bytes, mien_status too_large, int *fd, size_t *size,
+                              char *err, size_t errlen);
+
 /* Reads object `name` of `bucket`, at most max_bytes (ImageTooLargeException beyond). A missing
  * bucket or object, or a name that leaves the bucket: InvalidS3ObjectException. *bytes is
  * malloc'ed (free it). bs may be NULL (no buckets). */

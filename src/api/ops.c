@@ -42,6 +42,18 @@ const mien_op mien_ops[] = {
     /* mien extensions: proposed users from unlabelled faces (docs/people.md) */
     {"ProposeUsers", mien_op_propose_users},
     {"AcceptProposal", mien_op_accept_proposal},
+    /* stored video (ops_video.c); streaming video is refused */
+    {"StartFaceDetection", mien_op_start_face_detection},
+    {"GetFaceDetection", mien_op_get_face_detection},
+    {"StartFaceSearch", mien_op_start_face_search},
+    {"GetFaceSearch", mien_op_get_face_search},
+    {"CreateStreamProcessor", mien_op_stream_refused},
+    {"DeleteStreamProcessor", mien_op_stream_refused},
+    {"DescribeStreamProcessor", mien_op_stream_refused},
+    {"ListStreamProcessors", mien_op_stream_refused},
+    {"StartStreamProcessor", mien_op_stream_refused},
+    {"StopStreamProcessor", mien_op_stream_refused},
+    {"UpdateStreamProcessor", mien_op_stream_refused},
     {NULL, NULL},
 };
 

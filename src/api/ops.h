@@ -28,6 +28,9 @@ typedef struct {
   const char *principal;
   /* The region ARNs name: the server's SigV4 region; NULL: MIEN_DEFAULT_REGION. */
   const char *region;
+  /* Called after a video job was queued (the server wakes its job threads); may be NULL. */
+  void (*job_queued)(void *ctx);
+  void *job_ctx;
 } mien_api;
 
 /* What collection ARNs name (docs/conformance.md):
@@ -215,5 +218,51 @@ int op_quality_reasons(const mien_face *face, const char *q, cJSON *reasons);
 /* The QualityFilter field, def when absent. */
 mien_status op_quality_filter(const cJSON *req, const char *def, const char **out, char *err,
                               size_t errlen);
+
+/* ---- stored video (ops_video.c, docs/video.md) ---- */
+
+#include "video/video.h"
+
+mien_status mien_op_start_face_detection(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_get_face_detection(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_start_face_search(mien_api *, const cJSON *, cJSON **, char *, size_t);
+mien_status mien_op_get_face_search(mien_api *, const cJSON *, cJSON **, char *, size_t);
+/* CreateStreamProcessor and the other streaming-video operations: refused, saying why. */
+mien_status mien_op_stream_refused(mien_api *, const cJSON *, cJSON **, char *, size_t);
+
+#define MIEN_VIDEO_MAX_RESULTS 1000 /* Get*: MaxResults' default and largest value */
+#define MIEN_VIDEO_ACTIVE_JOBS 20   /* jobs queued or running at once (LimitExceeded beyond) */
+#define MIEN_VIDEO_MAX_MATCHES 10   /* FaceMatches per person */
+#define MIEN_VIDEO_JOB_ATTEMPTS 2   /* runs a job gets before a crash fails it */
+#define MIEN_VIDEO_OPEN_BUDGET_MS 600000.0 /* a job's time: 10 min + 4x the video's duration */
+
+/* Where a video analysis puts what it finds: the VideoMetadata once the video is open, then
+ * each Faces/Persons element (taken over) with its Timestamp and Person.Index (-1: none). */
+typedef struct {
+  mien_status (*metadata)(void *ctx, cJSON *metadata, char *err, size_t errlen);
+  mien_status (*item)(void *ctx, int64_t ts, int64_t person, cJSON *item, char *err, size_t errlen);
+  void (*progress)(void *ctx, double fraction);
+  void *ctx;
+} op_video_sink;
+
+/* What a face search found, for its audit record and the log. */
+typedef struct {
+  int64_t persons, matched_persons, matches;
+} op_video_counts;
+
+/* Analyses the video read from fd (taken over): face detection when coll is NULL, else a face
+ * search of coll at threshold. A video that cannot be read sets *vst (err says why) and returns
+ * MIEN_OK; a failure of mien's own (the store, memory) is returned. stats and counts may be
+ * NULL. budget_ms <= 0: MIEN_VIDEO_OPEN_BUDGET_MS plus four times the video's duration. */
+mien_status op_video_analyze(mien_api *api, int fd, const char *coll, double threshold,
+                             const atomic_int *stop, double budget_ms, const op_video_sink *sink,
+                             mien_video_status *vst, mien_video_stats *stats,
+                             op_video_counts *counts, char *err, size_t errlen);
+
+/* Runs the oldest queued video job of api's store to its end (SUCCEEDED or FAILED), or puts it
+ * back in the queue when stop is set meanwhile; job gets it as it ended. *ran = 0 when none was
+ * queued. */
+mien_status mien_video_run_job(mien_api *api, const atomic_int *stop, mien_job *job, int *ran,
+                               char *err, size_t errlen);
 
 #endif

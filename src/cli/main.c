@@ -26,6 +26,8 @@ static const struct {
     {"serve", "serve the face API over HTTP (AWS JSON 1.1, SigV4) and the web page", cmd_serve},
     {"keys", "add, list or delete the access keys the server accepts", cmd_keys},
     {"bench", "time the models or the search (see `mien bench --help`)", cmd_bench},
+    {"video", "faces in a stored video: mien video detect FILE | search COLLECTION FILE",
+     cmd_video},
 };
 
 static void usage(FILE *f) {
@@ -75,6 +77,8 @@ int cli_exit_code(int status) {
   case MIEN_ERR_INVALID_S3_OBJECT:
   case MIEN_ERR_ACCESS_DENIED:
   case MIEN_ERR_SERIALIZATION:
+  case MIEN_ERR_VIDEO_TOO_LARGE:
+  case MIEN_ERR_LIMIT_EXCEEDED:
   case MIEN_ERR_IDEMPOTENT_MISMATCH:
     return EXIT_INPUT;
   case MIEN_ERR_MODEL:

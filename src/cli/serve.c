@@ -27,7 +27,7 @@ static void usage(FILE *f) {
       "                  [--workers N] [--max-connections N] [--max-connections-per-client N]\n"
       "                  [--max-body BYTES]\n"
       "                  [--timeout SEC] [--queue-timeout MS] [--web DIR]\n"
-      "                  [--purge-interval SEC]\n\n"
+      "                  [--purge-interval SEC] [--video-jobs N] [--video-retention-days N]\n\n"
       "Serves Rekognition's face API (AWS JSON 1.1: POST / with X-Amz-Target:\n"
       "RekognitionService.<Operation>) and the web page (GET /). Prints one JSON line when\n"
       "ready: {\"listening\":URL,\"workers\":N,\"keys\":N}; logs one JSON line per request on\n"
@@ -49,10 +49,15 @@ static void usage(FILE *f) {
       "  --web DIR             static files for GET (default: web/ of the source tree when\n"
       "                        run from a build directory, else <prefix>/share/mien/web)\n"
       "  --purge-interval SEC  delete the faces past their collection's retention this often\n"
-      "                        (default %d; docs/privacy.md)\n",
+      "                        (default %d; docs/privacy.md)\n"
+      "  --video-jobs N        stored-video jobs (StartFaceDetection, StartFaceSearch) run\n"
+      "                        at once, below requests in priority (default %d; docs/video.md)\n"
+      "  --video-retention-days N  delete finished video jobs and their results after N\n"
+      "                        days (default %d)\n",
       SRV_DEFAULT_LISTEN, SRV_DEFAULT_REGION, SRV_DEFAULT_MAX_CONNECTIONS,
       SRV_DEFAULT_MAX_CONNECTIONS_PER_CLIENT, SRV_DEFAULT_MAX_BODY, SRV_DEFAULT_TIMEOUT_S,
-      SRV_DEFAULT_QUEUE_TIMEOUT_MS, SRV_DEFAULT_PURGE_INTERVAL_S);
+      SRV_DEFAULT_QUEUE_TIMEOUT_MS, SRV_DEFAULT_PURGE_INTERVAL_S, SRV_DEFAULT_VIDEO_JOBS,
+      SRV_DEFAULT_VIDEO_RETENTION_DAYS);
 }
 
 /* An integer option in [lo, hi]; -1 (after a message) when it is not one. */
@@ -104,6 +109,8 @@ int cmd_serve(int argc, char **argv) {
       {"queue-timeout", required_argument, NULL, 'q'},
       {"web", required_argument, NULL, 'W'},
       {"purge-interval", required_argument, NULL, 'P'},
+      {"video-jobs", required_argument, NULL, 'J'},
+      {"video-retention-days", required_argument, NULL, 'R'},
       {"data", required_argument, NULL, 'd'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
@@ -166,6 +173,14 @@ int cmd_serve(int argc, char **argv) {
     case 'P':
       if ((v = int_opt("purge-interval", optarg, 1, 86400)) < 0) rc = EXIT_USAGE;
       cfg.purge_interval_s = (int)v;
+      break;
+    case 'J':
+      if ((v = int_opt("video-jobs", optarg, 1, 64)) < 0) rc = EXIT_USAGE;
+      cfg.video_jobs = (int)v;
+      break;
+    case 'R':
+      if ((v = int_opt("video-retention-days", optarg, 1, 36500)) < 0) rc = EXIT_USAGE;
+      cfg.video_retention_s = (double)v * 86400;
       break;
     case 'd':
       data_opt = optarg;

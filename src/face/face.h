@@ -47,6 +47,9 @@ mien_status mien_faces_create(const mien_faces_options *opt, mien_faces **out, c
                               size_t errlen);
 void mien_faces_free(mien_faces *f);
 
+/* Changes the context's min_face (0: the default rule); video sets it per video. */
+void mien_faces_set_min_face(mien_faces *f, int min_face);
+
 /* Detects faces in an upright image, with landmarks, pose and quality; sorted by box area,
  * largest first. *faces is malloc'ed (free it). */
 mien_status mien_faces_detect(mien_faces *f, const mien_image *img, mien_face **faces, int *n,

@@ -126,6 +126,10 @@ mien_status mien_faces_create(const mien_faces_options *opt, mien_faces **out, c
   return MIEN_OK;
 }
 
+void mien_faces_set_min_face(mien_faces *f, int min_face) {
+  f->opt.min_face = min_face > 0 ? min_face : 0;
+}
+
 void mien_faces_free(mien_faces *f) {
   if (!f) return;
   mien_faces_free(f->second);

@@ -82,6 +82,10 @@ mien_img_status mien_image_resize_to_tensor(const mien_image *img, int x0, int y
 mien_img_status mien_image_warp_affine_to_tensor(const mien_image *img, const float M[6], int ow,
                                                  int oh, float mean, float scale, float *out);
 
+/* Places stored row y (sw RGB pixels of a sw x sh image) where an EXIF orientation (1-8) puts it
+ * in dst, which has the upright size: how decoders (JPEG, PNG, video) turn images upright. */
+void mien_orient_row(mien_image *dst, const uint8_t *row, int sw, int sh, int y, int orientation);
+
 /* Writes img as an 8-bit RGB PNG. Returns 0, or -1 with errno set when the file can't be written
  * (EIO when the encoder failed). */
 int mien_image_write_png(const char *path, const mien_image *img);

@@ -27,8 +27,4 @@ int mien_exif_orientation(const uint8_t *tiff, size_t len);
 /* Upright size of a stored sw x sh image shown with the given orientation. */
 void mien_orient_size(int orientation, int sw, int sh, int *dw, int *dh);
 
-/* Places stored row y (sw RGB pixels of a sw x sh image) where the orientation puts it in dst,
- * which has the upright size. */
-void mien_orient_row(mien_image *dst, const uint8_t *row, int sw, int sh, int y, int orientation);
-
 #endif

@@ -43,6 +43,10 @@ const char *mien_status_name(mien_status s) {
     return "AccessDeniedException";
   case MIEN_ERR_SERIALIZATION:
     return "SerializationException";
+  case MIEN_ERR_VIDEO_TOO_LARGE:
+    return "VideoTooLargeException";
+  case MIEN_ERR_LIMIT_EXCEEDED:
+    return "LimitExceededException";
   case MIEN_ERR_IDEMPOTENT_MISMATCH:
     return "IdempotentParameterMismatchException";
   }

@@ -476,7 +476,9 @@ mien_status srv_listen(srv *s, char *err, size_t errlen) {
     return MIEN_FAIL(err, errlen, MIEN_ERR_INTERNAL, "cannot start the connection reaper thread");
   }
   s->reaper_started = 1;
-  return MIEN_OK;
+  st = srv_jobs_start(s, err, errlen);
+  if (st != MIEN_OK) srv_stop(s, 0);
+  return st;
 }
 
 const char *srv_url(const srv *s) {
@@ -498,6 +500,7 @@ void srv_stop(srv *s, int drain_s) {
   pthread_mutex_unlock(&s->flight_mu);
   MHD_stop_daemon(s->daemon);
   s->daemon = NULL;
+  srv_jobs_stop(s);
   if (s->reaper_started) {
     atomic_store(&s->reaper_stop, 1);
     pthread_join(s->reaper, NULL);

@@ -455,10 +455,15 @@ void srv_purge_due(srv *s) {
   snprintf(r.op, sizeof r.op, "RetentionPurge");
   snprintf(r.principal, sizeof r.principal, "retention");
   mien_status st = mien_store_purge_expired(s->store, &n, err, sizeof err);
+  /* Finished video jobs and their results go after their retention too. */
+  int64_t jobs = 0;
+  double keep = s->cfg.video_retention_s > 0 ? s->cfg.video_retention_s
+                                             : SRV_DEFAULT_VIDEO_RETENTION_DAYS * 86400.0;
+  if (st == MIEN_OK) st = mien_store_job_purge(s->store, keep, &jobs, err, sizeof err);
   if (st != MIEN_OK) status_error(&r, st, err);
   free(r.body);
   /* Quiet when nothing expired: one line per purge that did something, or failed. */
-  if (n > 0 || st != MIEN_OK) srv_log(&r, NULL, mien_now_ms() - now);
+  if (n > 0 || jobs > 0 || st != MIEN_OK) srv_log(&r, NULL, mien_now_ms() - now);
 }
 
 void srv_erasure_due(srv *s) {
@@ -490,6 +495,12 @@ mien_status srv_create(const srv_config *cfg, srv **out, char *err, size_t errle
   pthread_mutex_init(&s->flight_mu, NULL);
   pthread_cond_init(&s->flight_cv, NULL);
   pthread_mutex_init(&s->conns_mu, NULL);
+  pthread_mutex_init(&s->jobs_mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->jobs_cv, &ca);
+  pthread_condattr_destroy(&ca);
   s->listen = dup_or_null(cfg->listen ? cfg->listen : SRV_DEFAULT_LISTEN);
   s->region = dup_or_null(cfg->region ? cfg->region : SRV_DEFAULT_REGION);
   s->data_dir = dup_or_null(cfg->data_dir);
@@ -524,6 +535,8 @@ mien_status srv_create(const srv_config *cfg, srv **out, char *err, size_t errle
     w->api.store = s->store;
     w->api.buckets = cfg->buckets;
     w->api.region = s->region;
+    w->api.job_queued = srv_jobs_notify;
+    w->api.job_ctx = s;
     s->free_workers[s->nfree++] = w;
     s->nworkers++;
   }
@@ -551,6 +564,8 @@ void srv_free(srv *s) {
   pthread_mutex_destroy(&s->flight_mu);
   pthread_cond_destroy(&s->flight_cv);
   pthread_mutex_destroy(&s->conns_mu);
+  pthread_mutex_destroy(&s->jobs_mu);
+  pthread_cond_destroy(&s->jobs_cv);
   free(s->listen);
   free(s->region);
   free(s->data_dir);

@@ -39,6 +39,8 @@ typedef struct {
   int timeout_s;                  /* idle connections are closed after it */
   int queue_timeout_ms;           /* longest wait for a worker before ThrottlingException */
   int purge_interval_s;           /* how often faces past retention are purged; <= 0: default */
+  int video_jobs;                 /* video job threads (jobs.c); <= 0: SRV_DEFAULT_VIDEO_JOBS */
+  double video_retention_s;       /* finished video jobs are deleted after it; <= 0: default */
 } srv_config;
 
 #define SRV_DEFAULT_LISTEN "127.0.0.1:8080"
@@ -49,6 +51,8 @@ typedef struct {
 #define SRV_DEFAULT_TIMEOUT_S 30
 #define SRV_DEFAULT_QUEUE_TIMEOUT_MS 2000
 #define SRV_DEFAULT_PURGE_INTERVAL_S 60
+#define SRV_DEFAULT_VIDEO_JOBS 1
+#define SRV_DEFAULT_VIDEO_RETENTION_DAYS 7
 
 typedef struct srv srv;
 
@@ -89,6 +93,12 @@ void srv_purge_due(srv *s);
 /* Retries a pending erasure (mien_store_retry_erasure) and logs when one starts and ends
  * pending. The reaper thread calls it. */
 void srv_erasure_due(srv *s);
+/* jobs.c: the video job threads. srv_listen starts them (after recovering the jobs a dead process
+ * left running), srv_stop stops them (the running jobs go back to the queue). */
+mien_status srv_jobs_start(srv *s, char *err, size_t errlen);
+void srv_jobs_stop(srv *s);
+/* Wakes the job threads: a job was queued (mien_api.job_queued). */
+void srv_jobs_notify(void *ctx);
 /* Frees what srv_create made (after srv_stop when listening). */
 void srv_free(srv *s);
 
@@ -150,6 +160,14 @@ struct srv {
   int inflight;
   double last_purge_ms;       /* reaper thread only */
   int erasure_pending_logged; /* reaper thread only */
+
+  /* video jobs (jobs.c) */
+  pthread_t *job_threads;
+  int njob_threads;
+  pthread_mutex_t jobs_mu;
+  pthread_cond_t jobs_cv; /* on CLOCK_MONOTONIC */
+  int jobs_pending;
+  atomic_int jobs_stop;
 };
 
 #endif

@@ -150,6 +150,34 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (op, principal, token));"
     "CREATE INDEX idempotency_created ON idempotency(created);"
     "CREATE INDEX idempotency_collection ON idempotency(collection);",
+    /* 3 -> 4: stored-video jobs (db_jobs.c). token is the ClientRequestToken, unique so that a
+     * repeated start finds its job; results are the Faces/Persons elements, one row each, in
+     * the two orders GetFaceSearch sorts by; they go with their job (cascade). */
+    "CREATE TABLE video_jobs ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  job_id TEXT NOT NULL UNIQUE,"
+    "  kind TEXT NOT NULL,"
+    "  token TEXT UNIQUE,"
+    "  request TEXT NOT NULL,"
+    "  principal TEXT NOT NULL,"
+    "  collection TEXT,"
+    "  state TEXT NOT NULL DEFAULT 'QUEUED',"
+    "  status_message TEXT NOT NULL DEFAULT '',"
+    "  progress REAL NOT NULL DEFAULT 0,"
+    "  metadata TEXT,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  created REAL NOT NULL,"
+    "  finished REAL);"
+    "CREATE INDEX video_jobs_state ON video_jobs(state, id);"
+    "CREATE INDEX video_jobs_finished ON video_jobs(finished);"
+    "CREATE TABLE video_results ("
+    "  id INTEGER PRIMARY KEY,"
+    "  job INTEGER NOT NULL REFERENCES video_jobs(id) ON DELETE CASCADE,"
+    "  timestamp INTEGER NOT NULL,"
+    "  person INTEGER NOT NULL,"
+    "  item TEXT NOT NULL);"
+    "CREATE INDEX video_results_time ON video_results(job, timestamp, person, id);"
+    "CREATE INDEX video_results_person ON video_results(job, person, timestamp, id);",
 };
 #define SCHEMA_VERSION (int)(sizeof migrations / sizeof *migrations)
 

@@ -302,6 +302,72 @@ mien_status mien_store_rotate_template_key(mien_store *s, const char *principal,
                                            const char *new_key_file, int64_t *count, char *err,
                                            size_t errlen);
 
+/* ---- stored-video jobs (db_jobs.c; docs/video.md) ---- */
+
+/* A job's life: QUEUED, RUNNING (both IN_PROGRESS to Rekognition's clients), then SUCCEEDED or
+ * FAILED. */
+typedef struct {
+  int64_t row;
+  char job_id[MIEN_UUID_LEN];
+  char kind[16];                               /* "FaceDetection" or "FaceSearch" */
+  char state[16];                              /* QUEUED, RUNNING, SUCCEEDED, FAILED */
+  char principal[128];                         /* who started it (audit records of its search) */
+  char collection[MIEN_COLLECTION_ID_MAX + 1]; /* FaceSearch's; "" otherwise */
+  char status_message[512];
+  char request[4096];  /* the Start request as received (JSON) */
+  char metadata[1024]; /* VideoMetadata (JSON), "" until the video was opened */
+  double progress;     /* 0..1 */
+  int attempts;        /* runs begun */
+  double created, finished;
+} mien_job;
+
+/* One result element: its time, Person.Index (-1 for face detection) and JSON text. */
+typedef struct {
+  int64_t timestamp, person;
+  const char *item;
+} mien_job_result;
+
+/* Queues a job (kind, the request's JSON text, its collection or NULL) and writes its JobId.
+ * With a ClientRequestToken already used: the same request (same kind, equal JSON) gets that
+ * job's JobId again, another one IdempotentParameterMismatchException. LimitExceededException
+ * when max_active jobs are queued or running. A FaceSearch start is audited. */
+mien_status mien_store_job_start(mien_store *s, const char *principal, const char *kind,
+                                 const char *token, const char *request, const char *coll,
+                                 int max_active, char job_id[MIEN_UUID_LEN], char *err,
+                                 size_t errlen);
+/* The job with this JobId; *found = 0 when there is none (or it expired). */
+mien_status mien_store_job_get(mien_store *s, const char *job_id, mien_job *out, int *found,
+                               char *err, size_t errlen);
+/* Takes the oldest queued job for running (RUNNING, one more attempt); *found = 0 when none. */
+mien_status mien_store_job_claim(mien_store *s, mien_job *out, int *found, char *err,
+                                 size_t errlen);
+/* Records a running job's progress (0..1) and, when not NULL, its VideoMetadata JSON. */
+mien_status mien_store_job_progress(mien_store *s, int64_t row, double progress,
+                                    const char *metadata, char *err, size_t errlen);
+/* Appends n results of a running job, in one transaction. */
+mien_status mien_store_job_add_results(mien_store *s, int64_t row, const mien_job_result *r, int n,
+                                       char *err, size_t errlen);
+/* Ends a running job: SUCCEEDED, or FAILED with message (its results deleted). audit, when not
+ * NULL, is recorded (taken over) as the job's search: op StartFaceSearch by the job's principal
+ * on its collection. */
+mien_status mien_store_job_finish(mien_store *s, int64_t row, int succeeded, const char *message,
+                                  cJSON *audit, char *err, size_t errlen);
+/* Puts a running job back in the queue, its results deleted and the attempt not counted (the
+ * server stopped it to shut down). */
+mien_status mien_store_job_requeue(mien_store *s, int64_t row, char *err, size_t errlen);
+/* At server start: jobs left RUNNING by a process that died are queued again, or FAILED once
+ * they were begun max_attempts times (a video that kills the server must not do it forever). */
+mien_status mien_store_job_recover(mien_store *s, int max_attempts, int64_t *requeued,
+                                   int64_t *failed, char *err, size_t errlen);
+/* Up to max results of a job from offset (by TIMESTAMP, or INDEX when by_index), added to
+ * items as parsed JSON; *more says whether any follow. */
+mien_status mien_store_job_results(mien_store *s, int64_t row, int by_index, int64_t offset,
+                                   int max, cJSON *items, int *more, char *err, size_t errlen);
+/* Deletes the jobs that ended more than retention_s ago, with their results (audited as
+ * VideoJobPurge with the count, then erased from the files). */
+mien_status mien_store_job_purge(mien_store *s, double retention_s, int64_t *purged, char *err,
+                                 size_t errlen);
+
 /* ---- helpers shared with the API layer ---- */
 
 /* A random (version 4) UUID, lower-case. */
