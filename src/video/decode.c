@@ -25,14 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libavutil/avstring.h>
-#include <libavutil/display.h>
-#include <libavutil/imgutils.h>
-#include <libswscale/swscale.h>
-
 #include "util/util.h"
+#include "video/libav.h"
 #include "video/video.h"
 
 #define IO_BUFFER 65536
@@ -78,11 +72,6 @@ void mien_video_limits_default(mien_video_limits *lim) {
   *lim = (mien_video_limits){.max_duration_ms = MIEN_VIDEO_MAX_DURATION_MS,
                              .max_side = MIEN_VIDEO_MAX_SIDE,
                              .max_pixels = MIEN_VIDEO_MAX_PIXELS};
-}
-
-static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
-static void quiet(void) {
-  av_log_set_level(AV_LOG_QUIET);
 }
 
 /* ---- the source ---- */
@@ -151,7 +140,7 @@ static mien_video_status av_status(mien_video *v, int ret, const char *doing, ch
   }
   if (ret == AVERROR(ENOMEM))
     return fail(err, errlen, MIEN_VIDEO_NOMEM, "%s: out of memory", doing);
-  av_strerror(ret, msg, sizeof msg);
+  mien_libav.av_strerror(ret, msg, sizeof msg);
   mien_set_err(err, errlen, "%s: %s", doing, msg);
   return MIEN_VIDEO_CORRUPT;
 }
@@ -161,15 +150,15 @@ static int stream_orientation(const AVStream *st, int *degrees) {
   size_t size = 0;
   const int32_t *m = NULL;
 #if LIBAVCODEC_VERSION_INT >= AV_VERSION_INT(60, 29, 100)
-  const AVPacketSideData *sd = av_packet_side_data_get(
+  const AVPacketSideData *sd = mien_libav.av_packet_side_data_get(
       st->codecpar->coded_side_data, st->codecpar->nb_coded_side_data, AV_PKT_DATA_DISPLAYMATRIX);
   if (sd) m = (const int32_t *)sd->data, size = sd->size;
 #else
-  m = (const int32_t *)av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &size);
+  m = (const int32_t *)mien_libav.av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &size);
 #endif
   *degrees = 0;
   if (!m || size < 9 * sizeof(int32_t)) return 1;
-  double ccw = av_display_rotation_get(m);
+  double ccw = mien_libav.av_display_rotation_get(m);
   if (isnan(ccw)) return 1;
   int cw = ((int)lround(-ccw / 90.0) % 4 + 4) % 4;
   *degrees = 90 * cw;
@@ -184,9 +173,9 @@ static void fill_metadata(mien_video *v, const AVStream *st, const AVCodec *code
            v->fmt->iformat->long_name ? v->fmt->iformat->long_name : v->fmt->iformat->name);
   int64_t d = v->fmt->duration != AV_NOPTS_VALUE ? v->fmt->duration / 1000 : 0;
   if (d <= 0 && st->duration != AV_NOPTS_VALUE)
-    d = av_rescale_q(st->duration, st->time_base, (AVRational){1, 1000});
+    d = mien_libav.av_rescale_q(st->duration, st->time_base, (AVRational){1, 1000});
   m->duration_ms = d > 0 ? d : 0;
-  AVRational fr = av_guess_frame_rate(v->fmt, (AVStream *)st, NULL);
+  AVRational fr = mien_libav.av_guess_frame_rate(v->fmt, (AVStream *)st, NULL);
   m->frame_rate = fr.num > 0 && fr.den > 0 ? av_q2d(fr) : 0;
   int w = st->codecpar->width, h = st->codecpar->height;
   int swap = v->orientation == 6 || v->orientation == 8;
@@ -207,12 +196,12 @@ static mien_video_status check_size(mien_video *v, int w, int h, char *err, size
 
 static mien_video_status open_decoder(mien_video *v, char *err, size_t errlen) {
   const AVCodec *codec = NULL;
-  int idx = av_find_best_stream(v->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+  int idx = mien_libav.av_find_best_stream(v->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
   if (idx == AVERROR_STREAM_NOT_FOUND)
     return fail(err, errlen, MIEN_VIDEO_UNSUPPORTED, "%s", "the file has no video stream");
   AVStream *st = idx >= 0 ? v->fmt->streams[idx] : NULL;
-  if (!codec || !av_match_list(codec->name, CODECS, ',')) {
-    const char *name = st ? avcodec_get_name(st->codecpar->codec_id) : "unknown";
+  if (!codec || !mien_libav.av_match_list(codec->name, CODECS, ',')) {
+    const char *name = st ? mien_libav.avcodec_get_name(st->codecpar->codec_id) : "unknown";
     mien_set_err(err, errlen, "unsupported codec %s: mien decodes " CODEC_NAMES, name);
     return MIEN_VIDEO_UNSUPPORTED;
   }
@@ -230,9 +219,9 @@ static mien_video_status open_decoder(mien_video *v, char *err, size_t errlen) {
                  v->meta.duration_ms / 3.6e6, v->lim.max_duration_ms / 3.6e6);
     return MIEN_VIDEO_TOO_LARGE;
   }
-  if (!(v->dec = avcodec_alloc_context3(codec)))
+  if (!(v->dec = mien_libav.avcodec_alloc_context3(codec)))
     return fail(err, errlen, MIEN_VIDEO_NOMEM, "%s", "out of memory");
-  int ret = avcodec_parameters_to_context(v->dec, st->codecpar);
+  int ret = mien_libav.avcodec_parameters_to_context(v->dec, st->codecpar);
   if (ret < 0) return av_status(v, ret, "reading the codec parameters", err, errlen);
   v->dec->thread_count = v->lim.threads;
   v->dec->max_pixels = v->lim.max_pixels;
@@ -242,9 +231,9 @@ static mien_video_status open_decoder(mien_video *v, char *err, size_t errlen) {
     lowres++;
   v->dec->lowres = lowres;
   AVDictionary *opts = NULL;
-  av_dict_set(&opts, "codec_whitelist", CODECS, 0);
-  ret = avcodec_open2(v->dec, codec, &opts);
-  av_dict_free(&opts);
+  mien_libav.av_dict_set(&opts, "codec_whitelist", CODECS, 0);
+  ret = mien_libav.avcodec_open2(v->dec, codec, &opts);
+  mien_libav.av_dict_free(&opts);
   if (ret < 0) return av_status(v, ret, "opening the decoder", err, errlen);
   return MIEN_VIDEO_OK;
 }
@@ -252,7 +241,6 @@ static mien_video_status open_decoder(mien_video *v, char *err, size_t errlen) {
 static mien_video_status open_common(mien_video *v, const mien_video_limits *lim,
                                      const atomic_int *stop, mien_video **out, char *err,
                                      size_t errlen) {
-  pthread_once(&quiet_once, quiet);
   mien_video_limits_default(&v->lim);
   if (lim) v->lim = *lim;
   v->stop = stop;
@@ -261,12 +249,13 @@ static mien_video_status open_common(mien_video *v, const mien_video_limits *lim
   if (v->lim.budget_ms > 0) v->deadline_ms = mien_now_ms() + v->lim.budget_ms;
   double t0 = mien_now_ms();
   mien_video_status vs = MIEN_VIDEO_OK;
-  uint8_t *buf = av_malloc(IO_BUFFER);
-  if (buf && !(v->io = avio_alloc_context(buf, IO_BUFFER, 0, v, read_packet, NULL, seek)))
-    av_free(buf);
-  v->fmt = v->io ? avformat_alloc_context() : NULL;
-  v->pkt = av_packet_alloc();
-  v->frame = av_frame_alloc();
+  uint8_t *buf = mien_libav.av_malloc(IO_BUFFER);
+  if (buf &&
+      !(v->io = mien_libav.avio_alloc_context(buf, IO_BUFFER, 0, v, read_packet, NULL, seek)))
+    mien_libav.av_free(buf);
+  v->fmt = v->io ? mien_libav.avformat_alloc_context() : NULL;
+  v->pkt = mien_libav.av_packet_alloc();
+  v->frame = mien_libav.av_frame_alloc();
   if (!v->fmt || !v->pkt || !v->frame)
     vs = fail(err, errlen, MIEN_VIDEO_NOMEM, "%s", "out of memory");
   if (vs == MIEN_VIDEO_OK) {
@@ -274,11 +263,11 @@ static mien_video_status open_common(mien_video *v, const mien_video_limits *lim
     v->fmt->flags |= AVFMT_FLAG_CUSTOM_IO;
     v->fmt->interrupt_callback = (AVIOInterruptCB){interrupted, v};
     AVDictionary *opts = NULL;
-    av_dict_set(&opts, "format_whitelist", FORMATS, 0);
-    av_dict_set(&opts, "codec_whitelist", CODECS, 0);
-    av_dict_set(&opts, "protocol_whitelist", "", 0);
-    int ret = avformat_open_input(&v->fmt, NULL, NULL, &opts);
-    av_dict_free(&opts);
+    mien_libav.av_dict_set(&opts, "format_whitelist", FORMATS, 0);
+    mien_libav.av_dict_set(&opts, "codec_whitelist", CODECS, 0);
+    mien_libav.av_dict_set(&opts, "protocol_whitelist", "", 0);
+    int ret = mien_libav.avformat_open_input(&v->fmt, NULL, NULL, &opts);
+    mien_libav.av_dict_free(&opts);
     if (ret < 0) {
       v->fmt = NULL; /* freed by avformat_open_input */
       /* Out of time or memory, or stopped: that; anything else (no demuxer, one off the list,
@@ -297,7 +286,7 @@ static mien_video_status open_common(mien_video *v, const mien_video_limits *lim
       vs = check_size(v, par->width, par->height, err, errlen);
   }
   if (vs == MIEN_VIDEO_OK) {
-    int ret = avformat_find_stream_info(v->fmt, NULL);
+    int ret = mien_libav.avformat_find_stream_info(v->fmt, NULL);
     if (ret < 0) vs = av_status(v, ret, "reading the streams", err, errlen);
   }
   if (vs == MIEN_VIDEO_OK) vs = open_decoder(v, err, errlen);
@@ -313,10 +302,12 @@ static mien_video_status open_common(mien_video *v, const mien_video_limits *lim
 mien_video_status mien_video_open_fd(int fd, const mien_video_limits *lim, const atomic_int *stop,
                                      mien_video **out, char *err, size_t errlen) {
   *out = NULL;
-  mien_video *v = calloc(1, sizeof *v);
+  const char *no_libav = mien_libav_load();
+  mien_video *v = no_libav ? NULL : calloc(1, sizeof *v);
   if (!v) {
     close(fd);
-    return fail(err, errlen, MIEN_VIDEO_NOMEM, "%s", "out of memory");
+    return no_libav ? fail(err, errlen, MIEN_VIDEO_UNSUPPORTED, "%s", no_libav)
+                    : fail(err, errlen, MIEN_VIDEO_NOMEM, "%s", "out of memory");
   }
   v->fd = fd;
   return open_common(v, lim, stop, out, err, errlen);
@@ -326,6 +317,8 @@ mien_video_status mien_video_open_memory(const uint8_t *data, size_t len,
                                          const mien_video_limits *lim, const atomic_int *stop,
                                          mien_video **out, char *err, size_t errlen) {
   *out = NULL;
+  const char *no_libav = mien_libav_load();
+  if (no_libav) return fail(err, errlen, MIEN_VIDEO_UNSUPPORTED, "%s", no_libav);
   mien_video *v = calloc(1, sizeof *v);
   if (!v) return fail(err, errlen, MIEN_VIDEO_NOMEM, "%s", "out of memory");
   v->fd = -1;
@@ -336,14 +329,14 @@ mien_video_status mien_video_open_memory(const uint8_t *data, size_t len,
 
 void mien_video_close(mien_video *v) {
   if (!v) return;
-  sws_freeContext(v->sws);
+  mien_libav.sws_freeContext(v->sws);
   mien_image_free(&v->stored);
-  av_frame_free(&v->frame);
-  av_packet_free(&v->pkt);
-  avcodec_free_context(&v->dec);
-  if (v->fmt) avformat_close_input(&v->fmt);
-  if (v->io) av_freep(&v->io->buffer);
-  avio_context_free(&v->io);
+  mien_libav.av_frame_free(&v->frame);
+  mien_libav.av_packet_free(&v->pkt);
+  mien_libav.avcodec_free_context(&v->dec);
+  if (v->fmt) mien_libav.avformat_close_input(&v->fmt);
+  if (v->io) mien_libav.av_freep(&v->io->buffer);
+  mien_libav.avio_context_free(&v->io);
   if (v->fd >= 0 && !v->mem) close(v->fd);
   free(v);
 }
@@ -376,7 +369,7 @@ static int64_t to_ms(const mien_video *v, int64_t pts) {
   int64_t d;
   if (__builtin_sub_overflow(pts, v->start_pts, &d))
     return pts < v->start_pts ? INT64_MIN : INT64_MAX;
-  return av_rescale_q(d, v->tb, (AVRational){1, 1000});
+  return mien_libav.av_rescale_q(d, v->tb, (AVRational){1, 1000});
 }
 
 /* Allocates img as w x h unless it already is. */
@@ -398,21 +391,25 @@ static mien_video_status convert(mien_video *v, mien_image *img, char *err, size
   if (image_size(dst, f->width, f->height) ||
       image_size(img, swap ? f->height : f->width, swap ? f->width : f->height))
     return fail(err, errlen, MIEN_VIDEO_NOMEM, "%s", "out of memory");
-  v->sws = sws_getCachedContext(v->sws, f->width, f->height, f->format, f->width, f->height,
-                                AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
+  v->sws =
+      mien_libav.sws_getCachedContext(v->sws, f->width, f->height, f->format, f->width, f->height,
+                                      AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
   if (!v->sws) {
     mien_set_err(err, errlen, "cannot convert frames of pixel format %s",
-                 av_get_pix_fmt_name(f->format) ? av_get_pix_fmt_name(f->format) : "unknown");
+                 mien_libav.av_get_pix_fmt_name(f->format)
+                     ? mien_libav.av_get_pix_fmt_name(f->format)
+                     : "unknown");
     return MIEN_VIDEO_UNSUPPORTED;
   }
   /* Limited or full range as the frame says (MJPEG's yuvj formats are full range). */
-  const int *coef =
-      sws_getCoefficients(f->colorspace != AVCOL_SPC_UNSPECIFIED ? f->colorspace : SWS_CS_DEFAULT);
-  sws_setColorspaceDetails(v->sws, coef, f->color_range == AVCOL_RANGE_JPEG, coef, 1, 0, 1 << 16,
-                           1 << 16);
+  const int *coef = mien_libav.sws_getCoefficients(
+      f->colorspace != AVCOL_SPC_UNSPECIFIED ? f->colorspace : SWS_CS_DEFAULT);
+  mien_libav.sws_setColorspaceDetails(v->sws, coef, f->color_range == AVCOL_RANGE_JPEG, coef, 1, 0,
+                                      1 << 16, 1 << 16);
   uint8_t *planes[4] = {dst->rgb, NULL, NULL, NULL};
   int strides[4] = {3 * dst->w, 0, 0, 0};
-  sws_scale(v->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, planes, strides);
+  mien_libav.sws_scale(v->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, planes,
+                       strides);
   for (int y = 0; dst != img && y < dst->h; y++)
     mien_orient_row(img, dst->rgb + (size_t)3 * dst->w * y, dst->w, dst->h, y, v->orientation);
   return MIEN_VIDEO_OK;
@@ -422,18 +419,18 @@ static mien_video_status convert(mien_video *v, mien_image *img, char *err, size
 static mien_video_status feed(mien_video *v, char *err, size_t errlen) {
   for (;;) {
     if (interrupted(v)) return av_status(v, AVERROR_EXIT, "reading the video", err, errlen);
-    int ret = av_read_frame(v->fmt, v->pkt);
+    int ret = mien_libav.av_read_frame(v->fmt, v->pkt);
     if (ret < 0) {
       if (ret != AVERROR_EOF && (v->timed_out || (v->stop && atomic_load(v->stop))))
         return av_status(v, ret, "reading the video", err, errlen);
       /* The end, or data too damaged to go on: decode what was read. */
       v->flushing = 1;
-      ret = avcodec_send_packet(v->dec, NULL);
+      ret = mien_libav.avcodec_send_packet(v->dec, NULL);
       return ret < 0 && ret != AVERROR_EOF ? av_status(v, ret, "decoding", err, errlen)
                                            : MIEN_VIDEO_OK;
     }
     if (v->pkt->stream_index != v->stream) {
-      av_packet_unref(v->pkt);
+      mien_libav.av_packet_unref(v->pkt);
       continue;
     }
     v->stats.packets++;
@@ -444,8 +441,8 @@ static mien_video_status feed(mien_video *v, char *err, size_t errlen) {
     v->dec->skip_frame = pts != AV_NOPTS_VALUE && to_ms(v, pts) < v->next_ms - SAMPLE_SLACK_MS
                              ? AVDISCARD_NONREF
                              : AVDISCARD_DEFAULT;
-    ret = avcodec_send_packet(v->dec, v->pkt);
-    av_packet_unref(v->pkt);
+    ret = mien_libav.avcodec_send_packet(v->dec, v->pkt);
+    mien_libav.av_packet_unref(v->pkt);
 
     if (ret == AVERROR(EAGAIN)) {
       /* Full: the caller drains frames first; this packet is lost only to a broken decoder. */
@@ -468,7 +465,7 @@ mien_video_status mien_video_next(mien_video *v, mien_image *img, int64_t *ts_ms
   double t0 = mien_now_ms();
   mien_video_status vs = MIEN_VIDEO_OK;
   while (vs == MIEN_VIDEO_OK && !v->done) {
-    int ret = avcodec_receive_frame(v->dec, v->frame);
+    int ret = mien_libav.avcodec_receive_frame(v->dec, v->frame);
     if (ret == AVERROR(EAGAIN)) {
       if (v->flushing) { /* a decoder that wants input after the end: nothing more comes */
         v->done = 1;
@@ -489,12 +486,12 @@ mien_video_status mien_video_next(mien_video *v, mien_image *img, int64_t *ts_ms
     int64_t pts = v->frame->best_effort_timestamp;
     int64_t ms = pts != AV_NOPTS_VALUE ? to_ms(v, pts) : v->last_ms;
     if (ms < v->next_ms - SAMPLE_SLACK_MS || (v->stats.frames_sampled && ms <= v->last_ms)) {
-      av_frame_unref(v->frame);
+      mien_libav.av_frame_unref(v->frame);
       continue;
     }
     if (ms < 0) ms = 0;
     if (ms > v->lim.max_duration_ms) {
-      av_frame_unref(v->frame);
+      mien_libav.av_frame_unref(v->frame);
       mien_set_err(err, errlen, "the video runs past %.1f hours, the limit",
                    v->lim.max_duration_ms / 3.6e6);
       v->stats.demux_decode_ms += mien_now_ms() - t0;
@@ -503,7 +500,7 @@ mien_video_status mien_video_next(mien_video *v, mien_image *img, int64_t *ts_ms
     v->stats.demux_decode_ms += mien_now_ms() - t0;
     double t1 = mien_now_ms();
     vs = convert(v, img, err, errlen);
-    av_frame_unref(v->frame);
+    mien_libav.av_frame_unref(v->frame);
     v->stats.convert_ms += mien_now_ms() - t1;
     if (vs != MIEN_VIDEO_OK) return vs;
     v->stats.frames_sampled++;
