@@ -102,7 +102,7 @@ static int print_response(printer *p, const char *field, int ok, const char *msg
   if (p->metadata) cJSON_AddItemToObject(r, "VideoMetadata", p->metadata);
   p->metadata = NULL;
   if (ok && !p->stream) {
-    qsort(p->r, (size_t)p->n, sizeof *p->r, p->by_index ? by_person : by_time);
+    if (p->n > 1) qsort(p->r, (size_t)p->n, sizeof *p->r, p->by_index ? by_person : by_time);
     cJSON *items = cJSON_AddArrayToObject(r, field);
     for (int64_t i = 0; i < p->n; i++)
       cJSON_AddItemToArray(items, p->r[i].item), p->r[i].item = NULL;

@@ -477,7 +477,7 @@ static int affected(mien_cluster *c, int64_t **out, int64_t *m) {
   }
   int64_t *sorted = v;
   /* Merges run in the parts' id order whatever order the walk found them in. */
-  qsort(sorted, (size_t)n, sizeof *sorted, cmp_i64);
+  if (n > 1) qsort(sorted, (size_t)n, sizeof *sorted, cmp_i64); /* v is NULL when n is 0 */
   *out = sorted, *m = n;
   return 0;
 }
@@ -536,7 +536,7 @@ int mien_cluster_groups(const mien_cluster *c, int64_t **ids, int64_t **start, i
   }
   for (int64_t s = 0; s < c->n; s++)
     if (!c->f[s].gone) m[k++] = (member){c->f[s].group, c->f[s].id};
-  qsort(m, (size_t)n, sizeof *m, by_group);
+  if (n > 1) qsort(m, (size_t)n, sizeof *m, by_group);
   for (int64_t i = 0; i < n; i++) {
     if (i == 0 || m[i].group != m[i - 1].group) (*start)[ng++] = i;
     (*ids)[i] = m[i].id;

@@ -131,7 +131,7 @@ static mien_status make_proposals(const mien_index *ix, face_row *rows, int64_t 
     proposal_id(out->faces + p->first, n, p->proposal_id);
   }
   free(fresh);
-  if (st == MIEN_OK) qsort(out->v, (size_t)out->n, sizeof *out->v, by_size);
+  if (st == MIEN_OK && out->n > 1) qsort(out->v, (size_t)out->n, sizeof *out->v, by_size);
   return st;
 }
 
