@@ -7,6 +7,7 @@
 #   make bench-serve  the server under wrk: DetectFaces req/s and p50/p99, search at 100k faces
 #   make fuzz    every libFuzzer target for SECONDS (default 60) each
 #   make bench-people  people clustering: LFW quality vs baselines, update time at 1M faces
+#   make test-wild  test_detect_paths also on the wild photos of ../shared (minutes)
 #   make soak    10,000 mixed requests against the server: errors, RSS growth after warm-up
 
 BUILD      ?= build
@@ -83,6 +84,11 @@ bench-serve: all
 .PHONY: bench-people
 bench-people: all
 	MIEN_BIN=$(BUILD)/mien bench/people.sh
+
+# tests/test_detect_paths.sh on the 37 wild photos as well (../shared/data; docs/detection.md).
+.PHONY: test-wild
+test-wild: all
+	DETECT_PATHS_WILD=1 MIEN_BUILD=$(BUILD) tests/test_detect_paths.sh
 
 # 10,000 mixed requests against `mien serve`: 0 errors, RSS growth under 5 % after warm-up.
 .PHONY: soak

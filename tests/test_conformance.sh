@@ -5,21 +5,19 @@
 # as the README tells users of older clients to do): ClientRequestToken retried after a lost
 # response, replayed across a server restart and forgotten after its window; the identifiers'
 # formats; garbage NextTokens; refused attribute names; HTTP statuses.
-# Binary: $MIEN_BUILD/mien. Photos: $MIEN_SHARED/data; the AssociateFaces cases need them.
+# Binary: $MIEN_BUILD/mien. Photos: tests/data (the AssociateFaces and attribute cases).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tests/lib.sh
 source "$ROOT/tests/lib.sh"
 AWS=/usr/bin/aws
-PHOTOS=$DATA/openface/images/examples
 
 [[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
 if ! $PY -c 'import boto3' 2>/dev/null; then
   echo "SKIP: $PY has no boto3 (scripts/install-deps installs python3-boto3)"
   exit 77
 fi
-[[ -f $PHOTOS/clapton-1.jpg ]] || { echo "SKIP the AssociateFaces cases: $PHOTOS absent (set MIEN_SHARED)"; PHOTOS=; }
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true \
   AWS_PAGER="" AWS_DEFAULT_REGION=us-east-1 AWS_MAX_ATTEMPTS=1 AWS_DATA_PATH=$ROOT/share/aws-model
 unset AWS_PROFILE AWS_SESSION_TOKEN

@@ -6,10 +6,11 @@
 # same boxes, to the printed precision, for the same bytes. The web page calls DetectFaces.
 #
 # Images: $DETECT_PATHS_IMAGES (space-separated files) when set; else every JPEG and PNG under
-# tests/data/, the six group photos bench/detect.sh fetches into build/npm/ when there, and every
-# photo bench/data/wild-labels.tsv names under $MIEN_SHARED/data (not in a sanitized build, where
-# the same paths run on the other images at a fraction of the time). Exit 77 when there is none.
-# Env: MIEN_BUILD, MIEN_SHARED (tests/lib.sh).
+# tests/data/ and the six group photos bench/detect.sh fetches into build/npm/ when there, plus,
+# with DETECT_PATHS_WILD=1 (`make bench-wild`), every photo bench/data/wild-labels.tsv names under
+# $MIEN_SHARED/data: 37 large photos that take minutes, too long for every `make test`.
+# Exit 77 when there is none.
+# Env: MIEN_BUILD, MIEN_SHARED (tests/lib.sh), DETECT_PATHS_IMAGES, DETECT_PATHS_WILD.
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,7 +32,7 @@ else
   for f in build/npm/face-api/package/demo/sample{1,2,3,4,5,6}.jpg; do
     [[ -f $f ]] && images+=("$f")
   done
-  if [[ -d $DATA ]] && ! sanitized_build; then
+  if [[ ${DETECT_PATHS_WILD:-0} == 1 ]]; then
     while IFS= read -r p; do
       [[ -f $DATA/$p ]] && images+=("$DATA/$p")
     done < <(awk -F'\t' '$1 == "image" { print $2 }' bench/data/wild-labels.tsv)

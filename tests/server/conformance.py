@@ -7,6 +7,8 @@ and restarts the server and runs:
 
     conformance.py first|restarted|expired URL KEY_ID SECRET PHOTOS_DIR STATE_FILE
 
+PHOTOS_DIR is tests/data (collins.jpg and collins-2.jpg: one person, eyes open).
+
 A lost response is made by a proxy in front of the server (LossyProxy): it forwards a request,
 reads mien's whole answer, and drops the connection instead of passing it on, once per
 operation named; boto3 (standard retries) then sends the same request again, with the same
@@ -160,30 +162,29 @@ if phase == "first":
     r = rk.delete_user(CollectionId="conf", UserId="erin", ClientRequestToken="tok-delete")
     state["delete"] = body(r)
 
-    if photos:
-        faces = []
-        for name in ("clapton-1", "clapton-2"):
-            with open(f"{photos}/{name}.jpg", "rb") as f:
-                r = rk.index_faces(CollectionId="conf", Image={"Bytes": f.read()}, MaxFaces=1)
-            faces.append(r["FaceRecords"][0]["Face"]["FaceId"])
-        proxy = LossyProxy(url, {"AssociateFaces", "DisassociateFaces"})
-        lossy = client(proxy.url, attempts=3)
-        got = error(lossy.associate_faces, CollectionId="conf", UserId="ann", FaceIds=faces,
-                    ClientRequestToken="tok-assoc")
-        check("AssociateFaces retried after a lost response: the first response",
-              got[0] is None and [f["FaceId"] for f in got[1]["AssociatedFaces"]] == faces
-              and proxy.seen.get("AssociateFaces") == 2, (got, proxy.seen))
-        state["associate"] = body(got[1]) if got[0] is None else None
-        got = error(lossy.disassociate_faces, CollectionId="conf", UserId="ann", FaceIds=faces[:1],
-                    ClientRequestToken="tok-dis")
-        check("DisassociateFaces retried after a lost response: the first response",
-              got[0] is None and [f["FaceId"] for f in got[1]["DisassociatedFaces"]] == faces[:1]
-              and proxy.seen.get("DisassociateFaces") == 2, (got, proxy.seen))
-        state["disassociate"] = body(got[1]) if got[0] is None else None
-        state["faces"] = faces
-        expect("AssociateFaces same token, other FaceIds: IdempotentParameterMismatchException",
-               "IdempotentParameterMismatchException", 400, rk.associate_faces, CollectionId="conf",
-               UserId="ann", FaceIds=faces[:1], ClientRequestToken="tok-assoc")
+    faces = []
+    for name in ("collins", "collins-2"):
+        with open(f"{photos}/{name}.jpg", "rb") as f:
+            r = rk.index_faces(CollectionId="conf", Image={"Bytes": f.read()}, MaxFaces=1)
+        faces.append(r["FaceRecords"][0]["Face"]["FaceId"])
+    proxy = LossyProxy(url, {"AssociateFaces", "DisassociateFaces"})
+    lossy = client(proxy.url, attempts=3)
+    got = error(lossy.associate_faces, CollectionId="conf", UserId="ann", FaceIds=faces,
+                ClientRequestToken="tok-assoc")
+    check("AssociateFaces retried after a lost response: the first response",
+          got[0] is None and [f["FaceId"] for f in got[1]["AssociatedFaces"]] == faces
+          and proxy.seen.get("AssociateFaces") == 2, (got, proxy.seen))
+    state["associate"] = body(got[1]) if got[0] is None else None
+    got = error(lossy.disassociate_faces, CollectionId="conf", UserId="ann", FaceIds=faces[:1],
+                ClientRequestToken="tok-dis")
+    check("DisassociateFaces retried after a lost response: the first response",
+          got[0] is None and [f["FaceId"] for f in got[1]["DisassociatedFaces"]] == faces[:1]
+          and proxy.seen.get("DisassociateFaces") == 2, (got, proxy.seen))
+    state["disassociate"] = body(got[1]) if got[0] is None else None
+    state["faces"] = faces
+    expect("AssociateFaces same token, other FaceIds: IdempotentParameterMismatchException",
+           "IdempotentParameterMismatchException", 400, rk.associate_faces, CollectionId="conf",
+           UserId="ann", FaceIds=faces[:1], ClientRequestToken="tok-assoc")
 
     # ---- NextToken ----
     rk.create_user(CollectionId="conf", UserId="zed")
@@ -217,18 +218,17 @@ if phase == "first":
         check(f"Attributes [{name}]: the reason", name in got[2] and words in got[2], got)
     expect("Attributes [ALL, DEFAULT] pass (the image is what is refused)", "InvalidImageFormatException",
            400, rk.detect_faces, Image={"Bytes": b"not an image"}, Attributes=["ALL", "DEFAULT"])
-    if photos:
-        with open(f"{photos}/clapton-1.jpg", "rb") as f:
-            image = {"Bytes": f.read()}
-        details = {a: rk.detect_faces(Image=image, Attributes=[a])["FaceDetails"][0]
-                   for a in ("DEFAULT", "EYES_OPEN", "MOUTH_OPEN", "ALL")}
-        got = {a: sorted(k for k in d if k in ("EyesOpen", "MouthOpen")) for a, d in details.items()}
-        check("Attributes one by one: DEFAULT none, EYES_OPEN, MOUTH_OPEN, ALL both",
-              got == {"DEFAULT": [], "EYES_OPEN": ["EyesOpen"], "MOUTH_OPEN": ["MouthOpen"],
-                      "ALL": ["EyesOpen", "MouthOpen"]}, got)
-        eyes = details["ALL"]["EyesOpen"]
-        check("EyesOpen: open eyes, with a measured confidence (90 or 93)",
-              eyes["Value"] is True and eyes["Confidence"] in (90, 93), eyes)
+    with open(f"{photos}/collins.jpg", "rb") as f:
+        image = {"Bytes": f.read()}
+    details = {a: rk.detect_faces(Image=image, Attributes=[a])["FaceDetails"][0]
+               for a in ("DEFAULT", "EYES_OPEN", "MOUTH_OPEN", "ALL")}
+    got = {a: sorted(k for k in d if k in ("EyesOpen", "MouthOpen")) for a, d in details.items()}
+    check("Attributes one by one: DEFAULT none, EYES_OPEN, MOUTH_OPEN, ALL both",
+          got == {"DEFAULT": [], "EYES_OPEN": ["EyesOpen"], "MOUTH_OPEN": ["MouthOpen"],
+                  "ALL": ["EyesOpen", "MouthOpen"]}, got)
+    eyes = details["ALL"]["EyesOpen"]
+    check("EyesOpen: open eyes, with a measured confidence (90 or 93)",
+          eyes["Value"] is True and eyes["Confidence"] in (90, 93), eyes)
     expect("DetectionAttributes [GENDER] refused by IndexFaces", "InvalidParameterException", 400,
            rk.index_faces, CollectionId="conf", Image={"Bytes": b"x"}, DetectionAttributes=["GENDER"])
 
@@ -245,15 +245,14 @@ elif phase == "restarted":
     r = error(rk.delete_user, CollectionId="conf", UserId="erin", ClientRequestToken="tok-delete")
     check("after a restart: DeleteUser same token answers 200, not ResourceNotFoundException",
           r[0] is None and body(r[1]) == state["delete"], r)
-    if state.get("faces"):
-        r = rk.associate_faces(CollectionId="conf", UserId="ann", FaceIds=state["faces"],
-                               ClientRequestToken="tok-assoc")
-        check("after a restart: AssociateFaces same token: the first response",
-              body(r) == state["associate"], (r, state["associate"]))
-        r = rk.disassociate_faces(CollectionId="conf", UserId="ann", FaceIds=state["faces"][:1],
-                                  ClientRequestToken="tok-dis")
-        check("after a restart: DisassociateFaces same token: the first response",
-              body(r) == state["disassociate"], (r, state["disassociate"]))
+    r = rk.associate_faces(CollectionId="conf", UserId="ann", FaceIds=state["faces"],
+                           ClientRequestToken="tok-assoc")
+    check("after a restart: AssociateFaces same token: the first response",
+          body(r) == state["associate"], (r, state["associate"]))
+    r = rk.disassociate_faces(CollectionId="conf", UserId="ann", FaceIds=state["faces"][:1],
+                              ClientRequestToken="tok-dis")
+    check("after a restart: DisassociateFaces same token: the first response",
+          body(r) == state["disassociate"], (r, state["disassociate"]))
 
 elif phase == "expired":
     expect("past the 24 h window the token is forgotten: CreateUser runs again (ConflictException)",

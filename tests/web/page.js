@@ -11,7 +11,7 @@
  *           requests are signed (WebCrypto, then the plain-JS fallback) and work; a wrong
  *           secret gives InvalidSignatureException, an unknown key UnrecognizedClientException;
  *           the secret never leaves the page.
- *   people  proposed users (docs/people.md) on LFW photos: see phasePeople.
+ *   people  proposed users (docs/people.md) on the photos of tests/data: see phasePeople.
  *
  * usage: node page.js PHASE URL PHOTOS_DIR SHOTS_DIR [KEY_ID SECRET]
  * Prints one "ok"/"FAIL" line per check; exit 0 all passed, 1 a check failed, 77 Chromium
@@ -293,21 +293,20 @@ async function phaseSigned(browser) {
   check('no script errors (fallback)', seen.errors.length === 0, seen.errors);
 }
 
-/* people: proposed users (docs/people.md) on LFW photos (PHOTOS_DIR is lfw/images): four photos
- * of one person and three of another indexed from the page give two proposals whose strips show
- * face crops cut from those photos; one face split off, the group renamed and accepted; the
- * split-off face is then proposed to join that user; the other group rejected (hidden); a page
- * without the photos shows FaceIds instead of crops. */
+/* people: proposed users (docs/people.md) on the photos of tests/data: Collins three times,
+ * Hopper twice and group.jpg (one face of each and the cameraman's) indexed from the page give
+ * two proposals, Collins' four faces and Hopper's three (the cameraman's one face is below
+ * MinFaces), whose strips show face crops cut from those photos; one face split off, the group
+ * renamed and accepted; the split-off face is then proposed to join that user; the other group
+ * rejected (hidden); a page without the photos shows FaceIds instead of crops. */
 async function phasePeople(browser) {
-  const lfw = (who, n) => Array.from({ length: n }, (_, i) =>
-    photo(`${who}/${who}_${String(i + 1).padStart(4, '0')}.jpg`));
   let { page, seen } = await open(browser);
   await page.getByLabel('New collection').fill('people');
   let r = await settle(page, 'collection-result', () => page.getByRole('button', { name: 'Create', exact: true }).click());
   check('people: collection created', r.state === 'done', r);
-  r = await settle(page, 'index-result', () =>
-    page.getByLabel(/Photos to index/).setInputFiles([...lfw('Hugo_Chavez', 4), ...lfw('Jacques_Chirac', 3)]));
-  check('people: seven photos indexed', r.state === 'done' && r.indexed === '7', r);
+  r = await settle(page, 'index-result', () => page.getByLabel(/Photos to index/).setInputFiles(
+    ['collins.jpg', 'collins-2.jpg', 'collins-3.jpg', 'hopper.jpg', 'hopper-2.jpg', 'group.jpg'].map(photo)));
+  check('people: eight faces indexed from six photos', r.state === 'done' && r.indexed === '8', r);
   const propose = () => settle(page, 'people-result', () =>
     page.getByRole('button', { name: 'Propose users', exact: true }).click());
   const proposals = () => page.evaluate(() => [...document.querySelectorAll('#people-result .proposal')]
@@ -327,24 +326,24 @@ async function phasePeople(browser) {
   }));
   const first = page.locator(`.proposal[data-proposal-id="${ps[0].id}"]`);
   await first.getByRole('checkbox').last().uncheck();
-  await first.getByLabel('UserId to accept as').fill('hugo');
+  await first.getByLabel('UserId to accept as').fill('collins');
   r = await settle(page, 'people-result', () => first.getByRole('button', { name: 'Accept' }).click());
   check('people: renamed, split and accepted', r.state === 'done' &&
-    r.text.includes('hugo: 3 faces associated (a new user), 1 face split off.'), r.text);
+    r.text.includes('collins: 3 faces associated (a new user), 1 face split off.'), r.text);
   ps = await proposals();
-  check('people: the split-off face is proposed to hugo', ps.length === 2 &&
-    ps.some((p) => p.user === 'hugo' && p.faces === 1), ps);
-  const other = ps.find((p) => p.user !== 'hugo');
+  check('people: the split-off face is proposed to collins', ps.length === 2 &&
+    ps.some((p) => p.user === 'collins' && p.faces === 1), ps);
+  const other = ps.find((p) => p.user !== 'collins');
   r = await settle(page, 'people-result', () =>
     page.locator(`.proposal[data-proposal-id="${other.id}"]`).getByRole('button', { name: 'Reject' }).click());
   check('people: rejected group hidden', r.state === 'done' && r.proposals === '1' &&
     r.text.includes('1 rejected, hidden'), r.text);
   r = await settle(page, 'people-result', () =>
-    page.locator('.proposal[data-user-id="hugo"]').getByRole('button', { name: 'Accept' }).click());
+    page.locator('.proposal[data-user-id="collins"]').getByRole('button', { name: 'Accept' }).click());
   check('people: accepted into the existing user', r.state === 'done' &&
-    r.text.includes('hugo: 1 face associated.') && r.proposals === '0', r.text);
-  const hugo = await page.evaluate(() => call('ListFaces', { CollectionId: 'people', UserId: 'hugo' }));
-  check('people: hugo has the four faces', hugo.Faces.length === 4, hugo);
+    r.text.includes('collins: 1 face associated.') && r.proposals === '0', r.text);
+  const collins = await page.evaluate(() => call('ListFaces', { CollectionId: 'people', UserId: 'collins' }));
+  check('people: collins has the four faces', collins.Faces.length === 4, collins);
   check('no script errors (people)', seen.errors.length === 0, seen.errors);
 
   ({ page, seen } = await open(browser));
