@@ -16,6 +16,7 @@ ClientRequestToken, as every AWS SDK does. STATE_FILE carries the tokens and fir
 from one phase to the next. Prints "ok NAME" / "FAIL NAME: why"; exits 1 when any failed.
 """
 import json
+import os
 import re
 import socket
 import sys
@@ -30,6 +31,12 @@ phase, url, key_id, secret, photos, state_file = sys.argv[1:7]
 failures = 0
 ARN = re.compile(r"^arn:aws:rekognition:us-east-1:000000000000:collection/conf$")
 VERSION = re.compile(r"^[0-9.]+$")
+# Video.S3Object of a clip test_conformance.sh made, when it could.
+VIDEO = ({"S3Object": {"Bucket": os.environ["CONF_VIDEO_BUCKET"], "Name": "clip.mp4"}}
+         if os.environ.get("CONF_VIDEO_BUCKET") else None)
+VIDEO_STARTS = (("start_face_detection", "tok-vdetect", {}),
+                ("start_face_search", "tok-vsearch", {"CollectionId": "conf"}))
+OPERATION = {"start_face_detection": "StartFaceDetection", "start_face_search": "StartFaceSearch"}
 
 
 def check(name, cond, detail=""):
@@ -186,6 +193,21 @@ if phase == "first":
            "IdempotentParameterMismatchException", 400, rk.associate_faces, CollectionId="conf",
            UserId="ann", FaceIds=faces[:1], ClientRequestToken="tok-assoc")
 
+    # The video operations' tokens: a lost StartFaceDetection/StartFaceSearch retried is one job.
+    if VIDEO:
+        proxy = LossyProxy(url, {"StartFaceDetection", "StartFaceSearch"})
+        lossy = client(proxy.url, attempts=3)
+        for op, token, kw in VIDEO_STARTS:
+            got = error(getattr(lossy, op), Video=VIDEO, ClientRequestToken=token, **kw)
+            again = error(getattr(rk, op), Video=VIDEO, ClientRequestToken=token, **kw)
+            check(f"{op} retried after a lost response: one job, the same JobId for the token",
+                  got[0] is None and again[0] is None and got[1]["JobId"] == again[1]["JobId"]
+                  and proxy.seen.get(OPERATION[op]) == 2, (got, again, proxy.seen))
+            state[token] = got[1]["JobId"] if got[0] is None else None
+            expect(f"{op} same token, other request: IdempotentParameterMismatchException",
+                   "IdempotentParameterMismatchException", 400, getattr(rk, op), Video=VIDEO,
+                   ClientRequestToken=token, JobTag="other", **kw)
+
     # ---- NextToken ----
     rk.create_user(CollectionId="conf", UserId="zed")
     rk.create_collection(CollectionId="conf2")
@@ -253,6 +275,11 @@ elif phase == "restarted":
                               ClientRequestToken="tok-dis")
     check("after a restart: DisassociateFaces same token: the first response",
           body(r) == state["disassociate"], (r, state["disassociate"]))
+
+    for op, token, kw in VIDEO_STARTS if VIDEO else ():
+        r = error(getattr(rk, op), Video=VIDEO, ClientRequestToken=token, **kw)
+        check(f"after a restart: {op} same token: the same JobId",
+              r[0] is None and r[1]["JobId"] == state[token], (r, state[token]))
 
 elif phase == "expired":
     expect("past the 24 h window the token is forgotten: CreateUser runs again (ConflictException)",
