@@ -125,9 +125,10 @@ mien_status mien_op_parse_request(const char *body, size_t len, cJSON **req, cha
     cJSON_Delete(j);
     return MIEN_FAIL(err, errlen, MIEN_ERR_SERIALIZATION, "the request body is not a JSON object");
   }
-  const char *stop = body + len;
-  while (len && end < stop && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')) end++;
-  if (len && end != stop) {
+  /* An empty body (body may be NULL) is {} and has nothing after it. */
+  const char *stop = len ? body + len : end;
+  while (end < stop && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')) end++;
+  if (end != stop) {
     cJSON_Delete(j);
     return MIEN_FAIL(err, errlen, MIEN_ERR_SERIALIZATION,
                      "the request body has bytes after its JSON object");
