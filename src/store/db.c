@@ -80,6 +80,19 @@ mien_status db_finish(mien_store *s, mien_status st, char *err, size_t errlen) {
   return st;
 }
 
+mien_status db_begin_write(mien_store *s, char *err, size_t errlen) {
+  pthread_mutex_lock(&s->mu);
+  mien_status st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
+  if (st != MIEN_OK) pthread_mutex_unlock(&s->mu);
+  return st;
+}
+
+mien_status db_end_write(mien_store *s, mien_status st, char *err, size_t errlen) {
+  st = db_finish(s, st, err, errlen);
+  pthread_mutex_unlock(&s->mu);
+  return st;
+}
+
 /* ---- schema: migrations[v] takes user_version v to v + 1 ---- */
 
 static const char *const migrations[] = {

@@ -53,20 +53,6 @@ static mien_status run(mien_store *s, const char *sql, int64_t a, int64_t b, int
   return st;
 }
 
-/* Begins a write transaction (locking the mutex); end it with end_write. */
-static mien_status begin_write(mien_store *s, char *err, size_t errlen) {
-  pthread_mutex_lock(&s->mu);
-  mien_status st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
-  if (st != MIEN_OK) pthread_mutex_unlock(&s->mu);
-  return st;
-}
-
-static mien_status end_write(mien_store *s, mien_status st, char *err, size_t errlen) {
-  st = db_finish(s, st, err, errlen);
-  pthread_mutex_unlock(&s->mu);
-  return st;
-}
-
 /* The job holding token (mutex held): same request, its JobId; else a mismatch. */
 static mien_status token_job(mien_store *s, const char *token, const char *kind,
                              const char *request, char job_id[MIEN_UUID_LEN], int *found, char *err,
@@ -99,7 +85,7 @@ mien_status mien_store_job_start(mien_store *s, const char *principal, const cha
                                  const char *token, const char *request, const char *coll,
                                  int max_active, char job_id[MIEN_UUID_LEN], char *err,
                                  size_t errlen) {
-  mien_status st = begin_write(s, err, errlen);
+  mien_status st = db_begin_write(s, err, errlen);
   if (st != MIEN_OK) return st;
   int found = 0;
   if (token) st = token_job(s, token, kind, request, job_id, &found, err, errlen);
@@ -135,7 +121,7 @@ mien_status mien_store_job_start(mien_store *s, const char *principal, const cha
     if (st == MIEN_OK && coll)
       st = db_audit(s, principal, "StartFaceSearch", coll, NULL, err, errlen);
   }
-  return end_write(s, st, err, errlen);
+  return db_end_write(s, st, err, errlen);
 }
 
 /* One job selected by sql (mutex held) with parameter 1 bound to key (text) or row. */
@@ -167,7 +153,7 @@ mien_status mien_store_job_get(mien_store *s, const char *job_id, mien_job *out,
 
 mien_status mien_store_job_claim(mien_store *s, mien_job *out, int *found, char *err,
                                  size_t errlen) {
-  mien_status st = begin_write(s, err, errlen);
+  mien_status st = db_begin_write(s, err, errlen);
   if (st != MIEN_OK) return st;
   st = select_job(s, "WHERE state = 'QUEUED' ORDER BY id LIMIT 1", NULL, out, found, err, errlen);
   if (st == MIEN_OK && *found)
@@ -177,7 +163,7 @@ mien_status mien_store_job_claim(mien_store *s, mien_job *out, int *found, char 
     snprintf(out->state, sizeof out->state, "RUNNING");
     out->attempts++;
   }
-  return end_write(s, st, err, errlen);
+  return db_end_write(s, st, err, errlen);
 }
 
 mien_status mien_store_job_progress(mien_store *s, int64_t row, double progress,
@@ -201,7 +187,7 @@ mien_status mien_store_job_progress(mien_store *s, int64_t row, double progress,
 mien_status mien_store_job_add_results(mien_store *s, int64_t row, const mien_job_result *r, int n,
                                        char *err, size_t errlen) {
   if (n == 0) return MIEN_OK;
-  mien_status st = begin_write(s, err, errlen);
+  mien_status st = db_begin_write(s, err, errlen);
   if (st != MIEN_OK) return st;
   sqlite3_stmt *q = NULL;
   st = db_prepare(s, "INSERT INTO video_results (job, timestamp, person, item) VALUES (?, ?, ?, ?)",
@@ -215,12 +201,12 @@ mien_status mien_store_job_add_results(mien_store *s, int64_t row, const mien_jo
     sqlite3_reset(q);
   }
   if (q) sqlite3_finalize(q);
-  return end_write(s, st, err, errlen);
+  return db_end_write(s, st, err, errlen);
 }
 
 mien_status mien_store_job_finish(mien_store *s, int64_t row, int succeeded, const char *message,
                                   cJSON *audit, char *err, size_t errlen) {
-  mien_status st = begin_write(s, err, errlen);
+  mien_status st = db_begin_write(s, err, errlen);
   if (st != MIEN_OK) {
     cJSON_Delete(audit);
     return st;
@@ -253,11 +239,11 @@ mien_status mien_store_job_finish(mien_store *s, int64_t row, int succeeded, con
     audit = NULL;
   }
   cJSON_Delete(audit);
-  return end_write(s, st, err, errlen);
+  return db_end_write(s, st, err, errlen);
 }
 
 mien_status mien_store_job_requeue(mien_store *s, int64_t row, char *err, size_t errlen) {
-  mien_status st = begin_write(s, err, errlen);
+  mien_status st = db_begin_write(s, err, errlen);
   if (st != MIEN_OK) return st;
   st = run(s, "DELETE FROM video_results WHERE job = ?", row, 0, NULL, err, errlen);
   if (st == MIEN_OK)
@@ -265,13 +251,13 @@ mien_status mien_store_job_requeue(mien_store *s, int64_t row, char *err, size_t
              "UPDATE video_jobs SET state = 'QUEUED', progress = 0, attempts = max(attempts - 1, 0)"
              " WHERE id = ? AND state = 'RUNNING'",
              row, 0, NULL, err, errlen);
-  return end_write(s, st, err, errlen);
+  return db_end_write(s, st, err, errlen);
 }
 
 mien_status mien_store_job_recover(mien_store *s, int max_attempts, int64_t *requeued,
                                    int64_t *failed, char *err, size_t errlen) {
   int nq = 0, nf = 0;
-  mien_status st = begin_write(s, err, errlen);
+  mien_status st = db_begin_write(s, err, errlen);
   if (st != MIEN_OK) return st;
   st = run(s,
            "DELETE FROM video_results WHERE job IN (SELECT id FROM video_jobs WHERE state = "
@@ -296,7 +282,7 @@ mien_status mien_store_job_recover(mien_store *s, int max_attempts, int64_t *req
   if (st == MIEN_OK)
     st = run(s, "UPDATE video_jobs SET state = 'QUEUED', progress = 0 WHERE state = 'RUNNING'", 0,
              0, &nq, err, errlen);
-  st = end_write(s, st, err, errlen);
+  st = db_end_write(s, st, err, errlen);
   if (requeued) *requeued = st == MIEN_OK ? nq : 0;
   if (failed) *failed = st == MIEN_OK ? nf : 0;
   return st;
@@ -342,7 +328,7 @@ mien_status mien_store_job_results(mien_store *s, int64_t row, int by_index, int
 mien_status mien_store_job_purge(mien_store *s, double retention_s, int64_t *purged, char *err,
                                  size_t errlen) {
   *purged = 0;
-  mien_status st = begin_write(s, err, errlen);
+  mien_status st = db_begin_write(s, err, errlen);
   if (st != MIEN_OK) return st;
   sqlite3_stmt *q;
   st = db_prepare(s,

@@ -37,19 +37,13 @@ static mien_status user_write(mien_store *s, const char *coll, const char *user_
 mien_status mien_store_create_user(mien_store *s, const char *coll, const char *user_id,
                                    const mien_idem *idem, char *err, size_t errlen) {
   int changed;
-  pthread_mutex_lock(&s->mu);
-  mien_status st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
-  if (st != MIEN_OK) {
-    pthread_mutex_unlock(&s->mu);
-    return st;
-  }
+  mien_status st = db_begin_write(s, err, errlen);
+  if (st != MIEN_OK) return st;
   st = user_write(s, coll, user_id,
                   "INSERT INTO users (collection, user_id, created) VALUES (?, ?, ?)", &changed,
                   err, errlen);
   if (st == MIEN_OK) st = db_idem_record(s, idem, err, errlen);
-  st = db_finish(s, st, err, errlen);
-  pthread_mutex_unlock(&s->mu);
-  return st;
+  return db_end_write(s, st, err, errlen);
 }
 
 /* Re-seals the faces of user_id for having no user, before the user's row goes (its faces stay,
@@ -86,12 +80,8 @@ mien_status mien_store_delete_user(mien_store *s, const char *principal, const c
                                    const char *user_id, const mien_idem *idem, char *err,
                                    size_t errlen) {
   int changed = 0;
-  pthread_mutex_lock(&s->mu);
-  mien_status st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
-  if (st != MIEN_OK) {
-    pthread_mutex_unlock(&s->mu);
-    return st;
-  }
+  mien_status st = db_begin_write(s, err, errlen);
+  if (st != MIEN_OK) return st;
   st = unbind_faces(s, coll, user_id, err, errlen);
   if (st == MIEN_OK)
     st = user_write(s, coll, user_id, "DELETE FROM users WHERE collection = ? AND user_id = ?",
@@ -272,33 +262,23 @@ mien_status mien_store_set_user(mien_store *s, const char *coll, const char *use
                                 mien_face_result *res, char status[16], const mien_idem *idem,
                                 char *err, size_t errlen) {
   const char *uid = user_id ? user_id : from_user;
-  pthread_mutex_lock(&s->mu);
-  mien_status st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
-  if (st != MIEN_OK) {
-    pthread_mutex_unlock(&s->mu);
-    return st;
-  }
+  mien_status st = db_begin_write(s, err, errlen);
+  if (st != MIEN_OK) return st;
   int64_t crow;
   int done;
   st = db_collection_row(s, coll, &crow, err, errlen);
   if (st == MIEN_OK)
     st = set_user_tx(s, crow, uid, user_id != NULL, face_ids, n, res, &done, status, err, errlen);
   if (st == MIEN_OK) st = db_idem_record(s, idem, err, errlen);
-  st = db_finish(s, st, err, errlen);
-  pthread_mutex_unlock(&s->mu);
-  return st;
+  return db_end_write(s, st, err, errlen);
 }
 
 mien_status mien_store_accept_proposal(mien_store *s, const char *principal, const char *coll,
                                        const char *user_id, const char *const *face_ids, int n,
                                        mien_face_result *res, int *created, char *err,
                                        size_t errlen) {
-  pthread_mutex_lock(&s->mu);
-  mien_status st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
-  if (st != MIEN_OK) {
-    pthread_mutex_unlock(&s->mu);
-    return st;
-  }
+  mien_status st = db_begin_write(s, err, errlen);
+  if (st != MIEN_OK) return st;
   int64_t crow;
   int done = 0;
   st = db_collection_row(s, coll, &crow, err, errlen);
@@ -315,7 +295,5 @@ mien_status mien_store_accept_proposal(mien_store *s, const char *principal, con
     cJSON_AddNumberToObject(fields, "users_created", *created);
     st = db_audit(s, principal, "AcceptProposal", coll, fields, err, errlen);
   }
-  st = db_finish(s, st, err, errlen);
-  pthread_mutex_unlock(&s->mu);
-  return st;
+  return db_end_write(s, st, err, errlen);
 }

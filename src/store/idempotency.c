@@ -104,9 +104,6 @@ mien_status db_idem_record(mien_store *s, const mien_idem *idem, char *err, size
 }
 
 mien_status mien_store_idem_record(mien_store *s, const mien_idem *idem, char *err, size_t errlen) {
-  pthread_mutex_lock(&s->mu);
-  mien_status st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
-  if (st == MIEN_OK) st = db_finish(s, db_idem_record(s, idem, err, errlen), err, errlen);
-  pthread_mutex_unlock(&s->mu);
-  return st;
+  mien_status st = db_begin_write(s, err, errlen);
+  return st == MIEN_OK ? db_end_write(s, db_idem_record(s, idem, err, errlen), err, errlen) : st;
 }

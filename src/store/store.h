@@ -428,6 +428,10 @@ mien_status db_exec(mien_store *s, const char *sql, char *err, size_t errlen);
 mien_status db_prepare(mien_store *s, const char *sql, sqlite3_stmt **st, char *err, size_t errlen);
 /* COMMIT, or ROLLBACK when st is not MIEN_OK; returns the first failure. */
 mien_status db_finish(mien_store *s, mien_status st, char *err, size_t errlen);
+/* Locks the mutex and begins a write transaction (unlocked again when that fails); end it with
+ * db_end_write, which commits (or rolls back when st is not MIEN_OK) and unlocks. */
+mien_status db_begin_write(mien_store *s, char *err, size_t errlen);
+mien_status db_end_write(mien_store *s, mien_status st, char *err, size_t errlen);
 /* The row id of collection `name` (mutex held); ResourceNotFoundException if absent. */
 mien_status db_collection_row(mien_store *s, const char *name, int64_t *row, char *err,
                               size_t errlen);
