@@ -24,4 +24,17 @@ static inline cJSON *op_vcall(mien_api *api, const char *op, mien_status *st, ch
   return resp;
 }
 
+/* Defines `static cJSON *NAME(FIXTURE *f, const char *op, const char *fmt, ...)`: op_vcall on a
+ * test's fixture, which holds `mien_api api`, `mien_status st` and a `char err[]`; the response,
+ * or NULL with f->st and f->err saying why. */
+#define OP_FIXTURE_CALL(NAME, FIXTURE)                                                             \
+  __attribute__((format(printf, 3, 4))) static cJSON *NAME(FIXTURE *f, const char *op,             \
+                                                           const char *fmt, ...) {                 \
+    va_list ap;                                                                                    \
+    va_start(ap, fmt);                                                                             \
+    cJSON *resp = op_vcall(&f->api, op, &f->st, f->err, sizeof f->err, fmt, ap);                   \
+    va_end(ap);                                                                                    \
+    return resp;                                                                                   \
+  }
+
 #endif

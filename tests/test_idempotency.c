@@ -19,15 +19,7 @@ typedef struct {
   char faces[2][MIEN_UUID_LEN];
 } fixture;
 
-static cJSON *call(fixture *f, const char *op, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static cJSON *call(fixture *f, const char *op, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  cJSON *r = op_vcall(&f->api, op, &f->st, f->err, sizeof f->err, fmt, ap);
-  va_end(ap);
-  return r;
-}
+OP_FIXTURE_CALL(call, fixture)
 
 /* The response as text (compared whole), "" after a failure. */
 static char *text(cJSON *r) {

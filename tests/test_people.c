@@ -222,15 +222,7 @@ typedef struct {
   mien_status st;
 } fixture;
 
-static cJSON *call(fixture *f, const char *op, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static cJSON *call(fixture *f, const char *op, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  cJSON *r = op_vcall(&f->api, op, &f->st, f->err, sizeof f->err, fmt, ap);
-  va_end(ap);
-  return r;
-}
+OP_FIXTURE_CALL(call, fixture)
 
 /* Indexes face i of s as a photo of its own (content hash from i and salt). */
 static void index_face(fixture *f, const synth_set *s, int i, int salt) {

@@ -61,16 +61,8 @@ static void fx_close(fixture *f) {
   unsetenv("MIEN_NOW");
 }
 
-/* Runs op with the JSON body made from fmt; the response, or NULL (f->st, f->err say why). */
-static cJSON *op(fixture *f, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static cJSON *op(fixture *f, const char *name, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  cJSON *resp = op_vcall(&f->api, name, &f->st, f->err, sizeof f->err, fmt, ap);
-  va_end(ap);
-  return resp;
-}
+/* op(f, name, fmt, ...): runs operation name with the JSON body made from fmt. */
+OP_FIXTURE_CALL(op, fixture)
 
 /* op must succeed (its response is dropped) or fail with want. */
 #define OP_OK(f, name, ...)                                                                        \

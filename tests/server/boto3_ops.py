@@ -27,18 +27,10 @@ import botocore.auth
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from checks import check, finish
+
 mode, url, key_id, secret, photos = sys.argv[1:6]
-failures = 0
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-
-
-def check(name, cond, detail=""):
-    global failures
-    if cond:
-        print(f"ok   {name}")
-    else:
-        failures += 1
-        print(f"FAIL {name}: {detail}"[:600])
 
 
 def client(key=key_id, sec=secret, region="us-east-1", **config):
@@ -222,4 +214,4 @@ def throttle():
 
 
 {"ops": ops, "throttle": throttle}[mode]()
-sys.exit(1 if failures else 0)
+finish()

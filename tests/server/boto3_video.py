@@ -17,21 +17,14 @@ import time
 import boto3
 from botocore.config import Config
 
+import checks
+from checks import check, finish
+
 mode, url, key_id, secret, bucket, expect_file = sys.argv[1:7]
 expect = json.load(open(expect_file))
 rek = boto3.client("rekognition", endpoint_url=url, region_name="us-east-1",
                    aws_access_key_id=key_id, aws_secret_access_key=secret,
                    config=Config(retries={"max_attempts": 10}))
-failed = 0
-
-
-def check(name, cond, detail=""):
-    global failed
-    if cond:
-        print("ok   " + name)
-    else:
-        failed += 1
-        print("FAIL " + name + ": " + str(detail)[:600])
 
 
 def wait(get, job_id, timeout=600):
@@ -137,5 +130,5 @@ elif mode == "detect":
     except rek.exceptions.ResourceNotFoundException:
         check("a FaceDetection JobId is no FaceSearch job", True)
 
-print("boto3 video: %d failed" % failed)
-sys.exit(1 if failed else 0)
+print("boto3 video: %d failed" % checks.failed)
+finish()

@@ -27,8 +27,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from checks import check, finish
+
 phase, url, key_id, secret, photos, state_file = sys.argv[1:7]
-failures = 0
 ARN = re.compile(r"^arn:aws:rekognition:us-east-1:000000000000:collection/conf$")
 VERSION = re.compile(r"^[0-9.]+$")
 # Video.S3Object of a clip test_conformance.sh made, when it could.
@@ -37,15 +38,6 @@ VIDEO = ({"S3Object": {"Bucket": os.environ["CONF_VIDEO_BUCKET"], "Name": "clip.
 VIDEO_STARTS = (("start_face_detection", "tok-vdetect", {}),
                 ("start_face_search", "tok-vsearch", {"CollectionId": "conf"}))
 OPERATION = {"start_face_detection": "StartFaceDetection", "start_face_search": "StartFaceSearch"}
-
-
-def check(name, cond, detail=""):
-    global failures
-    if cond:
-        print(f"ok   {name}")
-    else:
-        failures += 1
-        print(f"FAIL {name}: {detail}"[:600])
 
 
 def client(endpoint=url, attempts=1):
@@ -288,4 +280,4 @@ elif phase == "expired":
 
 with open(state_file, "w") as f:
     json.dump(state, f)
-sys.exit(1 if failures else 0)
+finish()
