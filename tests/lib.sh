@@ -2,7 +2,7 @@
 # $MIEN_BUILD/mien, default build/mien), PHOTOS (the photos shipped in tests/data, README.md
 # there), DATA (the evaluation data, $MIEN_SHARED/data, default ../shared/data: LFW and the
 # like, for evaluations only), a TMP folder removed on exit, the pass/fail/skip counters with ok,
-# bad and skipped, run, and finish (the summary line and exit code).
+# bad and skipped, require_mien, run, and finish (the summary line and exit code).
 
 MIEN=${MIEN_BUILD:-$ROOT/build}/mien
 PHOTOS=$ROOT/tests/data
@@ -14,6 +14,14 @@ pass=0 fail=0 skip=0
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
 skipped() { skip=$((skip + 1)); echo "SKIP $1: $2"; }
+
+# require_mien: a test of the mien program fails (not skips) when it was not built.
+require_mien() {
+  [[ -x $MIEN ]] && return 0
+  echo "$MIEN not built (build first, or set MIEN_BUILD)"
+  echo "0 passed, 1 failed"
+  exit 1
+}
 
 # finish: prints the summary and exits 1 on any failure, 77 (ctest: Skipped) when nothing
 # passed, else 0: a test that only skipped never reads as Passed.

@@ -14,7 +14,7 @@ D=$TMP/data
 # A folder of two photos of Collins (tests/data/README.md) for indexing a directory.
 mkdir -p "$TMP/collins" && cp "$PHOTOS/collins.jpg" "$PHOTOS/collins-2.jpg" "$TMP/collins/"
 
-[[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
+require_mien
 
 # ---- collections (no photos needed) ----
 run "collection create" 0 "$MIEN" collection create album --data "$D" &&

@@ -9,7 +9,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tests/lib.sh
 source "$ROOT/tests/lib.sh"
 
-[[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
+require_mien
 
 # ---- errors that need no model or photo ----
 run "compare without arguments is a usage error" 2 "$MIEN" compare && ok "compare without arguments is a usage error"

@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/tests/lib.sh"
 AWS=/usr/bin/aws
 
-[[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
+require_mien
 if ! $PY -c 'import boto3' 2>/dev/null; then
   echo "SKIP: $PY has no boto3 (scripts/install-deps installs python3-boto3)"
   exit 77

@@ -15,7 +15,7 @@ source "$ROOT/tests/lib.sh"
 ROUNDS=${ROUNDS:-5}
 CLIENTS=4
 
-[[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
+require_mien
 # The six one-face photos as IndexFaces bodies.
 mkdir -p "$TMP/bodies" "$TMP/acks" "$TMP/refused"
 BODIES=6

@@ -12,10 +12,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/tests/lib.sh"
 cd "$ROOT" || exit 1
 
-if [[ ! -x $MIEN ]]; then
-  echo "skipped: $MIEN not found (build first, or set MIEN_BUILD)"
-  exit 77
-fi
+require_mien
 
 # run NAME ARGS...: runs mien detect, leaving stdout, stderr and the exit code in OUT, ERR, RC.
 run() {

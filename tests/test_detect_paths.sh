@@ -18,10 +18,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/tests/lib.sh"
 cd "$ROOT" || exit 1
 
-if [[ ! -x $MIEN ]]; then
-  echo "skipped: $MIEN not found (build first, or set MIEN_BUILD)"
-  exit 77
-fi
+require_mien
 
 images=()
 if [[ -n ${DETECT_PATHS_IMAGES:-} ]]; then

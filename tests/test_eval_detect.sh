@@ -11,10 +11,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/tests/lib.sh"
 cd "$ROOT" || exit 1
 
-if [[ ! -x $MIEN ]]; then
-  echo "skipped: $MIEN not found (build first, or set MIEN_BUILD)"
-  exit 77
-fi
+require_mien
 if [[ ! -f $DATA/dlib-faces/training.xml ]]; then
   echo "skipped: $DATA/dlib-faces is absent"
   exit 77

@@ -17,7 +17,7 @@ source "$ROOT/tests/lib.sh"
 PHOTO=$PHOTOS/collins.jpg
 H=$TMP/hostile
 
-[[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
+require_mien
 mkdir -p "$H" && "$PY" "$ROOT/tests/hostile/gen.py" "$H" "$PHOTO" || { echo "0 passed, 1 failed"; exit 1; }
 
 # cli NAME EXPECTED CMD...: runs CMD and checks its answer: "ok" (exit 0, a JSON object on

@@ -20,7 +20,7 @@ PHOTO=$PHOTOS/collins.jpg
 H=$TMP/hostile
 TIMEOUT=2 # --timeout: idle and slow connections must be gone soon after it
 
-[[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
+require_mien
 mkdir -p "$H" && "$PY" "$ROOT/tests/hostile/gen.py" "$H" "$PHOTO" || { echo "0 passed, 1 failed"; exit 1; }
 start_server --timeout "$TIMEOUT" || { echo "0 passed, 1 failed"; exit 1; }
 

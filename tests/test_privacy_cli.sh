@@ -16,7 +16,7 @@ D=$TMP/data
 PHOTO=$PHOTOS/collins.jpg
 T0=1700000000
 
-[[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
+require_mien
 
 # tamper DIR SQL: runs SQL on DIR's database as someone with write access would (triggers
 # dropped first).

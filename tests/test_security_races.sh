@@ -14,7 +14,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/tests/lib.sh"
 REQUESTS=${MIEN_RACE_REQUESTS:-400}
 
-[[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
+require_mien
 mkdir -p "$TMP/bucket" "$TMP/web" "$TMP/outside"
 echo '<!doctype html><title>t</title>' >"$TMP/web/index.html"
 head -c $((6 << 20)) /dev/zero >"$TMP/outside/big.jpg" # over the 5 MiB image limit

@@ -21,7 +21,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/tests/lib.sh"
 CLIENT="$ROOT/tests/security/client.py"
 
-[[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
+require_mien
 if ! /usr/bin/python3 -c 'import botocore' 2>/dev/null; then
   echo "SKIP: /usr/bin/python3 has no botocore (python3-boto3), which signs the requests"
   exit 77

@@ -17,7 +17,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/tests/lib.sh"
 AWS=/usr/bin/aws
 
-[[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
+require_mien
 if [[ ! -x $AWS ]] || ! "$AWS" --version 2>/dev/null | grep -q '^aws-cli/2'; then
   echo "SKIP: Debian's aws-cli v2 is not at $AWS (scripts/install-deps installs awscli)"
   exit 77

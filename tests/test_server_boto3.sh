@@ -12,7 +12,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/tests/lib.sh"
 PY=/usr/bin/python3
 
-[[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
+require_mien
 if ! $PY -c 'import boto3' 2>/dev/null; then
   echo "SKIP: $PY has no boto3 (scripts/install-deps installs python3-boto3)"
   exit 77

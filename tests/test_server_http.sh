@@ -17,7 +17,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/tests/lib.sh"
 PY=/usr/bin/python3
 
-[[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
+require_mien
 command -v curl >/dev/null || { echo "SKIP: curl absent"; exit 77; }
 
 # post TARGET BODY [CURL ARGS...]: a POST with TARGET as X-Amz-Target (none when empty) and

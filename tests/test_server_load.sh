@@ -17,7 +17,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/tests/lib.sh"
 PHOTO=$PHOTOS/hopper.jpg
 
-[[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
+require_mien
 command -v wrk >/dev/null || { echo "SKIP: wrk absent (scripts/install-deps installs it)"; exit 77; }
 
 SECONDS_RUN=30 RSS_AT=10

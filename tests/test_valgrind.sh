@@ -26,11 +26,7 @@ if ! command -v valgrind >/dev/null; then
   echo "skipped: valgrind is not installed (scripts/install-deps installs it)"
   exit 77
 fi
-if [[ ! -x $MIEN ]]; then
-  bad "mien" "$MIEN not built"
-  echo "$pass passed, $fail failed"
-  exit 1
-fi
+require_mien
 
 # A memcheck finding exits 97, which mien itself never does; the log says what it was.
 VG=(valgrind --error-exitcode=97 --leak-check=full --errors-for-leak-kinds=definite,possible

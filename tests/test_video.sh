@@ -29,7 +29,7 @@ B_ENROL=$PHOTOS/group.jpg B1=$PHOTOS/hopper.jpg B2=$PHOTOS/hopper-2.jpg
 U1=$PHOTOS/camera.jpg U2=$PHOTOS/camera.jpg
 
 command -v ffmpeg >/dev/null || { echo "SKIP: no ffmpeg (scripts/install-deps installs it)"; exit 77; }
-[[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
+require_mien
 VIDS=$TMP/vids
 mkdir -p "$VIDS"
 

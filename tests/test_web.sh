@@ -25,7 +25,7 @@ skip_all() {
   exit 77
 }
 
-[[ -x $MIEN ]] || { echo "$MIEN not built"; echo "0 passed, 1 failed"; exit 1; }
+require_mien
 [[ -x $CHROMIUM ]] || skip_all "$CHROMIUM not found (scripts/install-deps installs chromium)"
 if ! MODULES=$("$ROOT/scripts/setup-web-test"); then
   bad "setup-web-test" "playwright-core is not installed (see above)"
