@@ -138,6 +138,8 @@ typedef struct {
   const char *models;         /* model directory; NULL: $MIEN_MODELS, then the default lookup */
   const char *store;          /* where collections live: a directory today; NULL: $MIEN_DATA,
                                  else $XDG_DATA_HOME/mien, else ~/.local/share/mien */
+  int no_store;               /* 1: no store, no data directory touched: DetectFaces, CompareFaces
+                                 and the typed detect/embed/compare only */
   const char *template_key;   /* AES-256 key file encrypting stored templates; NULL: none
                                  ($MIEN_TEMPLATE_KEY is read when this is NULL) */
   const char *region;         /* the region collection ARNs name; NULL: us-east-1 */

@@ -169,6 +169,31 @@ static void test_collection_admin(void) {
   CHECK(mien_service_purge(svc, &purged, err, sizeof err) == MIEN_OK && purged == 0);
 }
 
+/* A service with no store detects but refuses what needs collections, touching no directory. */
+static void test_no_store(void) {
+  mien_service_config cfg;
+  mien_service_config_init(&cfg);
+  cfg.no_store = 1;
+  cfg.store = "/nonexistent/never/created";
+  mien_service *s;
+  char err[512] = "", *out = NULL;
+  CHECK(mien_service_open(&cfg, &s, err, sizeof err) == MIEN_OK);
+  if (!s) return;
+  CHECK(mien_service_call(s, "ListCollections", "{}", 2, &out, err, sizeof err) ==
+        MIEN_ERR_INVALID_PARAMETER);
+  CHECK(out && strstr(out, "needs a store"));
+  mien_free(out);
+  char *body = image_request("", "Image", "collins.jpg");
+  CHECK(body &&
+        mien_service_call(s, "DetectFaces", body, strlen(body), &out, err, sizeof err) == MIEN_OK);
+  CHECK(out && strstr(out, "\"FaceDetails\":[{"));
+  mien_free(out);
+  free(body);
+  CHECK(mien_service_purge(s, NULL, err, sizeof err) == MIEN_ERR_INVALID_PARAMETER);
+  CHECK(access("/nonexistent/never", F_OK) != 0);
+  mien_service_close(s);
+}
+
 int main(void) {
   char path[256];
   if (mien_find_model("fr_detect.onnx", path, sizeof path) != 0) {
@@ -189,6 +214,7 @@ int main(void) {
   RUN(test_detect);
   RUN(test_embed_compare);
   RUN(test_collection_admin);
+  RUN(test_no_store);
   mien_service_close(svc);
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", store_dir);

@@ -151,13 +151,13 @@ mien_status mien_service_open(const mien_service_config *cfg, mien_service **out
     st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   if (st == MIEN_OK && cfg->template_key && setenv("MIEN_TEMPLATE_KEY", cfg->template_key, 1))
     st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
-  if (st == MIEN_OK) {
+  if (st == MIEN_OK && !cfg->no_store) {
     if (cfg->store)
       snprintf(svc->store_location, sizeof svc->store_location, "%s", cfg->store);
     else if (mien_store_default_dir(svc->store_location, sizeof svc->store_location) != 0)
       st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "no store location: set store or MIEN_DATA");
+    if (st == MIEN_OK) st = open_store(svc->store_location, &svc->store, err, errlen);
   }
-  if (st == MIEN_OK) st = open_store(svc->store_location, &svc->store, err, errlen);
   if (st == MIEN_OK)
     st = op_model_version(svc->model_version, sizeof svc->model_version, err, errlen);
   int w;
@@ -168,6 +168,13 @@ mien_status mien_service_open(const mien_service_config *cfg, mien_service **out
   }
   *out = svc;
   return MIEN_OK;
+}
+
+/* The operations and calls that need no store (what a service opened with no_store runs). */
+static mien_status need_store(const mien_service *svc, const char *what, char *err, size_t errlen) {
+  if (svc->store || !strcmp(what, "DetectFaces") || !strcmp(what, "CompareFaces")) return MIEN_OK;
+  return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                   "%s needs a store; this service was opened with no_store", what);
 }
 
 /* What one call on worker w brings to an operation. */
@@ -192,6 +199,7 @@ mien_status mien_service_call_with(mien_service *svc, const mien_call_context *c
   mien_status st = o ? mien_op_parse_request(json, len, &req, msg, sizeof msg)
                      : MIEN_FAIL(msg, sizeof msg, MIEN_ERR_INVALID_PARAMETER,
                                  "unknown operation '%.64s'", op ? op : "(null)");
+  if (st == MIEN_OK) st = need_store(svc, op, msg, sizeof msg);
   int w;
   if (st == MIEN_OK && (st = borrow(svc, &w, msg, sizeof msg)) == MIEN_OK) {
     mien_api api = call_api(svc, w, ctx);
@@ -390,6 +398,8 @@ mien_status mien_service_compare(mien_service *svc, const void *source, size_t s
 
 mien_status mien_service_audit_verify(mien_service *svc, mien_audit_report *out, char *err,
                                       size_t errlen) {
+  mien_status need = need_store(svc, "audit verify", err, errlen);
+  if (need != MIEN_OK) return need;
   mien_audit_check c;
   memset(out, 0, sizeof *out);
   mien_status st = mien_audit_verify(svc->store_location, &c, err, errlen);
@@ -406,10 +416,14 @@ mien_status mien_service_audit_verify(mien_service *svc, mien_audit_report *out,
 mien_status mien_service_audit_export(mien_service *svc, int64_t after,
                                       int (*emit)(void *ctx, const char *record), void *ctx,
                                       char *err, size_t errlen) {
+  mien_status need = need_store(svc, "audit export", err, errlen);
+  if (need != MIEN_OK) return need;
   return mien_audit_export(svc->store_location, after, emit, ctx, err, errlen);
 }
 
 mien_status mien_service_purge(mien_service *svc, int64_t *purged, char *err, size_t errlen) {
+  mien_status need = need_store(svc, "purge", err, errlen);
+  if (need != MIEN_OK) return need;
   int64_t n = 0;
   mien_status st = mien_store_purge_expired(svc->store, &n, err, errlen);
   if (purged) *purged = n;
@@ -418,6 +432,8 @@ mien_status mien_service_purge(mien_service *svc, int64_t *purged, char *err, si
 
 mien_status mien_service_rotate_template_key(mien_service *svc, const char *new_key_file,
                                              int64_t *count, char *err, size_t errlen) {
+  mien_status need = need_store(svc, "key rotation", err, errlen);
+  if (need != MIEN_OK) return need;
   int64_t n = 0;
   mien_status st =
       mien_store_rotate_template_key(svc->store, "local", new_key_file, &n, err, errlen);
