@@ -161,8 +161,8 @@ typedef struct {
 /* The defaults: every field NULL or 0. Call it first, then set the fields wanted, so that
  * fields added in later versions keep their defaults. */
 MIEN_API void mien_service_config_init(mien_service_config *cfg);
-/* Opens the store (creating it) and loads the models of the first worker; the others are made
- * on first need. */
+/* Opens the store (creating it) and checks that the models are there (their identity); each
+ * worker's face pipeline is made when a call first needs it. */
 MIEN_API mien_status mien_service_open(const mien_service_config *cfg, mien_service **out,
                                        char *err, size_t errlen);
 MIEN_API void mien_service_close(mien_service *svc);
@@ -233,8 +233,9 @@ MIEN_API mien_status mien_service_compare(mien_service *svc, const void *source,
                                           mien_face_detail *source_face, mien_face_match **matches,
                                           int *n, char *err, size_t errlen);
 
-/* FaceModelVersion of the models this service runs (what new collections record). */
-MIEN_API const char *mien_service_model_version(const mien_service *svc);
+/* FaceModelVersion of the models this service runs (what new collections record); "" when the
+ * models cannot be read. */
+MIEN_API const char *mien_service_model_version(mien_service *svc);
 
 /* ---- administration (docs/privacy.md) ---- */
 

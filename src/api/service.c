@@ -51,7 +51,13 @@ const char *mien_service_operation(int i) {
   return NULL;
 }
 
-const char *mien_service_model_version(const mien_service *svc) {
+const char *mien_service_model_version(mien_service *svc) {
+  /* Hashing the model files costs time a call that never needs it should not pay. */
+  pthread_mutex_lock(&svc->mu);
+  if (!svc->model_version[0] &&
+      op_model_version(svc->model_version, sizeof svc->model_version, NULL, 0) != MIEN_OK)
+    svc->model_version[0] = '\0';
+  pthread_mutex_unlock(&svc->mu);
   return svc->model_version;
 }
 
@@ -158,10 +164,6 @@ mien_status mien_service_open(const mien_service_config *cfg, mien_service **out
       st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "no store location: set store or MIEN_DATA");
     if (st == MIEN_OK) st = open_store(svc->store_location, &svc->store, err, errlen);
   }
-  if (st == MIEN_OK)
-    st = op_model_version(svc->model_version, sizeof svc->model_version, err, errlen);
-  int w;
-  if (st == MIEN_OK && (st = borrow(svc, &w, err, errlen)) == MIEN_OK) give_back(svc, w);
   if (st != MIEN_OK) {
     mien_service_close(svc);
     return st;
