@@ -138,8 +138,11 @@ typedef struct {
   const char *models;         /* model directory; NULL: $MIEN_MODELS, then the default lookup */
   const char *store;          /* where collections live: a directory today; NULL: $MIEN_DATA,
                                  else $XDG_DATA_HOME/mien, else ~/.local/share/mien */
-  int no_store;               /* 1: no store, no data directory touched: DetectFaces, CompareFaces
-                                 and the typed detect/embed/compare only */
+  int no_store;               /* 1: the store is not opened (nor created): DetectFaces,
+                                 CompareFaces, the typed detect/embed/compare, and reading the
+                                 audit log of `store` (mien_service_audit_verify/export) only */
+  const char *principal;      /* who calls, in the audit log, when a call names nobody; NULL:
+                                 "local" */
   const char *template_key;   /* AES-256 key file encrypting stored templates; NULL: none
                                  ($MIEN_TEMPLATE_KEY is read when this is NULL) */
   const char *region;         /* the region collection ARNs name; NULL: us-east-1 */
@@ -177,7 +180,7 @@ MIEN_API mien_status mien_service_call(mien_service *svc, const char *op, const 
 
 /* Who calls and what stands for a missing Image.Bytes, for mien_service_call_with. */
 typedef struct {
-  const char *principal; /* recorded in the audit log; NULL: "local" */
+  const char *principal; /* recorded in the audit log; NULL: the config's principal */
   const void *image;     /* the image of a request without Image.Bytes (a CLI's file); or NULL */
   size_t image_len;
 } mien_call_context;
@@ -248,15 +251,20 @@ typedef struct {
   char reason[300];         /* why first_bad_record fails */
   double erasure_pending;   /* Unix time since a deletion's erasure waits; 0: none */
 } mien_audit_report;
-MIEN_API mien_status mien_service_audit_verify(mien_service *svc, mien_audit_report *out, char *err,
-                                               size_t errlen);
+/* Reads the store's database directly (no template key needed; works with no_store). head_seq
+ * > 0 also checks that record head_seq still hashes to head_hash (64 hex digits: a head kept
+ * elsewhere from an earlier verify), reporting a rewritten or shortened log as invalid. */
+MIEN_API mien_status mien_service_audit_verify(mien_service *svc, int64_t head_seq,
+                                               const char *head_hash, mien_audit_report *out,
+                                               char *err, size_t errlen);
 /* Calls emit with each audit record after sequence number `after`, in order, as stored (one
  * JSON object per call; its SHA-256 is the next record's "prev"); stops when emit returns
  * non-zero. */
 MIEN_API mien_status mien_service_audit_export(mien_service *svc, int64_t after,
                                                int (*emit)(void *ctx, const char *record),
                                                void *ctx, char *err, size_t errlen);
-/* Deletes now the faces past their collection's retention; *purged (may be NULL) counts them. */
+/* Deletes now the faces past their collection's retention; *purged (may be NULL) counts them,
+ * with those the opening of the store purged that no earlier purge call counted. */
 MIEN_API mien_status mien_service_purge(mien_service *svc, int64_t *purged, char *err,
                                         size_t errlen);
 /* Re-encrypts every stored template with the key in new_key_file, in one transaction (or

@@ -163,7 +163,7 @@ static void test_collection_admin(void) {
   free(body);
   mien_audit_report r;
   char err[512] = "";
-  CHECK(mien_service_audit_verify(svc, &r, err, sizeof err) == MIEN_OK);
+  CHECK(mien_service_audit_verify(svc, 0, NULL, &r, err, sizeof err) == MIEN_OK);
   CHECK(r.valid && r.records >= 2 && strlen(r.head) == 64 && r.first_bad_record == 0);
   int64_t purged = -1;
   CHECK(mien_service_purge(svc, &purged, err, sizeof err) == MIEN_OK && purged == 0);

@@ -29,6 +29,8 @@ struct mien_service {
   mien_buckets *buckets;
   char region[64];
   char model_version[64];
+  char principal[64];
+  int64_t purged_unreported; /* purged by mien_store_open, not yet counted by a purge call */
   int queue_timeout_ms;
   pthread_mutex_t mu;
   pthread_cond_t freed;
@@ -143,6 +145,7 @@ mien_status mien_service_open(const mien_service_config *cfg, mien_service **out
   if (cfg->max_image_side) svc->limits.max_side = cfg->max_image_side;
   if (cfg->max_image_pixels) svc->limits.max_pixels = cfg->max_image_pixels;
   snprintf(svc->region, sizeof svc->region, "%s", cfg->region ? cfg->region : MIEN_DEFAULT_REGION);
+  snprintf(svc->principal, sizeof svc->principal, "%s", cfg->principal ? cfg->principal : "local");
   svc->faces = calloc((size_t)svc->nworkers, sizeof *svc->faces);
   svc->busy = calloc((size_t)svc->nworkers, sizeof *svc->busy);
   svc->buckets = calloc(1, sizeof *svc->buckets);
@@ -157,12 +160,14 @@ mien_status mien_service_open(const mien_service_config *cfg, mien_service **out
     st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   if (st == MIEN_OK && cfg->template_key && setenv("MIEN_TEMPLATE_KEY", cfg->template_key, 1))
     st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  if (st == MIEN_OK && cfg->store)
+    snprintf(svc->store_location, sizeof svc->store_location, "%s", cfg->store);
+  else if (st == MIEN_OK && !cfg->no_store &&
+           mien_store_default_dir(svc->store_location, sizeof svc->store_location) != 0)
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "no store location: set store or MIEN_DATA");
   if (st == MIEN_OK && !cfg->no_store) {
-    if (cfg->store)
-      snprintf(svc->store_location, sizeof svc->store_location, "%s", cfg->store);
-    else if (mien_store_default_dir(svc->store_location, sizeof svc->store_location) != 0)
-      st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "no store location: set store or MIEN_DATA");
-    if (st == MIEN_OK) st = open_store(svc->store_location, &svc->store, err, errlen);
+    st = open_store(svc->store_location, &svc->store, err, errlen);
+    if (st == MIEN_OK) svc->purged_unreported = svc->store->purged_at_open;
   }
   if (st != MIEN_OK) {
     mien_service_close(svc);
@@ -187,7 +192,7 @@ static mien_api call_api(mien_service *svc, int w, const mien_call_context *ctx)
                     .image_len = ctx ? ctx->image_len : 0,
                     .limits = &svc->limits,
                     .buckets = svc->buckets,
-                    .principal = ctx && ctx->principal ? ctx->principal : "local",
+                    .principal = ctx && ctx->principal ? ctx->principal : svc->principal,
                     .region = svc->region};
 }
 
@@ -398,14 +403,50 @@ mien_status mien_service_compare(mien_service *svc, const void *source, size_t s
 
 /* ---- administration ---- */
 
-mien_status mien_service_audit_verify(mien_service *svc, mien_audit_report *out, char *err,
-                                      size_t errlen) {
-  mien_status need = need_store(svc, "audit verify", err, errlen);
-  if (need != MIEN_OK) return need;
-  mien_audit_check c;
+/* Whether the first record it is given hashes to want (the record a --head names). */
+typedef struct {
+  const char *want;
+  int found, same;
+} head_check;
+
+static int check_head(void *ctx, const char *record) {
+  head_check *h = ctx;
+  uint8_t d[32];
+  char hex[65];
+  mien_sha256(record, strlen(record), d);
+  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+  h->found = 1;
+  h->same = !strcmp(hex, h->want);
+  return 1;
+}
+
+/* The audit calls read the log of the store's location, opened or not. */
+static mien_status need_location(const mien_service *svc, char *err, size_t errlen) {
+  return svc->store_location[0]
+             ? MIEN_OK
+             : MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                         "the audit log needs a store location; this service has none");
+}
+
+mien_status mien_service_audit_verify(mien_service *svc, int64_t head_seq, const char *head_hash,
+                                      mien_audit_report *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  mien_status st = mien_audit_verify(svc->store_location, &c, err, errlen);
+  mien_audit_check c;
+  mien_status st = need_location(svc, err, errlen);
+  if (st == MIEN_OK) st = mien_audit_verify(svc->store_location, &c, err, errlen);
   if (st != MIEN_OK) return st;
+  head_check h = {.want = head_hash};
+  if (head_seq > 0 && head_hash && !c.bad_seq) {
+    st = mien_audit_export(svc->store_location, head_seq - 1, check_head, &h, err, errlen);
+    if (st != MIEN_OK) return st;
+    if (!h.found || !h.same) {
+      c.bad_seq = head_seq;
+      snprintf(c.reason, sizeof c.reason,
+               h.found ? "record %lld is not the one --head names: the log was rewritten"
+                       : "record %lld of --head is gone: the log was cut short",
+               (long long)head_seq);
+    }
+  }
   out->valid = !c.bad_seq;
   out->records = c.records;
   snprintf(out->head, sizeof out->head, "%s", c.head);
@@ -418,7 +459,7 @@ mien_status mien_service_audit_verify(mien_service *svc, mien_audit_report *out,
 mien_status mien_service_audit_export(mien_service *svc, int64_t after,
                                       int (*emit)(void *ctx, const char *record), void *ctx,
                                       char *err, size_t errlen) {
-  mien_status need = need_store(svc, "audit export", err, errlen);
+  mien_status need = need_location(svc, err, errlen);
   if (need != MIEN_OK) return need;
   return mien_audit_export(svc->store_location, after, emit, ctx, err, errlen);
 }
@@ -428,6 +469,10 @@ mien_status mien_service_purge(mien_service *svc, int64_t *purged, char *err, si
   if (need != MIEN_OK) return need;
   int64_t n = 0;
   mien_status st = mien_store_purge_expired(svc->store, &n, err, errlen);
+  pthread_mutex_lock(&svc->mu);
+  n += svc->purged_unreported;
+  svc->purged_unreported = 0;
+  pthread_mutex_unlock(&svc->mu);
   if (purged) *purged = n;
   return st;
 }
@@ -438,7 +483,7 @@ mien_status mien_service_rotate_template_key(mien_service *svc, const char *new_
   if (need != MIEN_OK) return need;
   int64_t n = 0;
   mien_status st =
-      mien_store_rotate_template_key(svc->store, "local", new_key_file, &n, err, errlen);
+      mien_store_rotate_template_key(svc->store, svc->principal, new_key_file, &n, err, errlen);
   if (count) *count = n;
   return st;
 }

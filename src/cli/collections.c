@@ -154,6 +154,19 @@ int cli_open_store(const char *data, mien_store **s) {
   return st == MIEN_OK ? EXIT_OK : cli_fail(NULL, st, err);
 }
 
+int cli_open_service(const char *data, int no_store, mien_service **svc) {
+  char dir[4096], err[1024] = "";
+  int rc = cli_data_dir(data, dir, sizeof dir);
+  if (rc != EXIT_OK) return rc;
+  mien_service_config cfg;
+  mien_service_config_init(&cfg);
+  cfg.store = dir;
+  cfg.no_store = no_store;
+  cfg.principal = "cli";
+  mien_status st = mien_service_open(&cfg, svc, err, sizeof err);
+  return st == MIEN_OK ? EXIT_OK : cli_fail(NULL, st, err);
+}
+
 static int open_store(const cli_args *a, mien_store **s) {
   return cli_open_store(a->val['d'], s);
 }
