@@ -169,6 +169,9 @@ MIEN_API void mien_service_config_init(mien_service_config *cfg);
 MIEN_API mien_status mien_service_open(const mien_service_config *cfg, mien_service **out,
                                        char *err, size_t errlen);
 MIEN_API void mien_service_close(mien_service *svc);
+/* Makes every worker's face pipeline now (loading the models), so that a missing or broken
+ * model is reported here, before any work, rather than by the first call that needs it. */
+MIEN_API mien_status mien_service_warm(mien_service *svc, char *err, size_t errlen);
 
 /* Runs Rekognition operation `op` ("DetectFaces", "IndexFaces", ...; mien_service_operation
  * lists them) on the request body json (len bytes, not NUL-terminated). On success *json_out is

@@ -69,9 +69,10 @@ static mien_status open_store(const char *location, mien_store **out, char *err,
   return mien_store_open(location, out, err, errlen);
 }
 
-/* Borrows a worker: its index, its pipeline made when missing. ThrottlingException when none
- * frees up within the queue timeout. */
-static mien_status borrow(mien_service *svc, int *w, char *err, size_t errlen) {
+/* Borrows a worker: its index, and its pipeline made when missing if need_faces (operations make
+ * theirs when they need one: ListCollections runs without models). ThrottlingException when
+ * none frees up within the queue timeout. */
+static mien_status borrow(mien_service *svc, int need_faces, int *w, char *err, size_t errlen) {
   struct timespec until;
   clock_gettime(CLOCK_REALTIME, &until);
   long ms = svc->queue_timeout_ms;
@@ -95,7 +96,8 @@ static mien_status borrow(mien_service *svc, int *w, char *err, size_t errlen) {
     return MIEN_FAIL(err, errlen, MIEN_ERR_THROTTLED, "all %d workers are busy; retry later",
                      svc->nworkers);
   mien_status st = MIEN_OK;
-  if (!svc->faces[i]) st = mien_faces_create(&svc->face_opt, &svc->faces[i], err, errlen);
+  if (need_faces && !svc->faces[i])
+    st = mien_faces_create(&svc->face_opt, &svc->faces[i], err, errlen);
   if (st != MIEN_OK) {
     pthread_mutex_lock(&svc->mu);
     svc->busy[i] = 0;
@@ -177,6 +179,15 @@ mien_status mien_service_open(const mien_service_config *cfg, mien_service **out
   return MIEN_OK;
 }
 
+mien_status mien_service_warm(mien_service *svc, char *err, size_t errlen) {
+  mien_status st = MIEN_OK;
+  pthread_mutex_lock(&svc->mu);
+  for (int i = 0; st == MIEN_OK && i < svc->nworkers; i++)
+    if (!svc->faces[i]) st = mien_faces_create(&svc->face_opt, &svc->faces[i], err, errlen);
+  pthread_mutex_unlock(&svc->mu);
+  return st;
+}
+
 /* The operations and calls that need no store (what a service opened with no_store runs). */
 static mien_status need_store(const mien_service *svc, const char *what, char *err, size_t errlen) {
   if (svc->store || !strcmp(what, "DetectFaces") || !strcmp(what, "CompareFaces")) return MIEN_OK;
@@ -190,6 +201,7 @@ static mien_api call_api(mien_service *svc, int w, const mien_call_context *ctx)
                     .faces = svc->faces[w],
                     .image = ctx ? ctx->image : NULL,
                     .image_len = ctx ? ctx->image_len : 0,
+                    .face_options = &svc->face_opt,
                     .limits = &svc->limits,
                     .buckets = svc->buckets,
                     .principal = ctx && ctx->principal ? ctx->principal : svc->principal,
@@ -208,9 +220,10 @@ mien_status mien_service_call_with(mien_service *svc, const mien_call_context *c
                                  "unknown operation '%.64s'", op ? op : "(null)");
   if (st == MIEN_OK) st = need_store(svc, op, msg, sizeof msg);
   int w;
-  if (st == MIEN_OK && (st = borrow(svc, &w, msg, sizeof msg)) == MIEN_OK) {
+  if (st == MIEN_OK && (st = borrow(svc, 0, &w, msg, sizeof msg)) == MIEN_OK) {
     mien_api api = call_api(svc, w, ctx);
     st = o->run(&api, req, &resp, msg, sizeof msg);
+    if (api.faces_owned) svc->faces[w] = api.faces; /* made by the operation: the worker's now */
     give_back(svc, w);
   }
   cJSON_Delete(req);
@@ -267,7 +280,7 @@ mien_status mien_service_detect(mien_service *svc, const void *bytes, size_t len
                                 mien_face_detail **out, int *n, char *err, size_t errlen) {
   *out = NULL, *n = 0;
   int w;
-  mien_status st = borrow(svc, &w, err, errlen);
+  mien_status st = borrow(svc, 1, &w, err, errlen);
   if (st != MIEN_OK) return st;
   mien_image img;
   mien_image_info info;
@@ -303,7 +316,7 @@ mien_status mien_service_detect_rgb(mien_service *svc, const uint8_t *rgb, int w
   for (int y = 0; y < h; y++) memcpy(img.rgb + (size_t)y * w * 3, rgb + y * stride, (size_t)w * 3);
   int wk;
   mien_face *faces = NULL;
-  mien_status st = borrow(svc, &wk, err, errlen);
+  mien_status st = borrow(svc, 1, &wk, err, errlen);
   if (st == MIEN_OK) {
     st = mien_faces_detect(svc->faces[wk], &img, &faces, n, err, errlen);
     give_back(svc, wk);
@@ -346,7 +359,7 @@ mien_status mien_service_embed(mien_service *svc, const void *bytes, size_t len,
   *out = NULL, *embeddings = NULL, *n = 0;
   int w, iw, ih;
   mien_face *faces;
-  mien_status st = borrow(svc, &w, err, errlen);
+  mien_status st = borrow(svc, 1, &w, err, errlen);
   if (st != MIEN_OK) return st;
   st = find_embed(svc, w, bytes, len, &faces, n, &iw, &ih, embeddings, err, errlen);
   give_back(svc, w);
@@ -372,7 +385,7 @@ mien_status mien_service_compare(mien_service *svc, const void *source, size_t s
   int w, sn = 0, tn = 0, sw, sh, tw, th;
   mien_face *sf = NULL, *tf = NULL;
   float *semb = NULL, *temb = NULL;
-  mien_status st = borrow(svc, &w, err, errlen);
+  mien_status st = borrow(svc, 1, &w, err, errlen);
   if (st != MIEN_OK) return st;
   st = find_embed(svc, w, source, source_len, &sf, &sn, &sw, &sh, &semb, err, errlen);
   int si = 0; /* as CompareFaces: the largest face that can be aligned */
