@@ -69,6 +69,14 @@ static mien_status open_store(const char *location, mien_store **out, char *err,
   return mien_store_open(location, out, err, errlen);
 }
 
+/* Returns worker w to the pool. */
+static void give_back(mien_service *svc, int w) {
+  pthread_mutex_lock(&svc->mu);
+  svc->busy[w] = 0;
+  pthread_cond_signal(&svc->freed);
+  pthread_mutex_unlock(&svc->mu);
+}
+
 /* Borrows a worker: its index, and its pipeline made when missing if need_faces (operations make
  * theirs when they need one: ListCollections runs without models). ThrottlingException when
  * none frees up within the queue timeout. */
@@ -99,21 +107,11 @@ static mien_status borrow(mien_service *svc, int need_faces, int *w, char *err, 
   if (need_faces && !svc->faces[i])
     st = mien_faces_create(&svc->face_opt, &svc->faces[i], err, errlen);
   if (st != MIEN_OK) {
-    pthread_mutex_lock(&svc->mu);
-    svc->busy[i] = 0;
-    pthread_cond_signal(&svc->freed);
-    pthread_mutex_unlock(&svc->mu);
+    give_back(svc, i);
     return st;
   }
   *w = i;
   return MIEN_OK;
-}
-
-static void give_back(mien_service *svc, int w) {
-  pthread_mutex_lock(&svc->mu);
-  svc->busy[w] = 0;
-  pthread_cond_signal(&svc->freed);
-  pthread_mutex_unlock(&svc->mu);
 }
 
 void mien_service_close(mien_service *svc) {
@@ -182,8 +180,15 @@ mien_status mien_service_open(const mien_service_config *cfg, mien_service **out
 mien_status mien_service_warm(mien_service *svc, char *err, size_t errlen) {
   mien_status st = MIEN_OK;
   pthread_mutex_lock(&svc->mu);
-  for (int i = 0; st == MIEN_OK && i < svc->nworkers; i++)
-    if (!svc->faces[i]) st = mien_faces_create(&svc->face_opt, &svc->faces[i], err, errlen);
+  /* A busy worker makes its own pipeline if it needs one; an idle one is held while made. */
+  for (int i = 0; st == MIEN_OK && i < svc->nworkers; i++) {
+    if (svc->busy[i] || svc->faces[i]) continue;
+    svc->busy[i] = 1;
+    pthread_mutex_unlock(&svc->mu);
+    st = mien_faces_create(&svc->face_opt, &svc->faces[i], err, errlen);
+    give_back(svc, i);
+    pthread_mutex_lock(&svc->mu);
+  }
   pthread_mutex_unlock(&svc->mu);
   return st;
 }
