@@ -161,6 +161,10 @@ typedef struct {
   int64_t max_image_pixels;
 } mien_service_config;
 
+/* Where a service with store NULL keeps its data: $MIEN_DATA, else $XDG_DATA_HOME/mien, else
+ * ~/.local/share/mien, written to out. 0, or -1 when none can be named (no HOME). */
+MIEN_API int mien_default_store(char *out, size_t outlen);
+
 /* The defaults: every field NULL or 0. Call it first, then set the fields wanted, so that
  * fields added in later versions keep their defaults. */
 MIEN_API void mien_service_config_init(mien_service_config *cfg);

@@ -66,6 +66,10 @@ static void test_errors(void) {
   while (mien_service_operation(nops)) nops++;
   CHECK(nops > 20 && !strcmp(mien_service_operation(0), "DetectFaces"));
   CHECK(strlen(mien_service_model_version(svc)) > 0);
+  char dir[4096];
+  setenv("MIEN_DATA", "/srv/mien-test-data", 1);
+  CHECK(mien_default_store(dir, sizeof dir) == 0 && !strcmp(dir, "/srv/mien-test-data"));
+  unsetenv("MIEN_DATA");
 }
 
 /* DetectFaces by name and the typed detect agree on the group photo's faces. */

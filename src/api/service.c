@@ -43,6 +43,10 @@ void mien_free(void *p) {
   free(p);
 }
 
+int mien_default_store(char *out, size_t outlen) {
+  return mien_store_default_dir(out, outlen);
+}
+
 void mien_service_config_init(mien_service_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
 }
@@ -163,7 +167,7 @@ mien_status mien_service_open(const mien_service_config *cfg, mien_service **out
   if (st == MIEN_OK && cfg->store)
     snprintf(svc->store_location, sizeof svc->store_location, "%s", cfg->store);
   else if (st == MIEN_OK && !cfg->no_store &&
-           mien_store_default_dir(svc->store_location, sizeof svc->store_location) != 0)
+           mien_default_store(svc->store_location, sizeof svc->store_location) != 0)
     st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "no store location: set store or MIEN_DATA");
   if (st == MIEN_OK && !cfg->no_store) {
     st = open_store(svc->store_location, &svc->store, err, errlen);

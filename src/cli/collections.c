@@ -141,7 +141,7 @@ static int parse_all(int argc, char **argv, const char *allowed, cli_args *a) {
 int cli_data_dir(const char *data, char *dir, size_t cap) {
   if (data)
     snprintf(dir, cap, "%s", data);
-  else if (mien_store_default_dir(dir, cap) != 0)
+  else if (mien_default_store(dir, cap) != 0)
     return cli_fail(NULL, MIEN_ERR_IO, "no data directory: give --data DIR or set MIEN_DATA");
   return EXIT_OK;
 }
