@@ -25,7 +25,7 @@ export MIEN_BUILD=$BUILD
 # runtimes are preloaded, and leak checking is off (the interpreter's own allocations).
 if ldd "$BUILD/libmien.so" | grep -q libasan; then
   export LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"
-  export ASAN_OPTIONS=detect_leaks=0:${ASAN_OPTIONS:-}
+  export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 fi
 if PYTHONPATH=$ROOT/python $PY -m pytest -q -p no:cacheprovider "$ROOT/python/tests" >"$TMP/pytest.out" 2>&1; then
   ok "python/tests: $(tail -1 "$TMP/pytest.out")"
