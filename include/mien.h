@@ -84,10 +84,10 @@ MIEN_API void mien_net_free(mien_net *net);
 
 /* Graph inputs and outputs as declared in the model; dims of -1 are set when planning. */
 MIEN_API int mien_net_input_count(const mien_net *net);
-const char *mien_net_input_name(const mien_net *net, int i);
+MIEN_API const char *mien_net_input_name(const mien_net *net, int i);
 MIEN_API int mien_net_input_dims(const mien_net *net, int i, int64_t *dims, int max_dims);
 MIEN_API int mien_net_output_count(const mien_net *net);
-const char *mien_net_output_name(const mien_net *net, int i);
+MIEN_API const char *mien_net_output_name(const mien_net *net, int i);
 
 /* Plans the net for the given input shapes (one dims array per graph input, in order). outputs
  * names the tensors wanted, graph outputs or any intermediate tensor; NULL/0 means the graph's
@@ -111,11 +111,11 @@ MIEN_API void mien_workspace_free(mien_workspace *ws);
  * mien_workspace_output(ws, i), valid until the next run with the same workspace. */
 MIEN_API mien_status mien_run(const mien_plan *plan, mien_workspace *ws,
                               const float *const *inputs);
-const float *mien_workspace_output(const mien_workspace *ws, int i);
+MIEN_API const float *mien_workspace_output(const mien_workspace *ws, int i);
 
 /* The compute kernels chosen for this CPU ("avx2" or "generic"; MIEN_ISA overrides), and the
  * number of cores. */
-const char *mien_isa(void);
+MIEN_API const char *mien_isa(void);
 MIEN_API int mien_cpu_count(void);
 
 /* ------------------------------------------------------------------------------------------

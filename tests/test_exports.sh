@@ -17,14 +17,19 @@ stray=$(grep -v '^mien_' <<<"$syms" | head -20)
 if [[ -z $stray ]]; then ok "only mien_ symbols ($(wc -l <<<"$syms") exported)"; else
   bad "only mien_ symbols" "also exported: $(tr '\n' ' ' <<<"$stray")"; fi
 
-missing=
-for f in mien_status_name mien_free mien_service_config_init mien_service_open \
-  mien_service_call mien_service_detect mien_service_embed mien_service_compare \
-  mien_service_audit_verify mien_net_load mien_run; do
-  grep -qx "$f" <<<"$syms" || missing+=" $f"
-done
-if [[ -z $missing ]]; then ok "the public API is exported"; else
-  bad "the public API is exported" "missing:$missing"; fi
+# Every function mien.h declares is marked MIEN_API and exported, and only those.
+HEADER=$ROOT/include/mien.h
+declared=$(grep -oE '^MIEN_API [^(]*[ *]mien_[a-z0-9_]+\(' "$HEADER" | grep -oE 'mien_[a-z0-9_]+\($' | tr -d '(')
+unmarked=$(grep -E '^(const |unsigned )?[a-z_0-9]+ \*?mien_[a-z0-9_]+\(' "$HEADER")
+[[ -z $unmarked ]] && ok "every function of mien.h is marked MIEN_API" ||
+  bad "MIEN_API" "declared without it: $unmarked"
+missing=$(comm -23 <(sort <<<"$declared") <(sort <<<"$syms") | tr '\n' ' ')
+extra=$(comm -13 <(sort <<<"$declared") <(sort <<<"$syms") | tr '\n' ' ')
+if [[ -n $declared && -z $missing && -z $extra ]]; then
+  ok "libmien.so exports exactly mien.h's $(wc -l <<<"$declared") functions"
+else
+  bad "exports = mien.h" "declared, not exported: ${missing:-none}; exported, not declared: ${extra:-none}"
+fi
 
 # A program of mien.h alone: the header compiles on its own and the library links and runs.
 cat >"$TMP/front.c" <<'C'
