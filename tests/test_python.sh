@@ -23,7 +23,7 @@ done
 export MIEN_BUILD=$BUILD
 # A sanitized library (make test-asan): Python is not built with the sanitizers, so their
 # runtimes are preloaded, and leak checking is off (the interpreter's own allocations).
-if ldd "$BUILD/libmien.so" | grep -q libasan; then
+if [[ $(ldd "$BUILD/libmien.so") == *libasan* ]]; then
   export LD_PRELOAD="$(cc -print-file-name=libasan.so) $(cc -print-file-name=libubsan.so)"
   export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
 fi
