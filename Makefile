@@ -102,8 +102,11 @@ fixtures: all
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
+# `make install PREFIX=/opt/mien DESTDIR=/tmp/stage`: the install finds its models and web page
+# beside itself, so it may also be moved afterwards (docs/install.md).
+PREFIX ?= /usr/local
 install: all
-	cmake --install $(BUILD)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
