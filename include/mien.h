@@ -19,32 +19,49 @@ extern "C" {
 
 #define MIEN_VERSION "0.1.0"
 
+/* What libmien exports: everything else in the library is built with -fvisibility=hidden, so
+ * `nm -D libmien.so` shows only the functions declared here (tests/test_exports.sh). */
+#if defined(__GNUC__)
+#define MIEN_API __attribute__((visibility("default")))
+#else
+#define MIEN_API
+#endif
+
+/* Every status, its enum name and Rekognition's error type, in one table: the enum and
+ * mien_status_name are generated from it, so they cannot disagree. The order is the ABI. */
+#define MIEN_STATUS_TABLE(X)                                                                       \
+  X(OK, "OK")                                                                                      \
+  X(ERR_INVALID_PARAMETER, "InvalidParameterException")                                            \
+  X(ERR_INVALID_IMAGE_FORMAT, "InvalidImageFormatException")                                       \
+  X(ERR_IMAGE_TOO_LARGE, "ImageTooLargeException")                                                 \
+  X(ERR_MODEL, "ModelException")             /* a model file is missing, corrupt or unsupported */ \
+  X(ERR_NOMEM, "ResourceExhaustedException") /* out of memory */                                   \
+  X(ERR_IO, "IOException")                   /* a file could not be read or written */             \
+  X(ERR_INTERNAL, "InternalServerError")     /* a bug; please report it */                         \
+  X(ERR_RESOURCE_NOT_FOUND, "ResourceNotFoundException")   /* no such collection, user, ... */     \
+  X(ERR_RESOURCE_EXISTS, "ResourceAlreadyExistsException") /* the collection exists */             \
+  X(ERR_CONFLICT, "ConflictException")                     /* the user exists */                   \
+  X(ERR_QUOTA, "ServiceQuotaExceededException")            /* e.g. 100 faces per user */           \
+  X(ERR_PAGINATION_TOKEN, "InvalidPaginationTokenException")                                       \
+  X(ERR_INVALID_S3_OBJECT, "InvalidS3ObjectException") /* no such bucket or object */              \
+  X(ERR_THROTTLED, "ThrottlingException")              /* busy, retry later */                     \
+  X(ERR_ACCESS_DENIED, "AccessDeniedException")        /* refused by policy (e.g. consent) */      \
+  X(ERR_SERIALIZATION, "SerializationException")       /* the request is not a JSON object */      \
+  X(ERR_VIDEO_TOO_LARGE, "VideoTooLargeException")     /* over 10 GB or 6 hours */                 \
+  X(ERR_LIMIT_EXCEEDED, "LimitExceededException")      /* too many video jobs in progress */       \
+  X(ERR_IDEMPOTENT_MISMATCH, "IdempotentParameterMismatchException") /* token reused */
+
 typedef enum {
-  MIEN_OK = 0,
-  MIEN_ERR_INVALID_PARAMETER,    /* InvalidParameterException */
-  MIEN_ERR_INVALID_IMAGE_FORMAT, /* InvalidImageFormatException */
-  MIEN_ERR_IMAGE_TOO_LARGE,      /* ImageTooLargeException */
-  MIEN_ERR_MODEL,                /* a model file is missing, corrupt or unsupported */
-  MIEN_ERR_NOMEM,                /* out of memory */
-  MIEN_ERR_IO,                   /* a file could not be read or written */
-  MIEN_ERR_INTERNAL,             /* InternalServerError: a bug; please report it */
-  MIEN_ERR_RESOURCE_NOT_FOUND,   /* ResourceNotFoundException: no such collection, user, ... */
-  MIEN_ERR_RESOURCE_EXISTS,      /* ResourceAlreadyExistsException: the collection exists */
-  MIEN_ERR_CONFLICT,             /* ConflictException: the user exists */
-  MIEN_ERR_QUOTA,                /* ServiceQuotaExceededException: e.g. 100 faces per user */
-  MIEN_ERR_PAGINATION_TOKEN,     /* InvalidPaginationTokenException */
-  MIEN_ERR_INVALID_S3_OBJECT,    /* InvalidS3ObjectException: no such bucket or object */
-  MIEN_ERR_THROTTLED,            /* ThrottlingException: busy, retry later */
-  MIEN_ERR_ACCESS_DENIED,        /* AccessDeniedException: refused by policy (e.g. consent) */
-  MIEN_ERR_SERIALIZATION,        /* SerializationException: the request is not a JSON object */
-  /* stored video (docs/video.md) */
-  MIEN_ERR_VIDEO_TOO_LARGE,    /* VideoTooLargeException: over 10 GB or 6 hours */
-  MIEN_ERR_LIMIT_EXCEEDED,     /* LimitExceededException: too many video jobs in progress */
-  MIEN_ERR_IDEMPOTENT_MISMATCH /* IdempotentParameterMismatchException: token reused */
+#define MIEN_STATUS_ENUM_(name, type) MIEN_##name,
+  MIEN_STATUS_TABLE(MIEN_STATUS_ENUM_)
+#undef MIEN_STATUS_ENUM_
 } mien_status;
 
 /* Rekognition's name for a status ("InvalidParameterException", ...). */
-const char *mien_status_name(mien_status s);
+MIEN_API const char *mien_status_name(mien_status s);
+
+/* Frees what a mien_ function handed over to the caller (a response string, a face array). */
+MIEN_API void mien_free(void *p);
 
 /* ------------------------------------------------------------------------------------------
  * Neural network engine: runs ONNX models (the default face models, or your own) on the CPU.
@@ -60,45 +77,194 @@ typedef struct mien_net mien_net;
 typedef struct mien_plan mien_plan;
 typedef struct mien_workspace mien_workspace;
 
-mien_status mien_net_load(const char *path, mien_net **out, char *err, size_t errlen);
-mien_status mien_net_load_buffer(const void *data, size_t len, mien_net **out, char *err,
-                                 size_t errlen);
-void mien_net_free(mien_net *net);
+MIEN_API mien_status mien_net_load(const char *path, mien_net **out, char *err, size_t errlen);
+MIEN_API mien_status mien_net_load_buffer(const void *data, size_t len, mien_net **out, char *err,
+                                          size_t errlen);
+MIEN_API void mien_net_free(mien_net *net);
 
 /* Graph inputs and outputs as declared in the model; dims of -1 are set when planning. */
-int mien_net_input_count(const mien_net *net);
+MIEN_API int mien_net_input_count(const mien_net *net);
 const char *mien_net_input_name(const mien_net *net, int i);
-int mien_net_input_dims(const mien_net *net, int i, int64_t *dims, int max_dims);
-int mien_net_output_count(const mien_net *net);
+MIEN_API int mien_net_input_dims(const mien_net *net, int i, int64_t *dims, int max_dims);
+MIEN_API int mien_net_output_count(const mien_net *net);
 const char *mien_net_output_name(const mien_net *net, int i);
 
 /* Plans the net for the given input shapes (one dims array per graph input, in order). outputs
  * names the tensors wanted, graph outputs or any intermediate tensor; NULL/0 means the graph's
  * outputs. Nothing not needed for them is run. */
-mien_status mien_plan_create(const mien_net *net, const int64_t *const *input_dims,
-                             const int *input_ndims, const char *const *outputs, int noutputs,
-                             mien_plan **out, char *err, size_t errlen);
-void mien_plan_free(mien_plan *plan);
+MIEN_API mien_status mien_plan_create(const mien_net *net, const int64_t *const *input_dims,
+                                      const int *input_ndims, const char *const *outputs,
+                                      int noutputs, mien_plan **out, char *err, size_t errlen);
+MIEN_API void mien_plan_free(mien_plan *plan);
 /* Bytes of the activation arena (the peak of live intermediate tensors) and the multiply-adds
  * of one run. */
-size_t mien_plan_arena_bytes(const mien_plan *plan);
-double mien_plan_macs(const mien_plan *plan);
-int mien_plan_output_count(const mien_plan *plan);
-int mien_plan_output_dims(const mien_plan *plan, int i, int64_t *dims, int max_dims);
+MIEN_API size_t mien_plan_arena_bytes(const mien_plan *plan);
+MIEN_API double mien_plan_macs(const mien_plan *plan);
+MIEN_API int mien_plan_output_count(const mien_plan *plan);
+MIEN_API int mien_plan_output_dims(const mien_plan *plan, int i, int64_t *dims, int max_dims);
 
 /* threads <= 0 means one per core. A workspace serves any plan; it grows to the largest. */
-mien_status mien_workspace_create(int threads, mien_workspace **out);
-void mien_workspace_free(mien_workspace *ws);
+MIEN_API mien_status mien_workspace_create(int threads, mien_workspace **out);
+MIEN_API void mien_workspace_free(mien_workspace *ws);
 
 /* Runs the plan: inputs[i] holds graph input i as dense float32 NCHW. Output i is then at
  * mien_workspace_output(ws, i), valid until the next run with the same workspace. */
-mien_status mien_run(const mien_plan *plan, mien_workspace *ws, const float *const *inputs);
+MIEN_API mien_status mien_run(const mien_plan *plan, mien_workspace *ws,
+                              const float *const *inputs);
 const float *mien_workspace_output(const mien_workspace *ws, int i);
 
 /* The compute kernels chosen for this CPU ("avx2" or "generic"; MIEN_ISA overrides), and the
  * number of cores. */
 const char *mien_isa(void);
-int mien_cpu_count(void);
+MIEN_API int mien_cpu_count(void);
+
+/* ------------------------------------------------------------------------------------------
+ * The face service: what the `mien` program and `mien serve` are made of, for programs that
+ * embed face recognition (docs/api.md).
+ *
+ *   mien_service  the store (collections, users, faces, audit log), one face pipeline per
+ *                 worker (models, plans, workspace) and the model identity. Thread-safe: each
+ *                 call borrows a worker for its duration; with all `workers` busy a call waits
+ *                 (queue_timeout_ms, then ThrottlingException).
+ *
+ * Every Rekognition operation mien implements is reachable by name with Rekognition's JSON
+ * (mien_service_call); the typed calls below cover detection, embeddings, comparison and the
+ * administration that has no Rekognition operation. Coordinates are ratios of the upright image
+ * (EXIF orientation applied), as in Rekognition's BoundingBox.
+ * ------------------------------------------------------------------------------------------ */
+typedef struct mien_service mien_service;
+
+typedef struct {
+  const char *models;         /* model directory; NULL: $MIEN_MODELS, then the default lookup */
+  const char *store;          /* where collections live: a directory today; NULL: $MIEN_DATA,
+                                 else $XDG_DATA_HOME/mien, else ~/.local/share/mien */
+  int no_store;               /* 1: no store, no data directory touched: DetectFaces, CompareFaces
+                                 and the typed detect/embed/compare only */
+  const char *template_key;   /* AES-256 key file encrypting stored templates; NULL: none
+                                 ($MIEN_TEMPLATE_KEY is read when this is NULL) */
+  const char *region;         /* the region collection ARNs name; NULL: us-east-1 */
+  const char *const *buckets; /* "NAME=DIR" pairs: Image.S3Object reads from DIR; NULL: none */
+  int nbuckets;
+  int workers;          /* calls computing at once (one face pipeline each); <= 0: 1 */
+  int threads;          /* threads per inference; <= 0: cores / workers, at least 1 */
+  int queue_timeout_ms; /* longest wait for a free worker; <= 0: wait as long as it takes */
+  /* Detection (0 or NULL: the defaults of `mien detect --help`). */
+  int min_face;         /* smallest face side to find, pixels of the image */
+  float min_score;      /* calibrated confidence threshold, 0..1 */
+  const char *detector; /* NULL or "default", "yunet:PATH", "fusion:PATH" */
+  /* Image limits (0: Rekognition's 5 MB and mien's sides and pixels). */
+  size_t max_image_bytes;
+  int max_image_side;
+  int64_t max_image_pixels;
+} mien_service_config;
+
+/* The defaults: every field NULL or 0. Call it first, then set the fields wanted, so that
+ * fields added in later versions keep their defaults. */
+MIEN_API void mien_service_config_init(mien_service_config *cfg);
+/* Opens the store (creating it) and loads the models of the first worker; the others are made
+ * on first need. */
+MIEN_API mien_status mien_service_open(const mien_service_config *cfg, mien_service **out,
+                                       char *err, size_t errlen);
+MIEN_API void mien_service_close(mien_service *svc);
+
+/* Runs Rekognition operation `op` ("DetectFaces", "IndexFaces", ...; mien_service_operation
+ * lists them) on the request body json (len bytes, not NUL-terminated). On success *json_out is
+ * the response body; on failure the status says why, err the message, and *json_out is the
+ * error body Rekognition sends, {"__type": "...", "Message": "..."}. Free *json_out with
+ * mien_free. An unknown operation: InvalidParameterException. */
+MIEN_API mien_status mien_service_call(mien_service *svc, const char *op, const char *json,
+                                       size_t len, char **json_out, char *err, size_t errlen);
+
+/* Who calls and what stands for a missing Image.Bytes, for mien_service_call_with. */
+typedef struct {
+  const char *principal; /* recorded in the audit log; NULL: "local" */
+  const void *image;     /* the image of a request without Image.Bytes (a CLI's file); or NULL */
+  size_t image_len;
+} mien_call_context;
+MIEN_API mien_status mien_service_call_with(mien_service *svc, const mien_call_context *ctx,
+                                            const char *op, const char *json, size_t len,
+                                            char **json_out, char *err, size_t errlen);
+/* The i-th operation name (0-based), or NULL past the last. */
+MIEN_API const char *mien_service_operation(int i);
+
+typedef struct {
+  float x, y; /* ratios of the image's width and height */
+} mien_point;
+
+/* One face as DetectFaces describes it. */
+typedef struct {
+  float left, top, width, height; /* BoundingBox (not clipped: a cut face may pass 0 or 1) */
+  float confidence;               /* 0..100 */
+  int has_landmarks;              /* 0: the landmarks, pose and quality below are unset */
+  mien_point landmarks[68];       /* the 68 points of iBUG 300-W, whence Rekognition's 30 */
+  float roll, yaw, pitch;         /* Pose, degrees */
+  float brightness, sharpness;    /* Quality, 0..100 */
+} mien_face_detail;
+
+/* The faces of an encoded image (JPEG or PNG), largest first, as DetectFaces finds them.
+ * *faces is malloc'ed (mien_free); *n may be 0. Bad images: Rekognition's errors. */
+MIEN_API mien_status mien_service_detect(mien_service *svc, const void *bytes, size_t len,
+                                         mien_face_detail **faces, int *n, char *err,
+                                         size_t errlen);
+/* The same on an upright RGB8 image, w x h pixels, rows `stride` bytes apart (>= 3 * w). */
+MIEN_API mien_status mien_service_detect_rgb(mien_service *svc, const uint8_t *rgb, int w, int h,
+                                             size_t stride, mien_face_detail **faces, int *n,
+                                             char *err, size_t errlen);
+
+#define MIEN_EMBEDDING_DIM 512
+/* Each face of an encoded image (largest first) and its L2-normalised embedding: *embeddings
+ * holds n * MIEN_EMBEDDING_DIM floats, face i's at i * MIEN_EMBEDDING_DIM. Both malloc'ed
+ * (mien_free). The embeddings of one FaceModelVersion (mien_service_model_version) only. */
+MIEN_API mien_status mien_service_embed(mien_service *svc, const void *bytes, size_t len,
+                                        mien_face_detail **faces, float **embeddings, int *n,
+                                        char *err, size_t errlen);
+/* Rekognition's Similarity (0..100, calibrated: docs/similarity.md) of two embeddings. */
+MIEN_API float mien_embedding_similarity(const float *a, const float *b);
+
+/* CompareFaces: the largest face of source against every face of target. *source gets the
+ * source face; (*matches)[i] is target face i (largest first) and its similarity (mien_free).
+ * No face in source: InvalidParameterException, as Rekognition answers. */
+typedef struct {
+  mien_face_detail face;
+  float similarity; /* 0..100 */
+} mien_face_match;
+MIEN_API mien_status mien_service_compare(mien_service *svc, const void *source, size_t source_len,
+                                          const void *target, size_t target_len,
+                                          mien_face_detail *source_face, mien_face_match **matches,
+                                          int *n, char *err, size_t errlen);
+
+/* FaceModelVersion of the models this service runs (what new collections record). */
+MIEN_API const char *mien_service_model_version(const mien_service *svc);
+
+/* ---- administration (docs/privacy.md) ---- */
+
+/* The audit log's hash chain, checked (what `mien audit verify` prints). */
+typedef struct {
+  int valid;                /* every record present, in order, unedited */
+  int64_t records;          /* records in the log */
+  char head[65];            /* SHA-256 (hex) of the last record; "" when the log is empty */
+  int64_t first_bad_record; /* 0 when valid */
+  char reason[300];         /* why first_bad_record fails */
+  double erasure_pending;   /* Unix time since a deletion's erasure waits; 0: none */
+} mien_audit_report;
+MIEN_API mien_status mien_service_audit_verify(mien_service *svc, mien_audit_report *out, char *err,
+                                               size_t errlen);
+/* Calls emit with each audit record after sequence number `after`, in order, as stored (one
+ * JSON object per call; its SHA-256 is the next record's "prev"); stops when emit returns
+ * non-zero. */
+MIEN_API mien_status mien_service_audit_export(mien_service *svc, int64_t after,
+                                               int (*emit)(void *ctx, const char *record),
+                                               void *ctx, char *err, size_t errlen);
+/* Deletes now the faces past their collection's retention; *purged (may be NULL) counts them. */
+MIEN_API mien_status mien_service_purge(mien_service *svc, int64_t *purged, char *err,
+                                        size_t errlen);
+/* Re-encrypts every stored template with the key in new_key_file, in one transaction (or
+ * encrypts an unencrypted store); *count (may be NULL) gets how many. Reopen the service with
+ * template_key = new_key_file afterwards. */
+MIEN_API mien_status mien_service_rotate_template_key(mien_service *svc, const char *new_key_file,
+                                                      int64_t *count, char *err, size_t errlen);
+/* Creates path (mode 0600, never overwriting) holding a new random AES-256 key in hex. */
+MIEN_API mien_status mien_template_key_create(const char *path, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -7,52 +7,6 @@
 
 #include "nn/nn.h"
 
-const char *mien_status_name(mien_status s) {
-  switch (s) {
-  case MIEN_OK:
-    return "OK";
-  case MIEN_ERR_INVALID_PARAMETER:
-    return "InvalidParameterException";
-  case MIEN_ERR_INVALID_IMAGE_FORMAT:
-    return "InvalidImageFormatException";
-  case MIEN_ERR_IMAGE_TOO_LARGE:
-    return "ImageTooLargeException";
-  case MIEN_ERR_MODEL:
-    return "ModelException";
-  case MIEN_ERR_NOMEM:
-    return "ResourceExhaustedException";
-  case MIEN_ERR_IO:
-    return "IOException";
-  case MIEN_ERR_INTERNAL:
-    return "InternalServerError";
-  case MIEN_ERR_RESOURCE_NOT_FOUND:
-    return "ResourceNotFoundException";
-  case MIEN_ERR_RESOURCE_EXISTS:
-    return "ResourceAlreadyExistsException";
-  case MIEN_ERR_CONFLICT:
-    return "ConflictException";
-  case MIEN_ERR_QUOTA:
-    return "ServiceQuotaExceededException";
-  case MIEN_ERR_PAGINATION_TOKEN:
-    return "InvalidPaginationTokenException";
-  case MIEN_ERR_INVALID_S3_OBJECT:
-    return "InvalidS3ObjectException";
-  case MIEN_ERR_THROTTLED:
-    return "ThrottlingException";
-  case MIEN_ERR_ACCESS_DENIED:
-    return "AccessDeniedException";
-  case MIEN_ERR_SERIALIZATION:
-    return "SerializationException";
-  case MIEN_ERR_VIDEO_TOO_LARGE:
-    return "VideoTooLargeException";
-  case MIEN_ERR_LIMIT_EXCEEDED:
-    return "LimitExceededException";
-  case MIEN_ERR_IDEMPOTENT_MISMATCH:
-    return "IdempotentParameterMismatchException";
-  }
-  return "InternalServerError";
-}
-
 mien_status mien_net_load_buffer(const void *data, size_t len, mien_net **out, char *err,
                                  size_t errlen) {
   *out = NULL;

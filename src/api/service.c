@@ -1,0 +1,446 @@
+/* service.c - mien_service, the public face of the operations layer (include/mien.h): one
+ * handle that owns the store, a fixed set of workers (each a face pipeline: models, plans,
+ * workspace) and the model identity, and runs Rekognition's operations by name or the typed
+ * detect/embed/compare/admin calls on them.
+ *
+ * Why workers rather than a pipeline per call: a pipeline costs its models' weights and plans
+ * (tens of MB, a few hundred ms to make), so they are made once, on first need, and lent to one
+ * call at a time; `workers` bounds memory and the cores used, and a call that cannot borrow one
+ * within queue_timeout_ms gets ThrottlingException, which every AWS SDK retries.
+ *
+ * The typed calls run the same functions as the operations (mien_faces_find, mien_faces_embed,
+ * mien_similarity), so a program sees the numbers DetectFaces and CompareFaces report. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/ops.h"
+#include "face/detect.h"
+#include "util/util.h"
+
+struct mien_service {
+  mien_store *store;
+  char store_location[4096];
+  mien_faces_options face_opt;
+  mien_image_limits limits;
+  mien_buckets *buckets;
+  char region[64];
+  char model_version[64];
+  int queue_timeout_ms;
+  pthread_mutex_t mu;
+  pthread_cond_t freed;
+  int nworkers;
+  mien_faces **faces; /* per worker; NULL until first needed */
+  int *busy;
+};
+
+void mien_free(void *p) {
+  free(p);
+}
+
+void mien_service_config_init(mien_service_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+}
+
+const char *mien_service_operation(int i) {
+  for (int k = 0; mien_ops[k].name; k++)
+    if (k == i) return mien_ops[k].name;
+  return NULL;
+}
+
+const char *mien_service_model_version(const mien_service *svc) {
+  return svc->model_version;
+}
+
+/* The one place a store location becomes an open store: a directory today; other kinds of
+ * store (sqlite:DIR, postgresql://...) are the store's to parse. */
+static mien_status open_store(const char *location, mien_store **out, char *err, size_t errlen) {
+  return mien_store_open(location, out, err, errlen);
+}
+
+/* Borrows a worker: its index, its pipeline made when missing. ThrottlingException when none
+ * frees up within the queue timeout. */
+static mien_status borrow(mien_service *svc, int *w, char *err, size_t errlen) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  long ms = svc->queue_timeout_ms;
+  until.tv_sec += ms / 1000;
+  until.tv_nsec += (ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+  pthread_mutex_lock(&svc->mu);
+  int i = -1;
+  for (;;) {
+    for (int k = 0; k < svc->nworkers && i < 0; k++)
+      if (!svc->busy[k]) i = k;
+    if (i >= 0) break;
+    if (ms <= 0)
+      pthread_cond_wait(&svc->freed, &svc->mu);
+    else if (pthread_cond_timedwait(&svc->freed, &svc->mu, &until) == ETIMEDOUT)
+      break;
+  }
+  if (i >= 0) svc->busy[i] = 1;
+  pthread_mutex_unlock(&svc->mu);
+  if (i < 0)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_THROTTLED, "all %d workers are busy; retry later",
+                     svc->nworkers);
+  mien_status st = MIEN_OK;
+  if (!svc->faces[i]) st = mien_faces_create(&svc->face_opt, &svc->faces[i], err, errlen);
+  if (st != MIEN_OK) {
+    pthread_mutex_lock(&svc->mu);
+    svc->busy[i] = 0;
+    pthread_cond_signal(&svc->freed);
+    pthread_mutex_unlock(&svc->mu);
+    return st;
+  }
+  *w = i;
+  return MIEN_OK;
+}
+
+static void give_back(mien_service *svc, int w) {
+  pthread_mutex_lock(&svc->mu);
+  svc->busy[w] = 0;
+  pthread_cond_signal(&svc->freed);
+  pthread_mutex_unlock(&svc->mu);
+}
+
+void mien_service_close(mien_service *svc) {
+  if (!svc) return;
+  for (int i = 0; i < svc->nworkers; i++) mien_faces_free(svc->faces[i]);
+  free(svc->faces);
+  free(svc->busy);
+  free(svc->buckets);
+  mien_store_close(svc->store);
+  pthread_cond_destroy(&svc->freed);
+  pthread_mutex_destroy(&svc->mu);
+  free(svc);
+}
+
+mien_status mien_service_open(const mien_service_config *cfg, mien_service **out, char *err,
+                              size_t errlen) {
+  *out = NULL;
+  mien_service *svc = calloc(1, sizeof *svc);
+  if (!svc) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  pthread_mutex_init(&svc->mu, NULL);
+  pthread_cond_init(&svc->freed, NULL);
+  svc->nworkers = cfg->workers > 0 ? cfg->workers : 1;
+  svc->queue_timeout_ms = cfg->queue_timeout_ms;
+  int threads = cfg->threads > 0 ? cfg->threads : mien_cpu_count() / svc->nworkers;
+  svc->face_opt = (mien_faces_options){.threads = threads > 0 ? threads : 1,
+                                       .min_face = cfg->min_face,
+                                       .min_score = cfg->min_score,
+                                       .detector = cfg->detector};
+  mien_image_limits_default(&svc->limits);
+  if (cfg->max_image_bytes) svc->limits.max_bytes = cfg->max_image_bytes;
+  if (cfg->max_image_side) svc->limits.max_side = cfg->max_image_side;
+  if (cfg->max_image_pixels) svc->limits.max_pixels = cfg->max_image_pixels;
+  snprintf(svc->region, sizeof svc->region, "%s", cfg->region ? cfg->region : MIEN_DEFAULT_REGION);
+  svc->faces = calloc((size_t)svc->nworkers, sizeof *svc->faces);
+  svc->busy = calloc((size_t)svc->nworkers, sizeof *svc->busy);
+  svc->buckets = calloc(1, sizeof *svc->buckets);
+  mien_status st = svc->faces && svc->busy && svc->buckets
+                       ? MIEN_OK
+                       : MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  for (int i = 0; st == MIEN_OK && i < cfg->nbuckets; i++)
+    st = mien_buckets_add(svc->buckets, cfg->buckets[i], err, errlen);
+  /* The model finder and the store read these from the environment; until they take them as
+   * arguments, a configured value is applied process-wide. */
+  if (st == MIEN_OK && cfg->models && setenv("MIEN_MODELS", cfg->models, 1) != 0)
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  if (st == MIEN_OK && cfg->template_key && setenv("MIEN_TEMPLATE_KEY", cfg->template_key, 1))
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  if (st == MIEN_OK && !cfg->no_store) {
+    if (cfg->store)
+      snprintf(svc->store_location, sizeof svc->store_location, "%s", cfg->store);
+    else if (mien_store_default_dir(svc->store_location, sizeof svc->store_location) != 0)
+      st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "no store location: set store or MIEN_DATA");
+    if (st == MIEN_OK) st = open_store(svc->store_location, &svc->store, err, errlen);
+  }
+  if (st == MIEN_OK)
+    st = op_model_version(svc->model_version, sizeof svc->model_version, err, errlen);
+  int w;
+  if (st == MIEN_OK && (st = borrow(svc, &w, err, errlen)) == MIEN_OK) give_back(svc, w);
+  if (st != MIEN_OK) {
+    mien_service_close(svc);
+    return st;
+  }
+  *out = svc;
+  return MIEN_OK;
+}
+
+/* The operations and calls that need no store (what a service opened with no_store runs). */
+static mien_status need_store(const mien_service *svc, const char *what, char *err, size_t errlen) {
+  if (svc->store || !strcmp(what, "DetectFaces") || !strcmp(what, "CompareFaces")) return MIEN_OK;
+  return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                   "%s needs a store; this service was opened with no_store", what);
+}
+
+/* What one call on worker w brings to an operation. */
+static mien_api call_api(mien_service *svc, int w, const mien_call_context *ctx) {
+  return (mien_api){.store = svc->store,
+                    .faces = svc->faces[w],
+                    .image = ctx ? ctx->image : NULL,
+                    .image_len = ctx ? ctx->image_len : 0,
+                    .limits = &svc->limits,
+                    .buckets = svc->buckets,
+                    .principal = ctx && ctx->principal ? ctx->principal : "local",
+                    .region = svc->region};
+}
+
+mien_status mien_service_call_with(mien_service *svc, const mien_call_context *ctx, const char *op,
+                                   const char *json, size_t len, char **json_out, char *err,
+                                   size_t errlen) {
+  char msg[1024] = "";
+  *json_out = NULL;
+  const mien_op *o = op ? mien_op_find(op) : NULL;
+  cJSON *req = NULL, *resp = NULL;
+  mien_status st = o ? mien_op_parse_request(json, len, &req, msg, sizeof msg)
+                     : MIEN_FAIL(msg, sizeof msg, MIEN_ERR_INVALID_PARAMETER,
+                                 "unknown operation '%.64s'", op ? op : "(null)");
+  if (st == MIEN_OK) st = need_store(svc, op, msg, sizeof msg);
+  int w;
+  if (st == MIEN_OK && (st = borrow(svc, &w, msg, sizeof msg)) == MIEN_OK) {
+    mien_api api = call_api(svc, w, ctx);
+    st = o->run(&api, req, &resp, msg, sizeof msg);
+    give_back(svc, w);
+  }
+  cJSON_Delete(req);
+  if (st != MIEN_OK) resp = mien_error_json(st, msg);
+  *json_out = resp ? cJSON_PrintUnformatted(resp) : NULL;
+  cJSON_Delete(resp);
+  if (st == MIEN_OK && !*json_out) st = MIEN_FAIL(msg, sizeof msg, MIEN_ERR_NOMEM, "out of memory");
+  if (st != MIEN_OK) mien_set_err(err, errlen, "%s", msg);
+  return st;
+}
+
+mien_status mien_service_call(mien_service *svc, const char *op, const char *json, size_t len,
+                              char **json_out, char *err, size_t errlen) {
+  return mien_service_call_with(svc, NULL, op, json, len, json_out, err, errlen);
+}
+
+/* ---- typed calls ---- */
+
+/* A face as mien.h describes it: pixels of a w x h image to ratios. */
+static void to_detail(const mien_face *f, int w, int h, mien_face_detail *d) {
+  *d = (mien_face_detail){.left = f->x0 / (float)w,
+                          .top = f->y0 / (float)h,
+                          .width = (f->x1 - f->x0) / (float)w,
+                          .height = (f->y1 - f->y0) / (float)h,
+                          .confidence = 100.0f * f->score,
+                          .has_landmarks = f->has_landmarks};
+  if (!f->has_landmarks) return;
+  for (int k = 0; k < 68; k++)
+    d->landmarks[k] = (mien_point){f->lm68[k].x / (float)w, f->lm68[k].y / (float)h};
+  d->roll = f->roll, d->yaw = f->yaw, d->pitch = f->pitch;
+  d->brightness = f->brightness, d->sharpness = f->sharpness;
+}
+
+/* The faces as mien_face_detail (malloc'ed into *out). */
+static mien_status details(const mien_face *faces, int n, int w, int h, mien_face_detail **out,
+                           char *err, size_t errlen) {
+  *out = malloc((size_t)(n ? n : 1) * sizeof **out);
+  if (!*out) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  for (int i = 0; i < n; i++) to_detail(&faces[i], w, h, &(*out)[i]);
+  return MIEN_OK;
+}
+
+/* Detects the faces of encoded bytes on worker w; full_res as mien_faces_find. */
+static mien_status find(mien_service *svc, int w, const void *bytes, size_t len, int full_res,
+                        mien_image *img, mien_image_info *info, mien_face **faces, int *n,
+                        char *err, size_t errlen) {
+  if (!bytes && len)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "no image bytes given");
+  return mien_faces_find(svc->faces[w], bytes, len, &svc->limits, full_res, img, info, faces, n,
+                         err, errlen);
+}
+
+mien_status mien_service_detect(mien_service *svc, const void *bytes, size_t len,
+                                mien_face_detail **out, int *n, char *err, size_t errlen) {
+  *out = NULL, *n = 0;
+  int w;
+  mien_status st = borrow(svc, &w, err, errlen);
+  if (st != MIEN_OK) return st;
+  mien_image img;
+  mien_image_info info;
+  mien_face *faces = NULL;
+  st = find(svc, w, bytes, len, 0, &img, &info, &faces, n, err, errlen);
+  give_back(svc, w);
+  if (st != MIEN_OK) return st;
+  mien_image_free(&img);
+  st = details(faces, *n, info.orig_w, info.orig_h, out, err, errlen);
+  free(faces);
+  if (st != MIEN_OK) *n = 0;
+  return st;
+}
+
+mien_status mien_service_detect_rgb(mien_service *svc, const uint8_t *rgb, int w, int h,
+                                    size_t stride, mien_face_detail **out, int *n, char *err,
+                                    size_t errlen) {
+  *out = NULL, *n = 0;
+  if (!rgb || w <= 0 || h <= 0 || stride < 3 * (size_t)w)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                     "an RGB image needs pixels, sides > 0 and a stride of at least 3 * width");
+  if (w < svc->limits.min_side || h < svc->limits.min_side)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                     "the image is %dx%d; each side must be at least %d pixels", w, h,
+                     svc->limits.min_side);
+  if (w > svc->limits.max_side || h > svc->limits.max_side ||
+      (int64_t)w * h > svc->limits.max_pixels)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_IMAGE_TOO_LARGE,
+                     "the image is %dx%d; at most %d pixels a side and %lld pixels", w, h,
+                     svc->limits.max_side, (long long)svc->limits.max_pixels);
+  mien_image img = {w, h, malloc((size_t)w * h * 3)};
+  if (!img.rgb) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  for (int y = 0; y < h; y++) memcpy(img.rgb + (size_t)y * w * 3, rgb + y * stride, (size_t)w * 3);
+  int wk;
+  mien_face *faces = NULL;
+  mien_status st = borrow(svc, &wk, err, errlen);
+  if (st == MIEN_OK) {
+    st = mien_faces_detect(svc->faces[wk], &img, &faces, n, err, errlen);
+    give_back(svc, wk);
+  }
+  mien_image_free(&img);
+  if (st == MIEN_OK) st = details(faces, *n, w, h, out, err, errlen);
+  free(faces);
+  if (st != MIEN_OK) *n = 0;
+  return st;
+}
+
+/* The faces of bytes on worker w (full resolution) with the embedding of each that can be
+ * aligned (aligned[i]); emb holds n * MIEN_EMBED_DIM floats. */
+static mien_status find_embed(mien_service *svc, int w, const void *bytes, size_t len,
+                              mien_face **faces, int *n, int *img_w, int *img_h, float **emb,
+                              char *err, size_t errlen) {
+  mien_image img;
+  mien_image_info info;
+  *emb = NULL;
+  mien_status st = find(svc, w, bytes, len, 1, &img, &info, faces, n, err, errlen);
+  if (st != MIEN_OK) return st;
+  *img_w = img.w, *img_h = img.h;
+  *emb = calloc((size_t)(*n ? *n : 1) * MIEN_EMBED_DIM, sizeof **emb);
+  if (!*emb) st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  for (int i = 0; st == MIEN_OK && i < *n; i++)
+    if ((*faces)[i].has_landmarks)
+      st = mien_faces_embed(svc->faces[w], &img, &(*faces)[i], *emb + (size_t)i * MIEN_EMBED_DIM,
+                            err, errlen);
+  mien_image_free(&img);
+  if (st != MIEN_OK) {
+    free(*faces), free(*emb);
+    *faces = NULL, *emb = NULL, *n = 0;
+  }
+  return st;
+}
+
+mien_status mien_service_embed(mien_service *svc, const void *bytes, size_t len,
+                               mien_face_detail **out, float **embeddings, int *n, char *err,
+                               size_t errlen) {
+  *out = NULL, *embeddings = NULL, *n = 0;
+  int w, iw, ih;
+  mien_face *faces;
+  mien_status st = borrow(svc, &w, err, errlen);
+  if (st != MIEN_OK) return st;
+  st = find_embed(svc, w, bytes, len, &faces, n, &iw, &ih, embeddings, err, errlen);
+  give_back(svc, w);
+  if (st != MIEN_OK) return st;
+  st = details(faces, *n, iw, ih, out, err, errlen);
+  free(faces);
+  if (st != MIEN_OK) {
+    free(*embeddings);
+    *embeddings = NULL, *n = 0;
+  }
+  return st;
+}
+
+float mien_embedding_similarity(const float *a, const float *b) {
+  return mien_similarity(mien_cosine(a, b));
+}
+
+mien_status mien_service_compare(mien_service *svc, const void *source, size_t source_len,
+                                 const void *target, size_t target_len,
+                                 mien_face_detail *source_face, mien_face_match **matches, int *n,
+                                 char *err, size_t errlen) {
+  *matches = NULL, *n = 0;
+  int w, sn = 0, tn = 0, sw, sh, tw, th;
+  mien_face *sf = NULL, *tf = NULL;
+  float *semb = NULL, *temb = NULL;
+  mien_status st = borrow(svc, &w, err, errlen);
+  if (st != MIEN_OK) return st;
+  st = find_embed(svc, w, source, source_len, &sf, &sn, &sw, &sh, &semb, err, errlen);
+  int si = 0; /* as CompareFaces: the largest face that can be aligned */
+  while (st == MIEN_OK && si < sn && !sf[si].has_landmarks) si++;
+  if (st == MIEN_OK && si == sn)
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                   "There are no faces in the source image that can be compared");
+  if (st == MIEN_OK)
+    st = find_embed(svc, w, target, target_len, &tf, &tn, &tw, &th, &temb, err, errlen);
+  give_back(svc, w);
+  if (st == MIEN_OK && !(*matches = malloc((size_t)(tn ? tn : 1) * sizeof **matches)))
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  if (st == MIEN_OK) {
+    to_detail(&sf[si], sw, sh, source_face);
+    const float *s = semb + (size_t)si * MIEN_EMBED_DIM;
+    for (int i = 0; i < tn; i++) {
+      to_detail(&tf[i], tw, th, &(*matches)[i].face);
+      /* A face that cannot be aligned has no embedding: similarity 0, as unmatched. */
+      (*matches)[i].similarity =
+          tf[i].has_landmarks ? mien_embedding_similarity(s, temb + (size_t)i * MIEN_EMBED_DIM)
+                              : 0.0f;
+    }
+    *n = tn;
+  }
+  free(sf), free(tf), free(semb), free(temb);
+  return st;
+}
+
+/* ---- administration ---- */
+
+mien_status mien_service_audit_verify(mien_service *svc, mien_audit_report *out, char *err,
+                                      size_t errlen) {
+  mien_status need = need_store(svc, "audit verify", err, errlen);
+  if (need != MIEN_OK) return need;
+  mien_audit_check c;
+  memset(out, 0, sizeof *out);
+  mien_status st = mien_audit_verify(svc->store_location, &c, err, errlen);
+  if (st != MIEN_OK) return st;
+  out->valid = !c.bad_seq;
+  out->records = c.records;
+  snprintf(out->head, sizeof out->head, "%s", c.head);
+  out->first_bad_record = c.bad_seq;
+  snprintf(out->reason, sizeof out->reason, "%s", c.reason);
+  out->erasure_pending = c.erasure_pending;
+  return MIEN_OK;
+}
+
+mien_status mien_service_audit_export(mien_service *svc, int64_t after,
+                                      int (*emit)(void *ctx, const char *record), void *ctx,
+                                      char *err, size_t errlen) {
+  mien_status need = need_store(svc, "audit export", err, errlen);
+  if (need != MIEN_OK) return need;
+  return mien_audit_export(svc->store_location, after, emit, ctx, err, errlen);
+}
+
+mien_status mien_service_purge(mien_service *svc, int64_t *purged, char *err, size_t errlen) {
+  mien_status need = need_store(svc, "purge", err, errlen);
+  if (need != MIEN_OK) return need;
+  int64_t n = 0;
+  mien_status st = mien_store_purge_expired(svc->store, &n, err, errlen);
+  if (purged) *purged = n;
+  return st;
+}
+
+mien_status mien_service_rotate_template_key(mien_service *svc, const char *new_key_file,
+                                             int64_t *count, char *err, size_t errlen) {
+  mien_status need = need_store(svc, "key rotation", err, errlen);
+  if (need != MIEN_OK) return need;
+  int64_t n = 0;
+  mien_status st =
+      mien_store_rotate_template_key(svc->store, "local", new_key_file, &n, err, errlen);
+  if (count) *count = n;
+  return st;
+}
+
+mien_status mien_template_key_create(const char *path, char *err, size_t errlen) {
+  return mien_template_key_new(path, err, errlen);
+}

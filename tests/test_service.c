@@ -1,0 +1,223 @@
+/* test_service.c - the public service API of include/mien.h, as an embedding program uses it:
+ * a service opened from a config on a temporary store; operations by name with Rekognition's
+ * JSON and errors ({"__type", "Message"} for an unknown operation, a body that is not JSON, a
+ * missing collection); the typed detect (encoded bytes and an RGB buffer) giving the numbers
+ * DetectFaces gives; embeddings (unit length, a face like itself); CompareFaces typed (the same
+ * person above Rekognition's default threshold, another person below); the admin calls (audit
+ * chain after an IndexFaces, purge); and the status table. Needs the models; photos from
+ * tests/data. Only decoding an RGB buffer and base64 reach past mien.h. */
+#include <math.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "face/face.h"
+#include "mien.h"
+#include "util/util.h"
+
+static mien_service *svc;
+static char store_dir[256];
+
+static uint8_t *photo(const char *name, size_t *len) {
+  char path[256];
+  uint8_t *b = mien_read_file(test_data_path(path, sizeof path, name), len);
+  CHECK_MSG(b != NULL, "%s", path);
+  return b;
+}
+
+/* Runs op with body; returns the status, the response in *out (free it). */
+static mien_status call(const char *op, const char *body, char **out) {
+  char err[512] = "";
+  return mien_service_call(svc, op, body, strlen(body), out, err, sizeof err);
+}
+
+/* {"Image":{"Bytes":"<base64 of name>"}} with extra fields before it. */
+static char *image_request(const char *extra, const char *field, const char *name) {
+  size_t len;
+  uint8_t *b = photo(name, &len);
+  char *b64 = b ? mien_b64_encode(b, len) : NULL;
+  free(b);
+  if (!b64) return NULL;
+  size_t n = strlen(b64) + strlen(extra) + 64;
+  char *body = malloc(n);
+  snprintf(body, n, "{%s\"%s\":{\"Bytes\":\"%s\"}}", extra, field, b64);
+  free(b64);
+  return body;
+}
+
+static void test_errors(void) {
+  char *out = NULL;
+  CHECK(call("NoSuchOperation", "{}", &out) == MIEN_ERR_INVALID_PARAMETER);
+  CHECK(out && strstr(out, "\"__type\":\"InvalidParameterException\""));
+  mien_free(out);
+  CHECK(call("ListCollections", "[1,2", &out) == MIEN_ERR_SERIALIZATION);
+  CHECK(out && strstr(out, "\"__type\":\"SerializationException\""));
+  mien_free(out);
+  CHECK(call("DescribeCollection", "{\"CollectionId\":\"nope\"}", &out) ==
+        MIEN_ERR_RESOURCE_NOT_FOUND);
+  CHECK(out && strstr(out, "\"__type\":\"ResourceNotFoundException\"") && strstr(out, "Message"));
+  mien_free(out);
+  CHECK(!strcmp(mien_status_name(MIEN_OK), "OK"));
+  CHECK(!strcmp(mien_status_name(MIEN_ERR_IDEMPOTENT_MISMATCH),
+                "IdempotentParameterMismatchException"));
+  CHECK(!strcmp(mien_status_name((mien_status)999), "InternalServerError"));
+  int nops = 0;
+  while (mien_service_operation(nops)) nops++;
+  CHECK(nops > 20 && !strcmp(mien_service_operation(0), "DetectFaces"));
+  CHECK(strlen(mien_service_model_version(svc)) > 0);
+}
+
+/* DetectFaces by name and the typed detect agree on the group photo's faces. */
+static void test_detect(void) {
+  char *body = image_request("", "Image", "group.jpg"), *out = NULL;
+  CHECK(body && call("DetectFaces", body, &out) == MIEN_OK);
+  free(body);
+  size_t len;
+  uint8_t *jpeg = photo("group.jpg", &len);
+  mien_face_detail *faces = NULL;
+  int n = 0;
+  char err[512] = "";
+  mien_status st = mien_service_detect(svc, jpeg, len, &faces, &n, err, sizeof err);
+  CHECK_MSG(st == MIEN_OK, "%s", err);
+  CHECK(n == 3);
+  /* The first FaceDetail's box, as the operation printed it (6 significant digits). */
+  const char *w = out ? strstr(out, "\"Width\":") : NULL;
+  CHECK(w && n > 0);
+  if (w && n > 0) CHECK_NEAR(strtod(w + 8, NULL), faces[0].width, 1e-5);
+  const char *c = out ? strstr(out, "\"Confidence\":") : NULL;
+  if (c && n > 0) CHECK_NEAR(strtod(c + 13, NULL), faces[0].confidence, 1e-3);
+  for (int i = 0; i < n; i++) {
+    CHECK(faces[i].has_landmarks && faces[i].confidence > 50);
+    CHECK(faces[i].left > 0 && faces[i].left + faces[i].width < 1);
+  }
+  mien_free(out);
+
+  /* The same image as RGB pixels, with a padded stride. */
+  mien_image img;
+  CHECK(mien_decode_image(jpeg, len, &img, err, sizeof err) == MIEN_OK);
+  size_t stride = (size_t)img.w * 3 + 5;
+  uint8_t *padded = calloc(stride * (size_t)img.h, 1);
+  for (int y = 0; y < img.h; y++)
+    memcpy(padded + y * stride, img.rgb + (size_t)y * img.w * 3, (size_t)img.w * 3);
+  mien_face_detail *rf = NULL;
+  int rn = 0;
+  st = mien_service_detect_rgb(svc, padded, img.w, img.h, stride, &rf, &rn, err, sizeof err);
+  CHECK_MSG(st == MIEN_OK, "%s", err);
+  CHECK(rn == n);
+  if (rn > 0 && n > 0) CHECK_NEAR(rf[0].left, faces[0].left, 0.01);
+  CHECK(mien_service_detect_rgb(svc, padded, img.w, img.h, 3, &rf, &rn, err, sizeof err) ==
+        MIEN_ERR_INVALID_PARAMETER);
+  mien_free(rf);
+  free(padded);
+  mien_image_free(&img);
+
+  static const uint8_t junk[] = "not an image at all";
+  CHECK(mien_service_detect(svc, junk, sizeof junk, &rf, &rn, err, sizeof err) ==
+        MIEN_ERR_INVALID_IMAGE_FORMAT);
+  mien_free(faces);
+  free(jpeg);
+}
+
+static void test_embed_compare(void) {
+  size_t la, lb, lc;
+  uint8_t *a = photo("collins.jpg", &la), *b = photo("collins-2.jpg", &lb),
+          *c = photo("hopper.jpg", &lc);
+  mien_face_detail *faces = NULL, src;
+  float *emb = NULL;
+  int n = 0;
+  char err[512] = "";
+  CHECK(mien_service_embed(svc, a, la, &faces, &emb, &n, err, sizeof err) == MIEN_OK);
+  CHECK(n == 1);
+  if (n == 1) {
+    double norm = 0;
+    for (int i = 0; i < MIEN_EMBEDDING_DIM; i++) norm += emb[i] * emb[i];
+    CHECK_NEAR(norm, 1.0, 1e-3);
+    CHECK(mien_embedding_similarity(emb, emb) > 99);
+  }
+  mien_free(faces);
+  mien_free(emb);
+  mien_face_match *m = NULL;
+  CHECK(mien_service_compare(svc, a, la, b, lb, &src, &m, &n, err, sizeof err) == MIEN_OK);
+  CHECK(n == 1 && m[0].similarity >= 80 && src.confidence > 50);
+  mien_free(m);
+  CHECK(mien_service_compare(svc, a, la, c, lc, &src, &m, &n, err, sizeof err) == MIEN_OK);
+  CHECK(n >= 1 && m[0].similarity < 80);
+  mien_free(m);
+  free(a), free(b), free(c);
+}
+
+/* IndexFaces through the call, then the audit chain holds it and a purge finds nothing due. */
+static void test_collection_admin(void) {
+  char *out = NULL;
+  CHECK(call("CreateCollection", "{\"CollectionId\":\"svc\"}", &out) == MIEN_OK);
+  CHECK(out && strstr(out, "CollectionArn"));
+  mien_free(out);
+  char *body = image_request("\"CollectionId\":\"svc\",", "Image", "collins.jpg");
+  CHECK(body && call("IndexFaces", body, &out) == MIEN_OK);
+  CHECK(out && strstr(out, "\"FaceRecords\":[{"));
+  mien_free(out);
+  free(body);
+  body = image_request("\"CollectionId\":\"svc\",", "Image", "collins-2.jpg");
+  CHECK(body && call("SearchFacesByImage", body, &out) == MIEN_OK);
+  CHECK(out && strstr(out, "\"FaceMatches\":[{"));
+  mien_free(out);
+  free(body);
+  mien_audit_report r;
+  char err[512] = "";
+  CHECK(mien_service_audit_verify(svc, &r, err, sizeof err) == MIEN_OK);
+  CHECK(r.valid && r.records >= 2 && strlen(r.head) == 64 && r.first_bad_record == 0);
+  int64_t purged = -1;
+  CHECK(mien_service_purge(svc, &purged, err, sizeof err) == MIEN_OK && purged == 0);
+}
+
+/* A service with no store detects but refuses what needs collections, touching no directory. */
+static void test_no_store(void) {
+  mien_service_config cfg;
+  mien_service_config_init(&cfg);
+  cfg.no_store = 1;
+  cfg.store = "/nonexistent/never/created";
+  mien_service *s;
+  char err[512] = "", *out = NULL;
+  CHECK(mien_service_open(&cfg, &s, err, sizeof err) == MIEN_OK);
+  if (!s) return;
+  CHECK(mien_service_call(s, "ListCollections", "{}", 2, &out, err, sizeof err) ==
+        MIEN_ERR_INVALID_PARAMETER);
+  CHECK(out && strstr(out, "needs a store"));
+  mien_free(out);
+  char *body = image_request("", "Image", "collins.jpg");
+  CHECK(body &&
+        mien_service_call(s, "DetectFaces", body, strlen(body), &out, err, sizeof err) == MIEN_OK);
+  CHECK(out && strstr(out, "\"FaceDetails\":[{"));
+  mien_free(out);
+  free(body);
+  CHECK(mien_service_purge(s, NULL, err, sizeof err) == MIEN_ERR_INVALID_PARAMETER);
+  CHECK(access("/nonexistent/never", F_OK) != 0);
+  mien_service_close(s);
+}
+
+int main(void) {
+  char path[256];
+  if (mien_find_model("fr_detect.onnx", path, sizeof path) != 0) {
+    printf("models missing: skipped\n");
+    return 77;
+  }
+  snprintf(store_dir, sizeof store_dir, "/tmp/mien_test_service_XXXXXX");
+  CHECK(mkdtemp(store_dir) != NULL);
+  mien_service_config cfg;
+  mien_service_config_init(&cfg);
+  cfg.store = store_dir;
+  cfg.workers = 2;
+  char err[512] = "";
+  mien_status st = mien_service_open(&cfg, &svc, err, sizeof err);
+  CHECK_MSG(st == MIEN_OK, "open: %s", err);
+  if (st != MIEN_OK) return check_summary();
+  RUN(test_errors);
+  RUN(test_detect);
+  RUN(test_embed_compare);
+  RUN(test_collection_admin);
+  RUN(test_no_store);
+  mien_service_close(svc);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", store_dir);
+  CHECK(system(cmd) == 0);
+  return check_summary();
+}
