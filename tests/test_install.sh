@@ -14,12 +14,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tests/lib.sh
 source "$ROOT/tests/lib.sh"
 require_mien
-BUILD=$(dirname "$MIEN")
 unset MIEN_MODELS
-PREFIX=/opt/mien-test-$$
-DEST=$TMP/dest
-STAGE=$DEST$PREFIX
-run "install" 0 env DESTDIR="$DEST" cmake --install "$BUILD" --prefix "$PREFIX" && ok "install"
+install_stage && ok "install" || bad "install" "see above"
 # A second move: DESTDIR already differs from the prefix; moving the tree once more shows no
 # absolute path was written into anything at install time.
 mv "$STAGE" "$TMP/moved" && STAGE=$TMP/moved
