@@ -53,7 +53,7 @@ cleanup() {
 trap cleanup EXIT
 
 # ---- build and install ----
-DEB=$("$ROOT/packaging/build-deb" "$BUILD" "$TMP" 2>"$TMP/err") && ok "build-deb: $(basename "$DEB")" ||
+DEB=$(MIEN_DEB_COMPRESS=none "$ROOT/packaging/build-deb" "$BUILD" "$TMP" 2>"$TMP/err") && ok "build-deb: $(basename "$DEB")" ||
   { bad "build-deb" "$(cat "$TMP/err")"; finish; }
 depends=$(dpkg-deb -f "$DEB" Depends)
 [[ $depends == *libc6* && $depends == *libsqlite3-0* && $depends == *adduser* ]] && ok "Depends: $depends" ||
