@@ -31,9 +31,16 @@ sanitized_build && skip_all "an ASan+UBSan build: the normal build packages and 
 for tool in dpkg-deb dpkg-shlibdeps apt-get setpriv help2man; do
   command -v $tool >/dev/null || skip_all "$tool missing (scripts/install-deps)"
 done
+# installed: whether dpkg knows the package mien in any state but purged (installed, half
+# installed, removed with its configuration left).
+installed() {
+  local status
+  status=$(dpkg-query -W -f='${Status}' mien 2>/dev/null)
+  [[ -n $status && $status != *not-installed ]]
+}
 exec 9>/run/lock/mien-test-deb.lock
 flock -n 9 || skip_all "another test_deb runs"
-if dpkg-query -W -f='${Status}' mien 2>/dev/null | grep -q installed || getent passwd mien >/dev/null ||
+if installed || getent passwd mien >/dev/null ||
   getent group mien >/dev/null || [[ -e /var/lib/mien ]]; then
   skip_all "a mien package, user or /var/lib/mien exists here: not touching it"
 fi
@@ -43,7 +50,7 @@ SERVICE_PID=
 
 cleanup() {
   [[ -n $SERVICE_PID ]] && kill -KILL "$SERVICE_PID" 2>/dev/null
-  if dpkg-query -W -f='${Status}' mien 2>/dev/null | grep -q installed; then
+  if installed; then
     DEBIAN_FRONTEND=noninteractive "${APT[@]}" purge mien >/dev/null 2>&1
   fi
   getent passwd mien >/dev/null && userdel mien

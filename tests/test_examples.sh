@@ -20,13 +20,17 @@ install_stage || { echo "0 passed, 1 failed"; exit 1; }
 export PKG_CONFIG_PATH=$STAGE/lib/pkgconfig LD_LIBRARY_PATH=$STAGE/lib
 mkdir "$TMP/elsewhere" && cd "$TMP/elsewhere" || exit 1
 
+# A sanitized library needs sanitized programs: the runtime must come first.
+sanitize=()
+sanitized_build && sanitize=(-fsanitize=address,undefined)
 for ex in detect compare search; do
   # shellcheck disable=SC2046 # pkg-config's flags are words
-  run "build $ex" 0 cc -std=c11 -Wall -Wextra -Werror "$ROOT/examples/$ex.c" \
+  run "build $ex" 0 cc -std=c11 -Wall -Wextra -Werror "${sanitize[@]}" "$ROOT/examples/$ex.c" \
     $(pkg-config --cflags --libs mien) -o "$TMP/$ex" && ok "build $ex"
 done
-ldd "$TMP/detect" | grep -q "$STAGE/lib/libmien.so.0" && ok "linked with the installed libmien.so" ||
-  bad "libmien.so" "$(ldd "$TMP/detect" | grep mien)"
+libs=$(ldd "$TMP/detect")
+[[ $libs == *"$STAGE/lib/libmien.so.0"* ]] && ok "linked with the installed libmien.so" ||
+  bad "libmien.so" "$(grep mien <<<"$libs")"
 
 if run "detect" 0 "$TMP/detect" "$PHOTOS/group.jpg"; then
   [[ $(tail -1 "$TMP/out") == "3 faces" && $(grep -c '^face ' "$TMP/out") == 3 ]] &&
