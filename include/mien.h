@@ -138,8 +138,11 @@ typedef struct {
   const char *models;         /* model directory; NULL: $MIEN_MODELS, then the default lookup */
   const char *store;          /* where collections live: a directory today; NULL: $MIEN_DATA,
                                  else $XDG_DATA_HOME/mien, else ~/.local/share/mien */
-  int no_store;               /* 1: no store, no data directory touched: DetectFaces, CompareFaces
-                                 and the typed detect/embed/compare only */
+  int no_store;               /* 1: the store is not opened (nor created): DetectFaces,
+                                 CompareFaces, the typed detect/embed/compare, and reading the
+                                 audit log of `store` (mien_service_audit_verify/export) only */
+  const char *principal;      /* who calls, in the audit log, when a call names nobody; NULL:
+                                 "local" */
   const char *template_key;   /* AES-256 key file encrypting stored templates; NULL: none
                                  ($MIEN_TEMPLATE_KEY is read when this is NULL) */
   const char *region;         /* the region collection ARNs name; NULL: us-east-1 */
@@ -158,14 +161,21 @@ typedef struct {
   int64_t max_image_pixels;
 } mien_service_config;
 
+/* Where a service with store NULL keeps its data: $MIEN_DATA, else $XDG_DATA_HOME/mien, else
+ * ~/.local/share/mien, written to out. 0, or -1 when none can be named (no HOME). */
+MIEN_API int mien_default_store(char *out, size_t outlen);
+
 /* The defaults: every field NULL or 0. Call it first, then set the fields wanted, so that
  * fields added in later versions keep their defaults. */
 MIEN_API void mien_service_config_init(mien_service_config *cfg);
-/* Opens the store (creating it) and loads the models of the first worker; the others are made
- * on first need. */
+/* Opens the store (creating it) and checks that the models are there (their identity); each
+ * worker's face pipeline is made when a call first needs it. */
 MIEN_API mien_status mien_service_open(const mien_service_config *cfg, mien_service **out,
                                        char *err, size_t errlen);
 MIEN_API void mien_service_close(mien_service *svc);
+/* Makes every worker's face pipeline now (loading the models), so that a missing or broken
+ * model is reported here, before any work, rather than by the first call that needs it. */
+MIEN_API mien_status mien_service_warm(mien_service *svc, char *err, size_t errlen);
 
 /* Runs Rekognition operation `op` ("DetectFaces", "IndexFaces", ...; mien_service_operation
  * lists them) on the request body json (len bytes, not NUL-terminated). On success *json_out is
@@ -177,7 +187,7 @@ MIEN_API mien_status mien_service_call(mien_service *svc, const char *op, const 
 
 /* Who calls and what stands for a missing Image.Bytes, for mien_service_call_with. */
 typedef struct {
-  const char *principal; /* recorded in the audit log; NULL: "local" */
+  const char *principal; /* recorded in the audit log; NULL: the config's principal */
   const void *image;     /* the image of a request without Image.Bytes (a CLI's file); or NULL */
   size_t image_len;
 } mien_call_context;
@@ -233,8 +243,9 @@ MIEN_API mien_status mien_service_compare(mien_service *svc, const void *source,
                                           mien_face_detail *source_face, mien_face_match **matches,
                                           int *n, char *err, size_t errlen);
 
-/* FaceModelVersion of the models this service runs (what new collections record). */
-MIEN_API const char *mien_service_model_version(const mien_service *svc);
+/* FaceModelVersion of the models this service runs (what new collections record); "" when the
+ * models cannot be read. */
+MIEN_API const char *mien_service_model_version(mien_service *svc);
 
 /* ---- administration (docs/privacy.md) ---- */
 
@@ -247,15 +258,20 @@ typedef struct {
   char reason[300];         /* why first_bad_record fails */
   double erasure_pending;   /* Unix time since a deletion's erasure waits; 0: none */
 } mien_audit_report;
-MIEN_API mien_status mien_service_audit_verify(mien_service *svc, mien_audit_report *out, char *err,
-                                               size_t errlen);
+/* Reads the store's database directly (no template key needed; works with no_store). head_seq
+ * > 0 also checks that record head_seq still hashes to head_hash (64 hex digits: a head kept
+ * elsewhere from an earlier verify), reporting a rewritten or shortened log as invalid. */
+MIEN_API mien_status mien_service_audit_verify(mien_service *svc, int64_t head_seq,
+                                               const char *head_hash, mien_audit_report *out,
+                                               char *err, size_t errlen);
 /* Calls emit with each audit record after sequence number `after`, in order, as stored (one
  * JSON object per call; its SHA-256 is the next record's "prev"); stops when emit returns
  * non-zero. */
 MIEN_API mien_status mien_service_audit_export(mien_service *svc, int64_t after,
                                                int (*emit)(void *ctx, const char *record),
                                                void *ctx, char *err, size_t errlen);
-/* Deletes now the faces past their collection's retention; *purged (may be NULL) counts them. */
+/* Deletes now the faces past their collection's retention; *purged (may be NULL) counts them,
+ * with those the opening of the store purged that no earlier purge call counted. */
 MIEN_API mien_status mien_service_purge(mien_service *svc, int64_t *purged, char *err,
                                         size_t errlen);
 /* Re-encrypts every stored template with the key in new_key_file, in one transaction (or

@@ -7,6 +7,8 @@
  * chain after an IndexFaces, purge); and the status table. Needs the models; photos from
  * tests/data. Only decoding an RGB buffer and base64 reach past mien.h. */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -64,6 +66,10 @@ static void test_errors(void) {
   while (mien_service_operation(nops)) nops++;
   CHECK(nops > 20 && !strcmp(mien_service_operation(0), "DetectFaces"));
   CHECK(strlen(mien_service_model_version(svc)) > 0);
+  char dir[4096];
+  setenv("MIEN_DATA", "/srv/mien-test-data", 1);
+  CHECK(mien_default_store(dir, sizeof dir) == 0 && !strcmp(dir, "/srv/mien-test-data"));
+  unsetenv("MIEN_DATA");
 }
 
 /* DetectFaces by name and the typed detect agree on the group photo's faces. */
@@ -163,7 +169,7 @@ static void test_collection_admin(void) {
   free(body);
   mien_audit_report r;
   char err[512] = "";
-  CHECK(mien_service_audit_verify(svc, &r, err, sizeof err) == MIEN_OK);
+  CHECK(mien_service_audit_verify(svc, 0, NULL, &r, err, sizeof err) == MIEN_OK);
   CHECK(r.valid && r.records >= 2 && strlen(r.head) == 64 && r.first_bad_record == 0);
   int64_t purged = -1;
   CHECK(mien_service_purge(svc, &purged, err, sizeof err) == MIEN_OK && purged == 0);
@@ -194,6 +200,51 @@ static void test_no_store(void) {
   mien_service_close(s);
 }
 
+/* With one worker busy detecting, a call that cannot borrow it within the queue timeout is
+ * answered ThrottlingException, not queued forever. */
+typedef struct {
+  mien_service *svc;
+  atomic_int done;
+} busy_job;
+
+static void *keep_busy(void *arg) {
+  busy_job *j = arg;
+  size_t len;
+  uint8_t *jpeg = photo("group.jpg", &len);
+  mien_face_detail *f;
+  int n;
+  for (int i = 0; jpeg && i < 8; i++)
+    if (mien_service_detect(j->svc, jpeg, len, &f, &n, NULL, 0) == MIEN_OK) mien_free(f);
+  free(jpeg);
+  atomic_store(&j->done, 1);
+  return NULL;
+}
+
+static void test_throttling(void) {
+  mien_service_config cfg;
+  mien_service_config_init(&cfg);
+  cfg.no_store = 1, cfg.workers = 1, cfg.queue_timeout_ms = 1;
+  busy_job j = {.done = 0};
+  char err[512] = "";
+  CHECK(mien_service_open(&cfg, &j.svc, err, sizeof err) == MIEN_OK);
+  if (!j.svc) return;
+  CHECK(mien_service_warm(j.svc, err, sizeof err) == MIEN_OK);
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, keep_busy, &j) == 0);
+  int throttled = 0;
+  static const uint8_t junk[] = "x";
+  while (!atomic_load(&j.done) && !throttled) {
+    mien_face_detail *f = NULL;
+    int n;
+    mien_status st = mien_service_detect(j.svc, junk, 1, &f, &n, err, sizeof err);
+    throttled = st == MIEN_ERR_THROTTLED;
+    mien_free(f);
+  }
+  pthread_join(t, NULL);
+  CHECK_MSG(throttled, "no call was throttled while the only worker was busy");
+  mien_service_close(j.svc);
+}
+
 int main(void) {
   char path[256];
   if (mien_find_model("fr_detect.onnx", path, sizeof path) != 0) {
@@ -215,6 +266,7 @@ int main(void) {
   RUN(test_embed_compare);
   RUN(test_collection_admin);
   RUN(test_no_store);
+  RUN(test_throttling);
   mien_service_close(svc);
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", store_dir);

@@ -17,6 +17,8 @@ typedef struct {
   /* This thread's face pipeline; made on first need when NULL (mien_api_release frees it). */
   mien_faces *faces;
   int faces_owned;
+  /* How the pipeline is made when missing; NULL: the defaults. */
+  const mien_faces_options *face_options;
   /* Image bytes given directly (the CLI), used when the request has no Image.Bytes. */
   const uint8_t *image;
   size_t image_len;

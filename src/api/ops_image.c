@@ -78,6 +78,7 @@ mien_status op_image(mien_api *api, const cJSON *req, const char *field, const u
 mien_status op_faces(mien_api *api, mien_faces **f, char *err, size_t errlen) {
   if (!api->faces) {
     mien_faces_options opt = {0};
+    if (api->face_options) opt = *api->face_options;
     mien_status st = mien_faces_create(&opt, &api->faces, err, errlen);
     if (st != MIEN_OK) return st;
     api->faces_owned = 1;

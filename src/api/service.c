@@ -29,6 +29,8 @@ struct mien_service {
   mien_buckets *buckets;
   char region[64];
   char model_version[64];
+  char principal[64];
+  int64_t purged_unreported; /* purged by mien_store_open, not yet counted by a purge call */
   int queue_timeout_ms;
   pthread_mutex_t mu;
   pthread_cond_t freed;
@@ -41,6 +43,10 @@ void mien_free(void *p) {
   free(p);
 }
 
+int mien_default_store(char *out, size_t outlen) {
+  return mien_store_default_dir(out, outlen);
+}
+
 void mien_service_config_init(mien_service_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
 }
@@ -51,7 +57,13 @@ const char *mien_service_operation(int i) {
   return NULL;
 }
 
-const char *mien_service_model_version(const mien_service *svc) {
+const char *mien_service_model_version(mien_service *svc) {
+  /* Hashing the model files costs time a call that never needs it should not pay. */
+  pthread_mutex_lock(&svc->mu);
+  if (!svc->model_version[0] &&
+      op_model_version(svc->model_version, sizeof svc->model_version, NULL, 0) != MIEN_OK)
+    svc->model_version[0] = '\0';
+  pthread_mutex_unlock(&svc->mu);
   return svc->model_version;
 }
 
@@ -61,9 +73,18 @@ static mien_status open_store(const char *location, mien_store **out, char *err,
   return mien_store_open(location, out, err, errlen);
 }
 
-/* Borrows a worker: its index, its pipeline made when missing. ThrottlingException when none
- * frees up within the queue timeout. */
-static mien_status borrow(mien_service *svc, int *w, char *err, size_t errlen) {
+/* Returns worker w to the pool. */
+static void give_back(mien_service *svc, int w) {
+  pthread_mutex_lock(&svc->mu);
+  svc->busy[w] = 0;
+  pthread_cond_signal(&svc->freed);
+  pthread_mutex_unlock(&svc->mu);
+}
+
+/* Borrows a worker: its index, and its pipeline made when missing if need_faces (operations make
+ * theirs when they need one: ListCollections runs without models). ThrottlingException when
+ * none frees up within the queue timeout. */
+static mien_status borrow(mien_service *svc, int need_faces, int *w, char *err, size_t errlen) {
   struct timespec until;
   clock_gettime(CLOCK_REALTIME, &until);
   long ms = svc->queue_timeout_ms;
@@ -87,23 +108,14 @@ static mien_status borrow(mien_service *svc, int *w, char *err, size_t errlen) {
     return MIEN_FAIL(err, errlen, MIEN_ERR_THROTTLED, "all %d workers are busy; retry later",
                      svc->nworkers);
   mien_status st = MIEN_OK;
-  if (!svc->faces[i]) st = mien_faces_create(&svc->face_opt, &svc->faces[i], err, errlen);
+  if (need_faces && !svc->faces[i])
+    st = mien_faces_create(&svc->face_opt, &svc->faces[i], err, errlen);
   if (st != MIEN_OK) {
-    pthread_mutex_lock(&svc->mu);
-    svc->busy[i] = 0;
-    pthread_cond_signal(&svc->freed);
-    pthread_mutex_unlock(&svc->mu);
+    give_back(svc, i);
     return st;
   }
   *w = i;
   return MIEN_OK;
-}
-
-static void give_back(mien_service *svc, int w) {
-  pthread_mutex_lock(&svc->mu);
-  svc->busy[w] = 0;
-  pthread_cond_signal(&svc->freed);
-  pthread_mutex_unlock(&svc->mu);
 }
 
 void mien_service_close(mien_service *svc) {
@@ -137,6 +149,7 @@ mien_status mien_service_open(const mien_service_config *cfg, mien_service **out
   if (cfg->max_image_side) svc->limits.max_side = cfg->max_image_side;
   if (cfg->max_image_pixels) svc->limits.max_pixels = cfg->max_image_pixels;
   snprintf(svc->region, sizeof svc->region, "%s", cfg->region ? cfg->region : MIEN_DEFAULT_REGION);
+  snprintf(svc->principal, sizeof svc->principal, "%s", cfg->principal ? cfg->principal : "local");
   svc->faces = calloc((size_t)svc->nworkers, sizeof *svc->faces);
   svc->busy = calloc((size_t)svc->nworkers, sizeof *svc->busy);
   svc->buckets = calloc(1, sizeof *svc->buckets);
@@ -151,23 +164,37 @@ mien_status mien_service_open(const mien_service_config *cfg, mien_service **out
     st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   if (st == MIEN_OK && cfg->template_key && setenv("MIEN_TEMPLATE_KEY", cfg->template_key, 1))
     st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  if (st == MIEN_OK && cfg->store)
+    snprintf(svc->store_location, sizeof svc->store_location, "%s", cfg->store);
+  else if (st == MIEN_OK && !cfg->no_store &&
+           mien_default_store(svc->store_location, sizeof svc->store_location) != 0)
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "no store location: set store or MIEN_DATA");
   if (st == MIEN_OK && !cfg->no_store) {
-    if (cfg->store)
-      snprintf(svc->store_location, sizeof svc->store_location, "%s", cfg->store);
-    else if (mien_store_default_dir(svc->store_location, sizeof svc->store_location) != 0)
-      st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "no store location: set store or MIEN_DATA");
-    if (st == MIEN_OK) st = open_store(svc->store_location, &svc->store, err, errlen);
+    st = open_store(svc->store_location, &svc->store, err, errlen);
+    if (st == MIEN_OK) svc->purged_unreported = svc->store->purged_at_open;
   }
-  if (st == MIEN_OK)
-    st = op_model_version(svc->model_version, sizeof svc->model_version, err, errlen);
-  int w;
-  if (st == MIEN_OK && (st = borrow(svc, &w, err, errlen)) == MIEN_OK) give_back(svc, w);
   if (st != MIEN_OK) {
     mien_service_close(svc);
     return st;
   }
   *out = svc;
   return MIEN_OK;
+}
+
+mien_status mien_service_warm(mien_service *svc, char *err, size_t errlen) {
+  mien_status st = MIEN_OK;
+  pthread_mutex_lock(&svc->mu);
+  /* A busy worker makes its own pipeline if it needs one; an idle one is held while made. */
+  for (int i = 0; st == MIEN_OK && i < svc->nworkers; i++) {
+    if (svc->busy[i] || svc->faces[i]) continue;
+    svc->busy[i] = 1;
+    pthread_mutex_unlock(&svc->mu);
+    st = mien_faces_create(&svc->face_opt, &svc->faces[i], err, errlen);
+    give_back(svc, i);
+    pthread_mutex_lock(&svc->mu);
+  }
+  pthread_mutex_unlock(&svc->mu);
+  return st;
 }
 
 /* The operations and calls that need no store (what a service opened with no_store runs). */
@@ -183,9 +210,10 @@ static mien_api call_api(mien_service *svc, int w, const mien_call_context *ctx)
                     .faces = svc->faces[w],
                     .image = ctx ? ctx->image : NULL,
                     .image_len = ctx ? ctx->image_len : 0,
+                    .face_options = &svc->face_opt,
                     .limits = &svc->limits,
                     .buckets = svc->buckets,
-                    .principal = ctx && ctx->principal ? ctx->principal : "local",
+                    .principal = ctx && ctx->principal ? ctx->principal : svc->principal,
                     .region = svc->region};
 }
 
@@ -201,9 +229,10 @@ mien_status mien_service_call_with(mien_service *svc, const mien_call_context *c
                                  "unknown operation '%.64s'", op ? op : "(null)");
   if (st == MIEN_OK) st = need_store(svc, op, msg, sizeof msg);
   int w;
-  if (st == MIEN_OK && (st = borrow(svc, &w, msg, sizeof msg)) == MIEN_OK) {
+  if (st == MIEN_OK && (st = borrow(svc, 0, &w, msg, sizeof msg)) == MIEN_OK) {
     mien_api api = call_api(svc, w, ctx);
     st = o->run(&api, req, &resp, msg, sizeof msg);
+    if (api.faces_owned) svc->faces[w] = api.faces; /* made by the operation: the worker's now */
     give_back(svc, w);
   }
   cJSON_Delete(req);
@@ -260,7 +289,7 @@ mien_status mien_service_detect(mien_service *svc, const void *bytes, size_t len
                                 mien_face_detail **out, int *n, char *err, size_t errlen) {
   *out = NULL, *n = 0;
   int w;
-  mien_status st = borrow(svc, &w, err, errlen);
+  mien_status st = borrow(svc, 1, &w, err, errlen);
   if (st != MIEN_OK) return st;
   mien_image img;
   mien_image_info info;
@@ -296,7 +325,7 @@ mien_status mien_service_detect_rgb(mien_service *svc, const uint8_t *rgb, int w
   for (int y = 0; y < h; y++) memcpy(img.rgb + (size_t)y * w * 3, rgb + y * stride, (size_t)w * 3);
   int wk;
   mien_face *faces = NULL;
-  mien_status st = borrow(svc, &wk, err, errlen);
+  mien_status st = borrow(svc, 1, &wk, err, errlen);
   if (st == MIEN_OK) {
     st = mien_faces_detect(svc->faces[wk], &img, &faces, n, err, errlen);
     give_back(svc, wk);
@@ -339,7 +368,7 @@ mien_status mien_service_embed(mien_service *svc, const void *bytes, size_t len,
   *out = NULL, *embeddings = NULL, *n = 0;
   int w, iw, ih;
   mien_face *faces;
-  mien_status st = borrow(svc, &w, err, errlen);
+  mien_status st = borrow(svc, 1, &w, err, errlen);
   if (st != MIEN_OK) return st;
   st = find_embed(svc, w, bytes, len, &faces, n, &iw, &ih, embeddings, err, errlen);
   give_back(svc, w);
@@ -365,7 +394,7 @@ mien_status mien_service_compare(mien_service *svc, const void *source, size_t s
   int w, sn = 0, tn = 0, sw, sh, tw, th;
   mien_face *sf = NULL, *tf = NULL;
   float *semb = NULL, *temb = NULL;
-  mien_status st = borrow(svc, &w, err, errlen);
+  mien_status st = borrow(svc, 1, &w, err, errlen);
   if (st != MIEN_OK) return st;
   st = find_embed(svc, w, source, source_len, &sf, &sn, &sw, &sh, &semb, err, errlen);
   int si = 0; /* as CompareFaces: the largest face that can be aligned */
@@ -396,14 +425,50 @@ mien_status mien_service_compare(mien_service *svc, const void *source, size_t s
 
 /* ---- administration ---- */
 
-mien_status mien_service_audit_verify(mien_service *svc, mien_audit_report *out, char *err,
-                                      size_t errlen) {
-  mien_status need = need_store(svc, "audit verify", err, errlen);
-  if (need != MIEN_OK) return need;
-  mien_audit_check c;
+/* Whether the first record it is given hashes to want (the record a --head names). */
+typedef struct {
+  const char *want;
+  int found, same;
+} head_check;
+
+static int check_head(void *ctx, const char *record) {
+  head_check *h = ctx;
+  uint8_t d[32];
+  char hex[65];
+  mien_sha256(record, strlen(record), d);
+  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+  h->found = 1;
+  h->same = !strcmp(hex, h->want);
+  return 1;
+}
+
+/* The audit calls read the log of the store's location, opened or not. */
+static mien_status need_location(const mien_service *svc, char *err, size_t errlen) {
+  return svc->store_location[0]
+             ? MIEN_OK
+             : MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                         "the audit log needs a store location; this service has none");
+}
+
+mien_status mien_service_audit_verify(mien_service *svc, int64_t head_seq, const char *head_hash,
+                                      mien_audit_report *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  mien_status st = mien_audit_verify(svc->store_location, &c, err, errlen);
+  mien_audit_check c;
+  mien_status st = need_location(svc, err, errlen);
+  if (st == MIEN_OK) st = mien_audit_verify(svc->store_location, &c, err, errlen);
   if (st != MIEN_OK) return st;
+  head_check h = {.want = head_hash};
+  if (head_seq > 0 && head_hash && !c.bad_seq) {
+    st = mien_audit_export(svc->store_location, head_seq - 1, check_head, &h, err, errlen);
+    if (st != MIEN_OK) return st;
+    if (!h.found || !h.same) {
+      c.bad_seq = head_seq;
+      snprintf(c.reason, sizeof c.reason,
+               h.found ? "record %lld is not the one --head names: the log was rewritten"
+                       : "record %lld of --head is gone: the log was cut short",
+               (long long)head_seq);
+    }
+  }
   out->valid = !c.bad_seq;
   out->records = c.records;
   snprintf(out->head, sizeof out->head, "%s", c.head);
@@ -416,7 +481,7 @@ mien_status mien_service_audit_verify(mien_service *svc, mien_audit_report *out,
 mien_status mien_service_audit_export(mien_service *svc, int64_t after,
                                       int (*emit)(void *ctx, const char *record), void *ctx,
                                       char *err, size_t errlen) {
-  mien_status need = need_store(svc, "audit export", err, errlen);
+  mien_status need = need_location(svc, err, errlen);
   if (need != MIEN_OK) return need;
   return mien_audit_export(svc->store_location, after, emit, ctx, err, errlen);
 }
@@ -426,6 +491,10 @@ mien_status mien_service_purge(mien_service *svc, int64_t *purged, char *err, si
   if (need != MIEN_OK) return need;
   int64_t n = 0;
   mien_status st = mien_store_purge_expired(svc->store, &n, err, errlen);
+  pthread_mutex_lock(&svc->mu);
+  n += svc->purged_unreported;
+  svc->purged_unreported = 0;
+  pthread_mutex_unlock(&svc->mu);
   if (purged) *purged = n;
   return st;
 }
@@ -436,7 +505,7 @@ mien_status mien_service_rotate_template_key(mien_service *svc, const char *new_
   if (need != MIEN_OK) return need;
   int64_t n = 0;
   mien_status st =
-      mien_store_rotate_template_key(svc->store, "local", new_key_file, &n, err, errlen);
+      mien_store_rotate_template_key(svc->store, svc->principal, new_key_file, &n, err, errlen);
   if (count) *count = n;
   return st;
 }

@@ -65,5 +65,13 @@ struct mien_store;
 int cli_data_dir(const char *data, char *dir, size_t cap);
 /* Opens the store of that data directory (with the template key of $MIEN_TEMPLATE_KEY). */
 int cli_open_store(const char *data, struct mien_store **s);
+struct mien_service;
+/* Opens the service of that data directory as principal "cli" (the template key of
+ * $MIEN_TEMPLATE_KEY), with no_store (mien.h) when asked: EXIT_OK, or the failure reported. */
+int cli_open_service(const char *data, int no_store, struct mien_service **svc);
+/* Runs operation op with req (taken; image, when not NULL, stands for Image.Bytes) and prints
+ * its response, or reports the refusal with context (cli_fail); returns the exit code. */
+int cli_call(struct mien_service *svc, const char *context, const char *op, struct cJSON *req,
+             const void *image, size_t image_len);
 
 #endif

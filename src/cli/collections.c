@@ -141,7 +141,7 @@ static int parse_all(int argc, char **argv, const char *allowed, cli_args *a) {
 int cli_data_dir(const char *data, char *dir, size_t cap) {
   if (data)
     snprintf(dir, cap, "%s", data);
-  else if (mien_store_default_dir(dir, cap) != 0)
+  else if (mien_default_store(dir, cap) != 0)
     return cli_fail(NULL, MIEN_ERR_IO, "no data directory: give --data DIR or set MIEN_DATA");
   return EXIT_OK;
 }
@@ -151,6 +151,21 @@ int cli_open_store(const char *data, mien_store **s) {
   int rc = cli_data_dir(data, dir, sizeof dir);
   if (rc != EXIT_OK) return rc;
   mien_status st = mien_store_open(dir, s, err, sizeof err);
+  return st == MIEN_OK ? EXIT_OK : cli_fail(NULL, st, err);
+}
+
+int cli_open_service(const char *data, int no_store, mien_service **svc) {
+  char dir[4096], err[1024] = "";
+  mien_service_config cfg;
+  mien_service_config_init(&cfg);
+  if (data || !no_store) { /* no store and no directory named: none is looked for */
+    int rc = cli_data_dir(data, dir, sizeof dir);
+    if (rc != EXIT_OK) return rc;
+    cfg.store = dir;
+  }
+  cfg.no_store = no_store;
+  cfg.principal = "cli";
+  mien_status st = mien_service_open(&cfg, svc, err, sizeof err);
   return st == MIEN_OK ? EXIT_OK : cli_fail(NULL, st, err);
 }
 
@@ -175,37 +190,25 @@ static void add_string(cJSON *req, const cli_args *a, int c, const char *field) 
   if (a->val[c]) cJSON_AddStringToObject(req, field, a->val[c]);
 }
 
-/* Runs operation op with req (taken) and prints its response. */
-static int run_op(const cli_args *a, mien_api *api, const char *op, cJSON *req) {
-  char err[1024] = "";
-  cJSON *resp;
-  mien_status st = mien_op_find(op)->run(api, req, &resp, err, sizeof err);
-  cJSON_Delete(req);
-  return st == MIEN_OK ? cli_print_json(stdout, resp) : cli_fail(a->cmd, st, err);
-}
-
-/* Opens the store, runs op and closes it; image (may be NULL) stands for Image.Bytes. */
+/* Opens the service, runs op and closes it; image (may be NULL) stands for Image.Bytes. */
 static int run_once(const cli_args *a, const char *op, cJSON *req, const char *image) {
-  mien_store *s;
-  mien_api api = {.principal = "cli"};
-  int rc = open_store(a, &s);
+  mien_service *svc;
+  int rc = cli_open_service(a->val['d'], 0, &svc);
   uint8_t *bytes = NULL;
-  if (rc == EXIT_OK && image && !(bytes = mien_read_file(image, &api.image_len))) {
+  size_t len = 0;
+  if (rc == EXIT_OK && image && !(bytes = mien_read_file(image, &len))) {
     char msg[4200];
     snprintf(msg, sizeof msg, "cannot read %s", image);
     rc = cli_fail(NULL, MIEN_ERR_IO, msg);
-    mien_store_close(s);
+    mien_service_close(svc);
   }
   if (rc != EXIT_OK) {
     cJSON_Delete(req);
     return rc;
   }
-  api.store = s;
-  api.image = bytes;
-  rc = run_op(a, &api, op, req);
-  mien_api_release(&api);
+  rc = cli_call(svc, a->cmd, op, req, bytes, len);
   free(bytes);
-  mien_store_close(s);
+  mien_service_close(svc);
   return rc;
 }
 

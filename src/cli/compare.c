@@ -115,13 +115,16 @@ static int compare_files(const char *src, const char *tgt, double threshold) {
     free(b64);
   }
   cJSON_AddNumberToObject(req, "SimilarityThreshold", threshold);
-  mien_api api = {.principal = "cli"};
-  char err[1024] = "";
-  cJSON *resp = NULL;
-  mien_status st = mien_op_compare_faces(&api, req, &resp, err, sizeof err);
-  mien_api_release(&api);
-  cJSON_Delete(req);
-  return print_or_fail(resp, st, err);
+  /* No store: `mien compare` touches no data directory. */
+  mien_service *svc;
+  int rc = cli_open_service(NULL, 1, &svc);
+  if (rc != EXIT_OK) {
+    cJSON_Delete(req);
+    return rc;
+  }
+  rc = cli_call(svc, NULL, "CompareFaces", req, NULL, 0);
+  mien_service_close(svc);
+  return rc;
 }
 
 int cmd_compare(int argc, char **argv) {

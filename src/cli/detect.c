@@ -185,25 +185,15 @@ static int detect_annotate(mien_faces *fx, const detect_args *a, const char *pat
   return rc;
 }
 
-/* The DetectFaces operation, the image's bytes standing for Image.Bytes. */
-static int detect_op(mien_faces *fx, const detect_args *a, const char *path, const uint8_t *bytes,
-                     size_t len) {
-  mien_api api = {
-      .faces = fx, .image = bytes, .image_len = len, .limits = &a->lim, .principal = "cli"};
-  cJSON *req = cJSON_CreateObject(), *resp = NULL;
-  char err[1024] = "";
-  mien_status st = mien_op_detect_faces(&api, req, &resp, err, sizeof err);
-  cJSON_Delete(req);
-  return st == MIEN_OK ? cli_print_json(stdout, resp) : cli_fail(path, st, err);
-}
-
-static int detect_one(mien_faces *fx, const detect_args *a, const char *path) {
+/* One image: the DetectFaces operation through the service (svc), the image's bytes standing
+ * for Image.Bytes; or the benchmark or annotation (fx). */
+static int detect_one(mien_service *svc, mien_faces *fx, const detect_args *a, const char *path) {
   size_t len = 0;
   uint8_t *bytes = read_capped(path, a->lim.max_bytes, &len);
   if (!bytes) return cli_fail(path, MIEN_ERR_IO, strerror(errno));
   int rc = a->runs > 0   ? bench_one(fx, a, path, bytes, len)
            : a->annotate ? detect_annotate(fx, a, path, bytes, len)
-                         : detect_op(fx, a, path, bytes, len);
+                         : cli_call(svc, path, "DetectFaces", cJSON_CreateObject(), bytes, len);
   free(bytes);
   return rc;
 }
@@ -280,15 +270,33 @@ int cmd_detect(int argc, char **argv) {
   }
 
   char err[512] = "";
-  mien_faces *fx;
-  mien_status st = mien_faces_create(&opt, &fx, err, sizeof err);
-  if (st != MIEN_OK) return cli_fail("mien detect", st, err);
+  mien_faces *fx = NULL;
+  mien_service *svc = NULL;
+  mien_status st;
+  if (a.runs > 0 || a.annotate) {
+    st = mien_faces_create(&opt, &fx, err, sizeof err);
+  } else {
+    mien_service_config cfg;
+    mien_service_config_init(&cfg);
+    cfg.no_store = 1;
+    cfg.principal = "cli";
+    cfg.threads = opt.threads, cfg.min_face = opt.min_face, cfg.min_score = opt.min_score;
+    cfg.detector = opt.detector;
+    cfg.max_image_bytes = a.lim.max_bytes;
+    st = mien_service_open(&cfg, &svc, err, sizeof err);
+    if (st == MIEN_OK) st = mien_service_warm(svc, err, sizeof err);
+  }
+  if (st != MIEN_OK) {
+    mien_service_close(svc);
+    return cli_fail("mien detect", st, err);
+  }
   int rc = EXIT_OK;
   for (int i = optind; i < argc; i++) {
-    int r = detect_one(fx, &a, argv[i]);
+    int r = detect_one(svc, fx, &a, argv[i]);
     if (rc == EXIT_OK) rc = r;
   }
   mien_faces_free(fx);
+  mien_service_close(svc);
   return rc;
 
 bad:

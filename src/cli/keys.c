@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "mien.h"
 #include "server/keys.h"
-#include "store/store.h"
 
 #include <cjson/cJSON.h>
 
@@ -76,7 +76,7 @@ int cmd_keys(int argc, char **argv) {
   char dir[4096];
   if (data)
     snprintf(dir, sizeof dir, "%s", data);
-  else if (mien_store_default_dir(dir, sizeof dir) != 0)
+  else if (mien_default_store(dir, sizeof dir) != 0)
     return cli_fail("keys", MIEN_ERR_IO, "no data directory: give --data DIR or set MIEN_DATA");
   if (npos == 2 && !strcmp(pos[0], "add")) return add(dir, pos[1]);
   if (npos == 1 && !strcmp(pos[0], "list")) return list(dir);

@@ -2,14 +2,17 @@
  * `mien audit export` over the hash-chained audit log, `mien purge` for retention on demand, and
  * the template-key commands `mien keys new-template-key FILE` and `mien keys
  * rotate-template-key --new-key FILE` (dispatched from `mien keys`). Each is a thin layer over
- * the store: the rules live there, so the server and the CLI cannot differ. */
+ * the service's admin calls (mien.h): the rules live in the store, so the server and the CLI
+ * cannot differ. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli/cli.h"
-#include "store/store.h"
+#include "mien.h"
 
 static const char *const usage_text =
     "usage: mien [--data DIR] audit verify [--head SEQ:HASH]\n"
@@ -80,23 +83,6 @@ static int print_line(void *ctx, const char *record) {
   return puts(record) < 0;
 }
 
-/* Whether record `seq` of the log in dir has the hex hash want (from --head SEQ:HASH). */
-typedef struct {
-  const char *want;
-  int found, same;
-} head_check;
-
-static int check_head(void *ctx, const char *record) {
-  head_check *h = ctx;
-  uint8_t d[32];
-  char hex[65];
-  mien_sha256(record, strlen(record), d);
-  for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
-  h->found = 1;
-  h->same = !strcmp(hex, h->want);
-  return 1; /* the first record is the one */
-}
-
 static int audit_verify(const char *dir, const char *head) {
   long long seq = 0;
   int n = 0;
@@ -104,24 +90,17 @@ static int audit_verify(const char *dir, const char *head) {
     fprintf(stderr, "mien audit verify: --head takes SEQ:HASH (64 hex digits)\n");
     return EXIT_USAGE;
   }
-  mien_audit_check c;
+  mien_service *svc;
+  int rc = cli_open_service(dir, 1, &svc);
+  if (rc != EXIT_OK) return rc;
+  mien_audit_report c;
   char err[1024] = "";
-  mien_status st = mien_audit_verify(dir, &c, err, sizeof err);
+  mien_status st =
+      mien_service_audit_verify(svc, head ? seq : 0, head ? head + n : NULL, &c, err, sizeof err);
+  mien_service_close(svc);
   if (st != MIEN_OK) return cli_fail("audit verify", st, err);
-  head_check h = {.want = head ? head + n : NULL};
-  if (head && !c.bad_seq) {
-    st = mien_audit_export(dir, seq - 1, check_head, &h, err, sizeof err);
-    if (st != MIEN_OK) return cli_fail("audit verify", st, err);
-    if (!h.found || !h.same) {
-      c.bad_seq = seq;
-      snprintf(c.reason, sizeof c.reason,
-               h.found ? "record %lld is not the one --head names: the log was rewritten"
-                       : "record %lld of --head is gone: the log was cut short",
-               seq);
-    }
-  }
   cJSON *o = cJSON_CreateObject();
-  cJSON_AddBoolToObject(o, "Valid", !c.bad_seq);
+  cJSON_AddBoolToObject(o, "Valid", c.valid);
   cJSON_AddNumberToObject(o, "Records", (double)c.records);
   if (c.head[0]) cJSON_AddStringToObject(o, "Head", c.head);
   if (c.head[0]) cJSON_AddNumberToObject(o, "HeadSeq", (double)c.records);
@@ -134,14 +113,14 @@ static int audit_verify(const char *dir, const char *head) {
             "mien.db-wal until it ends and mien retries\n",
             c.erasure_pending);
   }
-  if (c.bad_seq) {
-    cJSON_AddNumberToObject(o, "FirstBadRecord", (double)c.bad_seq);
+  if (c.first_bad_record) {
+    cJSON_AddNumberToObject(o, "FirstBadRecord", (double)c.first_bad_record);
     cJSON_AddStringToObject(o, "Reason", c.reason);
     fprintf(stderr, "mien audit verify: the audit log fails at record %lld: %s\n",
-            (long long)c.bad_seq, c.reason);
+            (long long)c.first_bad_record, c.reason);
   }
-  int rc = cli_print_json(stdout, o);
-  return c.bad_seq ? EXIT_FAILURE_GENERIC : rc;
+  rc = cli_print_json(stdout, o);
+  return c.first_bad_record ? EXIT_FAILURE_GENERIC : rc;
 }
 
 int cmd_audit(int argc, char **argv) {
@@ -159,8 +138,11 @@ int cmd_audit(int argc, char **argv) {
     fprintf(stderr, "mien audit export: --after takes a sequence number\n");
     return EXIT_USAGE;
   }
+  mien_service *svc;
+  if ((rc = cli_open_service(dir, 1, &svc)) != EXIT_OK) return rc;
   char err[1024] = "";
-  mien_status st = mien_audit_export(dir, after, print_line, NULL, err, sizeof err);
+  mien_status st = mien_service_audit_export(svc, after, print_line, NULL, err, sizeof err);
+  mien_service_close(svc);
   if (fflush(stdout) != 0) return cli_fail("audit export", MIEN_ERR_IO, "cannot write stdout");
   return st == MIEN_OK ? EXIT_OK : cli_fail("audit export", st, err);
 }
@@ -172,14 +154,13 @@ int cmd_purge(int argc, char **argv) {
   int rc = parse(argc, argv, &o);
   if (rc != -1) return rc;
   if (o.npos || o.head || o.after || o.new_key) return cli_usage(usage, 0);
-  mien_store *s;
-  if ((rc = cli_open_store(o.data, &s)) != EXIT_OK) return rc;
-  /* Opening purged already; a second pass finds what expired meanwhile. */
+  mien_service *svc;
+  if ((rc = cli_open_service(o.data, 0, &svc)) != EXIT_OK) return rc;
+  /* Opening purged already (counted here too); a second pass finds what expired meanwhile. */
   int64_t n = 0;
   char err[1024] = "";
-  mien_status st = mien_store_purge_expired(s, &n, err, sizeof err);
-  n += s->purged_at_open;
-  mien_store_close(s);
+  mien_status st = mien_service_purge(svc, &n, err, sizeof err);
+  mien_service_close(svc);
   if (st != MIEN_OK) return cli_fail("purge", st, err);
   cJSON *r = cJSON_CreateObject();
   cJSON_AddNumberToObject(r, "PurgedFaces", (double)n);
@@ -194,7 +175,7 @@ int cmd_keys_new_template_key(int argc, char **argv) {
   if (rc != -1) return rc;
   if (o.npos != 1 || o.head || o.after || o.new_key || o.data) return cli_usage(usage, 0);
   char err[1024] = "";
-  mien_status st = mien_template_key_new(o.pos[0], err, sizeof err);
+  mien_status st = mien_template_key_create(o.pos[0], err, sizeof err);
   if (st != MIEN_OK) return cli_fail("keys new-template-key", st, err);
   cJSON *r = cJSON_CreateObject();
   cJSON_AddStringToObject(r, "TemplateKeyFile", o.pos[0]);
@@ -206,18 +187,18 @@ int cmd_keys_rotate_template_key(int argc, char **argv) {
   int rc = parse(argc, argv, &o);
   if (rc != -1) return rc;
   if (o.npos || !o.new_key || o.head || o.after) return cli_usage(usage, 0);
-  mien_store *s;
-  if ((rc = cli_open_store(o.data, &s)) != EXIT_OK) return rc;
+  mien_service *svc;
+  if ((rc = cli_open_service(o.data, 0, &svc)) != EXIT_OK) return rc;
   int64_t n;
   char err[1024] = "";
-  mien_status st = mien_store_rotate_template_key(s, "cli", o.new_key, &n, err, sizeof err);
-  mien_store_close(s);
+  mien_status st = mien_service_rotate_template_key(svc, o.new_key, &n, err, sizeof err);
+  mien_service_close(svc);
   if (st != MIEN_OK) return cli_fail("keys rotate-template-key", st, err);
   fprintf(stderr,
           "mien keys rotate-template-key: %lld templates re-encrypted for %s: give "
           "--template-key %s (or %s=%s) from now on; keep the old key only as long as backups "
           "made under it\n",
-          (long long)n, o.new_key, o.new_key, MIEN_TEMPLATE_KEY_ENV, o.new_key);
+          (long long)n, o.new_key, o.new_key, "MIEN_TEMPLATE_KEY", o.new_key);
   cJSON *r = cJSON_CreateObject();
   cJSON_AddNumberToObject(r, "Templates", (double)n);
   cJSON_AddStringToObject(r, "Cipher", "AES-256-GCM");

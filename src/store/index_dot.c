@@ -1,12 +1,13 @@
 /* index_dot.c - int8 dot products of one query against many stored rows: the inner loop of the
  * index scan. A portable kernel, an AVX2 one and an AVX-512 VNNI one; the SIMD kernels are
  * compiled with function-level target attributes and only ever called after
- * __builtin_cpu_supports said yes, so the binary still runs on CPUs without them.
+ * mien_cpu_features (util/cpu.c) said yes, so the binary still runs on CPUs without them.
  *
  * The scan is memory-bound (each row is read once per query), so the kernels only need to keep
  * up with the memory bus; they favour simplicity over register blocking.
  */
 #include "store/index_dot.h"
+#include "util/util.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -85,11 +86,9 @@ const index_dot_kernel *const index_dot_kernels[] = {
 
 int index_dot_supported(const index_dot_kernel *k) {
 #ifdef INDEX_DOT_X86
-  __builtin_cpu_init();
-  if (k == &k_avx2) return __builtin_cpu_supports("avx2");
-  if (k == &k_avx512)
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vnni");
+  unsigned f = mien_cpu_features();
+  if (k == &k_avx2) return (f & MIEN_CPU_AVX2) != 0;
+  if (k == &k_avx512) return (f & MIEN_CPU_AVX512) && (f & MIEN_CPU_AVX512_VNNI);
 #endif
   return k == &k_generic;
 }
@@ -98,14 +97,12 @@ static const index_dot_kernel *chosen;
 static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
 
 static void choose(void) {
-  const char *want = getenv("MIEN_ISA");
-  int i = 0;
-  if (want && *want) { /* start the search for a supported kernel at the one named */
-    while (index_dot_kernels[i] && strcmp(index_dot_kernels[i]->isa, want) != 0) i++;
-    if (!index_dot_kernels[i]) i = 0;
-  }
-  while (!index_dot_supported(index_dot_kernels[i])) i++;
-  chosen = index_dot_kernels[i];
+  const char *names[8];
+  int has[8], n = 0;
+  for (; index_dot_kernels[n]; n++)
+    names[n] = index_dot_kernels[n]->isa, has[n] = index_dot_supported(index_dot_kernels[n]);
+  /* The engine already warned about a MIEN_ISA it cannot honour. */
+  chosen = index_dot_kernels[mien_isa_choose(names, has, n, 0)];
 }
 
 const index_dot_kernel *index_dot_get(void) {

@@ -54,6 +54,17 @@ uint8_t *mien_b64_decode(const char *s, size_t *len);
 /* Bytes to padded standard base64, NUL-terminated; NULL when out of memory. */
 char *mien_b64_encode(const uint8_t *data, size_t len);
 
+/* What this CPU can run (cpu.c), as bits. */
+#define MIEN_CPU_AVX2 1u
+#define MIEN_CPU_FMA 2u
+#define MIEN_CPU_AVX512 4u /* F, BW, DQ and VL together */
+#define MIEN_CPU_AVX512_VNNI 8u
+unsigned mien_cpu_features(void);
+/* The kernel family to use, of n named in names (most capable first, the last portable): the one
+ * $MIEN_ISA names, else the first; then down the list to the first supported[i]. warn: say on
+ * stderr when MIEN_ISA names no family or one this CPU lacks. */
+int mien_isa_choose(const char *const *names, const int *supported, int n, int warn);
+
 /* Milliseconds on the monotonic clock, for timing. */
 double mien_now_ms(void);
 /* Sorts n doubles ascending. */
