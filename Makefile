@@ -9,6 +9,7 @@
 #   make bench-people  people clustering: LFW quality vs baselines, update time at 1M faces
 #   make test-wild  test_detect_paths also on the wild photos of ../shared (minutes)
 #   make soak    10,000 mixed requests against the server: errors, RSS growth after warm-up
+#   make install PREFIX=... [DESTDIR=...]  a relocatable install; make deb  the Debian package
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
@@ -102,8 +103,17 @@ fixtures: all
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
+# `make install PREFIX=/opt/mien DESTDIR=/tmp/stage`: the install finds its models and web page
+# beside itself, so it may also be moved afterwards (docs/install.md).
+PREFIX ?= /usr/local
 install: all
-	cmake --install $(BUILD)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The Debian package mien_<version>_<arch>.deb, written to $(BUILD)/: the program, the library,
+# the models, the man pages and the service mien.service (packaging/build-deb, docs/install.md).
+.PHONY: deb
+deb: all
+	packaging/build-deb $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -148,3 +148,17 @@ else:
 
 # one_of ANSWER EXPECTED: whether ANSWER is one of the |-separated answers in EXPECTED.
 one_of() { [[ "|$2|" == *"|$1|"* ]]; }
+
+# ---- installs (test_install, test_examples) ----
+
+# install_stage: `cmake --install` of $MIEN's build directory (what `make install` runs) with a
+# DESTDIR under $TMP, so the files land under a prefix the build was not configured for; sets
+# STAGE to the installed prefix. Returns 1, saying why, when the install fails.
+install_stage() {
+  local prefix=/opt/mien-test-$$
+  STAGE=$TMP/dest$prefix
+  if ! DESTDIR=$TMP/dest cmake --install "$(dirname "$MIEN")" --prefix "$prefix" >"$TMP/install.log" 2>&1; then
+    echo "cmake --install failed: $(tail -c 600 "$TMP/install.log")"
+    return 1
+  fi
+}

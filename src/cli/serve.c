@@ -1,7 +1,7 @@
 /* serve.c - `mien serve`: the command-line face of src/server/. It parses the options, finds the
  * web directory, starts the server, prints one JSON line when it is ready (what a script or
- * test waits for: the URL, with the real port when port 0 was asked), and stops gracefully on
- * SIGTERM or SIGINT.
+ * test waits for: the URL, with the real port when port 0 was asked), stops gracefully on
+ * SIGTERM or SIGINT, and reads its access keys again on SIGHUP (systemd's ExecReload).
  *
  * The signals are blocked in every thread before any is started and taken synchronously by
  * sigwait in the main thread, so no handler runs in the middle of a request and the stop
@@ -12,11 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "server/server.h"
+#include "util/util.h"
 
 #define DRAIN_S 30 /* longest wait for in-flight requests at stop */
 
@@ -31,7 +30,8 @@ static void usage(FILE *f) {
       "Serves Rekognition's face API (AWS JSON 1.1: POST / with X-Amz-Target:\n"
       "RekognitionService.<Operation>) and the web page (GET /). Prints one JSON line when\n"
       "ready: {\"listening\":URL,\"workers\":N,\"keys\":N}; logs one JSON line per request on\n"
-      "stderr. SIGTERM or SIGINT: finish the requests in flight, then exit 0.\n\n"
+      "stderr. SIGTERM or SIGINT: finish the requests in flight, then exit 0. SIGHUP:\n"
+      "read keys.json again (it is also reread whenever it changes).\n\n"
       "  --listen ADDR:PORT    default %s; port 0 takes a free port. Beyond loopback only\n"
       "                        once keys exist (mien keys add NAME); with keys, every POST\n"
       "                        must be SigV4-signed (service rekognition)\n"
@@ -46,8 +46,8 @@ static void usage(FILE *f) {
       "  --timeout SEC         close connections idle this long (default %d)\n"
       "  --queue-timeout MS    wait this long for a worker, then ThrottlingException\n"
       "                        (default %d)\n"
-      "  --web DIR             static files for GET (default: web/ of the source tree when\n"
-      "                        run from a build directory, else <prefix>/share/mien/web)\n"
+      "  --web DIR             static files for GET (default: <prefix>/share/mien/web beside\n"
+      "                        the program; web/ of the sources when run from a build dir)\n"
       "  --purge-interval SEC  delete the faces past their collection's retention this often\n"
       "                        (default %d; docs/privacy.md)\n"
       "  --video-jobs N        stored-video jobs (StartFaceDetection, StartFaceSearch) run\n"
@@ -69,31 +69,6 @@ static long long int_opt(const char *name, const char *v, long long lo, long lon
     return -1;
   }
   return x;
-}
-
-static int is_dir(const char *p) {
-  struct stat sb;
-  return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
-}
-
-/* The default web directory: the source tree's web/ when this binary sits in a CMake build
- * directory (so `build/mien serve` shows the page being edited), else the installed one. */
-static const char *default_web(char *buf, size_t len) {
-  char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n > 0) {
-    exe[n] = 0;
-    char *slash = strrchr(exe, '/');
-    if (slash) {
-      snprintf(slash, sizeof exe - (size_t)(slash - exe), "/CMakeCache.txt");
-      if (access(exe, F_OK) == 0) {
-        snprintf(buf, len, "%s/web", MIEN_SOURCE_DIR);
-        return is_dir(buf) ? buf : NULL;
-      }
-    }
-  }
-  snprintf(buf, len, "%s/web", MIEN_SHARE_DIR);
-  return is_dir(buf) ? buf : NULL;
 }
 
 int cmd_serve(int argc, char **argv) {
@@ -205,13 +180,16 @@ int cmd_serve(int argc, char **argv) {
   }
   cfg.data_dir = data;
   cfg.buckets = buckets;
-  if (!cfg.web_dir) cfg.web_dir = default_web(web, sizeof web);
+  /* The web page beside the program: <prefix>/share/mien/web installed, the sources' web/ when
+   * run from a build directory (so `build/mien serve` shows the page being edited). */
+  if (!cfg.web_dir && mien_find_data("web", web, sizeof web) == 0) cfg.web_dir = web;
 
   /* Before any thread exists, so that all of them inherit the mask. */
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
   sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop, NULL);
   signal(SIGPIPE, SIG_IGN);
 
@@ -227,7 +205,10 @@ int cmd_serve(int argc, char **argv) {
   fflush(stdout);
 
   int sig = 0;
-  while (sigwait(&stop, &sig) != 0) {
+  while (sigwait(&stop, &sig) != 0 || sig == SIGHUP) {
+    if (sig == SIGHUP)
+      fprintf(stderr, "{\"reloaded\":\"keys.json\",\"keys\":%d}\n", srv_reload_keys(s));
+    sig = 0;
   }
   srv_stop(s, DRAIN_S);
   srv_free(s);

@@ -17,8 +17,9 @@
  * one step, mien_open_beneath, so that no link swapped in meanwhile can lead out).
  *
  * keys.json is checked on every API request (one stat) and reloaded when it changed, so `mien
- * keys add` and `mien keys delete` take effect without a restart; a reload that fails (a file
- * others may read, say) fails closed: every request is refused until the file loads again. */
+ * keys add` and `mien keys delete` take effect without a restart (SIGHUP reloads it at once); a
+ * reload that fails (a file others may read, say) fails closed: every request is refused until the
+ * file loads again. */
 #include "server/server.h"
 
 #include <errno.h>
@@ -125,17 +126,17 @@ static int same_file(const struct stat *a, const struct stat *b) {
          a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-/* Reloads keys.json when it changed; returns how many keys there are, or -1 while the file
- * cannot be loaded. A file that fails to load drops the previous keys rather than keeping them
- * (the failed edit may have been a revocation) and every request is refused until it loads:
- * an unreadable key file must not leave a keyless server open to unsigned requests. */
-static int keys_refresh(srv *s) {
+/* Reloads keys.json when it changed (or always, force: SIGHUP); returns how many keys there are, or
+ * -1 while the file cannot be loaded. A file that fails to load drops the previous keys rather than
+ * keeping them (the failed edit may have been a revocation) and every request is refused until it
+ * loads: an unreadable key file must not leave a keyless server open to unsigned requests. */
+static int keys_refresh(srv *s, int force) {
   char path[4200], err[512];
   mien_keys_path(s->data_dir, path, sizeof path);
   struct stat sb;
   if (stat(path, &sb) != 0) memset(&sb, 0, sizeof sb);
   pthread_mutex_lock(&s->keys_mu);
-  if (!same_file(&sb, &s->keys_stat)) {
+  if (force || !same_file(&sb, &s->keys_stat)) {
     mien_keyset ks;
     mien_keys_free(&s->keys);
     if (mien_keys_load(s->data_dir, &ks, err, sizeof err) == MIEN_OK) {
@@ -156,7 +157,11 @@ static int keys_refresh(srv *s) {
 }
 
 int srv_key_count(srv *s) {
-  return keys_refresh(s);
+  return keys_refresh(s, 0);
+}
+
+int srv_reload_keys(srv *s) {
+  return keys_refresh(s, 1);
 }
 
 static int keys_secret(void *ctx, const char *id, char *secret, size_t len) {
@@ -247,7 +252,7 @@ static int loopback_host(const char *host) {
 /* Authenticates the request; 0 when it may proceed, else r holds the refusal. With headers_only
  * (no body yet), the signature itself is not checked (srv_preauthenticate). */
 static int authenticate(srv *s, const srv_request *rq, srv_response *r, int headers_only) {
-  int nkeys = keys_refresh(s);
+  int nkeys = keys_refresh(s, 0);
   if (nkeys < 0) {
     char msg[700];
     pthread_mutex_lock(&s->keys_mu);

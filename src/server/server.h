@@ -108,6 +108,9 @@ mien_status srv_listen(srv *s, char *err, size_t errlen);
 const char *srv_url(const srv *s);
 int srv_worker_count(const srv *s);
 int srv_key_count(srv *s);
+/* Reads keys.json again even if it looks unchanged (SIGHUP, systemd's reload); returns the key
+ * count, -1 when the file cannot be loaded (every request is then refused until it can). */
+int srv_reload_keys(srv *s);
 /* Stops accepting, waits (at most drain_s seconds) for the requests in flight, then stops. */
 void srv_stop(srv *s, int drain_s);
 

@@ -1,12 +1,17 @@
 /* files.c - where models live, reading whole files, making private directories, and opening a
  * file that a request names inside a directory (a bucket, the web page's folder).
  *
+ * mien's data files (models, web page) are looked up beside the running program or libmien.so,
+ * never only at the prefix the build was configured for: an install then works wherever it is
+ * put (make install PREFIX=..., a DESTDIR staging tree, a .deb), and so does a build directory.
+ *
  * A request-named file is opened once, relative to its directory, and everything after works on
  * that descriptor: checking a path (realpath, stat) and then opening it by name lets a local user
  * swap in a symbolic link, a FIFO or a device between the two. openat2 with RESOLVE_BENEATH
  * resolves the whole path in the kernel and fails if any step, symbolic links included, would
  * leave the directory; fstat of the descriptor then tells a regular file from anything else, and
  * the read stops one byte past the limit whatever the file claims to be. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,22 +20,72 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "util/util.h"
 
-int mien_find_model(const char *file, char *out, size_t outlen) {
-  const char *env = getenv("MIEN_MODELS");
-  const char *dirs[3] = {env, MIEN_SHARE_DIR "/models", "models"};
-  for (int i = 0; i < 3; i++) {
-    if (!dirs[i] || !*dirs[i]) continue;
-    snprintf(out, outlen, "%s/%s", dirs[i], file);
+/* The directory of the file this code was loaded from: libmien.so for a program linked with
+ * the shared library, the program itself when it links libmien.a (as the mien command does).
+ * dladdr names a library by the path it was loaded as, but the main program only by argv[0],
+ * so the program is recognised by its base address (that of its program headers) and named
+ * by /proc/self/exe instead. */
+static int own_dir(char *out, size_t outlen, int *is_program) {
+  Dl_info self, prog;
+  if (!dladdr((void *)own_dir, &self) || !dladdr((void *)getauxval(AT_PHDR), &prog)) return -1;
+  *is_program = self.dli_fbase == prog.dli_fbase;
+  char path[PATH_MAX];
+  if (*is_program) {
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+    if (n <= 0) return -1;
+    path[n] = 0;
+  } else if (!self.dli_fname || !realpath(self.dli_fname, path)) {
+    return -1;
+  }
+  char *slash = strrchr(path, '/');
+  if (!slash) return -1;
+  *slash = 0;
+  return snprintf(out, outlen, "%s", path) < (int)outlen ? 0 : -1;
+}
+
+int mien_find_data(const char *name, char *out, size_t outlen) {
+  /* Relative to this file first: an install under any prefix (bin/../share/mien, or the
+   * library directory's way there) and a build tree (CMake links its share/mien to the
+   * sources' models/ and web/). The configured prefix only after, for a library or program
+   * copied away from its tree. */
+  char own[PATH_MAX], rel[PATH_MAX + 64] = "", tree[PATH_MAX + 16] = "";
+  int is_program = 0;
+  if (own_dir(own, sizeof own, &is_program) == 0) {
+    snprintf(rel, sizeof rel, "%s/%s", own, is_program ? MIEN_BIN_TO_SHARE : MIEN_LIB_TO_SHARE);
+    snprintf(tree, sizeof tree, "%s/share/mien", own);
+  }
+  const char *dirs[] = {rel, tree, MIEN_SHARE_DIR};
+  for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+    if (!*dirs[i]) continue;
+    snprintf(out, outlen, "%s/%s", dirs[i], name);
     if (access(out, R_OK) == 0) return 0;
   }
-  snprintf(out, outlen,
-           "%s not found in $MIEN_MODELS (%s), %s/models or ./models; run `make models`", file,
-           env ? env : "unset", MIEN_SHARE_DIR);
+  snprintf(out, outlen, "%s not found in %s, %s, %s", name, *rel ? rel : "(own directory unknown)",
+           tree, MIEN_SHARE_DIR);
+  return -1;
+}
+
+int mien_find_model(const char *file, char *out, size_t outlen) {
+  const char *env = getenv("MIEN_MODELS");
+  if (env && *env) {
+    snprintf(out, outlen, "%s/%s", env, file);
+    if (access(out, R_OK) == 0) return 0;
+  }
+  char name[PATH_MAX], tried[PATH_MAX + 256];
+  snprintf(name, sizeof name, "models/%s", file);
+  if (mien_find_data(name, out, outlen) == 0) return 0;
+  snprintf(tried, sizeof tried, "%s", out);
+  /* ./models last, as before installs were relocatable: a checkout's root. */
+  snprintf(out, outlen, "%s", name);
+  if (access(out, R_OK) == 0) return 0;
+  snprintf(out, outlen, "%s, ./ (nor in $MIEN_MODELS: %s); run `make models`", tried,
+           env && *env ? env : "unset");
   return -1;
 }
 

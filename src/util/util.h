@@ -6,8 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Finds a model file by name: $MIEN_MODELS, then the install prefix's share/mien/models, then
- * ./models. Writes the path to out and returns 0, or -1 (out then names the places tried). */
+/* Finds NAME (a path such as "models/fr_detect.onnx" or "web") among mien's data files: in
+ * share/mien beside the running program or libmien.so (bin/../share/mien of an install under
+ * any prefix; share/mien of a build directory, linked to the sources), then in the configured
+ * prefix's share/mien. Writes the path to out and returns 0, or -1 (out then names
+ * the places tried). */
+int mien_find_data(const char *name, char *out, size_t outlen);
+/* Finds a model file by name: $MIEN_MODELS, then models/FILE by mien_find_data, then
+ * ./models. */
 int mien_find_model(const char *file, char *out, size_t outlen);
 
 /* Reads a whole file; returns NULL on failure (errno set). *len gets the size. */
