@@ -178,7 +178,7 @@ int cmd_purge(int argc, char **argv) {
   int64_t n = 0;
   char err[1024] = "";
   mien_status st = mien_store_purge_expired(s, &n, err, sizeof err);
-  n += s->purged_at_open;
+  n += mien_store_purged_at_open(s);
   mien_store_close(s);
   if (st != MIEN_OK) return cli_fail("purge", st, err);
   cJSON *r = cJSON_CreateObject();
