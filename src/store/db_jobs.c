@@ -222,7 +222,7 @@ mien_status mien_store_job_finish(mien_store *s, int64_t row, int succeeded, con
   if (st == MIEN_OK)
     st = db_prepare(s,
                     "UPDATE video_jobs SET state = ?, status_message = ?, finished = ?,"
-                    " progress = CASE WHEN ? THEN 1 ELSE progress END WHERE id = ?",
+                    " progress = CASE WHEN ? <> 0 THEN 1 ELSE progress END WHERE id = ?",
                     &q, err, errlen);
   if (st == MIEN_OK) {
     db_bind_text(q, 1, succeeded ? "SUCCEEDED" : "FAILED");
@@ -248,7 +248,8 @@ mien_status mien_store_job_requeue(mien_store *s, int64_t row, char *err, size_t
   st = run(s, "DELETE FROM video_results WHERE job = ?", row, 0, NULL, err, errlen);
   if (st == MIEN_OK)
     st = run(s,
-             "UPDATE video_jobs SET state = 'QUEUED', progress = 0, attempts = max(attempts - 1, 0)"
+             "UPDATE video_jobs SET state = 'QUEUED', progress = 0, attempts = CASE WHEN attempts "
+             "> 0 THEN attempts - 1 ELSE 0 END"
              " WHERE id = ? AND state = 'RUNNING'",
              row, 0, NULL, err, errlen);
   return db_end_write(s, st, err, errlen);

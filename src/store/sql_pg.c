@@ -106,6 +106,8 @@ static int run_simple(db_conn *c, const char *sql) {
   return ok ? 0 : -1;
 }
 
+static char *translate(const char *sql, int *nparams);
+
 /* One statement of exec's text, translated (see the top of the file). */
 static int exec_one(db_conn *c, const char *stmt, size_t len) {
   pg_conn *p = (pg_conn *)c;
@@ -135,8 +137,12 @@ static int exec_one(db_conn *c, const char *stmt, size_t len) {
       fail_with(c, DB_ERR_UNAVAILABLE, "the connection to PostgreSQL was lost");
     p->in_tx = 0;
   } else {
-    rc = ensure_connected(c);
-    if (rc == 0) rc = run_simple(c, sql);
+    int nparams;
+    char *pg_sql = translate(sql, &nparams);
+    rc = pg_sql ? ensure_connected(c) : -1;
+    if (!pg_sql) fail_with(c, DB_ERR_NOMEM, "out of memory");
+    if (rc == 0) rc = run_simple(c, pg_sql);
+    free(pg_sql);
   }
   free(sql);
   return rc;
