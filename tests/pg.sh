@@ -2,7 +2,7 @@
 # (docs/cluster.md). Sourced: pg_start makes one (initdb into a temporary directory, the server
 # listening only on a unix socket there, fsync off: it dies with the test) and sets PG_CONN, a
 # libpq connection string without a database, and PG_URL, a postgresql:// URL of the database
-# "mien"; pg_stop stops it and removes the directory (pg_start arranges for it on exit); pg_sql
+# "mien"; pg_require does the same for a test script (or skips it); pg_stop stops it and removes the directory (pg_start arranges for it on exit); pg_sql
 # runs SQL as the cluster's superuser. PostgreSQL refuses to run as root: as root, the cluster
 # belongs to `nobody`.
 #
@@ -40,6 +40,23 @@ pg_start() {
   trap "pg_stop; $(trap -p EXIT | sed -E "s/^trap -- '(.*)' EXIT$/\1/")" EXIT
 }
 
+# pg_require: pg_start for a test script: exits 77 (skipped) when PostgreSQL is not installed,
+# 1 (failed) when the cluster does not start.
+pg_require() {
+  pg_start
+  case $? in
+  0) ;;
+  77)
+    echo "PostgreSQL is not installed (scripts/install-deps): skipped"
+    exit 77
+    ;;
+  *)
+    echo "0 passed, 1 failed"
+    exit 1
+    ;;
+  esac
+}
+
 # pg_ctl_start: (re)starts the cluster's server, waiting until it accepts connections.
 pg_ctl_start() {
   pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
@@ -69,13 +86,7 @@ pg_sql() {
 
 if [[ ${BASH_SOURCE[0]} == "$0" && ${1:-} == run ]]; then
   shift
-  pg_start
-  rc=$?
-  ((rc == 77)) && {
-    echo "PostgreSQL is not installed (scripts/install-deps): skipped"
-    exit 77
-  }
-  ((rc == 0)) || exit 1
+  pg_require
   MIEN_TEST_PG=$PG_CONN "$@"
   exit $?
 fi

@@ -315,6 +315,26 @@ static const char pg_schema[] =
     "  ON video_results(job, \"timestamp\", person, id);"
     "CREATE INDEX IF NOT EXISTS video_results_person"
     "  ON video_results(job, person, \"timestamp\", id);"
+    /* The change feed (follow.c): a row per face added or removed and per collection deleted,
+     * written by trigger in the writing transaction, with a notification at its commit. */
+    "CREATE TABLE IF NOT EXISTS changes ("
+    "  seq BIGSERIAL PRIMARY KEY, collection BIGINT NOT NULL, op TEXT NOT NULL, face BIGINT,"
+    "  created DOUBLE PRECISION NOT NULL DEFAULT extract(epoch FROM clock_timestamp()));"
+    "CREATE INDEX IF NOT EXISTS changes_created ON changes(created);"
+    "CREATE OR REPLACE FUNCTION mien_face_change() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN"
+    "  IF TG_OP = 'INSERT' THEN"
+    "    INSERT INTO changes (collection, op, face) VALUES (NEW.collection, 'add', NEW.id);"
+    "  ELSE"
+    "    INSERT INTO changes (collection, op, face) VALUES (OLD.collection, 'remove', OLD.id);"
+    "  END IF;"
+    "  PERFORM pg_notify('mien_changes', ''); RETURN NULL; END$$;"
+    "CREATE OR REPLACE TRIGGER faces_change AFTER INSERT OR DELETE ON faces"
+    "  FOR EACH ROW EXECUTE FUNCTION mien_face_change();"
+    "CREATE OR REPLACE FUNCTION mien_collection_change() RETURNS trigger LANGUAGE plpgsql AS"
+    "  $$BEGIN INSERT INTO changes (collection, op) VALUES (OLD.id, 'drop');"
+    "  PERFORM pg_notify('mien_changes', ''); RETURN NULL; END$$;"
+    "CREATE OR REPLACE TRIGGER collections_change AFTER DELETE ON collections"
+    "  FOR EACH ROW EXECUTE FUNCTION mien_collection_change();"
     "COMMIT;";
 
 /* The test hook that runs the SQLite-minded tests against PostgreSQL (tests/pg.sh): with
@@ -357,9 +377,19 @@ static int location_is_pg(const char *location, char *conninfo, size_t cap) {
 static mien_status open_db(mien_store *s, const char *location, char *err, size_t errlen) {
   char msg[600], conninfo[4400];
   if (location_is_pg(location, conninfo, sizeof conninfo)) {
+    if (!(s->pg_conninfo = strdup(conninfo)))
+      return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
     if (!(s->db = db_pg_open(conninfo, msg, sizeof msg)))
       return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "%s", msg);
-    if (db_pg_exec_script(s->db, pg_schema) != 0)
+    /* Once made, the schema is not touched again: its ALTERs would lock tables other nodes
+     * are reading. */
+    db_stmt *q;
+    int made = 0;
+    mien_status st = db_prepare(s, "SELECT to_regclass('changes') IS NOT NULL", &q, err, errlen);
+    if (st != MIEN_OK) return st;
+    if (db_step(q) == DB_ROW) made = (int)db_column_int64(q, 0);
+    db_finalize(q);
+    if (!made && db_pg_exec_script(s->db, pg_schema) != 0)
       return db_fail(s, "creating the PostgreSQL schema", err, errlen);
     return MIEN_OK;
   }
@@ -400,6 +430,7 @@ mien_status mien_store_open(const char *location, mien_store **out, char *err, s
   mien_store *s = calloc(1, sizeof *s);
   if (!s) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   pthread_mutex_init(&s->mu, NULL);
+  pthread_mutex_init(&s->follow_mu, NULL);
   mien_status st = open_db(s, location, err, errlen);
   if (st == MIEN_OK) {
     pthread_mutex_lock(&s->mu);
@@ -427,6 +458,7 @@ mien_status mien_store_open(const char *location, mien_store **out, char *err, s
 
 void mien_store_close(mien_store *s) {
   if (!s) return;
+  db_follow_stop(s);
   for (int i = 0; i < s->ncolls; i++) {
     mien_index_free(s->colls[i]->ix);
     mien_cluster_free(s->colls[i]->people);
@@ -439,6 +471,8 @@ void mien_store_close(mien_store *s) {
   db_conn_close(s->db);
   OPENSSL_cleanse(s->key, sizeof s->key);
   pthread_mutex_destroy(&s->mu);
+  pthread_mutex_destroy(&s->follow_mu);
+  free(s->pg_conninfo);
   free(s);
 }
 
@@ -701,6 +735,12 @@ mien_status db_coll(mien_store *s, const char *name, int load, int check_model, 
                      "mien uses %s (%.16s...): templates of different models cannot be compared; "
                      "index the images into a new collection",
                      name, have, c->model_sha256, want, cur_sha);
+  }
+  if (load && s->pg_conninfo) { /* other nodes' changes must reach the index from its load on */
+    pthread_mutex_lock(&s->follow_mu);
+    if (!s->follow) st = db_follow_start(s, s->pg_conninfo, err, errlen);
+    pthread_mutex_unlock(&s->follow_mu);
+    if (st != MIEN_OK) return st;
   }
   if (load) {
     pthread_rwlock_wrlock(&c->lock);

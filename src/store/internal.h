@@ -38,9 +38,12 @@ struct mien_store {
   int ncolls, cap;
   int encrypted; /* templates are sealed with key */
   uint8_t key[MIEN_TEMPLATE_KEY_LEN];
-  char key_check[65];     /* the key's check value, as the meta table holds it */
-  int64_t purged_at_open; /* faces purged by mien_store_open */
-  double erasure_pending; /* db_now() of the first deletion not yet checkpointed away; 0: none */
+  char key_check[65];       /* the key's check value, as the meta table holds it */
+  int64_t purged_at_open;   /* faces purged by mien_store_open */
+  double erasure_pending;   /* db_now() of the first deletion not yet checkpointed away; 0: none */
+  char *pg_conninfo;        /* PostgreSQL: the connection string, for the change feed's own */
+  struct db_follow *follow; /* PostgreSQL: the change feed (follow.c), once an index loads */
+  pthread_mutex_t follow_mu;
 };
 
 /* The data directory of a SQLite location ("sqlite:DIR" or DIR). */
@@ -48,6 +51,11 @@ const char *db_location_dir(const char *location);
 /* Opens the database of an existing store, without the store's setup (audit verify, copies);
  * SQLite's read-only when readonly. NULL with the reason in msg. */
 db_conn *db_open_location(const char *location, int readonly, char *msg, size_t cap);
+
+/* Starts the change feed's follower (follow.c) on its own connection to conninfo, from the
+ * database's last change on (call before loading an index); stops it. */
+mien_status db_follow_start(mien_store *s, const char *conninfo, char *err, size_t errlen);
+void db_follow_stop(mien_store *s);
 
 /* The time now, Unix seconds to the millisecond, as rows and audit records record it: $MIEN_NOW
  * (Unix seconds, or @FILE holding them, read at each call) when set, so that tests can move the

@@ -314,6 +314,14 @@ mien_status mien_store_purge_expired(mien_store *s, int64_t *purged, char *err, 
     free(names[i]);
   }
   free(names);
+  if (st == MIEN_OK && s->db->is_pg) { /* the change feed's old rows (follow.c) */
+    pthread_mutex_lock(&s->mu);
+    st = db_exec(s,
+                 "DELETE FROM changes WHERE created < extract(epoch FROM clock_timestamp()) - "
+                 "86400",
+                 err, errlen);
+    pthread_mutex_unlock(&s->mu);
+  }
   return st;
 }
 

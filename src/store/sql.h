@@ -74,6 +74,10 @@ db_conn *db_pg_open(const char *url, char *msg, size_t cap);
 int db_sqlite_checkpoint(db_conn *c, int wait_ms);
 /* PostgreSQL: runs sql as it is (several statements, dollar-quoted bodies), for the schema. */
 int db_pg_exec_script(db_conn *c, const char *sql);
+/* PostgreSQL: LISTEN on channel (0 on success); then waits up to timeout_ms for a notification:
+ * 1 when one (or more) came, 0 when none, -1 when the connection is broken. */
+int db_pg_listen(db_conn *c, const char *channel);
+int db_pg_wait(db_conn *c, int timeout_ms);
 /* Whether a store location names a PostgreSQL database. */
 int db_location_is_pg(const char *location);
 

@@ -14,6 +14,7 @@
  * fails for that reason reports DB_ERR_UNAVAILABLE, which the API answers with a retryable
  * error. */
 #include <ctype.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -421,4 +422,32 @@ db_conn *db_pg_open(const char *url, char *msg, size_t cap) {
 int db_pg_exec_script(db_conn *c, const char *sql) {
   if (ensure_connected(c) != 0) return -1;
   return run_simple(c, sql);
+}
+
+int db_pg_listen(db_conn *c, const char *channel) {
+  char sql[128];
+  snprintf(sql, sizeof sql, "LISTEN %s", channel);
+  return ensure_connected(c) == 0 ? run_simple(c, sql) : -1;
+}
+
+int db_pg_wait(db_conn *c, int timeout_ms) {
+  PGconn *pg = pg_of(c);
+  if (PQstatus(pg) != CONNECTION_OK) return -1;
+  int notified = 0;
+  PGnotify *n;
+  for (int round = 0; round < 2 && !notified; round++) {
+    if (round == 1) { /* nothing queued: wait for the socket */
+      struct pollfd p = {.fd = PQsocket(pg), .events = POLLIN};
+      if (poll(&p, 1, timeout_ms) <= 0) return 0;
+    }
+    if (!PQconsumeInput(pg)) {
+      fail_with(c, DB_ERR_UNAVAILABLE, PQerrorMessage(pg));
+      return -1;
+    }
+    while ((n = PQnotifies(pg))) {
+      notified = 1;
+      PQfreemem(n);
+    }
+  }
+  return notified;
 }

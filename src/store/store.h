@@ -66,6 +66,19 @@ mien_status mien_store_model(char name[32], char sha256[65], char *err, size_t e
 void mien_store_model_version(const char *sha256, char *out, size_t outlen);
 #define MIEN_DEFAULT_MODEL_SHA256 "c720766410dafc8c4c04486286fcf586347de11ee5cf4440dd8bc3341abb85cd"
 
+/* What GET /health reports about the store (docs/cluster.md). */
+typedef struct {
+  const char *backend; /* "sqlite" or "postgresql" */
+  int reachable;       /* a query went through just now */
+  int following;       /* PostgreSQL: this process follows the change feed (an index is loaded) */
+  int feed_connected;  /* ...and its connection is up */
+  int64_t last_change; /* the last change sequence applied to this process's indexes */
+  double lag_s;        /* seconds since the feed was last seen caught up (at most about 0.5 s
+                          while healthy); grows while the database cannot be reached */
+} mien_store_health_info;
+/* Checks the store with a query; MIEN_OK when it answered (out is filled either way). */
+mien_status mien_store_health(mien_store *s, mien_store_health_info *out, char *err, size_t errlen);
+
 /* Moves the WAL into the database and truncates it (wal_checkpoint(TRUNCATE)). */
 mien_status mien_store_checkpoint(mien_store *s, char *err, size_t errlen);
 /* When a deletion's erasure is pending (another process held a read transaction when its
