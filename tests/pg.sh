@@ -84,6 +84,35 @@ pg_sql() {
   "$PG_BIN/psql" -X -q -t -A -v ON_ERROR_STOP=1 -d "$PG_CONN dbname=${2:-postgres}" -c "$1"
 }
 
+# ---- `mien serve` nodes on the cluster (needs lib.sh's MIEN and TMP) ----
+NODE_PIDS=()
+NODE_URLS=()
+# pg_node_start N: starts node N (`mien serve` on $PG_URL, one worker, its output in
+# $TMP/nodeN.out and .log) and waits until it listens: NODE_URLS[N], NODE_PIDS[N]. Fails when
+# it exits first.
+pg_node_start() {
+  local out=$TMP/node$1.out i url=
+  : >"$out"
+  "$MIEN" --store "$PG_URL" serve --listen 127.0.0.1:0 --workers 1 >"$out" 2>"$TMP/node$1.log" &
+  NODE_PIDS[$1]=$!
+  for ((i = 0; i < 600; i++)); do
+    url=$(sed -n 's/^{"listening":"\([^"]*\)".*/\1/p' "$out")
+    [[ -n $url ]] && break
+    kill -0 "${NODE_PIDS[$1]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  NODE_URLS[$1]=$url
+  [[ -n $url ]]
+}
+
+# pg_nodes_stop: SIGTERM to every node still running, and waits for them.
+pg_nodes_stop() {
+  local p
+  for p in "${NODE_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${NODE_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  NODE_PIDS=()
+}
+
 if [[ ${BASH_SOURCE[0]} == "$0" && ${1:-} == run ]]; then
   shift
   pg_require

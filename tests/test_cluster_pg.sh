@@ -15,33 +15,10 @@ source "$ROOT/tests/pg.sh"
 require_mien
 pg_require
 
-NODE_PIDS=()
-NODE_URLS=()
-# start_node N: `mien serve` number N on the store, one worker; waits for its URL.
-start_node() {
-  local out=$TMP/node$1.out i url=
-  : >"$out"
-  "$MIEN" --store "$PG_URL" serve --listen 127.0.0.1:0 --workers 1 >"$out" 2>"$TMP/node$1.log" &
-  NODE_PIDS[$1]=$!
-  for ((i = 0; i < 600; i++)); do
-    url=$(sed -n 's/^{"listening":"\([^"]*\)".*/\1/p' "$out")
-    [[ -n $url ]] && break
-    kill -0 "${NODE_PIDS[$1]}" 2>/dev/null || break
-    sleep 0.1
-  done
-  NODE_URLS[$1]=$url
-  [[ -n $url ]]
-}
-stop_nodes() {
-  local p
-  for p in "${NODE_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${NODE_PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  NODE_PIDS=()
-}
-trap 'stop_nodes; pg_stop; rm -rf "$TMP"' EXIT
+trap 'pg_nodes_stop; pg_stop; rm -rf "$TMP"' EXIT
 
 for n in 0 1 2; do
-  if start_node $n; then ok "node $n started"; else bad "node $n" "did not start: $(tail -c 300 "$TMP/node$n.log")"; fi
+  if pg_node_start $n; then ok "node $n started"; else bad "node $n" "did not start: $(tail -c 300 "$TMP/node$n.log")"; fi
 done
 if PYTHONPATH=$ROOT/tests/server python3 "$ROOT/tests/server/cluster.py" "$PHOTOS" "${NODE_URLS[@]}" >"$TMP/py.out" 2>&1; then
   :
@@ -51,7 +28,7 @@ grep '^  ' "$TMP/py.out"
 pass=$((pass + $(grep -c '^ok ' "$TMP/py.out")))
 fail=$((fail + $(grep -c '^FAIL ' "$TMP/py.out")))
 grep -q '^Traceback' "$TMP/py.out" && bad "cluster.py" "$(tail -5 "$TMP/py.out")"
-stop_nodes
+pg_nodes_stop
 run "audit verify against the database" 0 "$MIEN" --store "$PG_URL" audit verify &&
   check "audit verify: one chain from three nodes" 'r["Valid"] is True and r["Records"] > 20'
 

@@ -98,8 +98,22 @@ static void fail_result(db_conn *c, const PGresult *r) {
   fail_with(c, result_kind(c, r), primary ? primary : PQerrorMessage(pg_of(c)));
 }
 
+/* Whether a statement that failed outside a transaction found its connection broken (the server
+ * restarted since the last statement: libpq notices only when it uses the connection) and the
+ * connection could be re-established: the statement did not run, so it can be run once again. */
+static int reconnected(db_conn *c) {
+  pg_conn *p = (pg_conn *)c;
+  if (p->in_tx || PQstatus(p->pg) == CONNECTION_OK) return 0;
+  PQreset(p->pg);
+  return PQstatus(p->pg) == CONNECTION_OK;
+}
+
 static int run_simple(db_conn *c, const char *sql) {
   PGresult *r = PQexec(pg_of(c), sql);
+  if (PQresultStatus(r) == PGRES_FATAL_ERROR && reconnected(c)) {
+    PQclear(r);
+    r = PQexec(pg_of(c), sql);
+  }
   ExecStatusType t = PQresultStatus(r);
   int ok = t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK;
   if (!ok) fail_result(c, r);
@@ -294,8 +308,12 @@ static int pg_step(db_stmt *s) {
   if (!q->executed) {
     q->executed = 1, q->row = -1;
     if (ensure_connected(c) != 0) return DB_FAILED;
-    q->res = PQexecParams(pg_of(c), q->sql, q->nparams, q->types, (const char *const *)q->values,
-                          q->lengths, q->formats, 0);
+    for (int attempt = 0; attempt < 2; attempt++) {
+      PQclear(q->res);
+      q->res = PQexecParams(pg_of(c), q->sql, q->nparams, q->types, (const char *const *)q->values,
+                            q->lengths, q->formats, 0);
+      if (PQresultStatus(q->res) != PGRES_FATAL_ERROR || !reconnected(c)) break;
+    }
     ExecStatusType t = PQresultStatus(q->res);
     if (t == PGRES_COMMAND_OK) {
       ((pg_conn *)c)->changes = atoll(PQcmdTuples(q->res));
