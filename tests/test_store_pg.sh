@@ -104,4 +104,24 @@ sql "ALTER TABLE audit DISABLE TRIGGER audit_append_only;
 run "audit verify catches an edit" 1 m audit verify &&
   check "audit verify catches an edit" 'r["Valid"] is False and r["FirstBadRecord"] == 3'
 
+# ---- mien store copy: a data directory into PostgreSQL and back ----
+unset MIEN_TEMPLATE_KEY
+D=$TMP/sqlite
+pg_sql "CREATE DATABASE copied" >/dev/null
+TO="postgresql://mien@/copied?host=$PG_DIR"
+run "source store" 0 "$MIEN" --data "$D" collection create src --purpose "copy test" &&
+  run "source faces" 0 "$MIEN" --data "$D" index src "$PHOTOS/hopper.jpg" "$PHOTOS/collins.jpg" &&
+  run "source user" 0 "$MIEN" --data "$D" call CreateUser '{"CollectionId":"src","UserId":"u1"}' &&
+  ok "source store"
+run "store copy DIR -> PostgreSQL" 0 "$MIEN" store copy --from "$D" --to "$TO" &&
+  check "store copy DIR -> PostgreSQL" 'r["CountsMatch"] and r["AuditValid"] and r["Tables"]["faces"]["Target"] == 2 and r["Tables"]["users"]["Target"] == 1'
+run "store copy again (a rerun)" 0 "$MIEN" store copy --from "$D" --to "$TO" &&
+  check "store copy again (a rerun)" 'r["CountsMatch"] and r["AuditValid"]'
+run "search the copy" 0 "$MIEN" --store "$TO" search src "$PHOTOS/collins-2.jpg" &&
+  check "search the copy" 'len(r["FaceMatches"]) == 1'
+run "store copy PostgreSQL -> DIR" 0 "$MIEN" store copy --from "$TO" --to "sqlite:$TMP/back" &&
+  check "store copy PostgreSQL -> DIR" 'r["CountsMatch"] and r["AuditValid"] and r["Tables"]["audit"]["Target"] >= 4'
+run "index into the copy" 0 "$MIEN" --store "$TO" index src "$PHOTOS/hopper-2.jpg" &&
+  check "index into the copy (its ids go on)" 'len(r["FaceRecords"]) == 1'
+
 finish

@@ -26,6 +26,7 @@ static const struct {
     {"serve", "serve the face API over HTTP (AWS JSON 1.1, SigV4) and the web page", cmd_serve},
     {"keys", "add, list or delete the access keys the server accepts", cmd_keys},
     {"bench", "time the models or the search (see `mien bench --help`)", cmd_bench},
+    {"store", "copy a store between a data directory and PostgreSQL (mien store copy)", cmd_store},
     {"video", "faces in a stored video: mien video detect FILE | search COLLECTION FILE",
      cmd_video},
 };

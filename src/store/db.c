@@ -425,18 +425,29 @@ db_conn *db_open_location(const char *location, int readonly, char *msg, size_t 
   return db_sqlite_open(path, 0, readonly, msg, cap);
 }
 
-mien_status mien_store_open(const char *location, mien_store **out, char *err, size_t errlen) {
+mien_status db_open_tables(const char *location, mien_store **out, char *err, size_t errlen) {
   *out = NULL;
   mien_store *s = calloc(1, sizeof *s);
   if (!s) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   pthread_mutex_init(&s->mu, NULL);
   pthread_mutex_init(&s->follow_mu, NULL);
   mien_status st = open_db(s, location, err, errlen);
-  if (st == MIEN_OK) {
-    pthread_mutex_lock(&s->mu);
-    st = db_key_setup(s, err, errlen);
-    pthread_mutex_unlock(&s->mu);
+  if (st != MIEN_OK) {
+    mien_store_close(s);
+    return st;
   }
+  *out = s;
+  return MIEN_OK;
+}
+
+mien_status mien_store_open(const char *location, mien_store **out, char *err, size_t errlen) {
+  mien_store *s;
+  *out = NULL;
+  mien_status st = db_open_tables(location, &s, err, errlen);
+  if (st != MIEN_OK) return st;
+  pthread_mutex_lock(&s->mu);
+  st = db_key_setup(s, err, errlen);
+  pthread_mutex_unlock(&s->mu);
   if (st == MIEN_OK) st = mien_store_purge_expired(s, &s->purged_at_open, err, errlen);
   if (st == MIEN_OK) { /* an erasure an earlier process left pending */
     char since[32];

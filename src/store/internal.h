@@ -48,6 +48,10 @@ struct mien_store {
 
 /* The data directory of a SQLite location ("sqlite:DIR" or DIR). */
 const char *db_location_dir(const char *location);
+/* A store at location with its tables made (or migrated), nothing more: no template key, no
+ * purge (mien_store_open goes on from there; `store copy` writes into it). Close it with
+ * mien_store_close. */
+mien_status db_open_tables(const char *location, mien_store **out, char *err, size_t errlen);
 /* Opens the database of an existing store, without the store's setup (audit verify, copies);
  * SQLite's read-only when readonly. NULL with the reason in msg. */
 db_conn *db_open_location(const char *location, int readonly, char *msg, size_t cap);

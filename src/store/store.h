@@ -311,6 +311,24 @@ mien_status mien_audit_export(const char *dir, int64_t after,
                               int (*emit)(void *ctx, const char *record), void *ctx, char *err,
                               size_t errlen);
 
+/* ---- copying a store (copy.c; docs/cluster.md) ---- */
+#define MIEN_COPY_TABLES 9
+typedef struct {
+  int ntables;
+  char table[MIEN_COPY_TABLES][16];
+  int64_t source_rows[MIEN_COPY_TABLES], target_rows[MIEN_COPY_TABLES];
+  int mismatch;          /* some table's counts differ (the target held other rows) */
+  int64_t audit_records; /* in the target */
+  char audit_head[65];   /* the target's chain head */
+  int audit_valid;       /* the target's chain verifies and ends where the source's does */
+} mien_store_copy_report;
+/* Copies every row of the store at `from` (collections, faces, users, tags, audit, idempotency,
+ * video jobs; templates as stored, sealed or not) into the store at `to` (made when new), in one
+ * transaction; rows the target has already are kept, so an interrupted copy can be rerun. Then
+ * counts both sides and verifies the target's audit chain. */
+mien_status mien_store_copy(const char *from, const char *to, mien_store_copy_report *out,
+                            char *err, size_t errlen);
+
 /* The environment variable naming the template key file. */
 #define MIEN_TEMPLATE_KEY_ENV "MIEN_TEMPLATE_KEY"
 #define MIEN_TEMPLATE_KEY_LEN 32 /* AES-256 */
