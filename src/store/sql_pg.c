@@ -144,6 +144,14 @@ static int exec_one(db_conn *c, const char *stmt, size_t len) {
         char lock[64];
         snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", WRITE_LOCK_KEY);
         rc = run_simple(c, lock);
+        if (rc != 0) { /* the caller sees BEGIN fail and will not end the transaction itself */
+          db_err_kind kind = c->fail;
+          char msg[sizeof c->msg];
+          memcpy(msg, c->msg, sizeof msg);
+          PQclear(PQexec(p->pg, "ROLLBACK"));
+          p->in_tx = 0;
+          fail_with(c, kind, msg);
+        }
       }
     }
   } else if (!strcasecmp(sql, "COMMIT") || !strcasecmp(sql, "ROLLBACK")) {
