@@ -6,6 +6,7 @@
 #   make bench   mien against ONNX Runtime on the default models, ratios in one run
 #   make bench-serve  the server under wrk: DetectFaces req/s and p50/p99, search at 100k faces
 #   make fuzz    every libFuzzer target for SECONDS (default 60) each
+#   make bench-cluster  nodes on one PostgreSQL store: req/s for 1-3 nodes, IndexFaces PG vs SQLite
 #   make bench-people  people clustering: LFW quality vs baselines, update time at 1M faces
 #   make test-wild  test_detect_paths also on the wild photos of ../shared (minutes)
 #   make soak    10,000 mixed requests against the server: errors, RSS growth after warm-up
@@ -79,6 +80,12 @@ test-fuzz: fuzz-build models
 .PHONY: bench-serve
 bench-serve: all
 	MIEN_BIN=$(BUILD)/mien bench/serve.sh
+
+# Nodes on one PostgreSQL store (docs/cluster.md): DetectFaces and SearchFacesByImage req/s
+# through 1, 2 and 3 nodes, IndexFaces/s into PostgreSQL against SQLite; a throwaway cluster.
+.PHONY: bench-cluster
+bench-cluster: all
+	MIEN_BIN=$(BUILD)/mien bench/cluster.sh
 
 # The people clustering (docs/people.md): LFW quality against Immich's rule and Chinese whispers,
 # and an incremental update at 1M synthetic faces (FACES=...; about 2.6 GB of memory at 1M).

@@ -5,10 +5,10 @@
  * tokens are per caller, survive reopening the store, lapse after the window, go with their
  * collection, are not kept for a failed request, and a retry that loses a race to another with
  * the same token gets the winner's answer. */
-#include <sqlite3.h>
 #include <unistd.h>
 
 #include "op_call.h"
+#include "store/internal.h"
 #include "util/util.h"
 
 typedef struct {
@@ -38,12 +38,11 @@ static void expect_text(fixture *f, const char *want, mien_status want_st, const
 }
 
 static int64_t token_rows(fixture *f) {
-  sqlite3_stmt *q;
+  db_stmt *q;
   int64_t n = -1;
-  if (sqlite3_prepare_v2(f->api.store->db, "SELECT count(*) FROM idempotency", -1, &q, NULL) ==
-      SQLITE_OK) {
-    if (sqlite3_step(q) == SQLITE_ROW) n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
+  if (db_prepare_raw(f->api.store->db, "SELECT count(*) FROM idempotency", &q) == 0) {
+    if (db_step(q) == DB_ROW) n = db_column_int64(q, 0);
+    db_finalize(q);
   }
   return n;
 }

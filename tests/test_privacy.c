@@ -14,9 +14,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "api/ops.h"
 #include "check.h"
 #include "op_call.h"
+#include "store/internal.h"
 #include "util/util.h"
 
 #define T0 1700000000.0 /* the test clock's start */

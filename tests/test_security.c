@@ -26,7 +26,7 @@
 
 #include "api/ops.h"
 #include "check.h"
-#include "store/store.h"
+#include "store/internal.h"
 #include "util/util.h"
 
 static char err[1024];

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "api/ops.h"
 #include "check.h"
 #include "op_call.h"

@@ -171,7 +171,7 @@ mien_status mien_service_open(const mien_service_config *cfg, mien_service **out
     st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "no store location: set store or MIEN_DATA");
   if (st == MIEN_OK && !cfg->no_store) {
     st = open_store(svc->store_location, &svc->store, err, errlen);
-    if (st == MIEN_OK) svc->purged_unreported = svc->store->purged_at_open;
+    if (st == MIEN_OK) svc->purged_unreported = mien_store_purged_at_open(svc->store);
   }
   if (st != MIEN_OK) {
     mien_service_close(svc);

@@ -38,6 +38,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 /* video.c: `mien video detect|search` (stored video). */
 int cmd_video(int argc, char **argv);
+int cmd_store(int argc, char **argv);
 /* privacy.c: `mien audit`, `mien purge`, and `mien keys new-template-key|rotate-template-key`
  * (argv[0] the subcommand; dispatched by cmd_keys). */
 int cmd_audit(int argc, char **argv);

@@ -23,6 +23,7 @@
 
 static const struct option longopts[] = {
     {"data", required_argument, NULL, 'd'},
+    {"store", required_argument, NULL, 'd'},
     {"external-id", required_argument, NULL, 'e'},
     {"max-faces", required_argument, NULL, 'm'},
     {"quality-filter", required_argument, NULL, 'q'},

@@ -26,6 +26,7 @@ static const struct {
     {"serve", "serve the face API over HTTP (AWS JSON 1.1, SigV4) and the web page", cmd_serve},
     {"keys", "add, list or delete the access keys the server accepts", cmd_keys},
     {"bench", "time the models or the search (see `mien bench --help`)", cmd_bench},
+    {"store", "copy a store between a data directory and PostgreSQL (mien store copy)", cmd_store},
     {"video", "faces in a stored video: mien video detect FILE | search COLLECTION FILE",
      cmd_video},
 };
@@ -44,6 +45,8 @@ static void usage(FILE *f) {
           "parameter, missing or existing resource), 4 setup problem (models missing, I/O)\n"
           "--data DIR (or MIEN_DATA): where collections are stored (default\n"
           "$XDG_DATA_HOME/mien, else ~/.local/share/mien)\n"
+          "--store LOCATION (or MIEN_STORE): DIR, sqlite:DIR or a postgresql:// URL, the store\n"
+          "of many nodes (docs/cluster.md); wins over --data\n"
           "--template-key FILE (or MIEN_TEMPLATE_KEY): the AES-256 key that encrypts the stored\n"
           "templates (mien keys new-template-key FILE; docs/privacy.md)\n"
           "environment: MIEN_MODELS (model directory), MIEN_ISA=generic|avx2|avx512 (kernels)\n");
@@ -95,7 +98,8 @@ int main(int argc, char **argv) {
    * too. */
   static const struct {
     const char *opt, *env;
-  } globals[] = {{"--data", "MIEN_DATA"}, {"--template-key", "MIEN_TEMPLATE_KEY"}};
+  } globals[] = {
+      {"--data", "MIEN_DATA"}, {"--store", "MIEN_STORE"}, {"--template-key", "MIEN_TEMPLATE_KEY"}};
   for (size_t g = 0; argc > 1 && g < sizeof globals / sizeof *globals;) {
     size_t n = strlen(globals[g].opt);
     if (strncmp(argv[1], globals[g].opt, n) || (argv[1][n] && argv[1][n] != '=')) {

@@ -48,9 +48,13 @@ typedef struct {
 
 static int parse(int argc, char **argv, opts *o) {
   static const struct option longopts[] = {
-      {"data", required_argument, NULL, 'd'},  {"head", required_argument, NULL, 'H'},
-      {"after", required_argument, NULL, 'a'}, {"new-key", required_argument, NULL, 'k'},
-      {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+      {"data", required_argument, NULL, 'd'},
+      {"store", required_argument, NULL, 'd'},
+      {"head", required_argument, NULL, 'H'},
+      {"after", required_argument, NULL, 'a'},
+      {"new-key", required_argument, NULL, 'k'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
   };
   memset(o, 0, sizeof *o);
   optind = 1;

@@ -87,6 +87,7 @@ int cmd_serve(int argc, char **argv) {
       {"video-jobs", required_argument, NULL, 'J'},
       {"video-retention-days", required_argument, NULL, 'R'},
       {"data", required_argument, NULL, 'd'},
+      {"store", required_argument, NULL, 'd'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };

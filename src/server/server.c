@@ -415,6 +415,29 @@ static void handle_static(srv *s, const srv_request *rq, srv_response *r) {
   r->content_type = mime_type(p);
 }
 
+/* GET /health (docs/cluster.md): 200 while the store answers and this node's indexes follow
+ * the change feed within SRV_HEALTH_MAX_LAG_S, else 503, so that a load balancer stops sending
+ * requests to a node that cannot serve them. */
+#define SRV_HEALTH_MAX_LAG_S 5.0
+static void handle_health(srv *s, srv_response *r) {
+  mien_store_health_info h;
+  char err[512] = "";
+  mien_status st = mien_store_health(s->store, &h, err, sizeof err);
+  int healthy =
+      st == MIEN_OK && (!h.following || (h.feed_connected && h.lag_s <= SRV_HEALTH_MAX_LAG_S));
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "Status", healthy ? "OK" : "UNAVAILABLE");
+  cJSON_AddStringToObject(o, "Store", h.backend);
+  cJSON_AddBoolToObject(o, "StoreReachable", h.reachable);
+  if (h.following) {
+    cJSON_AddBoolToObject(o, "ChangeFeedConnected", h.feed_connected);
+    cJSON_AddNumberToObject(o, "LastChange", (double)h.last_change);
+    cJSON_AddNumberToObject(o, "IndexLagSeconds", h.lag_s);
+  }
+  if (st != MIEN_OK) cJSON_AddStringToObject(o, "Message", err);
+  set_body(r, healthy ? 200 : 503, "application/json", o);
+}
+
 static void response_init(srv_response *r) {
   memset(r, 0, sizeof *r);
   mien_uuid(r->request_id);
@@ -434,7 +457,10 @@ void srv_handle(srv *s, const srv_request *rq, srv_response *r) {
     handle_api(s, rq, r);
   } else if (!strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD")) {
     snprintf(r->op, sizeof r->op, "%s", rq->method);
-    handle_static(s, rq, r);
+    if (!strcmp(rq->path, "/health"))
+      handle_health(s, r);
+    else
+      handle_static(s, rq, r);
   } else {
     snprintf(r->op, sizeof r->op, "%.60s", rq->method);
     srv_error(r, 405, "UnknownOperationException", "the API takes POST /; files take GET");

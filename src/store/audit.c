@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "store/store.h"
+#include "store/internal.h"
 #include "util/util.h"
 
 #define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
@@ -48,20 +48,20 @@ static void iso_now(char out[32]) {
 
 mien_status db_audit(mien_store *s, const char *principal, const char *op, const char *coll,
                      cJSON *fields, char *err, size_t errlen) {
-  sqlite3_stmt *q;
+  db_stmt *q;
   int64_t seq = 1;
   char prev[65] = GENESIS, when[32], hash[65];
   mien_status st =
       db_prepare(s, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &q, err, errlen);
   if (st == MIEN_OK) {
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
-      seq = sqlite3_column_int64(q, 0) + 1;
-      snprintf(prev, sizeof prev, "%s", (const char *)sqlite3_column_text(q, 1));
-    } else if (rc != SQLITE_DONE) {
+    int rc = db_step(q);
+    if (rc == DB_ROW) {
+      seq = db_column_int64(q, 0) + 1;
+      snprintf(prev, sizeof prev, "%s", (const char *)db_column_text(q, 1));
+    } else if (rc != DB_DONE) {
       st = db_fail(s, "reading the audit log", err, errlen);
     }
-    sqlite3_finalize(q);
+    db_finalize(q);
   }
   if (st != MIEN_OK) {
     cJSON_Delete(fields);
@@ -86,11 +86,11 @@ mien_status db_audit(mien_store *s, const char *principal, const char *op, const
   record_hash(text, hash);
   st = db_prepare(s, "INSERT INTO audit (seq, record, hash) VALUES (?, ?, ?)", &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_int64(q, 1, seq);
-    sqlite3_bind_text(q, 2, text, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, hash, -1, SQLITE_STATIC);
-    if (sqlite3_step(q) != SQLITE_DONE) st = db_fail(s, "writing the audit log", err, errlen);
-    sqlite3_finalize(q);
+    db_bind_int64(q, 1, seq);
+    db_bind_text(q, 2, text);
+    db_bind_text(q, 3, hash);
+    if (db_step(q) != DB_DONE) st = db_fail(s, "writing the audit log", err, errlen);
+    db_finalize(q);
   }
   free(text);
   return st;
@@ -121,27 +121,21 @@ mien_status mien_store_audit_count(mien_store *s, const char *principal, const c
   return mien_store_audit(s, principal, op, coll, fields, err, errlen);
 }
 
-/* Opens dir's database read-only and prepares the audit query from seq `after` on. */
-static mien_status open_log(const char *dir, int64_t after, sqlite3 **db, sqlite3_stmt **q,
+/* Opens a store's database (read-only for SQLite) and prepares the audit query from seq `after`
+ * on. */
+static mien_status open_log(const char *location, int64_t after, db_conn **db, db_stmt **q,
                             char *err, size_t errlen) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/mien.db", dir);
+  char msg[600];
   *q = NULL;
-  if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+  if (!(*db = db_open_location(location, 1, msg, sizeof msg)))
+    return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "%s", msg);
+  if (db_prepare_raw(*db, "SELECT seq, record, hash FROM audit WHERE seq > ? ORDER BY seq", q)) {
     mien_status st =
-        MIEN_FAIL(err, errlen, MIEN_ERR_IO, "cannot open %s: %s", path, sqlite3_errmsg(*db));
-    sqlite3_close(*db);
+        MIEN_FAIL(err, errlen, MIEN_ERR_IO, "%s has no audit log: %s", location, (*db)->msg);
+    db_conn_close(*db);
     return st;
   }
-  sqlite3_busy_timeout(*db, 10000);
-  if (sqlite3_prepare_v2(*db, "SELECT seq, record, hash FROM audit WHERE seq > ? ORDER BY seq", -1,
-                         q, NULL) != SQLITE_OK) {
-    mien_status st =
-        MIEN_FAIL(err, errlen, MIEN_ERR_IO, "%s has no audit log: %s", path, sqlite3_errmsg(*db));
-    sqlite3_close(*db);
-    return st;
-  }
-  sqlite3_bind_int64(*q, 1, after);
+  db_bind_int64(*q, 1, after);
   return MIEN_OK;
 }
 
@@ -173,35 +167,34 @@ static void check_record(int64_t seq, const char *text, const char *hash, int64_
 }
 
 /* How many faces the store holds, and whether an erasure is pending (db.c's meta row). */
-static mien_status store_facts(sqlite3 *db, mien_audit_check *out, char *err, size_t errlen) {
-  sqlite3_stmt *q;
-  int rc = sqlite3_prepare_v2(db,
-                              "SELECT (SELECT count(*) FROM faces),"
-                              " (SELECT value FROM meta WHERE key = 'erasure_pending')",
-                              -1, &q, NULL);
-  if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-    out->faces = sqlite3_column_int64(q, 0);
-    out->erasure_pending = sqlite3_column_double(q, 1);
-    rc = SQLITE_OK;
+static mien_status store_facts(db_conn *db, mien_audit_check *out, char *err, size_t errlen) {
+  db_stmt *q = NULL;
+  int rc = db_prepare_raw(db,
+                          "SELECT (SELECT count(*) FROM faces),"
+                          " (SELECT value FROM meta WHERE key = 'erasure_pending')",
+                          &q);
+  if (rc == 0 && db_step(q) == DB_ROW) {
+    out->faces = db_column_int64(q, 0);
+    out->erasure_pending = db_column_double(q, 1);
+  } else {
+    rc = -1;
   }
-  sqlite3_finalize(q);
-  return rc == SQLITE_OK
-             ? MIEN_OK
-             : MIEN_FAIL(err, errlen, MIEN_ERR_IO, "reading the store: %s", sqlite3_errmsg(db));
+  db_finalize(q);
+  return rc == 0 ? MIEN_OK : MIEN_FAIL(err, errlen, MIEN_ERR_IO, "reading the store: %s", db->msg);
 }
 
 mien_status mien_audit_verify(const char *dir, mien_audit_check *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
-  sqlite3 *db;
-  sqlite3_stmt *q;
+  db_conn *db;
+  db_stmt *q;
   mien_status st = open_log(dir, 0, &db, &q, err, errlen);
   if (st != MIEN_OK) return st;
   char prev[65] = GENESIS;
   int rc;
-  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-    int64_t seq = sqlite3_column_int64(q, 0);
-    const char *text = (const char *)sqlite3_column_text(q, 1);
-    const char *hash = (const char *)sqlite3_column_text(q, 2);
+  while ((rc = db_step(q)) == DB_ROW) {
+    int64_t seq = db_column_int64(q, 0);
+    const char *text = (const char *)db_column_text(q, 1);
+    const char *hash = (const char *)db_column_text(q, 2);
     check_record(seq, text ? text : "", hash ? hash : "", out->records + 1, prev, out->reason,
                  sizeof out->reason);
     if (out->reason[0]) {
@@ -212,9 +205,9 @@ mien_status mien_audit_verify(const char *dir, mien_audit_check *out, char *err,
     snprintf(prev, sizeof prev, "%s", hash);
     snprintf(out->head, sizeof out->head, "%s", hash);
   }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "reading the audit log: %s", sqlite3_errmsg(db));
-  sqlite3_finalize(q);
+  if (rc != DB_ROW && rc != DB_DONE)
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "reading the audit log: %s", db->msg);
+  db_finalize(q);
   if (st == MIEN_OK) st = store_facts(db, out, err, errlen);
   if (st == MIEN_OK && !out->records && !out->bad_seq && out->faces > 0) {
     out->bad_seq = 1;
@@ -222,25 +215,25 @@ mien_status mien_audit_verify(const char *dir, mien_audit_check *out, char *err,
              "the audit log is empty but the store holds %lld faces: its records were deleted",
              (long long)out->faces);
   }
-  sqlite3_close(db);
+  db_conn_close(db);
   return st;
 }
 
 mien_status mien_audit_export(const char *dir, int64_t after,
                               int (*emit)(void *ctx, const char *record), void *ctx, char *err,
                               size_t errlen) {
-  sqlite3 *db;
-  sqlite3_stmt *q;
+  db_conn *db;
+  db_stmt *q;
   mien_status st = open_log(dir, after, &db, &q, err, errlen);
   if (st != MIEN_OK) return st;
   int rc;
-  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-    const char *text = (const char *)sqlite3_column_text(q, 1);
+  while ((rc = db_step(q)) == DB_ROW) {
+    const char *text = (const char *)db_column_text(q, 1);
     if (text && emit(ctx, text) != 0) break;
   }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "reading the audit log: %s", sqlite3_errmsg(db));
-  sqlite3_finalize(q);
-  sqlite3_close(db);
+  if (rc != DB_ROW && rc != DB_DONE)
+    st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "reading the audit log: %s", db->msg);
+  db_finalize(q);
+  db_conn_close(db);
   return st;
 }

@@ -28,7 +28,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "store/store.h"
+#include "store/internal.h"
 #include "util/util.h"
 
 #define SEAL_VERSION 2 /* 1: bound to the collection and FaceId only; re-sealed at open */
@@ -218,29 +218,31 @@ mien_status db_unseal(const uint8_t *key, const db_seal_ids *ids, const void *bl
 
 mien_status db_meta_get(mien_store *s, const char *k, char *out, size_t cap, char *err,
                         size_t errlen) {
-  sqlite3_stmt *q;
+  db_stmt *q;
   out[0] = '\0';
   mien_status st = db_prepare(s, "SELECT value FROM meta WHERE key = ?", &q, err, errlen);
   if (st != MIEN_OK) return st;
-  sqlite3_bind_text(q, 1, k, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(q);
-  if (rc == SQLITE_ROW)
-    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(q, 0));
-  else if (rc != SQLITE_DONE)
+  db_bind_text(q, 1, k);
+  int rc = db_step(q);
+  if (rc == DB_ROW)
+    snprintf(out, cap, "%s", (const char *)db_column_text(q, 0));
+  else if (rc != DB_DONE)
     st = db_fail(s, "reading meta", err, errlen);
-  sqlite3_finalize(q);
+  db_finalize(q);
   return st;
 }
 
 mien_status db_meta_set(mien_store *s, const char *k, const char *v, char *err, size_t errlen) {
-  sqlite3_stmt *q;
-  mien_status st =
-      db_prepare(s, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", &q, err, errlen);
+  db_stmt *q;
+  mien_status st = db_prepare(s,
+                              "INSERT INTO meta (key, value) VALUES (?, ?)"
+                              " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                              &q, err, errlen);
   if (st != MIEN_OK) return st;
-  sqlite3_bind_text(q, 1, k, -1, SQLITE_STATIC);
-  sqlite3_bind_text(q, 2, v, -1, SQLITE_STATIC);
-  if (sqlite3_step(q) != SQLITE_DONE) st = db_fail(s, "writing meta", err, errlen);
-  sqlite3_finalize(q);
+  db_bind_text(q, 1, k);
+  db_bind_text(q, 2, v);
+  if (db_step(q) != DB_DONE) st = db_fail(s, "writing meta", err, errlen);
+  db_finalize(q);
   return st;
 }
 
@@ -249,7 +251,7 @@ mien_status db_meta_set(mien_store *s, const char *k, const char *v, char *err, 
  * UserId *new_user (NULL: none) instead of the face's current one. Mutex held, in a transaction. */
 static mien_status reseal_row(mien_store *s, int64_t row, const uint8_t *old, const uint8_t *key,
                               int legacy, const char *const *new_user, char *err, size_t errlen) {
-  sqlite3_stmt *q = NULL;
+  db_stmt *q = NULL;
   mien_status st = db_prepare(s,
                               "SELECT f.collection, f.face_id, f.embedding, i.external_image_id,"
                               " u.user_id FROM faces f JOIN images i ON i.id = f.image"
@@ -260,26 +262,24 @@ static mien_status reseal_row(mien_store *s, int64_t row, const uint8_t *old, co
   const void *blob = NULL;
   int len = 0;
   if (st == MIEN_OK) {
-    sqlite3_bind_int64(q, 1, row);
-    if (sqlite3_step(q) != SQLITE_ROW) st = db_fail(s, "reading a template", err, errlen);
+    db_bind_int64(q, 1, row);
+    if (db_step(q) != DB_ROW) st = db_fail(s, "reading a template", err, errlen);
   }
   if (st == MIEN_OK) {
-    db_seal_ids ids = {sqlite3_column_int64(q, 0), (const char *)sqlite3_column_text(q, 1),
-                       (const char *)sqlite3_column_text(q, 3),
-                       (const char *)sqlite3_column_text(q, 4)};
-    st = unseal(old, &ids, sqlite3_column_blob(q, 2), sqlite3_column_bytes(q, 2), legacy, emb, err,
-                errlen);
+    db_seal_ids ids = {db_column_int64(q, 0), (const char *)db_column_text(q, 1),
+                       (const char *)db_column_text(q, 3), (const char *)db_column_text(q, 4)};
+    st = unseal(old, &ids, db_column_blob(q, 2), db_column_bytes(q, 2), legacy, emb, err, errlen);
     if (new_user) ids.user_id = *new_user;
     if (st == MIEN_OK) st = db_seal(key, &ids, emb, buf, &blob, &len, err, errlen);
   }
-  sqlite3_finalize(q);
+  db_finalize(q);
   if (st == MIEN_OK)
     st = db_prepare(s, "UPDATE faces SET embedding = ? WHERE id = ?", &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_blob(q, 1, blob, len, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, row);
-    if (sqlite3_step(q) != SQLITE_DONE) st = db_fail(s, "rewriting a template", err, errlen);
-    sqlite3_finalize(q);
+    db_bind_blob(q, 1, blob, len);
+    db_bind_int64(q, 2, row);
+    if (db_step(q) != DB_DONE) st = db_fail(s, "rewriting a template", err, errlen);
+    db_finalize(q);
   }
   OPENSSL_cleanse(emb, sizeof emb);
   OPENSSL_cleanse(buf, sizeof buf);
@@ -295,26 +295,26 @@ mien_status db_reseal_for_user(mien_store *s, int64_t row, const char *user_id, 
  * in a transaction. */
 static mien_status reseal_all(mien_store *s, const uint8_t *old, const uint8_t *key, int legacy,
                               int64_t *count, char *err, size_t errlen) {
-  sqlite3_stmt *sel = NULL;
+  db_stmt *sel = NULL;
   mien_status st =
       db_prepare(s, "SELECT id FROM faces WHERE id > ? ORDER BY id LIMIT 1", &sel, err, errlen);
   int64_t last = 0;
   *count = 0;
   while (st == MIEN_OK) {
-    sqlite3_reset(sel);
-    sqlite3_bind_int64(sel, 1, last);
-    int rc = sqlite3_step(sel);
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) {
+    db_reset(sel);
+    db_bind_int64(sel, 1, last);
+    int rc = db_step(sel);
+    if (rc == DB_DONE) break;
+    if (rc != DB_ROW) {
       st = db_fail(s, "reading templates", err, errlen);
       break;
     }
-    last = sqlite3_column_int64(sel, 0);
-    sqlite3_reset(sel);
+    last = db_column_int64(sel, 0);
+    db_reset(sel);
     st = reseal_row(s, last, old, key, legacy, NULL, err, errlen);
     ++*count;
   }
-  sqlite3_finalize(sel);
+  db_finalize(sel);
   return st;
 }
 
@@ -376,11 +376,11 @@ mien_status db_key_setup(mien_store *s, char *err, size_t errlen) {
                            path)
                : convert_legacy(s, err, errlen);
   /* A store without templates adopts the key; one with plain templates must be converted. */
-  sqlite3_stmt *q;
+  db_stmt *q;
   st = db_prepare(s, "SELECT EXISTS (SELECT 1 FROM faces)", &q, err, errlen);
   if (st != MIEN_OK) return st;
-  int plain = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0);
-  sqlite3_finalize(q);
+  int plain = db_step(q) == DB_ROW && db_column_int64(q, 0);
+  db_finalize(q);
   if (plain)
     return MIEN_FAIL(err, errlen, MIEN_ERR_IO,
                      "the store holds unencrypted templates: encrypt them with `mien keys "

@@ -15,14 +15,18 @@
 #include <openssl/crypto.h>
 
 #include "store/cluster.h"
-#include "store/store.h"
+#include "store/internal.h"
 #include "util/util.h"
 
 #define MODEL_NAME "mien-fr"
-#define DB_BUSY_TIMEOUT_MS 10000
 #define META_ERASURE_PENDING "erasure_pending" /* meta row: since when (db_erase) */
 
 int mien_store_default_dir(char *out, size_t outlen) {
+  const char *store = getenv("MIEN_STORE");
+  if (store && *store) {
+    int n = snprintf(out, outlen, "%s", store);
+    return n > 0 && (size_t)n < outlen ? 0 : -1;
+  }
   const char *env = getenv("MIEN_DATA"), *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
   int n;
   if (env && *env)
@@ -39,44 +43,35 @@ int mien_store_default_dir(char *out, size_t outlen) {
 /* ---- errors and statements ---- */
 
 mien_status db_fail(mien_store *s, const char *what, char *err, size_t errlen) {
-  int code = sqlite3_errcode(s->db) & 0xff;
-  const char *msg = sqlite3_errmsg(s->db);
-  switch (code) {
-  case SQLITE_NOMEM:
+  const char *msg = s->db->msg;
+  switch (s->db->fail) {
+  case DB_ERR_NOMEM:
     return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "%s: out of memory", what);
-  case SQLITE_FULL:
-  case SQLITE_IOERR:
-  case SQLITE_CANTOPEN:
-  case SQLITE_READONLY:
-  case SQLITE_BUSY:
-  case SQLITE_LOCKED:
-  case SQLITE_PERM:
-  case SQLITE_CORRUPT:
-  case SQLITE_NOTADB:
+  case DB_ERR_IO:
     return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "%s: %s", what, msg);
+  case DB_ERR_UNAVAILABLE: /* InternalServerError, which AWS clients retry */
+    return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "the store is unavailable, retry later (%s: %s)",
+                     what, msg);
   default:
     return MIEN_FAIL(err, errlen, MIEN_ERR_INTERNAL, "%s: %s", what, msg);
   }
 }
 
 mien_status db_exec(mien_store *s, const char *sql, char *err, size_t errlen) {
-  return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? MIEN_OK
-                                                                 : db_fail(s, sql, err, errlen);
+  return db_exec_raw(s->db, sql) == 0 ? MIEN_OK : db_fail(s, sql, err, errlen);
 }
 
-mien_status db_prepare(mien_store *s, const char *sql, sqlite3_stmt **st, char *err,
-                       size_t errlen) {
-  return sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK ? MIEN_OK
-                                                                   : db_fail(s, sql, err, errlen);
+mien_status db_prepare(mien_store *s, const char *sql, db_stmt **st, char *err, size_t errlen) {
+  return db_prepare_raw(s->db, sql, st) == 0 ? MIEN_OK : db_fail(s, sql, err, errlen);
 }
 
 mien_status db_finish(mien_store *s, mien_status st, char *err, size_t errlen) {
   if (st != MIEN_OK) {
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    db_exec_raw(s->db, "ROLLBACK");
     return st;
   }
   st = db_exec(s, "COMMIT", err, errlen);
-  if (st != MIEN_OK) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+  if (st != MIEN_OK) db_exec_raw(s->db, "ROLLBACK");
   return st;
 }
 
@@ -197,12 +192,12 @@ static const char *const migrations[] = {
 static mien_status migrate(mien_store *s, char *err, size_t errlen) {
   mien_status st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
   if (st != MIEN_OK) return st;
-  sqlite3_stmt *q;
+  db_stmt *q;
   int version = 0;
   st = db_prepare(s, "PRAGMA user_version", &q, err, errlen);
   if (st == MIEN_OK) {
-    if (sqlite3_step(q) == SQLITE_ROW) version = sqlite3_column_int(q, 0);
-    sqlite3_finalize(q);
+    if (db_step(q) == DB_ROW) version = db_column_int64(q, 0);
+    db_finalize(q);
   }
   if (st == MIEN_OK && version > SCHEMA_VERSION)
     st = MIEN_FAIL(err, errlen, MIEN_ERR_IO,
@@ -250,37 +245,209 @@ static mien_status private_files(const char *dir, const char *path, char *err, s
   return MIEN_OK;
 }
 
-mien_status mien_store_open(const char *dir, mien_store **out, char *err, size_t errlen) {
-  *out = NULL;
+/* The PostgreSQL schema: SQLite's latest (the migrations above) in PostgreSQL's types. Ids are
+ * sequences (never reused, as AUTOINCREMENT); text keys sort bytewise (COLLATE "C"), as SQLite's
+ * do, so pages and orders are the same on both; templates stay in the row (STORAGE PLAIN: no
+ * TOAST copy to erase besides it). Created under the write lock, so nodes starting together
+ * make it once. */
+static const char pg_schema[] =
+    "BEGIN; SELECT pg_advisory_xact_lock(1835623790);"
+    "CREATE TABLE IF NOT EXISTS collections ("
+    "  id BIGSERIAL PRIMARY KEY, name TEXT COLLATE \"C\" NOT NULL UNIQUE, arn TEXT NOT NULL,"
+    "  created DOUBLE PRECISION NOT NULL, model TEXT NOT NULL, model_sha256 TEXT NOT NULL,"
+    "  tags TEXT NOT NULL DEFAULT '{}');"
+    "CREATE TABLE IF NOT EXISTS images ("
+    "  id BIGSERIAL PRIMARY KEY,"
+    "  collection BIGINT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,"
+    "  image_id TEXT NOT NULL, sha256 BYTEA NOT NULL, external_image_id TEXT,"
+    "  created DOUBLE PRECISION NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS images_hash ON images(collection, sha256);"
+    "CREATE INDEX IF NOT EXISTS images_created ON images(collection, created);"
+    "CREATE TABLE IF NOT EXISTS users ("
+    "  id BIGSERIAL PRIMARY KEY,"
+    "  collection BIGINT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,"
+    "  user_id TEXT COLLATE \"C\" NOT NULL, status TEXT NOT NULL DEFAULT 'CREATED',"
+    "  created DOUBLE PRECISION NOT NULL, UNIQUE (collection, user_id));"
+    "CREATE INDEX IF NOT EXISTS users_created ON users(collection, created);"
+    "CREATE TABLE IF NOT EXISTS faces ("
+    "  id BIGSERIAL PRIMARY KEY,"
+    "  collection BIGINT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,"
+    "  face_id TEXT COLLATE \"C\" NOT NULL UNIQUE,"
+    "  image BIGINT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+    "  \"left\" DOUBLE PRECISION NOT NULL, top DOUBLE PRECISION NOT NULL,"
+    "  width DOUBLE PRECISION NOT NULL, height DOUBLE PRECISION NOT NULL,"
+    "  confidence DOUBLE PRECISION NOT NULL, embedding BYTEA NOT NULL,"
+    "  created DOUBLE PRECISION NOT NULL,"
+    "  \"user\" BIGINT REFERENCES users(id) ON DELETE SET NULL);"
+    "ALTER TABLE faces ALTER COLUMN embedding SET STORAGE PLAIN;"
+    "CREATE INDEX IF NOT EXISTS faces_collection ON faces(collection, id);"
+    "CREATE INDEX IF NOT EXISTS faces_image ON faces(image);"
+    "CREATE INDEX IF NOT EXISTS faces_user ON faces(\"user\");"
+    "CREATE INDEX IF NOT EXISTS faces_created ON faces(collection, created);"
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS audit (seq BIGINT PRIMARY KEY, record TEXT NOT NULL,"
+    "  hash TEXT NOT NULL);"
+    "CREATE OR REPLACE FUNCTION mien_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS"
+    "  $$BEGIN RAISE EXCEPTION 'the audit log is append-only'; END$$;"
+    "CREATE OR REPLACE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit"
+    "  FOR EACH ROW EXECUTE FUNCTION mien_audit_append_only();"
+    "CREATE TABLE IF NOT EXISTS idempotency ("
+    "  op TEXT NOT NULL, principal TEXT NOT NULL, token TEXT NOT NULL,"
+    "  collection BIGINT NOT NULL REFERENCES collections(id) ON DELETE CASCADE,"
+    "  request_sha256 BYTEA NOT NULL, response TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,"
+    "  PRIMARY KEY (op, principal, token));"
+    "CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency(created);"
+    "CREATE INDEX IF NOT EXISTS idempotency_collection ON idempotency(collection);"
+    "CREATE TABLE IF NOT EXISTS video_jobs ("
+    "  id BIGSERIAL PRIMARY KEY, job_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,"
+    "  token TEXT UNIQUE, request TEXT NOT NULL, principal TEXT NOT NULL, collection TEXT,"
+    "  state TEXT NOT NULL DEFAULT 'QUEUED', status_message TEXT NOT NULL DEFAULT '',"
+    "  progress DOUBLE PRECISION NOT NULL DEFAULT 0, metadata TEXT,"
+    "  attempts BIGINT NOT NULL DEFAULT 0, created DOUBLE PRECISION NOT NULL,"
+    "  finished DOUBLE PRECISION);"
+    "CREATE INDEX IF NOT EXISTS video_jobs_state ON video_jobs(state, id);"
+    "CREATE INDEX IF NOT EXISTS video_jobs_finished ON video_jobs(finished);"
+    "CREATE TABLE IF NOT EXISTS video_results ("
+    "  id BIGSERIAL PRIMARY KEY,"
+    "  job BIGINT NOT NULL REFERENCES video_jobs(id) ON DELETE CASCADE,"
+    "  \"timestamp\" BIGINT NOT NULL, person BIGINT NOT NULL, item TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS video_results_time"
+    "  ON video_results(job, \"timestamp\", person, id);"
+    "CREATE INDEX IF NOT EXISTS video_results_person"
+    "  ON video_results(job, person, \"timestamp\", id);"
+    /* The change feed (follow.c): a row per face added or removed and per collection deleted,
+     * written by trigger in the writing transaction, with a notification at its commit. */
+    "CREATE TABLE IF NOT EXISTS changes ("
+    "  seq BIGSERIAL PRIMARY KEY, collection BIGINT NOT NULL, op TEXT NOT NULL, face BIGINT,"
+    "  created DOUBLE PRECISION NOT NULL DEFAULT extract(epoch FROM clock_timestamp()));"
+    "CREATE INDEX IF NOT EXISTS changes_created ON changes(created);"
+    "CREATE OR REPLACE FUNCTION mien_face_change() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN"
+    "  IF TG_OP = 'INSERT' THEN"
+    "    INSERT INTO changes (collection, op, face) VALUES (NEW.collection, 'add', NEW.id);"
+    "  ELSE"
+    "    INSERT INTO changes (collection, op, face) VALUES (OLD.collection, 'remove', OLD.id);"
+    "  END IF;"
+    "  PERFORM pg_notify('mien_changes', ''); RETURN NULL; END$$;"
+    "CREATE OR REPLACE TRIGGER faces_change AFTER INSERT OR DELETE ON faces"
+    "  FOR EACH ROW EXECUTE FUNCTION mien_face_change();"
+    "CREATE OR REPLACE FUNCTION mien_collection_change() RETURNS trigger LANGUAGE plpgsql AS"
+    "  $$BEGIN INSERT INTO changes (collection, op) VALUES (OLD.id, 'drop');"
+    "  PERFORM pg_notify('mien_changes', ''); RETURN NULL; END$$;"
+    "CREATE OR REPLACE TRIGGER collections_change AFTER DELETE ON collections"
+    "  FOR EACH ROW EXECUTE FUNCTION mien_collection_change();"
+    "COMMIT;";
+
+/* The test hook that runs the SQLite-minded tests against PostgreSQL (tests/pg.sh): with
+ * $MIEN_TEST_PG set to a libpq connection string without a database, a data directory DIR stands
+ * for the database "mien_" + the first 16 hex digits of SHA-256(realpath(DIR)), created on first
+ * use, so every test's fresh directory is a fresh database and a server restarted on the same
+ * directory finds its data again. Not a setting: production names its database in the URL. */
+static int test_pg_location(const char *dir, char *out, size_t cap) {
+  const char *base = getenv("MIEN_TEST_PG");
+  char real[4096], msg[600];
+  if (!base || !*base || mien_make_dirs(dir) != 0 || !realpath(dir, real)) return 0;
+  uint8_t h[32];
+  mien_sha256(real, strlen(real), h);
+  char name[40];
+  snprintf(name, sizeof name, "mien_");
+  for (int i = 0; i < 8; i++) snprintf(name + 5 + 2 * i, 3, "%02x", h[i]);
+  snprintf(out, cap, "%s dbname=postgres", base);
+  db_conn *admin = db_pg_open(out, msg, sizeof msg);
+  if (admin) {
+    char sql[80];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    db_exec_raw(admin, sql); /* "already exists" is the usual answer */
+    db_conn_close(admin);
+  }
+  snprintf(out, cap, "%s dbname=%s", base, name);
+  return 1;
+}
+
+/* The database a location names: PostgreSQL (a URL, or a test database) into conninfo. */
+static int location_is_pg(const char *location, char *conninfo, size_t cap) {
+  if (db_location_is_pg(location)) {
+    snprintf(conninfo, cap, "%s", location);
+    return 1;
+  }
+  return test_pg_location(db_location_dir(location), conninfo, cap);
+}
+
+/* Opens the database a location names: a PostgreSQL URL, or a data directory ("sqlite:DIR" or
+ * DIR) whose mien.db is created private and put in WAL mode. */
+static mien_status open_db(mien_store *s, const char *location, char *err, size_t errlen) {
+  char msg[600], conninfo[4400];
+  if (location_is_pg(location, conninfo, sizeof conninfo)) {
+    if (!(s->pg_conninfo = strdup(conninfo)))
+      return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+    if (!(s->db = db_pg_open(conninfo, msg, sizeof msg)))
+      return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "%s", msg);
+    /* Once made, the schema is not touched again: its ALTERs would lock tables other nodes
+     * are reading. */
+    db_stmt *q;
+    int made = 0;
+    mien_status st = db_prepare(s, "SELECT to_regclass('changes') IS NOT NULL", &q, err, errlen);
+    if (st != MIEN_OK) return st;
+    if (db_step(q) == DB_ROW) made = (int)db_column_int64(q, 0);
+    db_finalize(q);
+    if (!made && db_pg_exec_script(s->db, pg_schema) != 0)
+      return db_fail(s, "creating the PostgreSQL schema", err, errlen);
+    return MIEN_OK;
+  }
+  const char *dir = db_location_dir(location);
   if (mien_make_dirs(dir) != 0)
     return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "cannot create the data directory %s: %s", dir,
                      strerror(errno));
-  mien_store *s = calloc(1, sizeof *s);
-  if (!s) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
-  pthread_mutex_init(&s->mu, NULL);
   char path[4096];
   snprintf(path, sizeof path, "%s/mien.db", dir);
   mien_status st = private_files(dir, path, err, errlen);
-  if (st == MIEN_OK &&
-      sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
-    st = db_fail(s, path, err, errlen);
-  /* Another process may hold the write lock for a commit; wait for it rather than fail. */
-  if (st == MIEN_OK) sqlite3_busy_timeout(s->db, DB_BUSY_TIMEOUT_MS);
+  if (st != MIEN_OK) return st;
+  if (!(s->db = db_sqlite_open(path, 1, 0, msg, sizeof msg)))
+    return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "%s", msg);
   /* WAL + FULL: each commit is fsync'ed before it returns (NORMAL would lose the last commits
    * on power loss). secure_delete: deleted templates are overwritten, not merely unlinked.
    * temp_store: sorts and temporary tables stay in memory, never in files outside dir. */
-  if (st == MIEN_OK)
-    st = db_exec(s,
-                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-                 "PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON;"
-                 "PRAGMA temp_store = MEMORY;",
-                 err, errlen);
-  if (st == MIEN_OK) st = migrate(s, err, errlen);
-  if (st == MIEN_OK) {
-    pthread_mutex_lock(&s->mu);
-    st = db_key_setup(s, err, errlen);
-    pthread_mutex_unlock(&s->mu);
+  st = db_exec(s,
+               "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+               "PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON;"
+               "PRAGMA temp_store = MEMORY;",
+               err, errlen);
+  return st == MIEN_OK ? migrate(s, err, errlen) : st;
+}
+
+const char *db_location_dir(const char *location) {
+  return strncmp(location, "sqlite:", 7) ? location : location + 7;
+}
+
+db_conn *db_open_location(const char *location, int readonly, char *msg, size_t cap) {
+  char conninfo[4400], path[4200];
+  if (location_is_pg(location, conninfo, sizeof conninfo)) return db_pg_open(conninfo, msg, cap);
+  snprintf(path, sizeof path, "%s/mien.db", db_location_dir(location));
+  return db_sqlite_open(path, 0, readonly, msg, cap);
+}
+
+mien_status db_open_tables(const char *location, mien_store **out, char *err, size_t errlen) {
+  *out = NULL;
+  mien_store *s = calloc(1, sizeof *s);
+  if (!s) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  pthread_mutex_init(&s->mu, NULL);
+  pthread_mutex_init(&s->follow_mu, NULL);
+  mien_status st = open_db(s, location, err, errlen);
+  if (st != MIEN_OK) {
+    mien_store_close(s);
+    return st;
   }
+  *out = s;
+  return MIEN_OK;
+}
+
+mien_status mien_store_open(const char *location, mien_store **out, char *err, size_t errlen) {
+  mien_store *s;
+  *out = NULL;
+  mien_status st = db_open_tables(location, &s, err, errlen);
+  if (st != MIEN_OK) return st;
+  pthread_mutex_lock(&s->mu);
+  st = db_key_setup(s, err, errlen);
+  pthread_mutex_unlock(&s->mu);
   if (st == MIEN_OK) st = mien_store_purge_expired(s, &s->purged_at_open, err, errlen);
   if (st == MIEN_OK) { /* an erasure an earlier process left pending */
     char since[32];
@@ -302,6 +469,7 @@ mien_status mien_store_open(const char *dir, mien_store **out, char *err, size_t
 
 void mien_store_close(mien_store *s) {
   if (!s) return;
+  db_follow_stop(s);
   for (int i = 0; i < s->ncolls; i++) {
     mien_index_free(s->colls[i]->ix);
     mien_cluster_free(s->colls[i]->people);
@@ -311,25 +479,31 @@ void mien_store_close(mien_store *s) {
   }
   free(s->colls);
   if (s->db && s->erasure_pending > 0) db_erase(s);
-  sqlite3_close(s->db);
+  db_conn_close(s->db);
   OPENSSL_cleanse(s->key, sizeof s->key);
   pthread_mutex_destroy(&s->mu);
+  pthread_mutex_destroy(&s->follow_mu);
+  free(s->pg_conninfo);
   free(s);
 }
 
-/* wal_checkpoint(TRUNCATE), waiting at most wait_ms for readers: a deletion must not hold the
- * store's mutex for the whole busy timeout while another process reads. */
-static int checkpoint_truncate(mien_store *s, int wait_ms) {
-  sqlite3_busy_timeout(s->db, wait_ms);
-  int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-  sqlite3_busy_timeout(s->db, DB_BUSY_TIMEOUT_MS);
-  return rc;
+/* Makes the deleted rows' bytes go (mutex held, no transaction open): SQLite moves the WAL into
+ * the database and truncates it, waiting at most 200 ms for readers, so that a deletion does not
+ * hold the store's mutex for the whole busy timeout while another process reads; PostgreSQL
+ * rewrites the tables that hold templates and what names people (VACUUM FULL: a plain VACUUM
+ * frees the dead tuples' space but leaves their bytes in the pages), waiting at most 2 s for
+ * other sessions' locks. */
+static int erase_now(mien_store *s) {
+  if (!s->db->is_pg) return db_sqlite_checkpoint(s->db, 200);
+  return db_exec_raw(s->db, "SET lock_timeout = '2s'; VACUUM (FULL) faces, images, users;"
+                            " SET lock_timeout = 0");
 }
 
 void db_erase(mien_store *s) {
   char err[256];
-  if (checkpoint_truncate(s, 200) != SQLITE_OK) {
-    /* SQLITE_BUSY: a reader's snapshot still needs the old pages. Say so where it lasts. */
+  if (erase_now(s) != 0) {
+    /* Busy: a reader's snapshot (SQLite) or lock (PostgreSQL) still holds the old rows. Say so
+     * where it lasts. */
     if (s->erasure_pending == 0) {
       char since[32];
       s->erasure_pending = db_now();
@@ -344,7 +518,7 @@ void db_erase(mien_store *s) {
   s->erasure_pending = 0;
   if (db_exec(s, "DELETE FROM meta WHERE key = '" META_ERASURE_PENDING "'", err, sizeof err) ==
       MIEN_OK)
-    checkpoint_truncate(s, 200);
+    erase_now(s);
 }
 
 double mien_store_retry_erasure(mien_store *s) {
@@ -357,8 +531,8 @@ double mien_store_retry_erasure(mien_store *s) {
 
 mien_status mien_store_checkpoint(mien_store *s, char *err, size_t errlen) {
   pthread_mutex_lock(&s->mu);
-  mien_status st = MIEN_OK;
-  if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
+  mien_status st = MIEN_OK; /* PostgreSQL: its own checkpoints; nothing of the store's to move */
+  if (!s->db->is_pg && db_sqlite_checkpoint(s->db, -1) != 0)
     st = db_fail(s, "checkpoint", err, errlen);
   pthread_mutex_unlock(&s->mu);
   return st;
@@ -453,28 +627,28 @@ double db_now(void) {
 
 mien_status db_collection_row(mien_store *s, const char *name, int64_t *row, char *err,
                               size_t errlen) {
-  sqlite3_stmt *q;
+  db_stmt *q;
   mien_status st = db_prepare(s, "SELECT id FROM collections WHERE name = ?", &q, err, errlen);
   if (st != MIEN_OK) return st;
-  sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(q);
-  if (rc == SQLITE_ROW)
-    *row = sqlite3_column_int64(q, 0);
-  else if (rc == SQLITE_DONE)
+  db_bind_text(q, 1, name);
+  int rc = db_step(q);
+  if (rc == DB_ROW)
+    *row = db_column_int64(q, 0);
+  else if (rc == DB_DONE)
     st = MIEN_FAIL(err, errlen, MIEN_ERR_RESOURCE_NOT_FOUND, "The collection id: %s does not exist",
                    name);
   else
     st = db_fail(s, "reading collections", err, errlen);
-  sqlite3_finalize(q);
+  db_finalize(q);
   return st;
 }
 
-mien_status db_collection_query(mien_store *s, const char *name, const char *sql, sqlite3_stmt **q,
+mien_status db_collection_query(mien_store *s, const char *name, const char *sql, db_stmt **q,
                                 char *err, size_t errlen) {
   int64_t crow;
   mien_status st = db_collection_row(s, name, &crow, err, errlen);
   if (st == MIEN_OK) st = db_prepare(s, sql, q, err, errlen);
-  if (st == MIEN_OK) sqlite3_bind_int64(*q, 1, crow);
+  if (st == MIEN_OK) db_bind_int64(*q, 1, crow);
   return st;
 }
 
@@ -503,7 +677,7 @@ static mien_status load_index(mien_store *s, mien_coll *c, char *err, size_t err
   mien_index *ix = mien_index_create(MIEN_EMBED_DIM);
   if (!ix) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   pthread_mutex_lock(&s->mu);
-  sqlite3_stmt *q;
+  db_stmt *q;
   mien_status st =
       db_prepare(s,
                  "SELECT f.id, f.face_id, f.embedding, i.external_image_id, u.user_id FROM faces f"
@@ -511,21 +685,20 @@ static mien_status load_index(mien_store *s, mien_coll *c, char *err, size_t err
                  " WHERE f.collection = ? ORDER BY f.id",
                  &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_int64(q, 1, c->id);
+    db_bind_int64(q, 1, c->id);
     int rc;
     float emb[MIEN_EMBED_DIM];
-    while (st == MIEN_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-      db_seal_ids ids = {c->id, (const char *)sqlite3_column_text(q, 1),
-                         (const char *)sqlite3_column_text(q, 3),
-                         (const char *)sqlite3_column_text(q, 4)};
-      st = db_unseal(s->encrypted ? s->key : NULL, &ids, sqlite3_column_blob(q, 2),
-                     sqlite3_column_bytes(q, 2), emb, err, errlen);
-      if (st == MIEN_OK && mien_index_add(ix, sqlite3_column_int64(q, 0), emb) != 0)
+    while (st == MIEN_OK && (rc = db_step(q)) == DB_ROW) {
+      db_seal_ids ids = {c->id, (const char *)db_column_text(q, 1),
+                         (const char *)db_column_text(q, 3), (const char *)db_column_text(q, 4)};
+      st = db_unseal(s->encrypted ? s->key : NULL, &ids, db_column_blob(q, 2),
+                     db_column_bytes(q, 2), emb, err, errlen);
+      if (st == MIEN_OK && mien_index_add(ix, db_column_int64(q, 0), emb) != 0)
         st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory loading the index");
     }
     OPENSSL_cleanse(emb, sizeof emb);
-    if (st == MIEN_OK && rc != SQLITE_DONE) st = db_fail(s, "loading the index", err, errlen);
-    sqlite3_finalize(q);
+    if (st == MIEN_OK && rc != DB_DONE) st = db_fail(s, "loading the index", err, errlen);
+    db_finalize(q);
   }
   pthread_mutex_unlock(&s->mu);
   if (st != MIEN_OK) {
@@ -544,23 +717,23 @@ mien_status db_coll(mien_store *s, const char *name, int load, int check_model, 
     if (st != MIEN_OK) return st;
   }
   pthread_mutex_lock(&s->mu);
-  sqlite3_stmt *q;
+  db_stmt *q;
   mien_coll *c = NULL;
   mien_status st =
       db_prepare(s, "SELECT id, model_sha256 FROM collections WHERE name = ?", &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
-      c = coll_entry(s, sqlite3_column_int64(q, 0), (const char *)sqlite3_column_text(q, 1));
+    db_bind_text(q, 1, name);
+    int rc = db_step(q);
+    if (rc == DB_ROW) {
+      c = coll_entry(s, db_column_int64(q, 0), (const char *)db_column_text(q, 1));
       if (!c) st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == DB_DONE) {
       st = MIEN_FAIL(err, errlen, MIEN_ERR_RESOURCE_NOT_FOUND,
                      "The collection id: %s does not exist", name);
     } else {
       st = db_fail(s, "reading collections", err, errlen);
     }
-    sqlite3_finalize(q);
+    db_finalize(q);
   }
   pthread_mutex_unlock(&s->mu);
   if (st != MIEN_OK) return st;
@@ -573,6 +746,12 @@ mien_status db_coll(mien_store *s, const char *name, int load, int check_model, 
                      "mien uses %s (%.16s...): templates of different models cannot be compared; "
                      "index the images into a new collection",
                      name, have, c->model_sha256, want, cur_sha);
+  }
+  if (load && s->pg_conninfo) { /* other nodes' changes must reach the index from its load on */
+    pthread_mutex_lock(&s->follow_mu);
+    if (!s->follow) st = db_follow_start(s, s->pg_conninfo, err, errlen);
+    pthread_mutex_unlock(&s->follow_mu);
+    if (st != MIEN_OK) return st;
   }
   if (load) {
     pthread_rwlock_wrlock(&c->lock);
@@ -589,32 +768,31 @@ mien_status db_coll(mien_store *s, const char *name, int load, int check_model, 
   " (SELECT count(*) FROM faces f WHERE f.collection = c.id),"                                     \
   " (SELECT count(*) FROM users u WHERE u.collection = c.id) FROM collections c "
 
-static void collection_row(sqlite3_stmt *q, mien_collection_info *info) {
-  snprintf(info->id, sizeof info->id, "%s", (const char *)sqlite3_column_text(q, 0));
-  info->created = sqlite3_column_double(q, 1);
-  snprintf(info->model, sizeof info->model, "%s", (const char *)sqlite3_column_text(q, 2));
-  snprintf(info->model_sha256, sizeof info->model_sha256, "%s",
-           (const char *)sqlite3_column_text(q, 3));
-  info->face_count = sqlite3_column_int64(q, 4);
-  info->user_count = sqlite3_column_int64(q, 5);
+static void collection_row(db_stmt *q, mien_collection_info *info) {
+  snprintf(info->id, sizeof info->id, "%s", (const char *)db_column_text(q, 0));
+  info->created = db_column_double(q, 1);
+  snprintf(info->model, sizeof info->model, "%s", (const char *)db_column_text(q, 2));
+  snprintf(info->model_sha256, sizeof info->model_sha256, "%s", (const char *)db_column_text(q, 3));
+  info->face_count = db_column_int64(q, 4);
+  info->user_count = db_column_int64(q, 5);
 }
 
 mien_status mien_store_describe_collection(mien_store *s, const char *id,
                                            mien_collection_info *info, char *err, size_t errlen) {
   pthread_mutex_lock(&s->mu);
-  sqlite3_stmt *q;
+  db_stmt *q;
   mien_status st = db_prepare(s, COLLECTION_SELECT "WHERE name = ?", &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
+    db_bind_text(q, 1, id);
+    int rc = db_step(q);
+    if (rc == DB_ROW)
       collection_row(q, info);
-    else if (rc == SQLITE_DONE)
+    else if (rc == DB_DONE)
       st = MIEN_FAIL(err, errlen, MIEN_ERR_RESOURCE_NOT_FOUND,
                      "The collection id: %s does not exist", id);
     else
       st = db_fail(s, "reading collections", err, errlen);
-    sqlite3_finalize(q);
+    db_finalize(q);
   }
   pthread_mutex_unlock(&s->mu);
   return st;
@@ -633,7 +811,7 @@ mien_status mien_store_create_collection(mien_store *s, const char *principal, c
   cJSON_Delete(tags);
   if (st != MIEN_OK) return st;
   pthread_mutex_lock(&s->mu);
-  sqlite3_stmt *q = NULL;
+  db_stmt *q = NULL;
   st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
   if (st != MIEN_OK) {
     pthread_mutex_unlock(&s->mu);
@@ -644,18 +822,18 @@ mien_status mien_store_create_collection(mien_store *s, const char *principal, c
                   " VALUES (?, '', ?, ?, ?, ?)",
                   &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_double(q, 2, db_now());
-    sqlite3_bind_text(q, 3, model, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 4, sha, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 5, tags_json ? tags_json : "{}", -1, SQLITE_STATIC);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_CONSTRAINT)
+    db_bind_text(q, 1, id);
+    db_bind_double(q, 2, db_now());
+    db_bind_text(q, 3, model);
+    db_bind_text(q, 4, sha);
+    db_bind_text(q, 5, tags_json ? tags_json : "{}");
+    int rc = db_step(q);
+    if (rc == DB_CONSTRAINT)
       st = MIEN_FAIL(err, errlen, MIEN_ERR_RESOURCE_EXISTS, "The collection id: %s already exists",
                      id);
-    else if (rc != SQLITE_DONE)
+    else if (rc != DB_DONE)
       st = db_fail(s, "creating the collection", err, errlen);
-    sqlite3_finalize(q);
+    db_finalize(q);
   }
   if (st == MIEN_OK)
     st = db_audit(s, principal, "CreateCollection", id, db_policy_json(&policy), err, errlen);
@@ -669,22 +847,22 @@ mien_status mien_store_list_collections(mien_store *s, const char *after, int ma
                                         size_t errlen) {
   *n = 0, *more = 0;
   pthread_mutex_lock(&s->mu);
-  sqlite3_stmt *q;
+  db_stmt *q;
   mien_status st =
       db_prepare(s, COLLECTION_SELECT "WHERE name > ? ORDER BY name LIMIT ?", &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_text(q, 1, after, -1, SQLITE_STATIC);
-    sqlite3_bind_int(q, 2, max + 1);
+    db_bind_text(q, 1, after);
+    db_bind_int64(q, 2, max + 1);
     int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    while ((rc = db_step(q)) == DB_ROW) {
       if (*n == max) {
         *more = 1;
         break;
       }
       collection_row(q, &out[(*n)++]);
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) st = db_fail(s, "listing collections", err, errlen);
-    sqlite3_finalize(q);
+    if (rc != DB_ROW && rc != DB_DONE) st = db_fail(s, "listing collections", err, errlen);
+    db_finalize(q);
   }
   pthread_mutex_unlock(&s->mu);
   return st;
@@ -694,30 +872,30 @@ mien_status mien_store_list_collections(mien_store *s, const char *after, int ma
  * record, then the deletion (faces, images and users go by cascade). */
 static mien_status delete_collection_rows(mien_store *s, const char *principal, const char *id,
                                           int64_t crow, char *err, size_t errlen) {
-  sqlite3_stmt *q;
+  db_stmt *q;
   mien_status st = db_prepare(s,
                               "SELECT (SELECT count(*) FROM faces WHERE collection = ?1),"
                               " (SELECT count(*) FROM users WHERE collection = ?1)",
                               &q, err, errlen);
   if (st != MIEN_OK) return st;
-  sqlite3_bind_int64(q, 1, crow);
+  db_bind_int64(q, 1, crow);
   cJSON *fields = cJSON_CreateObject();
-  if (sqlite3_step(q) == SQLITE_ROW) {
-    cJSON_AddNumberToObject(fields, "faces", (double)sqlite3_column_int64(q, 0));
-    cJSON_AddNumberToObject(fields, "users", (double)sqlite3_column_int64(q, 1));
+  if (db_step(q) == DB_ROW) {
+    cJSON_AddNumberToObject(fields, "faces", (double)db_column_int64(q, 0));
+    cJSON_AddNumberToObject(fields, "users", (double)db_column_int64(q, 1));
   } else {
     st = db_fail(s, "counting the collection", err, errlen);
   }
-  sqlite3_finalize(q);
+  db_finalize(q);
   if (st == MIEN_OK) st = db_prepare(s, "DELETE FROM collections WHERE id = ?", &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_int64(q, 1, crow);
-    if (sqlite3_step(q) != SQLITE_DONE)
+    db_bind_int64(q, 1, crow);
+    if (db_step(q) != DB_DONE)
       st = db_fail(s, "deleting the collection", err, errlen);
-    else if (sqlite3_changes(s->db) == 0)
+    else if (db_changes(s) == 0)
       st = MIEN_FAIL(err, errlen, MIEN_ERR_RESOURCE_NOT_FOUND,
                      "The collection id: %s does not exist", id);
-    sqlite3_finalize(q);
+    db_finalize(q);
   }
   if (st == MIEN_OK) return db_audit(s, principal, "DeleteCollection", id, fields, err, errlen);
   cJSON_Delete(fields);

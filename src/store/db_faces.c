@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/internal.h"
 #include "util/util.h"
 
 /* Columns read by face_row. */
@@ -18,28 +18,28 @@
   " f.height, f.confidence, f.embedding, f.collection FROM faces f"                                \
   " JOIN images i ON i.id = f.image LEFT JOIN users u ON u.id = f.user "
 
-static void copy_text(char *dst, size_t cap, sqlite3_stmt *q, int col) {
-  const unsigned char *t = sqlite3_column_text(q, col);
-  snprintf(dst, cap, "%s", t ? (const char *)t : "");
+static void copy_text(char *dst, size_t cap, db_stmt *q, int col) {
+  const char *t = db_column_text(q, col);
+  snprintf(dst, cap, "%s", t ? t : "");
 }
 
-static mien_status face_row(mien_store *s, sqlite3_stmt *q, int with_emb, mien_face_record *r,
-                            char *err, size_t errlen) {
-  r->row = sqlite3_column_int64(q, 0);
+static mien_status face_row(mien_store *s, db_stmt *q, int with_emb, mien_face_record *r, char *err,
+                            size_t errlen) {
+  r->row = db_column_int64(q, 0);
   copy_text(r->face_id, sizeof r->face_id, q, 1);
   copy_text(r->image_id, sizeof r->image_id, q, 2);
   copy_text(r->external_image_id, sizeof r->external_image_id, q, 3);
   copy_text(r->user_id, sizeof r->user_id, q, 4);
-  r->left = (float)sqlite3_column_double(q, 5);
-  r->top = (float)sqlite3_column_double(q, 6);
-  r->width = (float)sqlite3_column_double(q, 7);
-  r->height = (float)sqlite3_column_double(q, 8);
-  r->confidence = (float)sqlite3_column_double(q, 9);
+  r->left = (float)db_column_double(q, 5);
+  r->top = (float)db_column_double(q, 6);
+  r->width = (float)db_column_double(q, 7);
+  r->height = (float)db_column_double(q, 8);
+  r->confidence = (float)db_column_double(q, 9);
   if (!with_emb) return MIEN_OK;
-  const void *v = sqlite3_column_blob(q, 10);
-  if (!v && sqlite3_errcode(s->db) == SQLITE_NOMEM) return db_fail(s, "reading", err, errlen);
-  db_seal_ids ids = {sqlite3_column_int64(q, 11), r->face_id, r->external_image_id, r->user_id};
-  return db_unseal(s->encrypted ? s->key : NULL, &ids, v, sqlite3_column_bytes(q, 10), r->emb, err,
+  const void *v = db_column_blob(q, 10);
+  if (!v && !db_column_is_null(q, 10)) return db_fail(s, "reading", err, errlen);
+  db_seal_ids ids = {db_column_int64(q, 11), r->face_id, r->external_image_id, r->user_id};
+  return db_unseal(s->encrypted ? s->key : NULL, &ids, v, db_column_bytes(q, 10), r->emb, err,
                    errlen);
 }
 
@@ -48,21 +48,21 @@ mien_status mien_store_find_image(mien_store *s, const char *coll, const uint8_t
                                   size_t errlen) {
   *found = 0;
   pthread_mutex_lock(&s->mu);
-  sqlite3_stmt *q = NULL;
+  db_stmt *q = NULL;
   mien_status st = db_collection_query(
       s, coll, "SELECT image_id FROM images WHERE collection = ? AND sha256 = ? LIMIT 1", &q, err,
       errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_blob(q, 2, sha256, 32, SQLITE_STATIC);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
+    db_bind_blob(q, 2, sha256, 32);
+    int rc = db_step(q);
+    if (rc == DB_ROW) {
       *found = 1;
       copy_text(image_id, MIEN_UUID_LEN, q, 0);
-    } else if (rc != SQLITE_DONE) {
+    } else if (rc != DB_DONE) {
       st = db_fail(s, "looking up the image", err, errlen);
     }
   }
-  sqlite3_finalize(q);
+  db_finalize(q);
   pthread_mutex_unlock(&s->mu);
   return st;
 }
@@ -73,27 +73,31 @@ static mien_status insert_image(mien_store *s, int64_t crow, const uint8_t sha25
                                 char *image_id, char (*face_ids)[MIEN_UUID_LEN], int64_t *rows,
                                 char *err, size_t errlen) {
   double now = db_now();
-  sqlite3_stmt *q;
+  db_stmt *q;
   mien_status st = db_prepare(s,
                               "INSERT INTO images (collection, image_id, sha256, "
-                              "external_image_id, created) VALUES (?, ?, ?, ?, ?)",
+                              "external_image_id, created) VALUES (?, ?, ?, ?, ?) RETURNING id",
                               &q, err, errlen);
   if (st != MIEN_OK) return st;
   mien_uuid(image_id);
-  sqlite3_bind_int64(q, 1, crow);
-  sqlite3_bind_text(q, 2, image_id, -1, SQLITE_STATIC);
-  sqlite3_bind_blob(q, 3, sha256, 32, SQLITE_STATIC);
-  if (external_id) sqlite3_bind_text(q, 4, external_id, -1, SQLITE_STATIC);
-  sqlite3_bind_double(q, 5, now);
-  if (sqlite3_step(q) != SQLITE_DONE) st = db_fail(s, "storing the image", err, errlen);
-  sqlite3_finalize(q);
+  db_bind_int64(q, 1, crow);
+  db_bind_text(q, 2, image_id);
+  db_bind_blob(q, 3, sha256, 32);
+  if (external_id) db_bind_text(q, 4, external_id);
+  db_bind_double(q, 5, now);
+  int64_t image_row = 0;
+  if (db_step(q) == DB_ROW)
+    image_row = db_column_int64(q, 0);
+  else
+    st = db_fail(s, "storing the image", err, errlen);
+  db_finalize(q);
   if (st != MIEN_OK) return st;
-  int64_t image_row = sqlite3_last_insert_rowid(s->db);
   uint8_t sealed[DB_SEALED_BYTES];
-  st = db_prepare(s,
-                  "INSERT INTO faces (collection, face_id, image, left, top, width, height,"
-                  " confidence, embedding, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                  &q, err, errlen);
+  st = db_prepare(
+      s,
+      "INSERT INTO faces (collection, face_id, image, left, top, width, height,"
+      " confidence, embedding, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+      &q, err, errlen);
   for (int i = 0; st == MIEN_OK && i < n; i++) {
     const mien_new_face *f = &faces[i];
     const void *blob;
@@ -102,23 +106,23 @@ static mien_status insert_image(mien_store *s, int64_t crow, const uint8_t sha25
     db_seal_ids ids = {crow, face_ids[i], external_id, NULL};
     st = db_seal(s->encrypted ? s->key : NULL, &ids, f->emb, sealed, &blob, &blen, err, errlen);
     if (st != MIEN_OK) break;
-    sqlite3_reset(q);
-    sqlite3_bind_int64(q, 1, crow);
-    sqlite3_bind_text(q, 2, face_ids[i], -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 3, image_row);
-    sqlite3_bind_double(q, 4, f->left);
-    sqlite3_bind_double(q, 5, f->top);
-    sqlite3_bind_double(q, 6, f->width);
-    sqlite3_bind_double(q, 7, f->height);
-    sqlite3_bind_double(q, 8, f->confidence);
-    sqlite3_bind_blob(q, 9, blob, blen, SQLITE_STATIC);
-    sqlite3_bind_double(q, 10, now);
-    if (sqlite3_step(q) != SQLITE_DONE)
-      st = db_fail(s, "storing a face", err, errlen);
+    db_reset(q);
+    db_bind_int64(q, 1, crow);
+    db_bind_text(q, 2, face_ids[i]);
+    db_bind_int64(q, 3, image_row);
+    db_bind_double(q, 4, f->left);
+    db_bind_double(q, 5, f->top);
+    db_bind_double(q, 6, f->width);
+    db_bind_double(q, 7, f->height);
+    db_bind_double(q, 8, f->confidence);
+    db_bind_blob(q, 9, blob, blen);
+    db_bind_double(q, 10, now);
+    if (db_step(q) == DB_ROW)
+      rows[i] = db_column_int64(q, 0);
     else
-      rows[i] = sqlite3_last_insert_rowid(s->db);
+      st = db_fail(s, "storing a face", err, errlen);
   }
-  sqlite3_finalize(q);
+  db_finalize(q);
   return st;
 }
 
@@ -215,28 +219,28 @@ mien_status mien_store_list_faces(mien_store *s, const char *coll, int64_t after
                                   int *more, char *err, size_t errlen) {
   *n = 0, *more = 0;
   pthread_mutex_lock(&s->mu);
-  sqlite3_stmt *q = NULL;
-  mien_status st =
-      db_collection_query(s, coll,
-                          FACE_SELECT "WHERE f.collection = ?1 AND f.id > ?2 AND"
-                                      " (?3 IS NULL OR u.user_id = ?3) ORDER BY f.id LIMIT ?4",
-                          &q, err, errlen);
+  db_stmt *q = NULL;
+  mien_status st = db_collection_query(
+      s, coll,
+      FACE_SELECT "WHERE f.collection = ?1 AND f.id > ?2 AND"
+                  " (CAST(?3 AS TEXT) IS NULL OR u.user_id = ?3) ORDER BY f.id LIMIT ?4",
+      &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_int64(q, 2, after);
-    if (user_id) sqlite3_bind_text(q, 3, user_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(q, 4, max + 1);
+    db_bind_int64(q, 2, after);
+    if (user_id) db_bind_text(q, 3, user_id);
+    db_bind_int64(q, 4, max + 1);
     int rc;
-    while (st == MIEN_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+    while (st == MIEN_OK && (rc = db_step(q)) == DB_ROW) {
       if (*n == max) {
         *more = 1;
         break;
       }
       st = face_row(s, q, with_emb, &out[(*n)++], err, errlen);
     }
-    if (st == MIEN_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+    if (st == MIEN_OK && rc != DB_ROW && rc != DB_DONE)
       st = db_fail(s, "listing faces", err, errlen);
   }
-  sqlite3_finalize(q);
+  db_finalize(q);
   pthread_mutex_unlock(&s->mu);
   return st;
 }
@@ -245,20 +249,20 @@ mien_status mien_store_get_face(mien_store *s, const char *coll, const char *fac
                                 mien_face_record *out, int *found, char *err, size_t errlen) {
   *found = 0;
   pthread_mutex_lock(&s->mu);
-  sqlite3_stmt *q = NULL;
+  db_stmt *q = NULL;
   mien_status st = db_collection_query(
       s, coll, FACE_SELECT "WHERE f.collection = ? AND f.face_id = ?", &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_text(q, 2, face_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
+    db_bind_text(q, 2, face_id);
+    int rc = db_step(q);
+    if (rc == DB_ROW) {
       st = face_row(s, q, 1, out, err, errlen);
       *found = st == MIEN_OK;
-    } else if (rc != SQLITE_DONE) {
+    } else if (rc != DB_DONE) {
       st = db_fail(s, "reading a face", err, errlen);
     }
   }
-  sqlite3_finalize(q);
+  db_finalize(q);
   pthread_mutex_unlock(&s->mu);
   return st;
 }
@@ -268,7 +272,7 @@ mien_status mien_store_get_face(mien_store *s, const char *coll, const char *fac
 static mien_status delete_rows(mien_store *s, int64_t crow, const char *const *face_ids, int n,
                                mien_face_result *res, char (*user_ids)[MIEN_USER_ID_MAX + 1],
                                int64_t *rows, int *deleted, char *err, size_t errlen) {
-  sqlite3_stmt *find = NULL, *del = NULL, *orphan = NULL;
+  db_stmt *find = NULL, *del = NULL, *orphan = NULL;
   mien_status st = db_prepare(s,
                               "SELECT f.id, u.user_id, f.image FROM faces f LEFT JOIN users u ON"
                               " u.id = f.user WHERE f.collection = ? AND f.face_id = ?",
@@ -282,24 +286,24 @@ static mien_status delete_rows(mien_store *s, int64_t crow, const char *const *f
   *deleted = 0;
   for (int i = 0; st == MIEN_OK && i < n; i++) {
     rows[i] = 0;
-    sqlite3_reset(find);
-    sqlite3_bind_int64(find, 1, crow);
-    sqlite3_bind_text(find, 2, face_ids[i], -1, SQLITE_STATIC);
-    int rc = sqlite3_step(find);
-    if (rc == SQLITE_DONE) {
+    db_reset(find);
+    db_bind_int64(find, 1, crow);
+    db_bind_text(find, 2, face_ids[i]);
+    int rc = db_step(find);
+    if (rc == DB_DONE) {
       res[i] = MIEN_FACE_NOT_FOUND;
-    } else if (rc != SQLITE_ROW) {
+    } else if (rc != DB_ROW) {
       st = db_fail(s, "finding a face", err, errlen);
-    } else if (sqlite3_column_type(find, 1) != SQLITE_NULL) {
+    } else if (!db_column_is_null(find, 1)) {
       res[i] = MIEN_FACE_OTHER_USER;
       if (user_ids) copy_text(user_ids[i], MIEN_USER_ID_MAX + 1, find, 1);
     } else {
-      int64_t row = sqlite3_column_int64(find, 0);
-      sqlite3_reset(del);
-      sqlite3_bind_int64(del, 1, row);
-      sqlite3_reset(orphan);
-      sqlite3_bind_int64(orphan, 1, sqlite3_column_int64(find, 2));
-      if (sqlite3_step(del) != SQLITE_DONE || sqlite3_step(orphan) != SQLITE_DONE)
+      int64_t row = db_column_int64(find, 0);
+      db_reset(del);
+      db_bind_int64(del, 1, row);
+      db_reset(orphan);
+      db_bind_int64(orphan, 1, db_column_int64(find, 2));
+      if (db_step(del) != DB_DONE || db_step(orphan) != DB_DONE)
         st = db_fail(s, "deleting a face", err, errlen);
       /* The same id twice in one request: the second finds nothing. */
       res[i] = MIEN_FACE_DONE;
@@ -307,9 +311,9 @@ static mien_status delete_rows(mien_store *s, int64_t crow, const char *const *f
       ++*deleted;
     }
   }
-  sqlite3_finalize(find);
-  sqlite3_finalize(del);
-  sqlite3_finalize(orphan);
+  db_finalize(find);
+  db_finalize(del);
+  db_finalize(orphan);
   return st;
 }
 
@@ -356,23 +360,23 @@ mien_status mien_store_search(mien_store *s, const char *coll, const float *q, i
   else
     nh = mien_index_search(c->ix, q, want, min_cosine, 0, hits);
   pthread_rwlock_unlock(&c->lock);
-  sqlite3_stmt *sel = NULL;
+  db_stmt *sel = NULL;
   pthread_mutex_lock(&s->mu);
   if (st == MIEN_OK) st = db_prepare(s, FACE_SELECT "WHERE f.id = ?", &sel, err, errlen);
   for (int i = 0; st == MIEN_OK && i < nh && *n < k; i++) {
     if (hits[i].id == exclude) continue;
-    sqlite3_reset(sel);
-    sqlite3_bind_int64(sel, 1, hits[i].id);
-    int rc = sqlite3_step(sel);
-    if (rc == SQLITE_ROW) {
+    db_reset(sel);
+    db_bind_int64(sel, 1, hits[i].id);
+    int rc = db_step(sel);
+    if (rc == DB_ROW) {
       /* A face deleted after the index was searched has no row any more and is left out. */
       st = face_row(s, sel, with_emb, &out[*n], err, errlen);
       cosine[(*n)++] = hits[i].score;
-    } else if (rc != SQLITE_DONE) {
+    } else if (rc != DB_DONE) {
       st = db_fail(s, "reading a match", err, errlen);
     }
   }
-  sqlite3_finalize(sel);
+  db_finalize(sel);
   pthread_mutex_unlock(&s->mu);
   free(hits);
   return st;

@@ -10,20 +10,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/internal.h"
 #include "util/util.h"
 
 #define JOB_COLUMNS                                                                                \
   "id, job_id, kind, state, principal, coalesce(collection, ''), status_message, request,"         \
   " coalesce(metadata, ''), progress, attempts, created, coalesce(finished, 0)"
 
-static void text(char *dst, size_t cap, sqlite3_stmt *q, int col) {
-  const unsigned char *t = sqlite3_column_text(q, col);
-  snprintf(dst, cap, "%s", t ? (const char *)t : "");
+static void text(char *dst, size_t cap, db_stmt *q, int col) {
+  const char *t = db_column_text(q, col);
+  snprintf(dst, cap, "%s", t ? t : "");
 }
 
-static void job_row(sqlite3_stmt *q, mien_job *j) {
-  j->row = sqlite3_column_int64(q, 0);
+static void job_row(db_stmt *q, mien_job *j) {
+  j->row = db_column_int64(q, 0);
   text(j->job_id, sizeof j->job_id, q, 1);
   text(j->kind, sizeof j->kind, q, 2);
   text(j->state, sizeof j->state, q, 3);
@@ -32,24 +32,24 @@ static void job_row(sqlite3_stmt *q, mien_job *j) {
   text(j->status_message, sizeof j->status_message, q, 6);
   text(j->request, sizeof j->request, q, 7);
   text(j->metadata, sizeof j->metadata, q, 8);
-  j->progress = sqlite3_column_double(q, 9);
-  j->attempts = sqlite3_column_int(q, 10);
-  j->created = sqlite3_column_double(q, 11);
-  j->finished = sqlite3_column_double(q, 12);
+  j->progress = db_column_double(q, 9);
+  j->attempts = db_column_int64(q, 10);
+  j->created = db_column_double(q, 11);
+  j->finished = db_column_double(q, 12);
 }
 
 /* Runs one statement with int64 parameters (mutex held); *changes gets the rows changed. */
 static mien_status run(mien_store *s, const char *sql, int64_t a, int64_t b, int *changes,
                        char *err, size_t errlen) {
-  sqlite3_stmt *q;
+  db_stmt *q;
   mien_status st = db_prepare(s, sql, &q, err, errlen);
   if (st != MIEN_OK) return st;
-  int np = sqlite3_bind_parameter_count(q);
-  if (np >= 1) sqlite3_bind_int64(q, 1, a);
-  if (np >= 2) sqlite3_bind_int64(q, 2, b);
-  if (sqlite3_step(q) != SQLITE_DONE) st = db_fail(s, "updating video jobs", err, errlen);
-  if (changes) *changes = sqlite3_changes(s->db);
-  sqlite3_finalize(q);
+  int np = db_bind_parameter_count(q);
+  if (np >= 1) db_bind_int64(q, 1, a);
+  if (np >= 2) db_bind_int64(q, 2, b);
+  if (db_step(q) != DB_DONE) st = db_fail(s, "updating video jobs", err, errlen);
+  if (changes) *changes = db_changes(s);
+  db_finalize(q);
   return st;
 }
 
@@ -57,27 +57,27 @@ static mien_status run(mien_store *s, const char *sql, int64_t a, int64_t b, int
 static mien_status token_job(mien_store *s, const char *token, const char *kind,
                              const char *request, char job_id[MIEN_UUID_LEN], int *found, char *err,
                              size_t errlen) {
-  sqlite3_stmt *q;
+  db_stmt *q;
   *found = 0;
   mien_status st = db_prepare(s, "SELECT job_id, kind, request FROM video_jobs WHERE token = ?", &q,
                               err, errlen);
   if (st != MIEN_OK) return st;
-  sqlite3_bind_text(q, 1, token, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(q);
-  if (rc == SQLITE_ROW) {
+  db_bind_text(q, 1, token);
+  int rc = db_step(q);
+  if (rc == DB_ROW) {
     *found = 1;
-    cJSON *was = cJSON_Parse((const char *)sqlite3_column_text(q, 2)), *now = cJSON_Parse(request);
-    if (strcmp((const char *)sqlite3_column_text(q, 1), kind) || !was || !now ||
+    cJSON *was = cJSON_Parse((const char *)db_column_text(q, 2)), *now = cJSON_Parse(request);
+    if (strcmp((const char *)db_column_text(q, 1), kind) || !was || !now ||
         !cJSON_Compare(was, now, 1))
       st = MIEN_FAIL(err, errlen, MIEN_ERR_IDEMPOTENT_MISMATCH,
                      "ClientRequestToken %s was already used with different parameters", token);
     else
-      snprintf(job_id, MIEN_UUID_LEN, "%s", (const char *)sqlite3_column_text(q, 0));
+      snprintf(job_id, MIEN_UUID_LEN, "%s", (const char *)db_column_text(q, 0));
     cJSON_Delete(was), cJSON_Delete(now);
-  } else if (rc != SQLITE_DONE) {
+  } else if (rc != DB_DONE) {
     st = db_fail(s, "reading video jobs", err, errlen);
   }
-  sqlite3_finalize(q);
+  db_finalize(q);
   return st;
 }
 
@@ -89,13 +89,13 @@ mien_status mien_store_job_start(mien_store *s, const char *principal, const cha
   if (st != MIEN_OK) return st;
   int found = 0;
   if (token) st = token_job(s, token, kind, request, job_id, &found, err, errlen);
-  sqlite3_stmt *q;
+  db_stmt *q;
   if (st == MIEN_OK && !found)
     st = db_prepare(s, "SELECT count(*) FROM video_jobs WHERE state IN ('QUEUED', 'RUNNING')", &q,
                     err, errlen);
   if (st == MIEN_OK && !found) {
-    int64_t active = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
-    sqlite3_finalize(q);
+    int64_t active = db_step(q) == DB_ROW ? db_column_int64(q, 0) : 0;
+    db_finalize(q);
     if (active >= max_active)
       st = MIEN_FAIL(err, errlen, MIEN_ERR_LIMIT_EXCEEDED,
                      "%lld video jobs are in progress, the most this server runs or queues; "
@@ -109,15 +109,15 @@ mien_status mien_store_job_start(mien_store *s, const char *principal, const cha
                     &q, err, errlen);
   if (st == MIEN_OK && !found) {
     mien_uuid(job_id);
-    sqlite3_bind_text(q, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, token, -1, SQLITE_STATIC); /* NULL binds NULL */
-    sqlite3_bind_text(q, 4, request, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 5, principal ? principal : "local", -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 6, coll, -1, SQLITE_STATIC);
-    sqlite3_bind_double(q, 7, db_now());
-    if (sqlite3_step(q) != SQLITE_DONE) st = db_fail(s, "queueing the video job", err, errlen);
-    sqlite3_finalize(q);
+    db_bind_text(q, 1, job_id);
+    db_bind_text(q, 2, kind);
+    db_bind_text(q, 3, token); /* NULL binds NULL */
+    db_bind_text(q, 4, request);
+    db_bind_text(q, 5, principal ? principal : "local");
+    db_bind_text(q, 6, coll);
+    db_bind_double(q, 7, db_now());
+    if (db_step(q) != DB_DONE) st = db_fail(s, "queueing the video job", err, errlen);
+    db_finalize(q);
     if (st == MIEN_OK && coll)
       st = db_audit(s, principal, "StartFaceSearch", coll, NULL, err, errlen);
   }
@@ -129,17 +129,17 @@ static mien_status select_job(mien_store *s, const char *where, const char *key,
                               int *found, char *err, size_t errlen) {
   char sql[512];
   snprintf(sql, sizeof sql, "SELECT " JOB_COLUMNS " FROM video_jobs %s", where);
-  sqlite3_stmt *q;
+  db_stmt *q;
   *found = 0;
   mien_status st = db_prepare(s, sql, &q, err, errlen);
   if (st != MIEN_OK) return st;
-  if (key) sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(q);
-  if (rc == SQLITE_ROW)
+  if (key) db_bind_text(q, 1, key);
+  int rc = db_step(q);
+  if (rc == DB_ROW)
     job_row(q, out), *found = 1;
-  else if (rc != SQLITE_DONE)
+  else if (rc != DB_DONE)
     st = db_fail(s, "reading video jobs", err, errlen);
-  sqlite3_finalize(q);
+  db_finalize(q);
   return st;
 }
 
@@ -169,16 +169,16 @@ mien_status mien_store_job_claim(mien_store *s, mien_job *out, int *found, char 
 mien_status mien_store_job_progress(mien_store *s, int64_t row, double progress,
                                     const char *metadata, char *err, size_t errlen) {
   pthread_mutex_lock(&s->mu);
-  sqlite3_stmt *q;
+  db_stmt *q;
   mien_status st = db_prepare(
       s, "UPDATE video_jobs SET progress = ?, metadata = coalesce(?, metadata) WHERE id = ?", &q,
       err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_double(q, 1, progress);
-    sqlite3_bind_text(q, 2, metadata, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 3, row);
-    if (sqlite3_step(q) != SQLITE_DONE) st = db_fail(s, "recording progress", err, errlen);
-    sqlite3_finalize(q);
+    db_bind_double(q, 1, progress);
+    db_bind_text(q, 2, metadata);
+    db_bind_int64(q, 3, row);
+    if (db_step(q) != DB_DONE) st = db_fail(s, "recording progress", err, errlen);
+    db_finalize(q);
   }
   pthread_mutex_unlock(&s->mu);
   return st;
@@ -189,18 +189,18 @@ mien_status mien_store_job_add_results(mien_store *s, int64_t row, const mien_jo
   if (n == 0) return MIEN_OK;
   mien_status st = db_begin_write(s, err, errlen);
   if (st != MIEN_OK) return st;
-  sqlite3_stmt *q = NULL;
+  db_stmt *q = NULL;
   st = db_prepare(s, "INSERT INTO video_results (job, timestamp, person, item) VALUES (?, ?, ?, ?)",
                   &q, err, errlen);
   for (int i = 0; st == MIEN_OK && i < n; i++) {
-    sqlite3_bind_int64(q, 1, row);
-    sqlite3_bind_int64(q, 2, r[i].timestamp);
-    sqlite3_bind_int64(q, 3, r[i].person);
-    sqlite3_bind_text(q, 4, r[i].item, -1, SQLITE_STATIC);
-    if (sqlite3_step(q) != SQLITE_DONE) st = db_fail(s, "storing video results", err, errlen);
-    sqlite3_reset(q);
+    db_bind_int64(q, 1, row);
+    db_bind_int64(q, 2, r[i].timestamp);
+    db_bind_int64(q, 3, r[i].person);
+    db_bind_text(q, 4, r[i].item);
+    if (db_step(q) != DB_DONE) st = db_fail(s, "storing video results", err, errlen);
+    db_reset(q);
   }
-  if (q) sqlite3_finalize(q);
+  if (q) db_finalize(q);
   return db_end_write(s, st, err, errlen);
 }
 
@@ -213,7 +213,7 @@ mien_status mien_store_job_finish(mien_store *s, int64_t row, int succeeded, con
   }
   mien_job j;
   int found = 0;
-  sqlite3_stmt *q = NULL;
+  db_stmt *q = NULL;
   char where[64];
   snprintf(where, sizeof where, "WHERE id = %lld", (long long)row);
   st = select_job(s, where, NULL, &j, &found, err, errlen);
@@ -222,16 +222,16 @@ mien_status mien_store_job_finish(mien_store *s, int64_t row, int succeeded, con
   if (st == MIEN_OK)
     st = db_prepare(s,
                     "UPDATE video_jobs SET state = ?, status_message = ?, finished = ?,"
-                    " progress = CASE WHEN ? THEN 1 ELSE progress END WHERE id = ?",
+                    " progress = CASE WHEN ? <> 0 THEN 1 ELSE progress END WHERE id = ?",
                     &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_text(q, 1, succeeded ? "SUCCEEDED" : "FAILED", -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, message ? message : "", -1, SQLITE_STATIC);
-    sqlite3_bind_double(q, 3, db_now());
-    sqlite3_bind_int(q, 4, succeeded);
-    sqlite3_bind_int64(q, 5, row);
-    if (sqlite3_step(q) != SQLITE_DONE) st = db_fail(s, "finishing the video job", err, errlen);
-    sqlite3_finalize(q);
+    db_bind_text(q, 1, succeeded ? "SUCCEEDED" : "FAILED");
+    db_bind_text(q, 2, message ? message : "");
+    db_bind_double(q, 3, db_now());
+    db_bind_int64(q, 4, succeeded);
+    db_bind_int64(q, 5, row);
+    if (db_step(q) != DB_DONE) st = db_fail(s, "finishing the video job", err, errlen);
+    db_finalize(q);
   }
   if (st == MIEN_OK && audit && found) {
     st = db_audit(s, j.principal, "StartFaceSearch", j.collection[0] ? j.collection : NULL, audit,
@@ -248,7 +248,8 @@ mien_status mien_store_job_requeue(mien_store *s, int64_t row, char *err, size_t
   st = run(s, "DELETE FROM video_results WHERE job = ?", row, 0, NULL, err, errlen);
   if (st == MIEN_OK)
     st = run(s,
-             "UPDATE video_jobs SET state = 'QUEUED', progress = 0, attempts = max(attempts - 1, 0)"
+             "UPDATE video_jobs SET state = 'QUEUED', progress = 0, attempts = CASE WHEN attempts "
+             "> 0 THEN attempts - 1 ELSE 0 END"
              " WHERE id = ? AND state = 'RUNNING'",
              row, 0, NULL, err, errlen);
   return db_end_write(s, st, err, errlen);
@@ -264,7 +265,7 @@ mien_status mien_store_job_recover(mien_store *s, int max_attempts, int64_t *req
            "'RUNNING')",
            0, 0, NULL, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_stmt *q;
+    db_stmt *q;
     st = db_prepare(s,
                     "UPDATE video_jobs SET state = 'FAILED', finished = ?1, status_message ="
                     " 'mien stopped while running this job ' || attempts || ' times; it is not"
@@ -272,11 +273,11 @@ mien_status mien_store_job_recover(mien_store *s, int max_attempts, int64_t *req
                     " WHERE state = 'RUNNING' AND attempts >= ?2",
                     &q, err, errlen);
     if (st == MIEN_OK) {
-      sqlite3_bind_double(q, 1, db_now());
-      sqlite3_bind_int(q, 2, max_attempts);
-      if (sqlite3_step(q) != SQLITE_DONE) st = db_fail(s, "recovering video jobs", err, errlen);
-      nf = sqlite3_changes(s->db);
-      sqlite3_finalize(q);
+      db_bind_double(q, 1, db_now());
+      db_bind_int64(q, 2, max_attempts);
+      if (db_step(q) != DB_DONE) st = db_fail(s, "recovering video jobs", err, errlen);
+      nf = db_changes(s);
+      db_finalize(q);
     }
   }
   if (st == MIEN_OK)
@@ -292,7 +293,7 @@ mien_status mien_store_job_results(mien_store *s, int64_t row, int by_index, int
                                    int max, cJSON *items, int *more, char *err, size_t errlen) {
   *more = 0;
   pthread_mutex_lock(&s->mu);
-  sqlite3_stmt *q;
+  db_stmt *q;
   mien_status st = db_prepare(s,
                               by_index ? "SELECT item FROM video_results WHERE job = ?"
                                          " ORDER BY person, timestamp, id LIMIT ? OFFSET ?"
@@ -300,16 +301,16 @@ mien_status mien_store_job_results(mien_store *s, int64_t row, int by_index, int
                                          " ORDER BY timestamp, person, id LIMIT ? OFFSET ?",
                               &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_int64(q, 1, row);
-    sqlite3_bind_int64(q, 2, (int64_t)max + 1);
-    sqlite3_bind_int64(q, 3, offset);
+    db_bind_int64(q, 1, row);
+    db_bind_int64(q, 2, (int64_t)max + 1);
+    db_bind_int64(q, 3, offset);
     int rc, n = 0;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    while ((rc = db_step(q)) == DB_ROW) {
       if (n == max) {
         *more = 1;
         break;
       }
-      cJSON *item = cJSON_Parse((const char *)sqlite3_column_text(q, 0));
+      cJSON *item = cJSON_Parse((const char *)db_column_text(q, 0));
       if (!item) {
         st = MIEN_FAIL(err, errlen, MIEN_ERR_INTERNAL, "a stored video result is not JSON");
         break;
@@ -317,9 +318,9 @@ mien_status mien_store_job_results(mien_store *s, int64_t row, int by_index, int
       cJSON_AddItemToArray(items, item);
       n++;
     }
-    if (st == MIEN_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+    if (st == MIEN_OK && rc != DB_ROW && rc != DB_DONE)
       st = db_fail(s, "reading video results", err, errlen);
-    sqlite3_finalize(q);
+    db_finalize(q);
   }
   pthread_mutex_unlock(&s->mu);
   return st;
@@ -330,15 +331,15 @@ mien_status mien_store_job_purge(mien_store *s, double retention_s, int64_t *pur
   *purged = 0;
   mien_status st = db_begin_write(s, err, errlen);
   if (st != MIEN_OK) return st;
-  sqlite3_stmt *q;
+  db_stmt *q;
   st = db_prepare(s,
                   "DELETE FROM video_jobs WHERE state IN ('SUCCEEDED', 'FAILED') AND finished < ?",
                   &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_double(q, 1, db_now() - retention_s);
-    if (sqlite3_step(q) != SQLITE_DONE) st = db_fail(s, "deleting expired video jobs", err, errlen);
-    *purged = sqlite3_changes(s->db);
-    sqlite3_finalize(q);
+    db_bind_double(q, 1, db_now() - retention_s);
+    if (db_step(q) != DB_DONE) st = db_fail(s, "deleting expired video jobs", err, errlen);
+    *purged = db_changes(s);
+    db_finalize(q);
   }
   if (st == MIEN_OK && *purged) {
     cJSON *fields = cJSON_CreateObject();

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "store/cluster.h"
+#include "store/internal.h"
 #include "store/people.h"
 #include "util/util.h"
 
@@ -22,7 +23,7 @@ typedef struct {
 /* Every face of collection crow, by row (mutex held). */
 static mien_status read_faces(mien_store *s, int64_t crow, face_row **out, int64_t *n, char *err,
                               size_t errlen) {
-  sqlite3_stmt *q;
+  db_stmt *q;
   *out = NULL, *n = 0;
   mien_status st = db_prepare(
       s,
@@ -32,10 +33,10 @@ static mien_status read_faces(mien_store *s, int64_t crow, face_row **out, int64
       " WHERE f.collection = ? ORDER BY f.id",
       &q, err, errlen);
   if (st != MIEN_OK) return st;
-  sqlite3_bind_int64(q, 1, crow);
+  db_bind_int64(q, 1, crow);
   int64_t cap = 0;
   int rc;
-  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+  while ((rc = db_step(q)) == DB_ROW) {
     if (*n == cap) {
       face_row *v = realloc(*out, (size_t)(cap = cap ? 2 * cap : 256) * sizeof *v);
       if (!v) {
@@ -45,22 +46,22 @@ static mien_status read_faces(mien_store *s, int64_t crow, face_row **out, int64
       *out = v;
     }
     face_row *r = &(*out)[(*n)++];
-    const char *user = (const char *)sqlite3_column_text(q, 4);
-    r->row = sqlite3_column_int64(q, 0);
-    r->image = sqlite3_column_int64(q, 3);
-    r->user = sqlite3_column_int64(q, 5); /* 0 when NULL */
-    snprintf(r->f.face_id, sizeof r->f.face_id, "%s", (const char *)sqlite3_column_text(q, 1));
-    snprintf(r->f.image_id, sizeof r->f.image_id, "%s", (const char *)sqlite3_column_text(q, 2));
+    const char *user = (const char *)db_column_text(q, 4);
+    r->row = db_column_int64(q, 0);
+    r->image = db_column_int64(q, 3);
+    r->user = db_column_int64(q, 5); /* 0 when NULL */
+    snprintf(r->f.face_id, sizeof r->f.face_id, "%s", (const char *)db_column_text(q, 1));
+    snprintf(r->f.image_id, sizeof r->f.image_id, "%s", (const char *)db_column_text(q, 2));
     snprintf(r->user_id, sizeof r->user_id, "%s", user ? user : "");
-    const char *ext = (const char *)sqlite3_column_text(q, 10);
+    const char *ext = (const char *)db_column_text(q, 10);
     snprintf(r->f.external_image_id, sizeof r->f.external_image_id, "%s", ext ? ext : "");
-    r->f.left = (float)sqlite3_column_double(q, 6);
-    r->f.top = (float)sqlite3_column_double(q, 7);
-    r->f.width = (float)sqlite3_column_double(q, 8);
-    r->f.height = (float)sqlite3_column_double(q, 9);
+    r->f.left = (float)db_column_double(q, 6);
+    r->f.top = (float)db_column_double(q, 7);
+    r->f.width = (float)db_column_double(q, 8);
+    r->f.height = (float)db_column_double(q, 9);
   }
-  if (st == MIEN_OK && rc != SQLITE_DONE) st = db_fail(s, "reading faces", err, errlen);
-  sqlite3_finalize(q);
+  if (st == MIEN_OK && rc != DB_DONE) st = db_fail(s, "reading faces", err, errlen);
+  db_finalize(q);
   return st;
 }
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "store/people.h"
-#include "store/store.h"
+#include "store/internal.h"
 #include "util/util.h"
 
 static mien_status no_user(const char *user_id, char *err, size_t errlen) {
@@ -18,19 +18,19 @@ static mien_status no_user(const char *user_id, char *err, size_t errlen) {
  * *changed says whether it did. Mutex held. */
 static mien_status user_write(mien_store *s, const char *coll, const char *user_id, const char *sql,
                               int *changed, char *err, size_t errlen) {
-  sqlite3_stmt *q = NULL;
+  db_stmt *q = NULL;
   mien_status st = db_collection_query(s, coll, sql, &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_text(q, 2, user_id, -1, SQLITE_STATIC);
-    if (sqlite3_bind_parameter_count(q) == 3) sqlite3_bind_double(q, 3, db_now());
-    int rc = sqlite3_step(q);
-    *changed = rc == SQLITE_DONE && sqlite3_changes(s->db) > 0;
-    if (rc == SQLITE_CONSTRAINT)
+    db_bind_text(q, 2, user_id);
+    if (db_bind_parameter_count(q) == 3) db_bind_double(q, 3, db_now());
+    int rc = db_step(q);
+    *changed = rc == DB_DONE && db_changes(s) > 0;
+    if (rc == DB_CONSTRAINT)
       st = MIEN_FAIL(err, errlen, MIEN_ERR_CONFLICT, "The user id: %s already exists", user_id);
-    else if (rc != SQLITE_DONE)
+    else if (rc != DB_DONE)
       st = db_fail(s, "writing the user", err, errlen);
   }
-  sqlite3_finalize(q);
+  db_finalize(q);
   return st;
 }
 
@@ -51,7 +51,7 @@ mien_status mien_store_create_user(mien_store *s, const char *coll, const char *
 static mien_status unbind_faces(mien_store *s, const char *coll, const char *user_id, char *err,
                                 size_t errlen) {
   if (!s->encrypted) return MIEN_OK;
-  sqlite3_stmt *q = NULL;
+  db_stmt *q = NULL;
   mien_status st = db_collection_query(s, coll,
                                        "SELECT f.id FROM faces f JOIN users u ON u.id = f.user"
                                        " WHERE u.collection = ? AND u.user_id = ? AND f.id > ?"
@@ -59,20 +59,20 @@ static mien_status unbind_faces(mien_store *s, const char *coll, const char *use
                                        &q, err, errlen);
   int64_t last = 0;
   while (st == MIEN_OK) {
-    sqlite3_reset(q);
-    sqlite3_bind_text(q, 2, user_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 3, last);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) {
+    db_reset(q);
+    db_bind_text(q, 2, user_id);
+    db_bind_int64(q, 3, last);
+    int rc = db_step(q);
+    if (rc == DB_DONE) break;
+    if (rc != DB_ROW) {
       st = db_fail(s, "finding the user's faces", err, errlen);
       break;
     }
-    last = sqlite3_column_int64(q, 0);
-    sqlite3_reset(q);
+    last = db_column_int64(q, 0);
+    db_reset(q);
     st = db_reseal_for_user(s, last, NULL, err, errlen);
   }
-  sqlite3_finalize(q);
+  db_finalize(q);
   return st;
 }
 
@@ -102,9 +102,9 @@ mien_status mien_store_delete_user(mien_store *s, const char *principal, const c
 
 #define USER_SELECT "SELECT user_id, status FROM users "
 
-static void user_row(sqlite3_stmt *q, mien_user_record *u) {
-  snprintf(u->user_id, sizeof u->user_id, "%s", (const char *)sqlite3_column_text(q, 0));
-  snprintf(u->status, sizeof u->status, "%s", (const char *)sqlite3_column_text(q, 1));
+static void user_row(db_stmt *q, mien_user_record *u) {
+  snprintf(u->user_id, sizeof u->user_id, "%s", (const char *)db_column_text(q, 0));
+  snprintf(u->status, sizeof u->status, "%s", (const char *)db_column_text(q, 1));
 }
 
 mien_status mien_store_list_users(mien_store *s, const char *coll, const char *after, int max,
@@ -112,24 +112,24 @@ mien_status mien_store_list_users(mien_store *s, const char *coll, const char *a
                                   size_t errlen) {
   *n = 0, *more = 0;
   pthread_mutex_lock(&s->mu);
-  sqlite3_stmt *q = NULL;
+  db_stmt *q = NULL;
   mien_status st = db_collection_query(
       s, coll, USER_SELECT "WHERE collection = ? AND user_id > ? ORDER BY user_id LIMIT ?", &q, err,
       errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_text(q, 2, after, -1, SQLITE_STATIC);
-    sqlite3_bind_int(q, 3, max + 1);
+    db_bind_text(q, 2, after);
+    db_bind_int64(q, 3, max + 1);
     int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    while ((rc = db_step(q)) == DB_ROW) {
       if (*n == max) {
         *more = 1;
         break;
       }
       user_row(q, &out[(*n)++]);
     }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) st = db_fail(s, "listing users", err, errlen);
+    if (rc != DB_ROW && rc != DB_DONE) st = db_fail(s, "listing users", err, errlen);
   }
-  sqlite3_finalize(q);
+  db_finalize(q);
   pthread_mutex_unlock(&s->mu);
   return st;
 }
@@ -138,18 +138,18 @@ mien_status mien_store_get_user(mien_store *s, const char *coll, const char *use
                                 mien_user_record *out, int *found, char *err, size_t errlen) {
   *found = 0;
   pthread_mutex_lock(&s->mu);
-  sqlite3_stmt *q = NULL;
+  db_stmt *q = NULL;
   mien_status st = db_collection_query(s, coll, USER_SELECT "WHERE collection = ? AND user_id = ?",
                                        &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_text(q, 2, user_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
+    db_bind_text(q, 2, user_id);
+    int rc = db_step(q);
+    if (rc == DB_ROW)
       user_row(q, out), *found = 1;
-    else if (rc != SQLITE_DONE)
+    else if (rc != DB_DONE)
       st = db_fail(s, "reading the user", err, errlen);
   }
-  sqlite3_finalize(q);
+  db_finalize(q);
   pthread_mutex_unlock(&s->mu);
   return st;
 }
@@ -159,49 +159,49 @@ mien_status mien_store_get_user(mien_store *s, const char *coll, const char *use
 static mien_status set_rows(mien_store *s, int64_t crow, int64_t urow, const char *uid,
                             int associate, const char *const *face_ids, int n,
                             mien_face_result *res, int *done, char *err, size_t errlen) {
-  sqlite3_stmt *find = NULL, *upd = NULL;
+  db_stmt *find = NULL, *upd = NULL;
   mien_status st = db_prepare(s, "SELECT id, user FROM faces WHERE collection = ? AND face_id = ?",
                               &find, err, errlen);
   if (st == MIEN_OK)
     st = db_prepare(s, "UPDATE faces SET user = ? WHERE id = ?", &upd, err, errlen);
   *done = 0;
   for (int i = 0; st == MIEN_OK && i < n; i++) {
-    sqlite3_reset(find);
-    sqlite3_bind_int64(find, 1, crow);
-    sqlite3_bind_text(find, 2, face_ids[i], -1, SQLITE_STATIC);
-    int rc = sqlite3_step(find);
-    if (rc == SQLITE_DONE) {
+    db_reset(find);
+    db_bind_int64(find, 1, crow);
+    db_bind_text(find, 2, face_ids[i]);
+    int rc = db_step(find);
+    if (rc == DB_DONE) {
       res[i] = MIEN_FACE_NOT_FOUND;
       continue;
     }
-    if (rc != SQLITE_ROW) {
+    if (rc != DB_ROW) {
       st = db_fail(s, "finding a face", err, errlen);
       break;
     }
-    int has_user = sqlite3_column_type(find, 1) != SQLITE_NULL;
-    int64_t owner = sqlite3_column_int64(find, 1);
+    int has_user = !db_column_is_null(find, 1);
+    int64_t owner = db_column_int64(find, 1);
     if (has_user && owner != urow) {
       res[i] = MIEN_FACE_OTHER_USER;
     } else if (has_user == associate) {
       res[i] = MIEN_FACE_UNCHANGED;
     } else {
-      int64_t row = sqlite3_column_int64(find, 0);
-      sqlite3_reset(find);
+      int64_t row = db_column_int64(find, 0);
+      db_reset(find);
       st = db_reseal_for_user(s, row, associate ? uid : NULL, err, errlen);
       if (st != MIEN_OK) break;
-      sqlite3_reset(upd);
+      db_reset(upd);
       if (associate)
-        sqlite3_bind_int64(upd, 1, urow);
+        db_bind_int64(upd, 1, urow);
       else
-        sqlite3_bind_null(upd, 1);
-      sqlite3_bind_int64(upd, 2, row);
-      if (sqlite3_step(upd) != SQLITE_DONE) st = db_fail(s, "updating a face", err, errlen);
+        db_bind_null(upd, 1);
+      db_bind_int64(upd, 2, row);
+      if (db_step(upd) != DB_DONE) st = db_fail(s, "updating a face", err, errlen);
       res[i] = MIEN_FACE_DONE;
       ++*done;
     }
   }
-  sqlite3_finalize(find);
-  sqlite3_finalize(upd);
+  db_finalize(find);
+  db_finalize(upd);
   return st;
 }
 
@@ -212,7 +212,7 @@ static mien_status set_user_tx(mien_store *s, int64_t crow, const char *uid, int
                                char status[16], char *err, size_t errlen) {
   int64_t urow = 0;
   int before = 0;
-  sqlite3_stmt *q = NULL;
+  db_stmt *q = NULL;
   *done = 0;
   mien_status st =
       db_prepare(s,
@@ -220,16 +220,15 @@ static mien_status set_user_tx(mien_store *s, int64_t crow, const char *uid, int
                  " WHERE collection = ? AND user_id = ?",
                  &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_int64(q, 1, crow);
-    sqlite3_bind_text(q, 2, uid, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW)
-      urow = sqlite3_column_int64(q, 0), before = sqlite3_column_int(q, 1);
+    db_bind_int64(q, 1, crow);
+    db_bind_text(q, 2, uid);
+    int rc = db_step(q);
+    if (rc == DB_ROW)
+      urow = db_column_int64(q, 0), before = db_column_int64(q, 1);
     else
-      st = rc == SQLITE_DONE ? no_user(uid, err, errlen)
-                             : db_fail(s, "reading the user", err, errlen);
+      st = rc == DB_DONE ? no_user(uid, err, errlen) : db_fail(s, "reading the user", err, errlen);
   }
-  sqlite3_finalize(q);
+  db_finalize(q);
   if (st == MIEN_OK)
     st = set_rows(s, crow, urow, uid, associate, face_ids, n, res, done, err, errlen);
   if (st == MIEN_OK && associate && before + *done > MIEN_USER_MAX_FACES)
@@ -247,12 +246,12 @@ static mien_status set_user_tx(mien_store *s, int64_t crow, const char *uid, int
   if (st == MIEN_OK && status)
     st = db_prepare(s, "SELECT status FROM users WHERE id = ?", &q, err, errlen);
   if (st == MIEN_OK && status) {
-    sqlite3_bind_int64(q, 1, urow);
-    if (sqlite3_step(q) == SQLITE_ROW)
-      snprintf(status, 16, "%s", (const char *)sqlite3_column_text(q, 0));
+    db_bind_int64(q, 1, urow);
+    if (db_step(q) == DB_ROW)
+      snprintf(status, 16, "%s", (const char *)db_column_text(q, 0));
     else
       st = db_fail(s, "reading the user", err, errlen);
-    sqlite3_finalize(q);
+    db_finalize(q);
   }
   return st;
 }
@@ -284,7 +283,8 @@ mien_status mien_store_accept_proposal(mien_store *s, const char *principal, con
   st = db_collection_row(s, coll, &crow, err, errlen);
   if (st == MIEN_OK)
     st = user_write(s, coll, user_id,
-                    "INSERT OR IGNORE INTO users (collection, user_id, created) VALUES (?, ?, ?)",
+                    "INSERT INTO users (collection, user_id, created) VALUES (?, ?, ?)"
+                    " ON CONFLICT DO NOTHING",
                     created, err, errlen);
   if (st == MIEN_OK)
     st = set_user_tx(s, crow, user_id, 1, face_ids, n, res, &done, NULL, err, errlen);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/internal.h"
 #include "util/util.h"
 
 static const char *principal_of(const mien_idem *idem) {
@@ -18,30 +18,29 @@ static const char *principal_of(const mien_idem *idem) {
  * request hash is idem's (*same) and its response (malloc'ed, when response is not NULL). */
 static mien_status find_row(mien_store *s, const mien_idem *idem, int *found, int *same,
                             char **response, char *err, size_t errlen) {
-  sqlite3_stmt *q;
+  db_stmt *q;
   *found = *same = 0;
   mien_status st = db_prepare(s,
                               "SELECT request_sha256, response FROM idempotency"
                               " WHERE op = ? AND principal = ? AND token = ? AND created >= ?",
                               &q, err, errlen);
   if (st != MIEN_OK) return st;
-  sqlite3_bind_text(q, 1, idem->op, -1, SQLITE_STATIC);
-  sqlite3_bind_text(q, 2, principal_of(idem), -1, SQLITE_STATIC);
-  sqlite3_bind_text(q, 3, idem->token, -1, SQLITE_STATIC);
-  sqlite3_bind_double(q, 4, db_now() - MIEN_IDEMPOTENCY_WINDOW_S);
-  int rc = sqlite3_step(q);
-  if (rc == SQLITE_ROW) {
+  db_bind_text(q, 1, idem->op);
+  db_bind_text(q, 2, principal_of(idem));
+  db_bind_text(q, 3, idem->token);
+  db_bind_double(q, 4, db_now() - MIEN_IDEMPOTENCY_WINDOW_S);
+  int rc = db_step(q);
+  if (rc == DB_ROW) {
     *found = 1;
-    *same = sqlite3_column_bytes(q, 0) == 32 &&
-            !memcmp(sqlite3_column_blob(q, 0), idem->request_sha256, 32);
+    *same = db_column_bytes(q, 0) == 32 && !memcmp(db_column_blob(q, 0), idem->request_sha256, 32);
     if (*same && response) {
-      *response = strdup((const char *)sqlite3_column_text(q, 1));
+      *response = strdup((const char *)db_column_text(q, 1));
       if (!*response) st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
     }
-  } else if (rc != SQLITE_DONE) {
+  } else if (rc != DB_DONE) {
     st = db_fail(s, "reading idempotency tokens", err, errlen);
   }
-  sqlite3_finalize(q);
+  db_finalize(q);
   return st;
 }
 
@@ -63,7 +62,7 @@ mien_status mien_store_idem_find(mien_store *s, const mien_idem *idem, char **re
 mien_status db_idem_record(mien_store *s, const mien_idem *idem, char *err, size_t errlen) {
   if (!idem || !idem->token) return MIEN_OK;
   int64_t crow;
-  sqlite3_stmt *q = NULL;
+  db_stmt *q = NULL;
   char *response = NULL;
   double now = db_now();
   mien_status st = db_collection_row(s, idem->coll, &crow, err, errlen);
@@ -71,9 +70,9 @@ mien_status db_idem_record(mien_store *s, const mien_idem *idem, char *err, size
   if (st == MIEN_OK)
     st = db_prepare(s, "DELETE FROM idempotency WHERE created < ?", &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_double(q, 1, now - MIEN_IDEMPOTENCY_WINDOW_S);
-    if (sqlite3_step(q) != SQLITE_DONE) st = db_fail(s, "purging idempotency tokens", err, errlen);
-    sqlite3_finalize(q);
+    db_bind_double(q, 1, now - MIEN_IDEMPOTENCY_WINDOW_S);
+    if (db_step(q) != DB_DONE) st = db_fail(s, "purging idempotency tokens", err, errlen);
+    db_finalize(q);
     q = NULL;
   }
   if (st == MIEN_OK && !(response = idem->respond(idem->ctx)))
@@ -84,21 +83,21 @@ mien_status db_idem_record(mien_store *s, const mien_idem *idem, char *err, size
                     " response, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_text(q, 1, idem->op, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, principal_of(idem), -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, idem->token, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 4, crow);
-    sqlite3_bind_blob(q, 5, idem->request_sha256, 32, SQLITE_STATIC);
-    sqlite3_bind_text(q, 6, response, -1, SQLITE_STATIC);
-    sqlite3_bind_double(q, 7, now);
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_CONSTRAINT)
+    db_bind_text(q, 1, idem->op);
+    db_bind_text(q, 2, principal_of(idem));
+    db_bind_text(q, 3, idem->token);
+    db_bind_int64(q, 4, crow);
+    db_bind_blob(q, 5, idem->request_sha256, 32);
+    db_bind_text(q, 6, response);
+    db_bind_double(q, 7, now);
+    int rc = db_step(q);
+    if (rc == DB_CONSTRAINT)
       st = MIEN_FAIL(err, errlen, MIEN_ERR_CONFLICT,
                      "ClientRequestToken %s was recorded by a concurrent request", idem->token);
-    else if (rc != SQLITE_DONE)
+    else if (rc != DB_DONE)
       st = db_fail(s, "recording the ClientRequestToken", err, errlen);
   }
-  sqlite3_finalize(q);
+  db_finalize(q);
   free(response);
   return st;
 }

@@ -2,7 +2,8 @@
  * consent, kept in the collection's tags under mien: keys (docs/privacy.md lists them). Tags
  * are what Rekognition already has for CreateCollection and TagResource, so unmodified
  * aws-cli/boto3 code can state a policy, and the policy travels with the collection row: one
- * source of truth that SQL can read (json_extract) when it looks for collections to purge.
+ * source of truth that SQL can read (a LIKE on the tags' text) when it looks for collections to
+ * purge.
  *
  * Every write of tags goes through mien_policy_from_tags, which refuses unknown mien: keys: a
  * mistyped "mien:retention" must fail loudly rather than leave faces kept forever.
@@ -17,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/store.h"
+#include "store/internal.h"
 #include "util/util.h"
 
 #define TAG_PREFIX "mien:"
@@ -110,19 +111,19 @@ cJSON *db_policy_json(const mien_policy *p) {
 
 /* The tags of collection row crow, parsed (mutex held). */
 static mien_status read_tags(mien_store *s, int64_t crow, cJSON **tags, char *err, size_t errlen) {
-  sqlite3_stmt *q;
+  db_stmt *q;
   *tags = NULL;
   mien_status st = db_prepare(s, "SELECT tags FROM collections WHERE id = ?", &q, err, errlen);
   if (st != MIEN_OK) return st;
-  sqlite3_bind_int64(q, 1, crow);
-  int rc = sqlite3_step(q);
-  if (rc == SQLITE_ROW)
-    *tags = cJSON_Parse((const char *)sqlite3_column_text(q, 0));
-  else if (rc == SQLITE_DONE)
+  db_bind_int64(q, 1, crow);
+  int rc = db_step(q);
+  if (rc == DB_ROW)
+    *tags = cJSON_Parse((const char *)db_column_text(q, 0));
+  else if (rc == DB_DONE)
     st = MIEN_FAIL(err, errlen, MIEN_ERR_RESOURCE_NOT_FOUND, "the collection was deleted");
   else
     st = db_fail(s, "reading tags", err, errlen);
-  sqlite3_finalize(q);
+  db_finalize(q);
   if (st == MIEN_OK && !cJSON_IsObject(*tags)) {
     cJSON_Delete(*tags);
     *tags = NULL;
@@ -170,29 +171,29 @@ mien_status mien_store_get_tags(mien_store *s, const char *coll, char **json, ch
 /* Runs sql bound to (crow[, cutoff]); *changes gets the rows it changed. */
 static mien_status run_cutoff(mien_store *s, const char *sql, int64_t crow, double cutoff,
                               int64_t *changes, char *err, size_t errlen) {
-  sqlite3_stmt *q;
+  db_stmt *q;
   mien_status st = db_prepare(s, sql, &q, err, errlen);
   if (st != MIEN_OK) return st;
-  sqlite3_bind_int64(q, 1, crow);
-  if (sqlite3_bind_parameter_count(q) == 2) sqlite3_bind_double(q, 2, cutoff);
-  if (sqlite3_step(q) != SQLITE_DONE) st = db_fail(s, "purging", err, errlen);
-  *changes = sqlite3_changes64(s->db);
-  sqlite3_finalize(q);
+  db_bind_int64(q, 1, crow);
+  if (db_bind_parameter_count(q) == 2) db_bind_double(q, 2, cutoff);
+  if (db_step(q) != DB_DONE) st = db_fail(s, "purging", err, errlen);
+  *changes = db_changes(s);
+  db_finalize(q);
   return st;
 }
 
 /* The face rows past the cutoff, for the index (malloc'ed into *rows). */
 static mien_status expired_rows(mien_store *s, int64_t crow, double cutoff, int64_t **rows,
                                 int64_t *n, char *err, size_t errlen) {
-  sqlite3_stmt *q;
+  db_stmt *q;
   int64_t cap = 0;
   mien_status st =
       db_prepare(s, "SELECT id FROM faces WHERE collection = ? AND created < ?", &q, err, errlen);
   if (st != MIEN_OK) return st;
-  sqlite3_bind_int64(q, 1, crow);
-  sqlite3_bind_double(q, 2, cutoff);
+  db_bind_int64(q, 1, crow);
+  db_bind_double(q, 2, cutoff);
   int rc;
-  while (st == MIEN_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+  while (st == MIEN_OK && (rc = db_step(q)) == DB_ROW) {
     if (*n == cap) {
       int64_t *r = realloc(*rows, (size_t)(cap = cap ? 2 * cap : 64) * sizeof *r);
       if (!r) {
@@ -201,10 +202,10 @@ static mien_status expired_rows(mien_store *s, int64_t crow, double cutoff, int6
       }
       *rows = r;
     }
-    (*rows)[(*n)++] = sqlite3_column_int64(q, 0);
+    (*rows)[(*n)++] = db_column_int64(q, 0);
   }
-  if (st == MIEN_OK && rc != SQLITE_DONE) st = db_fail(s, "finding expired faces", err, errlen);
-  sqlite3_finalize(q);
+  if (st == MIEN_OK && rc != DB_DONE) st = db_fail(s, "finding expired faces", err, errlen);
+  db_finalize(q);
   return st;
 }
 
@@ -275,18 +276,23 @@ static mien_status purge_collection(mien_store *s, const char *name, int64_t *pu
   return st;
 }
 
+int64_t mien_store_purged_at_open(const mien_store *s) {
+  return s->purged_at_open;
+}
+
 mien_status mien_store_purge_expired(mien_store *s, int64_t *purged, char *err, size_t errlen) {
   *purged = 0;
   char **names = NULL;
   int n = 0, cap = 0;
-  sqlite3_stmt *q = NULL;
+  db_stmt *q = NULL;
   pthread_mutex_lock(&s->mu);
+  /* A first sieve in SQL both engines read alike; purge_collection reads the policy itself. */
   mien_status st = db_prepare(s,
                               "SELECT name FROM collections WHERE"
-                              " json_extract(tags, '$.\"mien:retention-days\"') IS NOT NULL",
+                              " tags LIKE '%\"mien:retention-days\"%'",
                               &q, err, errlen);
-  int rc = SQLITE_DONE;
-  while (st == MIEN_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+  int rc = DB_DONE;
+  while (st == MIEN_OK && (rc = db_step(q)) == DB_ROW) {
     if (n == cap) {
       char **v = realloc(names, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *v);
       if (!v) {
@@ -295,19 +301,27 @@ mien_status mien_store_purge_expired(mien_store *s, int64_t *purged, char *err, 
       }
       names = v;
     }
-    if (!(names[n] = strdup((const char *)sqlite3_column_text(q, 0))))
+    if (!(names[n] = strdup((const char *)db_column_text(q, 0))))
       st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
     else
       n++;
   }
-  if (st == MIEN_OK && rc != SQLITE_DONE) st = db_fail(s, "finding retention", err, errlen);
-  sqlite3_finalize(q);
+  if (st == MIEN_OK && rc != DB_DONE) st = db_fail(s, "finding retention", err, errlen);
+  db_finalize(q);
   pthread_mutex_unlock(&s->mu);
   for (int i = 0; i < n; i++) {
     if (st == MIEN_OK) st = purge_collection(s, names[i], purged, err, errlen);
     free(names[i]);
   }
   free(names);
+  if (st == MIEN_OK && s->db->is_pg) { /* the change feed's old rows (follow.c) */
+    pthread_mutex_lock(&s->mu);
+    st = db_exec(s,
+                 "DELETE FROM changes WHERE created < extract(epoch FROM clock_timestamp()) - "
+                 "86400",
+                 err, errlen);
+    pthread_mutex_unlock(&s->mu);
+  }
   return st;
 }
 
@@ -339,7 +353,7 @@ mien_status mien_store_set_tags(mien_store *s, const char *principal, const char
   cJSON *tags = NULL;
   mien_policy p;
   char *text = NULL;
-  sqlite3_stmt *q = NULL;
+  db_stmt *q = NULL;
   pthread_mutex_lock(&s->mu);
   mien_status st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
   if (st != MIEN_OK) {
@@ -354,11 +368,11 @@ mien_status mien_store_set_tags(mien_store *s, const char *principal, const char
   if (st == MIEN_OK)
     st = db_prepare(s, "UPDATE collections SET tags = ? WHERE id = ?", &q, err, errlen);
   if (st == MIEN_OK) {
-    sqlite3_bind_text(q, 1, text, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, crow);
-    if (sqlite3_step(q) != SQLITE_DONE) st = db_fail(s, "writing tags", err, errlen);
+    db_bind_text(q, 1, text);
+    db_bind_int64(q, 2, crow);
+    if (db_step(q) != DB_DONE) st = db_fail(s, "writing tags", err, errlen);
   }
-  sqlite3_finalize(q);
+  db_finalize(q);
   if (st == MIEN_OK) st = db_audit(s, principal, op, coll, db_policy_json(&p), err, errlen);
   st = db_finish(s, st, err, errlen);
   pthread_mutex_unlock(&s->mu);

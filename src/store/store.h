@@ -1,22 +1,27 @@
-/* store.h - the embedded store behind collections, faces and users: one SQLite database in a data
- * directory, plus each collection's in-memory search index (index.h) kept in sync with it.
+/* store.h - the store behind collections, faces and users: the one interface the rest of mien
+ * sees, with two implementations behind it (sql.h): the embedded SQLite database of a data
+ * directory, and PostgreSQL, the system of record of many `mien serve` nodes (docs/cluster.md).
+ * Each collection's in-memory search index (index.h) is kept in sync with the database. This
+ * header names neither database nor the face model's types; src/store/internal.h is the
+ * implementation's side.
  *
- * Durability: every write is one transaction committed with synchronous=FULL in WAL mode, so a
- * function that returns MIEN_OK has put its change on disk; a crash loses nothing acknowledged.
- * Erasure: secure_delete=ON zeroes deleted rows in the database file; after a checkpoint
- * (mien_store_checkpoint) a deleted template's bytes are nowhere under the data directory.
+ * Durability: every write is one transaction committed before the function returns (SQLite:
+ * synchronous=FULL in WAL mode; PostgreSQL: its commit), so a function that returns MIEN_OK has
+ * made its change durable; a crash loses nothing acknowledged.
+ * Erasure: SQLite's secure_delete=ON zeroes deleted rows in the database file and a checkpoint
+ * (mien_store_checkpoint) takes the WAL's copies; PostgreSQL's tables that hold templates are
+ * rewritten (VACUUM FULL) after a deletion. Either way a deleted template's bytes are then
+ * nowhere in the store's files.
  * Model versions: a collection records the face model (name + SHA-256 of the model files) it
  * was created with; adding or searching templates of another model is refused.
  * Privacy (docs/privacy.md): each collection's policy (purpose, retention, consent) lives in its
  * tags under mien: keys; every change and search is recorded in a hash-chained audit table in
- * the change's own transaction; templates are sealed with AES-256-GCM when a key file is
- * configured ($MIEN_TEMPLATE_KEY); deletions end with a truncating checkpoint, so erased
- * templates leave no bytes under the data directory.
+ * the change's own transaction (writers take turns, also across PostgreSQL nodes); templates are
+ * sealed with AES-256-GCM when a key file is configured ($MIEN_TEMPLATE_KEY).
  *
- * Thread-safe: one SQLite connection behind a mutex; each collection's index behind a rwlock
- * (searches share it, writes hold it across their commit and the index update). One process
- * should write a data directory at a time: another process's writes reach this one's indexes
- * only when it reopens the store. */
+ * Thread-safe: one database connection behind a mutex; each collection's index behind a rwlock
+ * (searches share it, writes hold it across their commit and the index update). Another
+ * process's writes reach this one's indexes only when it reopens the store. */
 #ifndef MIEN_STORE_STORE_H
 #define MIEN_STORE_STORE_H
 
@@ -25,21 +30,26 @@
 
 #include <cjson/cJSON.h>
 
-#include "face/face.h"
 #include "mien.h"
 
 typedef struct mien_store mien_store;
 
+/* A template: the face model's embedding (face.h's MIEN_EMBED_DIM, checked in internal.h). */
+#define MIEN_TEMPLATE_DIM 512
 #define MIEN_UUID_LEN 37           /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
 #define MIEN_COLLECTION_ID_MAX 255 /* Rekognition's limits on ids, characters */
 #define MIEN_USER_ID_MAX 128
 #define MIEN_EXTERNAL_ID_MAX 255
 #define MIEN_USER_MAX_FACES 100 /* faces one user may have */
 
-/* The data directory: $MIEN_DATA, else $XDG_DATA_HOME/mien, else ~/.local/share/mien. */
+/* The store's location: $MIEN_STORE, else the data directory $MIEN_DATA, else
+ * $XDG_DATA_HOME/mien, else ~/.local/share/mien. A location is a data directory (DIR or
+ * "sqlite:DIR": the embedded SQLite store) or a PostgreSQL URL ("postgresql://..." or
+ * "postgres://...", docs/cluster.md: the store of many nodes). */
 int mien_store_default_dir(char *out, size_t outlen);
 
-/* Opens (creating the directory and database, migrating an older schema) the store in dir, with
+/* Opens (creating the directory and database, migrating an older schema; in PostgreSQL, creating
+ * the tables in the URL's database) the store at location (mien_store_default_dir), with
  * the template key named by $MIEN_TEMPLATE_KEY when set, and purges the faces past their
  * collection's retention. A store whose templates are encrypted does not open without its key,
  * nor with another key. */
@@ -55,6 +65,19 @@ mien_status mien_store_model(char name[32], char sha256[65], char *err, size_t e
  * model set, so that versions of different models differ. */
 void mien_store_model_version(const char *sha256, char *out, size_t outlen);
 #define MIEN_DEFAULT_MODEL_SHA256 "c720766410dafc8c4c04486286fcf586347de11ee5cf4440dd8bc3341abb85cd"
+
+/* What GET /health reports about the store (docs/cluster.md). */
+typedef struct {
+  const char *backend; /* "sqlite" or "postgresql" */
+  int reachable;       /* a query went through just now */
+  int following;       /* PostgreSQL: this process follows the change feed (an index is loaded) */
+  int feed_connected;  /* ...and its connection is up */
+  int64_t last_change; /* the last change sequence applied to this process's indexes */
+  double lag_s;        /* seconds since the feed was last seen caught up (at most about 0.5 s
+                          while healthy); grows while the database cannot be reached */
+} mien_store_health_info;
+/* Checks the store with a query; MIEN_OK when it answered (out is filled either way). */
+mien_status mien_store_health(mien_store *s, mien_store_health_info *out, char *err, size_t errlen);
 
 /* Moves the WAL into the database and truncates it (wal_checkpoint(TRUNCATE)). */
 mien_status mien_store_checkpoint(mien_store *s, char *err, size_t errlen);
@@ -97,7 +120,7 @@ typedef struct {
   char user_id[MIEN_USER_ID_MAX + 1];               /* "" when not associated */
   float left, top, width, height;                   /* ratios of the image */
   float confidence;                                 /* 0..100 */
-  float emb[MIEN_EMBED_DIM];                        /* only where a function says so */
+  float emb[MIEN_TEMPLATE_DIM];                     /* only where a function says so */
 } mien_face_record;
 
 /* A face to add: box and confidence as in mien_face_record, and its embedding. */
@@ -256,6 +279,8 @@ mien_status mien_store_set_tags(mien_store *s, const char *principal, const char
  * transaction per collection (principal "retention"). *purged: the faces deleted. The clock is
  * db_now's. mien_store_open runs it; a server runs it periodically. */
 mien_status mien_store_purge_expired(mien_store *s, int64_t *purged, char *err, size_t errlen);
+/* The faces mien_store_open purged (past their retention) when it opened s. */
+int64_t mien_store_purged_at_open(const mien_store *s);
 
 /* Appends one audit record (op by principal on collection coll, which may be NULL, with the
  * members of fields, an object taken over; NULL for none) in its own durable transaction. */
@@ -285,6 +310,24 @@ mien_status mien_audit_verify(const char *dir, mien_audit_check *out, char *err,
 mien_status mien_audit_export(const char *dir, int64_t after,
                               int (*emit)(void *ctx, const char *record), void *ctx, char *err,
                               size_t errlen);
+
+/* ---- copying a store (copy.c; docs/cluster.md) ---- */
+#define MIEN_COPY_TABLES 9
+typedef struct {
+  int ntables;
+  char table[MIEN_COPY_TABLES][16];
+  int64_t source_rows[MIEN_COPY_TABLES], target_rows[MIEN_COPY_TABLES];
+  int mismatch;          /* some table's counts differ (the target held other rows) */
+  int64_t audit_records; /* in the target */
+  char audit_head[65];   /* the target's chain head */
+  int audit_valid;       /* the target's chain verifies and ends where the source's does */
+} mien_store_copy_report;
+/* Copies every row of the store at `from` (collections, faces, users, tags, audit, idempotency,
+ * video jobs; templates as stored, sealed or not) into the store at `to` (made when new), in one
+ * transaction; rows the target has already are kept, so an interrupted copy can be rerun. Then
+ * counts both sides and verifies the target's audit chain. */
+mien_status mien_store_copy(const char *from, const char *to, mien_store_copy_report *out,
+                            char *err, size_t errlen);
 
 /* The environment variable naming the template key file. */
 #define MIEN_TEMPLATE_KEY_ENV "MIEN_TEMPLATE_KEY"
@@ -384,116 +427,5 @@ void mien_sha256_init(mien_sha256_ctx *c);
 void mien_sha256_update(mien_sha256_ctx *c, const void *data, size_t len);
 void mien_sha256_final(mien_sha256_ctx *c, uint8_t out[32]);
 void mien_sha256(const void *data, size_t len, uint8_t out[32]);
-
-/* ---- shared by the files of src/store/ ---- */
-#include <pthread.h>
-#include <sqlite3.h>
-
-#include "store/index.h"
-
-/* A collection as this process knows it: its index, loaded on first use. */
-typedef struct {
-  int64_t id; /* row of collections; AUTOINCREMENT, so never reused */
-  char model_sha256[65];
-  pthread_rwlock_t lock; /* guards ix and dead; taken before the store's mutex */
-  mien_index *ix;
-  int dead; /* deleted by this process */
-  /* ProposeUsers' grouping state (db_people.c), made on first use; people_mu serialises its
-   * updates, taken after lock (read) and before the store's mutex. */
-  struct mien_cluster *people;
-  pthread_mutex_t people_mu;
-} mien_coll;
-
-struct mien_store {
-  sqlite3 *db;
-  pthread_mutex_t mu; /* the connection: one statement sequence or transaction at a time */
-  mien_coll **colls;
-  int ncolls, cap;
-  int encrypted; /* templates are sealed with key */
-  uint8_t key[MIEN_TEMPLATE_KEY_LEN];
-  char key_check[65];     /* the key's check value, as the meta table holds it */
-  int64_t purged_at_open; /* faces purged by mien_store_open */
-  double erasure_pending; /* db_now() of the first deletion not yet checkpointed away; 0: none */
-};
-
-/* The time now, Unix seconds to the millisecond, as rows and audit records record it: $MIEN_NOW
- * (Unix seconds, or @FILE holding them, read at each call) when set, so that tests can move the
- * clock, also a running server's (a test hook, not a setting). */
-double db_now(void);
-/* Rekognition's error for the connection's last failure, with what was being done. */
-mien_status db_fail(mien_store *s, const char *what, char *err, size_t errlen);
-/* Runs statements with no result rows. Call with the mutex held. */
-mien_status db_exec(mien_store *s, const char *sql, char *err, size_t errlen);
-/* Prepares one statement; the mutex must be held. */
-mien_status db_prepare(mien_store *s, const char *sql, sqlite3_stmt **st, char *err, size_t errlen);
-/* COMMIT, or ROLLBACK when st is not MIEN_OK; returns the first failure. */
-mien_status db_finish(mien_store *s, mien_status st, char *err, size_t errlen);
-/* Locks the mutex and begins a write transaction (unlocked again when that fails); end it with
- * db_end_write, which commits (or rolls back when st is not MIEN_OK) and unlocks. */
-mien_status db_begin_write(mien_store *s, char *err, size_t errlen);
-mien_status db_end_write(mien_store *s, mien_status st, char *err, size_t errlen);
-/* The row id of collection `name` (mutex held); ResourceNotFoundException if absent. */
-mien_status db_collection_row(mien_store *s, const char *name, int64_t *row, char *err,
-                              size_t errlen);
-/* Prepares sql, a statement over collection `name`, into *q with the collection's row bound as
- * parameter 1 (mutex held); ResourceNotFoundException if absent. */
-mien_status db_collection_query(mien_store *s, const char *name, const char *sql, sqlite3_stmt **q,
-                                char *err, size_t errlen);
-/* The collection for a write or search: its index loaded (load_index) and, when check_model, the
- * face model compared with this build's. The mutex must not be held. */
-mien_status db_coll(mien_store *s, const char *name, int load_index, int check_model,
-                    mien_coll **out, char *err, size_t errlen);
-/* Moves the WAL into the database and truncates it after a committed deletion (mutex held), so
- * that the erased rows' old page images go with it. Its failure is not the deletion's: a reader
- * in another process (one holding a read transaction) can only delay the erasure. A delayed one
- * is recorded (erasure_pending, and the meta row "erasure_pending" for other processes) and
- * retried by the next deletion, mien_store_retry_erasure, open and close until it succeeds. */
-void db_erase(mien_store *s);
-/* The meta table's value of key k into out ("" when absent), or sets it (mutex held). */
-mien_status db_meta_get(mien_store *s, const char *k, char *out, size_t cap, char *err,
-                        size_t errlen);
-mien_status db_meta_set(mien_store *s, const char *k, const char *v, char *err, size_t errlen);
-/* The policy as audit records show it: {"purpose","retention_days","consent"}. */
-cJSON *db_policy_json(const mien_policy *p);
-
-/* Records idem (NULL or without token: nothing) within the open transaction (mutex held):
- * ConflictException when another request recorded the same token first. */
-mien_status db_idem_record(mien_store *s, const mien_idem *idem, char *err, size_t errlen);
-
-/* Appends an audit record within the open transaction (mutex held); takes fields (may be NULL). */
-mien_status db_audit(mien_store *s, const char *principal, const char *op, const char *coll,
-                     cJSON *fields, char *err, size_t errlen);
-/* The policy of collection row crow (mutex held). */
-mien_status db_policy(mien_store *s, int64_t crow, mien_policy *p, char *err, size_t errlen);
-/* mien_store_check_consent against policy p. */
-mien_status db_consent(const mien_policy *p, const char *coll, const char *external_id, char *err,
-                       size_t errlen);
-
-/* Stored templates: MIEN_EMBED_DIM floats, or sealed (version byte, 12-byte nonce, ciphertext,
- * 16-byte tag) with what the template belongs to as associated data. */
-#define DB_TEMPLATE_BYTES (MIEN_EMBED_DIM * (int)sizeof(float))
-#define DB_SEALED_BYTES (1 + 12 + DB_TEMPLATE_BYTES + 16)
-/* What a sealed template is bound to: its collection's row, FaceId, ExternalImageId and UserId
- * (NULL or "" when none; the two are the same). */
-typedef struct {
-  int64_t crow;
-  const char *face_id, *external_id, *user_id;
-} db_seal_ids;
-/* What to store for emb: emb itself when key is NULL, else emb sealed into buf. */
-mien_status db_seal(const uint8_t *key, const db_seal_ids *ids, const float *emb,
-                    uint8_t buf[DB_SEALED_BYTES], const void **blob, int *len, char *err,
-                    size_t errlen);
-/* The template stored as blob (len bytes), opened with key (NULL: stored plain). */
-mien_status db_unseal(const uint8_t *key, const db_seal_ids *ids, const void *blob, int len,
-                      float emb[MIEN_EMBED_DIM], char *err, size_t errlen);
-/* Re-seals face row `row` for the UserId it is about to have (NULL: none), before the UPDATE
- * that changes its user (mutex held, in a transaction); nothing when templates are plain. */
-mien_status db_reseal_for_user(mien_store *s, int64_t row, const char *user_id, char *err,
-                               size_t errlen);
-/* Loads the configured key and checks it against the database (mutex held, at open). */
-mien_status db_key_setup(mien_store *s, char *err, size_t errlen);
-/* Whether the key this process seals with is still the database's (another process may have
- * rotated it): checked in every transaction that adds templates. */
-mien_status db_key_current(mien_store *s, char *err, size_t errlen);
 
 #endif

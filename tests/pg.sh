@@ -1,0 +1,121 @@
+# pg.sh - a throwaway PostgreSQL cluster for the tests, so that nothing needs to run beforehand
+# (docs/cluster.md). Sourced: pg_start makes one (initdb into a temporary directory, the server
+# listening only on a unix socket there, fsync off: it dies with the test) and sets PG_CONN, a
+# libpq connection string without a database, and PG_URL, a postgresql:// URL of the database
+# "mien"; pg_require does the same for a test script (or skips it); pg_stop stops it and removes the directory (pg_start arranges for it on exit); pg_sql
+# runs SQL as the cluster's superuser. PostgreSQL refuses to run as root: as root, the cluster
+# belongs to `nobody`.
+#
+# Run as a program, `bash tests/pg.sh run CMD...` runs CMD with $MIEN_TEST_PG set to the cluster:
+# every store that CMD opens by directory then lives in a database of its own in PostgreSQL
+# (db.c's test hook), which is how ctest's *_pg cases run the API tests against the second
+# backend. Exit 77 (skipped) when PostgreSQL is not installed.
+
+PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+
+# as_owner CMD...: runs CMD as the cluster's owner.
+pg_as_owner() {
+  if ((EUID == 0)); then
+    setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
+  else
+    "$@"
+  fi
+}
+
+pg_start() {
+  [[ -x $PG_BIN/initdb ]] || return 77
+  PG_DIR=$(mktemp -d /tmp/mien-pg.XXXXXX)
+  chmod 755 "$PG_DIR"
+  ((EUID == 0)) && chown nobody:nogroup "$PG_DIR"
+  if ! pg_as_owner "$PG_BIN/initdb" -D "$PG_DIR/data" -U mien --auth=trust -E UTF8 --locale=C -N \
+    >"$PG_DIR/initdb.log" 2>&1; then
+    echo "pg.sh: initdb failed: $(tail -3 "$PG_DIR/initdb.log")" >&2
+    return 1
+  fi
+  pg_ctl_start || return 1
+  PG_CONN="host=$PG_DIR port=5432 user=mien"
+  PG_URL="postgresql://mien@/mien?host=$PG_DIR"
+  pg_sql "CREATE DATABASE mien" >/dev/null || return 1
+  # shellcheck disable=SC2064 # PG_DIR now, not at exit
+  trap "pg_stop; $(trap -p EXIT | sed -E "s/^trap -- '(.*)' EXIT$/\1/")" EXIT
+}
+
+# pg_require: pg_start for a test script: exits 77 (skipped) when PostgreSQL is not installed,
+# 1 (failed) when the cluster does not start.
+pg_require() {
+  pg_start
+  case $? in
+  0) ;;
+  77)
+    echo "PostgreSQL is not installed (scripts/install-deps): skipped"
+    exit 77
+    ;;
+  *)
+    echo "0 passed, 1 failed"
+    exit 1
+    ;;
+  esac
+}
+
+# pg_ctl_start: (re)starts the cluster's server, waiting until it accepts connections.
+pg_ctl_start() {
+  pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+    -o "-k $PG_DIR -c listen_addresses= -c fsync=off -c max_connections=200" start >/dev/null ||
+    {
+      echo "pg.sh: the server did not start: $(tail -3 "$PG_DIR/server.log")" >&2
+      return 1
+    }
+}
+
+# pg_ctl_stop: stops the server (fast: open sessions are ended), keeping the cluster.
+pg_ctl_stop() {
+  pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1
+}
+
+pg_stop() {
+  [[ -n ${PG_DIR:-} && -d $PG_DIR ]] || return 0
+  pg_ctl_stop
+  rm -rf "$PG_DIR"
+  PG_DIR=
+}
+
+# pg_sql SQL [DB]: runs SQL (as the superuser mien, in DB, default postgres); rows on stdout.
+pg_sql() {
+  "$PG_BIN/psql" -X -q -t -A -v ON_ERROR_STOP=1 -d "$PG_CONN dbname=${2:-postgres}" -c "$1"
+}
+
+# ---- `mien serve` nodes on the cluster (needs lib.sh's MIEN and TMP) ----
+NODE_PIDS=()
+NODE_URLS=()
+# pg_node_start N: starts node N (`mien serve` on $PG_URL, one worker, its output in
+# $TMP/nodeN.out and .log) and waits until it listens: NODE_URLS[N], NODE_PIDS[N]. Fails when
+# it exits first.
+pg_node_start() {
+  local out=$TMP/node$1.out i url=
+  : >"$out"
+  "$MIEN" --store "$PG_URL" serve --listen 127.0.0.1:0 --workers 1 >"$out" 2>"$TMP/node$1.log" &
+  NODE_PIDS[$1]=$!
+  for ((i = 0; i < 600; i++)); do
+    url=$(sed -n 's/^{"listening":"\([^"]*\)".*/\1/p' "$out")
+    [[ -n $url ]] && break
+    kill -0 "${NODE_PIDS[$1]}" 2>/dev/null || break
+    sleep 0.1
+  done
+  NODE_URLS[$1]=$url
+  [[ -n $url ]]
+}
+
+# pg_nodes_stop: SIGTERM to every node still running, and waits for them.
+pg_nodes_stop() {
+  local p
+  for p in "${NODE_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "${NODE_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  NODE_PIDS=()
+}
+
+if [[ ${BASH_SOURCE[0]} == "$0" && ${1:-} == run ]]; then
+  shift
+  pg_require
+  MIEN_TEST_PG=$PG_CONN "$@"
+  exit $?
+fi
