@@ -16,12 +16,46 @@
  * fr_detect's boxes reach higher up the forehead than the crops fr_landmark expects, hence the
  * shift; scaling the square by 0.95..1.2 did not help. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "face/detect.h"
 #include "face/faces_internal.h"
 
 #define LM_SIDE 64
 #define LM_SHIFT 0.1f
+
+/* fr_landmark on a crop turned by `angle` (radians; the crop's x axis along the face's eye line):
+ * a side x side square centred at (cx, cy), warped to 64x64 gray. */
+static mien_status landmarks_turned(mien_faces *f, const mien_image *img, float cx, float cy,
+                                    float side, float angle, mien_face *face) {
+  mien_status st = mien_faces_tensor(f, 3 * LM_SIDE * LM_SIDE);
+  if (st != MIEN_OK) return st;
+  const float c = cosf(angle), s = sinf(angle), px = side / LM_SIDE, k = 0.5f * px - 0.5f * side;
+  /* Output pixel (u, v) -> source pixel centre: (cx, cy) - 0.5 + R(angle) ((u, v) px + k). */
+  const float M[6] = {c * px, -s * px, cx - 0.5f + (c - s) * k,
+                      s * px, c * px,  cy - 0.5f + (s + c) * k};
+  mien_img_status ist =
+      mien_image_warp_affine_to_tensor(img, M, LM_SIDE, LM_SIDE, 0, 1 / 256.0f, f->tensor);
+  if (ist != MIEN_IMG_OK) return mien_status_from_image(ist);
+  float *t = f->tensor;
+  const int plane = LM_SIDE * LM_SIDE;
+  for (int i = 0; i < plane; i++)
+    t[i] = 0.299f * t[i] + 0.587f * t[plane + i] + 0.114f * t[2 * plane + i];
+  const float *in = t;
+  st = mien_run(f->landmark_plan, f->ws, &in);
+  if (st != MIEN_OK) return st;
+  const float *out = mien_workspace_output(f->ws, 0);
+  for (int i = 0; i < 68; i++) {
+    float qx = (out[2 * i] - 0.5f) * side, qy = (out[2 * i + 1] - 0.5f) * side;
+    face->lm68[i].x = cx + c * qx - s * qy;
+    face->lm68[i].y = cy + s * qx + c * qy;
+  }
+  return MIEN_OK;
+}
+
+static float eye_line_angle(const mien_pt *left, const mien_pt *right) {
+  return atan2f(right->y - left->y, right->x - left->x);
+}
 
 mien_status mien_face_landmarks(mien_faces *f, const mien_image *img, mien_face *face) {
   float w = face->x1 - face->x0, h = face->y1 - face->y0;
@@ -44,5 +78,24 @@ mien_status mien_face_landmarks(mien_faces *f, const mien_image *img, mien_face 
     face->lm68[i].y = (float)y0 + out[2 * i + 1] * (float)cs;
   }
   face->has_landmarks = 1;
+  const char *exp = getenv("MIEN_EXP_UPRIGHT");
+  if (!exp) return MIEN_OK;
+  float thr = strtof(exp, NULL) * (float)M_PI / 180;
+  int passes = getenv("MIEN_EXP_PASSES") ? atoi(getenv("MIEN_EXP_PASSES")) : 1;
+  for (int p = 0; p < passes; p++) {
+    float angle;
+    if (face->has_kps && getenv("MIEN_EXP_KPSROLL")) {
+      angle = eye_line_angle(&face->kps[0], &face->kps[1]);
+    } else {
+      mien_pt five[5];
+      mien_face_five_points_lm68(face, five);
+      angle = eye_line_angle(&five[0], &five[1]);
+    }
+    if (fabsf(angle) < thr) return MIEN_OK;
+    float bx = face->x0 + 0.5f * w, by = face->y0 + 0.5f * h;
+    st = landmarks_turned(f, img, bx - sinf(angle) * LM_SHIFT * side,
+                          by + cosf(angle) * LM_SHIFT * side, side, angle, face);
+    if (st != MIEN_OK) return st;
+  }
   return MIEN_OK;
 }
