@@ -3,8 +3,6 @@
  *
  * The embedder was trained on crops made this way, so the points and the template follow the
  * ONNX Runtime reference pipeline exactly (../shared/reference/README.md). */
-#include <stdlib.h>
-
 #include "face/embed.h"
 
 /* ArcFace's five-point template for a 112x112 crop: left eye, right eye, nose tip, left and
@@ -22,7 +20,7 @@ static mien_pt mean_of(const mien_pt *lm, const int *idx, int n) {
   return m;
 }
 
-void mien_face_five_points_lm68(const mien_face *face, mien_pt five[5]) {
+void mien_face_five_points(const mien_face *face, mien_pt five[5]) {
   /* 0-based indices in the 68-point (iBUG 300-W) layout. The eye centres average the upper and
    * lower lids (37,38 / 40,41 and 43,44 / 46,47), leaving out the corners. */
   static const int left_eye[4] = {37, 38, 40, 41}, right_eye[4] = {43, 44, 46, 47};
@@ -32,14 +30,6 @@ void mien_face_five_points_lm68(const mien_face *face, mien_pt five[5]) {
   five[2] = face->lm68[30];
   five[3] = mean_of(face->lm68, left_mouth, 2);
   five[4] = mean_of(face->lm68, right_mouth, 2);
-}
-
-void mien_face_five_points(const mien_face *face, mien_pt five[5]) {
-  if (face->has_kps && getenv("MIEN_EXP_KPS")) {
-    for (int i = 0; i < 5; i++) five[i] = face->kps[i];
-    return;
-  }
-  mien_face_five_points_lm68(face, five);
 }
 
 void mien_similarity_fit(const double src[][2], const double dst[][2], int n, double T[6]) {

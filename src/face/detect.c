@@ -47,14 +47,14 @@ typedef struct {
   int n, cap;
 } det_list;
 
-static mien_status det_push(det_list *l, const mien_det *d) {
+static mien_status det_push(det_list *l, float x0, float y0, float x1, float y1, float score) {
   if (l->n == l->cap) {
     int cap = l->cap ? 2 * l->cap : 64;
     mien_det *d = realloc(l->d, (size_t)cap * sizeof *d);
     if (!d) return MIEN_ERR_NOMEM;
     l->d = d, l->cap = cap;
   }
-  l->d[l->n++] = *d;
+  l->d[l->n++] = (mien_det){x0, y0, x1, y1, score};
   return MIEN_OK;
 }
 
@@ -94,21 +94,13 @@ typedef struct {
   float lo, hi; /* face sizes (sqrt of the box area, input pixels) this pass is trusted with */
 } pass_geom;
 
-/* A candidate in input pixels (kps: five (x, y) keypoints, or NULL) mapped to image pixels. */
 static mien_status push_input_box(det_list *l, const pass_geom *g, float cx, float cy, float w,
-                                  float h, float score, const float *kps) {
+                                  float h, float score) {
   float side = sqrtf(w * h);
   if (side < g->lo || side > g->hi) return MIEN_OK;
   float sx = (float)g->cw / (float)g->iw, sy = (float)g->ch / (float)g->ih;
-  mien_det d = {(cx - 0.5f * w) * sx,
-                (cy - 0.5f * h) * sy,
-                (cx + 0.5f * w) * sx,
-                (cy + 0.5f * h) * sy,
-                score,
-                {{0, 0}},
-                kps != NULL};
-  for (int k = 0; kps && k < 5; k++) d.kps[k] = (mien_pt){kps[2 * k] * sx, kps[2 * k + 1] * sy};
-  return det_push(l, &d);
+  return det_push(l, (cx - 0.5f * w) * sx, (cy - 0.5f * h) * sy, (cx + 0.5f * w) * sx,
+                  (cy + 0.5f * h) * sy, score);
 }
 
 static mien_status decode_fr_detect(const mien_plan *plan, const mien_workspace *ws,
@@ -139,7 +131,7 @@ static mien_status decode_fr_detect(const mien_plan *plan, const mien_workspace 
                 ph = fminf(min_sizes[k][a], (float)g->ih);
           float cx = pcx + b[0] * 0.1f * pw, cy = pcy + b[plane] * 0.1f * ph;
           float w = pw * expf(b[2 * plane] * 0.2f), h = ph * expf(b[3 * plane] * 0.2f);
-          mien_status st = push_input_box(l, g, cx, cy, w, h, score, NULL);
+          mien_status st = push_input_box(l, g, cx, cy, w, h, score);
           if (st != MIEN_OK) return st;
         }
   }
@@ -151,25 +143,22 @@ static float clamp01(float v) {
 }
 
 /* YuNet (OpenCV's FaceDetectorYN decoding): per stride 8/16/32 one anchor per cell, row-major;
- * score = sqrt(cls * obj); centre = (cell + bbox[0..1]) * stride, side = exp(bbox[2..3]) * stride;
- * keypoint k = (cell + kps[2k..2k+1]) * stride, in the order right eye, left eye, nose tip, right
- * and left mouth corner of the subject: image-left first, as ArcFace's template. */
+ * score = sqrt(cls * obj); centre = (cell + bbox[0..1]) * stride, side = exp(bbox[2..3]) * stride.
+ * Its five keypoints are not used: fr_landmark gives the 68 points Rekognition's types need, and
+ * aligning on YuNet's points instead lost LFW accuracy (docs/detection.md, "Alignment"). */
 static mien_status decode_yunet(const mien_workspace *ws, const pass_geom *g, det_list *l) {
   for (int k = 0; k < 3; k++) {
     const int stride = 8 << k, cols = g->iw / stride, rows = g->ih / stride;
     const float *cls = mien_workspace_output(ws, k), *obj = mien_workspace_output(ws, 3 + k);
-    const float *box = mien_workspace_output(ws, 6 + k), *kps = mien_workspace_output(ws, 9 + k);
+    const float *box = mien_workspace_output(ws, 6 + k);
     for (int r = 0; r < rows; r++)
       for (int c = 0; c < cols; c++) {
         size_t at = (size_t)r * cols + c;
         float score = sqrtf(clamp01(cls[at]) * clamp01(obj[at]));
         if (score < g->min_score) continue;
-        const float *b = box + 4 * at, *p = kps + 10 * at;
-        float pts[10];
-        for (int i = 0; i < 5; i++)
-          pts[2 * i] = (c + p[2 * i]) * stride, pts[2 * i + 1] = (r + p[2 * i + 1]) * stride;
+        const float *b = box + 4 * at;
         mien_status st = push_input_box(l, g, (c + b[0]) * stride, (r + b[1]) * stride,
-                                        expf(b[2]) * stride, expf(b[3]) * stride, score, pts);
+                                        expf(b[2]) * stride, expf(b[3]) * stride, score);
         if (st != MIEN_OK) return st;
       }
   }
@@ -334,9 +323,8 @@ static mien_status detect_pyramid(mien_faces *f, const mien_image *img, int scal
 
 /* Fusion ("fusion:PATH"): fr_detect's and YuNet's candidates, each a second opinion on the other.
  * A face both see (IoU >= FUSE_IOU, the other at FUSE_OPINION or more) keeps fr_detect's box (the
- * one the landmark model was tuned on), YuNet's keypoints and the higher score; a face one alone
- * sees keeps its box and loses FUSE_SOLO_PENALTY, so that a single opinion needs more to pass the
- * threshold. */
+ * one the landmark model was tuned on) and the higher score; a face one alone sees keeps its box
+ * and loses FUSE_SOLO_PENALTY, so that a single opinion needs more to pass the threshold. */
 #define FUSE_IOU 0.4f
 #define FUSE_OPINION 0.5f
 #define FUSE_SOLO_PENALTY 0.05f
@@ -356,19 +344,15 @@ static mien_status detect_fused(mien_faces *f, const mien_image *img, int scale,
       float v;
       if (!used[k] && (v = iou(&l->d[i], &o.d[k])) >= best_iou) best = k, best_iou = v;
     }
-    if (best >= 0) {
+    if (best >= 0)
       used[best] = 1, l->d[i].score = fmaxf(l->d[i].score, o.d[best].score);
-      memcpy(l->d[i].kps, o.d[best].kps, sizeof l->d[i].kps);
-      l->d[i].has_kps = 1;
-    } else {
+    else
       l->d[i].score -= FUSE_SOLO_PENALTY;
-    }
   }
   for (int k = 0; st == MIEN_OK && k < o.n; k++)
-    if (!used[k]) {
-      o.d[k].score -= FUSE_SOLO_PENALTY;
-      st = det_push(l, &o.d[k]);
-    }
+    if (!used[k])
+      st =
+          det_push(l, o.d[k].x0, o.d[k].y0, o.d[k].x1, o.d[k].y1, o.d[k].score - FUSE_SOLO_PENALTY);
   free(used);
   free(o.d);
   if (st != MIEN_OK) return st;
@@ -433,7 +417,6 @@ static int by_area_desc(const void *pa, const void *pb) {
 static void scale_face(mien_face *face, float s) {
   face->x0 *= s, face->y0 *= s, face->x1 *= s, face->y1 *= s;
   for (int i = 0; i < 68; i++) face->lm68[i].x *= s, face->lm68[i].y *= s;
-  for (int i = 0; i < 5; i++) face->kps[i].x *= s, face->kps[i].y *= s;
 }
 
 mien_status mien_faces_detect_scaled(mien_faces *f, const mien_image *img, int scale,
@@ -459,8 +442,6 @@ mien_status mien_faces_detect_scaled(mien_faces *f, const mien_image *img, int s
     const mien_det *d = &l.d[i];
     face->x0 = d->x0, face->y0 = d->y0, face->x1 = d->x1, face->y1 = d->y1;
     face->score = d->score;
-    memcpy(face->kps, d->kps, sizeof face->kps);
-    face->has_kps = d->has_kps;
     st = mien_face_landmarks(f, img, face);
     if (st != MIEN_OK) break;
     mien_face_pose(face);

@@ -70,19 +70,15 @@ mien_status mien_faces_detect_plan(mien_faces *f, int w, int h, const mien_plan 
 mien_status mien_faces_tensor(mien_faces *f, size_t n);
 /* Fills face->lm68 from fr_landmark on a square crop around the face's box, and the quality. */
 mien_status mien_face_landmarks(mien_faces *f, const mien_image *img, mien_face *face);
-void mien_face_five_points_lm68(const mien_face *face, mien_pt five[5]);
 /* Fills yaw, pitch and roll from the 68 landmarks (pose.c). */
 void mien_face_pose(mien_face *face);
 /* Fills brightness and sharpness from the side x side gray crop fr_landmark was given (values
  * gray / 256), so that they do not depend on the face's size in pixels (quality.c). */
 void mien_face_quality(const float *gray, int side, mien_face *face);
 
-/* A detector candidate, image pixels; YuNet also gives five keypoints (eyes, nose tip, mouth
- * corners, image-left first as in mien_face.kps). */
+/* A detector candidate, image pixels. */
 typedef struct {
   float x0, y0, x1, y1, score;
-  mien_pt kps[5];
-  int has_kps;
 } mien_det;
 
 /* One detector pass over the whole image resampled to iw x ih (multiples of 32 for YuNet): every

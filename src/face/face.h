@@ -25,8 +25,6 @@ typedef struct {
   float score;          /* detector probability, 0..1 */
   mien_pt lm68[68];     /* landmarks, pixels; valid when has_landmarks */
   int has_landmarks;
-  mien_pt kps[5]; /* the detector's own five points (YuNet), pixels; valid when has_kps */
-  int has_kps;
   float yaw, pitch, roll;      /* degrees, Rekognition's convention */
   float brightness, sharpness; /* 0..100 */
 } mien_face;
