@@ -89,7 +89,7 @@ mien_status mien_face_landmarks(mien_faces *f, const mien_image *img, mien_face 
     mien_pt five[5];
     mien_face_five_points(face, five);
     float angle = atan2f(five[1].y - five[0].y, five[1].x - five[0].x);
-    if (fabsf(angle) < UPRIGHT_MIN_ROLL * (float)M_PI / 180) break;
+    if (!(fabsf(angle) >= UPRIGHT_MIN_ROLL * (float)M_PI / 180)) break; /* NaN too */
     float bx = face->x0 + 0.5f * w, by = face->y0 + 0.5f * h;
     st = landmarks_turned(f, img, bx - sinf(angle) * LM_SHIFT * side,
                           by + cosf(angle) * LM_SHIFT * side, side, angle, face);
