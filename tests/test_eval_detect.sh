@@ -2,8 +2,9 @@
 # test_eval_detect.sh - `mien eval detect`: on the dlib-faces part of bench/data/wild-labels.tsv
 # every face is found and the dogs are no false positive; a transform keeps the labels on the
 # faces (a 10-degree rotation still finds them); a box shifted off its face is a miss and a false
-# positive; bad label files and transforms are refused. Needs $MIEN_SHARED/data/dlib-faces (else
-# exit 77). Env: MIEN_BUILD, MIEN_SHARED (tests/lib.sh).
+# positive; bad label files and transforms are refused; on the wild photos (when present) every
+# profile of ultralight/24 is found with |Yaw| >= 45 and no frontal face of ultralight/19 has it.
+# Needs $MIEN_SHARED/data/dlib-faces (else exit 77). Env: MIEN_BUILD, MIEN_SHARED (tests/lib.sh).
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,6 +42,22 @@ awk -F'\t' 'BEGIN { OFS = "\t" } $1 == "face" { w = $5 - $3; $3 += w; $5 += w } 
 if run "shifted" 0 "$MIEN" eval detect --labels "$TMP/shifted.tsv" --root "$DATA" --threads 1; then
   [[ $(field .true_positives) == 0 && $(field .false_positives) == 18 ]] &&
     ok "shifted boxes: 0 found, 18 false positives" || bad "shifted" "$(cat "$TMP/out")"
+fi
+
+# Turned faces (when the wild photos are there): ultralight/24 (seven profiles, people facing
+# left) and ultralight/19 (five frontal faces). Every profile is found and its Pose says it is
+# turned (|Yaw| >= 45); no frontal face says so.
+if [[ -f $DATA/wild/ultralight/24.jpg && -f $DATA/wild/ultralight/19.jpg ]]; then
+  grep -P '^(image|face|neg|ignore)\twild/ultralight/(24|19)\.jpg\t' bench/data/wild-labels.tsv \
+    >"$TMP/turned.tsv"
+  if run "turned" 0 "$MIEN" eval detect --labels "$TMP/turned.tsv" --root "$DATA" --threads 1; then
+    [[ $(field .conditions.profile.faces) == 7 && $(field .conditions.profile.recall) == 1 &&
+      $(field .conditions.profile.min_abs_yaw) -ge 45 && $(field .conditions.frontal.found) == 5 &&
+      $(field .conditions.frontal.max_abs_yaw) -lt 45 ]] &&
+      ok "profiles found and |Yaw| >= 45; frontal |Yaw| < 45" || bad "turned" "$(cat "$TMP/out")"
+  fi
+else
+  echo "note: $DATA/wild absent, turned-face check not run"
 fi
 
 printf 'face\tnowhere.jpg\t1\t2\t3\n' >"$TMP/bad.tsv"

@@ -302,13 +302,17 @@ static int set_find(const image_set *s, const char *path) {
 }
 
 /* Embeds the set; on failure prints the error and returns the exit code. */
-static int embed_set(const image_set *s, int threads, int flip, float **emb, uint8_t **fallback) {
+static int embed_set(const image_set *s, int threads, int flip, const char *detector, float rotate,
+                     float **emb, float **yaw, uint8_t **fallback) {
   *emb = malloc((size_t)(s->n ? s->n : 1) * MIEN_EMBED_DIM * sizeof **emb);
   *fallback = calloc((size_t)(s->n ? s->n : 1), 1);
-  if (!*emb || !*fallback) return cli_fail(NULL, MIEN_ERR_NOMEM, "no memory for the embeddings");
+  if (yaw) *yaw = malloc((size_t)(s->n ? s->n : 1) * sizeof **yaw);
+  if (!*emb || !*fallback || (yaw && !*yaw))
+    return cli_fail(NULL, MIEN_ERR_NOMEM, "no memory for the embeddings");
   char err[1024] = "";
-  mien_status st = mien_eval_embed_images((const char *const *)s->paths, s->n, threads, flip, *emb,
-                                          *fallback, err, sizeof err);
+  mien_status st =
+      mien_eval_embed_images((const char *const *)s->paths, s->n, threads, flip, detector, rotate,
+                             *emb, yaw ? *yaw : NULL, *fallback, err, sizeof err);
   return st == MIEN_OK ? EXIT_OK : cli_fail(NULL, st, err);
 }
 
@@ -391,20 +395,48 @@ static int read_pairs(const char *file, const char *dir, image_set *set, lfw_pai
 }
 
 typedef struct {
-  const char *images, *pairs;
+  const char *images, *pairs, *detector;
   int threads, flip;
+  float rotate;
 } eval_args;
+
+/* Pairs with a turned face: either photo's |Yaw| (upright) at least this. */
+#define EVAL_TURNED_YAW 30.0f
+
+/* The pairs in which either face is turned (EVAL_TURNED_YAW), judged at each fold's threshold:
+ * the alignment's test on pose. */
+static void add_turned_pairs(cJSON *root, const lfw_pair *pairs, int npairs, const float *yaw,
+                             const float *score, const float *thr) {
+  int n = 0, nsame = 0, right = 0;
+  for (int i = 0; i < npairs; i++) {
+    const lfw_pair *p = &pairs[i];
+    if (fmaxf(fabsf(yaw[p->a]), fabsf(yaw[p->b])) < EVAL_TURNED_YAW) continue;
+    n++, nsame += p->same;
+    right += (score[i] >= thr[p->fold]) == p->same;
+  }
+  cJSON *t = cJSON_AddObjectToObject(root, "turned_pairs");
+  cJSON_AddNumberToObject(t, "min_abs_yaw", EVAL_TURNED_YAW);
+  cJSON_AddNumberToObject(t, "pairs", n);
+  cJSON_AddNumberToObject(t, "same", nsame);
+  cJSON_AddItemToObject(t, "accuracy", json_number(n ? 100.0 * right / n : 0, 5));
+}
 
 static int eval_lfw(const eval_args *a) {
   double t0 = mien_now_ms();
   image_set set = {0};
   lfw_pair *pairs = NULL;
   int npairs = 0, nfolds = 0;
-  float *emb = NULL, *score = NULL;
-  uint8_t *fallback = NULL, *same = NULL;
+  float *emb = NULL, *turned = NULL, *score = NULL, *yaw = NULL;
+  uint8_t *fallback = NULL, *turned_fallback = NULL, *same = NULL;
   int *fold = NULL;
   int rc = read_pairs(a->pairs, a->images, &set, &pairs, &npairs, &nfolds);
-  if (rc == EXIT_OK) rc = embed_set(&set, a->threads, a->flip, &emb, &fallback);
+  if (rc == EXIT_OK)
+    rc = embed_set(&set, a->threads, a->flip, a->detector, 0, &emb, &yaw, &fallback);
+  /* --rotate: each pair's second photo is the rotated one. */
+  if (rc == EXIT_OK && a->rotate != 0)
+    rc = embed_set(&set, a->threads, a->flip, a->detector, a->rotate, &turned, NULL,
+                   &turned_fallback);
+  for (int i = 0; rc == EXIT_OK && turned && i < set.n; i++) fallback[i] |= turned_fallback[i];
   if (rc == EXIT_OK) {
     score = malloc((size_t)npairs * sizeof *score);
     same = malloc((size_t)npairs);
@@ -414,7 +446,7 @@ static int eval_lfw(const eval_args *a) {
   if (rc == EXIT_OK) {
     for (int i = 0; i < npairs; i++) {
       score[i] = mien_cosine(emb + (size_t)pairs[i].a * MIEN_EMBED_DIM,
-                             emb + (size_t)pairs[i].b * MIEN_EMBED_DIM);
+                             (turned ? turned : emb) + (size_t)pairs[i].b * MIEN_EMBED_DIM);
       same[i] = pairs[i].same, fold[i] = pairs[i].fold;
     }
     double acc[64], mean = 0, var = 0;
@@ -432,6 +464,7 @@ static int eval_lfw(const eval_args *a) {
     cJSON_AddNumberToObject(root, "pairs", npairs);
     cJSON_AddNumberToObject(root, "images", set.n);
     cJSON_AddBoolToObject(root, "flip", a->flip);
+    if (a->rotate != 0) cJSON_AddNumberToObject(root, "rotate", a->rotate);
     cJSON_AddItemToObject(root, "accuracy_mean", json_number(100 * mean, 5));
     cJSON_AddItemToObject(root, "accuracy_std", json_number(100 * sqrt(var), 3));
     cJSON_AddItemToObject(root, "fold_accuracy", facc);
@@ -442,13 +475,17 @@ static int eval_lfw(const eval_args *a) {
         tar, "1e-2", json_number(100 * mien_eval_tar_at_far(score, same, npairs, 1e-2, NULL), 4));
     cJSON_AddItemToObject(
         tar, "1e-3", json_number(100 * mien_eval_tar_at_far(score, same, npairs, 1e-3, NULL), 4));
+    add_turned_pairs(root, pairs, npairs, yaw, score, thr);
     rc = print_eval(root, &set, fallback, a->images, t0);
   }
   free(score);
   free(same);
   free(fold);
   free(emb);
+  free(yaw);
+  free(turned);
   free(fallback);
+  free(turned_fallback);
   free(pairs);
   set_free(&set);
   return rc;
@@ -499,7 +536,8 @@ static int eval_calibrate(const eval_args *a) {
   uint64_t *imp = calloc(MIEN_HIST_BINS, sizeof *imp), *gen = calloc(MIEN_HIST_BINS, sizeof *gen);
   int rc = imp && gen ? list_identities(a->images, &set, &nid)
                       : cli_fail(NULL, MIEN_ERR_NOMEM, "out of memory");
-  if (rc == EXIT_OK) rc = embed_set(&set, a->threads, a->flip, &emb, &fallback);
+  if (rc == EXIT_OK)
+    rc = embed_set(&set, a->threads, a->flip, a->detector, 0, &emb, NULL, &fallback);
   if (rc == EXIT_OK && mien_eval_pair_histograms(emb, set.identity, set.n, a->threads, imp, gen))
     rc = cli_fail(NULL, MIEN_ERR_NOMEM, "out of memory");
   if (rc == EXIT_OK) {
@@ -550,8 +588,9 @@ static int eval_calibrate(const eval_args *a) {
 
 static void eval_usage(FILE *f) {
   fprintf(f,
-          "usage: mien eval lfw --images DIR --pairs FILE [--threads N] [--flip]\n"
-          "       mien eval calibrate --images DIR [--threads N] [--flip]\n"
+          "usage: mien eval lfw --images DIR --pairs FILE [--threads N] [--flip] [--detector D]\n"
+          "                     [--rotate DEG]\n"
+          "       mien eval calibrate --images DIR [--threads N] [--flip] [--detector D]\n"
           "       mien eval detect --labels FILE [--root DIR] [--detector D] [--min-score P]\n"
           "                        [--min-face PX] [--threads N] [--verbose]\n"
           "                        [--transform rotate:DEG|scale:PX|occlude:F|blur:S|gamma:G]\n"
@@ -560,7 +599,11 @@ static void eval_usage(FILE *f) {
           "    landmarks are found on the central half of the image (deep-funneled LFW's face\n"
           "    region) and the image is counted in \"failures\". Per fold, the cosine threshold\n"
           "    maximising accuracy on the other folds. Prints accuracy_mean and accuracy_std\n"
-          "    (population std over folds) in %%, auc, tar_at_far in %%, seconds.\n"
+          "    (population std over folds) in %%, auc, tar_at_far in %%, seconds. --rotate DEG\n"
+          "    pairs each first photo with the second rotated by DEG about its centre (the\n"
+          "    alignment's test under in-plane rotation); failures then counts an image whose\n"
+          "    face was not detected upright or rotated. turned_pairs: the accuracy on the pairs\n"
+          "    where either face's |Yaw| is 30 or more.\n"
           "  calibrate: embeds every DIR/NAME/*.jpg, bins the cosines of all pairs of different\n"
           "    identities (impostors) and of the same identity, and prints where each knot of\n"
           "    the Similarity mapping falls on this data, and FAR and TAR at the thresholds of\n"
@@ -591,6 +634,7 @@ int cmd_eval(int argc, char **argv) {
                                        {"min-face", required_argument, NULL, 'm'},
                                        {"verbose", no_argument, NULL, 'v'},
                                        {"transform", required_argument, NULL, 'T'},
+                                       {"rotate", required_argument, NULL, 'R'},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
   if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
@@ -645,6 +689,13 @@ int cmd_eval(int argc, char **argv) {
     case 'T':
       transform = optarg;
       break;
+    case 'R': {
+      char *end;
+      a.rotate = strtof(optarg, &end);
+      if (*end || end == optarg || !(a.rotate >= -180 && a.rotate <= 180))
+        return usage_exit(eval_usage, '?');
+      break;
+    }
     default:
       return usage_exit(eval_usage, c);
     }
@@ -657,7 +708,9 @@ int cmd_eval(int argc, char **argv) {
     fo.threads = a.threads;
     return cli_eval_detect(labels, root ? root : def_root, &fo, transform, verbose);
   }
-  if (optind != argc - 1 || !a.images || (lfw && !a.pairs) || (cal && a.pairs))
+  if (optind != argc - 1 || !a.images || (lfw && !a.pairs) || (cal && a.pairs) ||
+      (cal && a.rotate != 0))
     return usage_exit(eval_usage, '?');
+  a.detector = fo.detector;
   return lfw ? eval_lfw(&a) : eval_calibrate(&a);
 }

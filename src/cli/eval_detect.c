@@ -127,10 +127,10 @@ static int centred_in(const float *d, const float *r) {
 
 /* Verdicts of one photo's detections (sorted by score, highest first): verdict[i] = 1 true
  * positive, 0 false positive, -1 ignored; neg[i] the negative region a false positive lies in or
- * -1; found[k] = 1 for each face label matched. */
+ * -1; found[k] = 1 + the index of the detection that matched face label k, or 0. */
 static void judge(const photo *p, const mien_face *d, int nd, signed char *verdict, int *neg,
-                  unsigned char *found) {
-  memset(found, 0, (size_t)p->nl);
+                  int *found) {
+  memset(found, 0, (size_t)p->nl * sizeof *found);
   for (int i = 0; i < nd; i++) {
     const float db[4] = {d[i].x0, d[i].y0, d[i].x1, d[i].y1};
     int best = -1;
@@ -142,7 +142,7 @@ static void judge(const photo *p, const mien_face *d, int nd, signed char *verdi
     }
     neg[i] = -1;
     if (best >= 0) {
-      found[best] = 1;
+      found[best] = 1 + i;
       verdict[i] = has_tag(p->l[best].tags, "printed") ? -1 : 1;
       continue;
     }
@@ -161,6 +161,8 @@ static void judge(const photo *p, const mien_face *d, int nd, signed char *verdi
 typedef struct {
   char name[32];
   int faces, found;
+  double abs_yaw_sum; /* |Yaw| of the found faces: how turned the Pose says they are */
+  float abs_yaw_min, abs_yaw_max;
 } tag_count;
 
 /* The QualityFilter levels IndexFaces applies (ops_faces.c), measured on the true and false
@@ -188,11 +190,18 @@ static tag_count *tag_slot(tag_count *t, int *n, const char *name, size_t len) {
   return s;
 }
 
-/* Adds faces and found to the count of each comma-separated tag of tags. */
-static void count_tags(tag_count *t, int *n, const char *tags, int faces, int found) {
+/* Adds faces and found to the count of each comma-separated tag of tags, and the |Yaw| of a
+ * found face. */
+static void count_tags(tag_count *t, int *n, const char *tags, int faces, int found,
+                       float abs_yaw) {
   for (const char *s = tags; *s;) {
     size_t len = strcspn(s, ",");
     tag_count *c = tag_slot(t, n, s, len);
+    if (c && found && faces) {
+      c->abs_yaw_sum += abs_yaw;
+      c->abs_yaw_min = c->found ? fminf(c->abs_yaw_min, abs_yaw) : abs_yaw;
+      c->abs_yaw_max = c->found ? fmaxf(c->abs_yaw_max, abs_yaw) : abs_yaw;
+    }
     if (c) c->faces += faces, c->found += found;
     s += len + (s[len] == ',');
   }
@@ -200,8 +209,7 @@ static void count_tags(tag_count *t, int *n, const char *tags, int faces, int fo
 
 /* The default-threshold run of one photo into the counts. */
 static void add_default(eval_stats *e, const photo *p, const mien_face *d, int nd,
-                        const signed char *verdict, const int *neg, const unsigned char *found,
-                        int verbose) {
+                        const signed char *verdict, const int *neg, const int *found, int verbose) {
   for (int i = 0; i < nd; i++) {
     const float db[4] = {d[i].x0, d[i].y0, d[i].x1, d[i].y1};
     int big = side(db) >= EVAL_BIG_FACE;
@@ -214,7 +222,7 @@ static void add_default(eval_stats *e, const photo *p, const mien_face *d, int n
     if (verdict[i] == 1) e->tp++, e->tp40 += big;
     if (verdict[i] != 0) continue;
     e->fp++, e->fp40 += big;
-    count_tags(e->fp_tags, &e->nfp, neg[i] >= 0 ? p->l[neg[i]].tags : "other", 0, 1);
+    count_tags(e->fp_tags, &e->nfp, neg[i] >= 0 ? p->l[neg[i]].tags : "other", 0, 1, 0);
     if (verbose)
       fprintf(stderr, "FP   %s %.0f %.0f %.0f %.0f score %.3f%s%s\n", p->path, db[0], db[1], db[2],
               db[3], (double)d[i].score, neg[i] >= 0 ? " in " : "",
@@ -223,12 +231,13 @@ static void add_default(eval_stats *e, const photo *p, const mien_face *d, int n
   for (int k = 0; k < p->nl; k++) {
     const label *l = &p->l[k];
     if (l->kind != 'f') continue;
-    count_tags(e->tags, &e->ntags, l->tags, 1, found[k]);
+    count_tags(e->tags, &e->ntags, l->tags, 1, found[k] != 0,
+               found[k] ? fabsf(d[found[k] - 1].yaw) : 0);
     if (has_tag(l->tags, "printed")) continue;
     e->positives++;
     if (side(l->b) >= EVAL_BIG_FACE &&
         (has_tag(l->tags, "frontal") || has_tag(l->tags, "three-quarter")))
-      e->big_faces++, e->big_found += found[k];
+      e->big_faces++, e->big_found += found[k] != 0;
     if (verbose && !found[k])
       fprintf(stderr, "MISS %s %.0f %.0f %.0f %.0f %s\n", p->path, l->b[0], l->b[1], l->b[2],
               l->b[3], l->tags);
@@ -284,28 +293,12 @@ static float label_cy(const label *l) {
   return 0.5f * (l->b[1] + l->b[3]);
 }
 
-/* The planes R,G,B of a warp back into an interleaved image of the same size. */
-static void planes_to_rgb(const float *pl, mien_image *img) {
-  size_t n = (size_t)img->w * img->h;
-  for (size_t i = 0; i < n; i++)
-    for (int c = 0; c < 3; c++) {
-      float v = pl[c * n + i];
-      img->rgb[3 * i + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
-    }
-}
-
-/* img warped by M (output pixel -> source, as mien_image_warp_affine_to_tensor) into ow x oh. */
+/* img replaced by its warp by M (output pixel -> source) into ow x oh. */
 static int warp(mien_image *img, const float M[6], int ow, int oh) {
-  float *pl = malloc((size_t)3 * ow * oh * sizeof *pl);
-  uint8_t *rgb = malloc((size_t)3 * ow * oh);
-  if (!pl || !rgb || mien_image_warp_affine_to_tensor(img, M, ow, oh, 0, 1, pl) != MIEN_IMG_OK) {
-    free(pl), free(rgb);
-    return -1;
-  }
-  free(img->rgb);
-  *img = (mien_image){ow, oh, rgb};
-  planes_to_rgb(pl, img);
-  free(pl);
+  mien_image out;
+  if (mien_image_warped(img, M, ow, oh, &out) != MIEN_IMG_OK) return -1;
+  mien_image_free(img);
+  *img = out;
   return 0;
 }
 
@@ -359,8 +352,8 @@ static int tf_scale(mien_image *img, photo *p, float side_px) {
 static int tf_rotate(mien_image *img, photo *p, float deg) {
   float a = deg * (float)M_PI / 180, c = cosf(a), s = sinf(a);
   float cx = 0.5f * (img->w - 1), cy = 0.5f * (img->h - 1);
-  /* output (x, y) -> source: R(-a) about the centre */
-  const float M[6] = {c, s, cx - c * cx - s * cy, -s, c, cy + s * cx - c * cy};
+  float M[6];
+  mien_rotation_matrix(img->w, img->h, deg, M);
   if (warp(img, M, img->w, img->h)) return -1;
   for (int i = 0; i < p->nl; i++) {
     label *l = &p->l[i];
@@ -517,7 +510,7 @@ static int eval_photo(mien_faces *def, mien_faces *low, const char *root, const 
   int most = nd[0] > nd[1] ? nd[0] : nd[1];
   signed char *verdict = malloc((size_t)most + 1);
   int *neg = malloc(((size_t)most + 1) * sizeof *neg);
-  unsigned char *found = malloc((size_t)p->nl + 1);
+  int *found = malloc(((size_t)p->nl + 1) * sizeof *found);
   if (rc == EXIT_OK && (!verdict || !neg || !found))
     rc = cli_fail(path, MIEN_ERR_NOMEM, "out of memory");
   for (int r = 0; rc == EXIT_OK && r < 2; r++) {
@@ -555,6 +548,11 @@ static cJSON *tag_json(const tag_count *t, int n, int recall) {
     cJSON_AddNumberToObject(c, "found", t[i].found);
     cJSON_AddNumberToObject(c, "recall",
                             t[i].faces ? round(1e4 * t[i].found / t[i].faces) / 1e4 : 0);
+    if (t[i].found) {
+      cJSON_AddNumberToObject(c, "mean_abs_yaw", round(t[i].abs_yaw_sum / t[i].found));
+      cJSON_AddNumberToObject(c, "min_abs_yaw", round(t[i].abs_yaw_min));
+      cJSON_AddNumberToObject(c, "max_abs_yaw", round(t[i].abs_yaw_max));
+    }
   }
   return o;
 }

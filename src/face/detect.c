@@ -144,7 +144,8 @@ static float clamp01(float v) {
 
 /* YuNet (OpenCV's FaceDetectorYN decoding): per stride 8/16/32 one anchor per cell, row-major;
  * score = sqrt(cls * obj); centre = (cell + bbox[0..1]) * stride, side = exp(bbox[2..3]) * stride.
- * Its five keypoints are not used: fr_landmark gives the 68 points Rekognition's types need. */
+ * Its five keypoints are not used: fr_landmark gives the 68 points Rekognition's types need, and
+ * aligning on YuNet's points instead lost LFW accuracy (docs/detection.md, "Alignment"). */
 static mien_status decode_yunet(const mien_workspace *ws, const pass_geom *g, det_list *l) {
   for (int k = 0; k < 3; k++) {
     const int stride = 8 << k, cols = g->iw / stride, rows = g->ih / stride;

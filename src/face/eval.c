@@ -125,12 +125,47 @@ double mien_eval_tar_at_far(const float *score, const uint8_t *same, int n, doub
   return ngen ? (double)accepted / ngen : NAN;
 }
 
+/* ---- synthetic transforms ---- */
+
+mien_img_status mien_image_warped(const mien_image *img, const float M[6], int ow, int oh,
+                                  mien_image *out) {
+  *out = (mien_image){0};
+  if (ow <= 0 || oh <= 0) return MIEN_IMG_BAD_ARGUMENT;
+  const size_t n = (size_t)ow * oh;
+  float *pl = malloc(3 * n * sizeof *pl);
+  uint8_t *rgb = malloc(3 * n);
+  mien_img_status st =
+      pl && rgb ? mien_image_warp_affine_to_tensor(img, M, ow, oh, 0, 1, pl) : MIEN_IMG_NOMEM;
+  if (st == MIEN_IMG_OK) {
+    for (size_t i = 0; i < n; i++)
+      for (int c = 0; c < 3; c++) {
+        float v = pl[c * n + i];
+        rgb[3 * i + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+      }
+    *out = (mien_image){ow, oh, rgb};
+    rgb = NULL;
+  }
+  free(pl);
+  free(rgb);
+  return st;
+}
+
+void mien_rotation_matrix(int w, int h, float deg, float M[6]) {
+  float a = deg * (float)M_PI / 180, c = cosf(a), s = sinf(a);
+  float cx = 0.5f * (w - 1), cy = 0.5f * (h - 1);
+  /* output (x, y) -> source: R(-a) about the centre */
+  M[0] = c, M[1] = s, M[2] = cx - c * cx - s * cy;
+  M[3] = -s, M[4] = c, M[5] = cy + s * cx - c * cy;
+}
+
 /* ---- embedding an image set ---- */
 
 typedef struct {
   const char *const *paths;
+  const char *detector;
+  float rotate;
   int n, flip;
-  float *emb;
+  float *emb, *yaw;
   uint8_t *fallback;
   atomic_int next;
   atomic_int failed; /* 0, or 1 + the index of the image that failed first */
@@ -152,8 +187,8 @@ static const mien_face *central_face(const mien_face *faces, int n, const mien_i
   return best;
 }
 
-static mien_status embed_one(mien_faces *f, const char *path, int flip, float *emb,
-                             uint8_t *fallback, char *err, size_t errlen) {
+static mien_status embed_one(mien_faces *f, const char *path, int flip, float rotate, float *emb,
+                             float *yaw, uint8_t *fallback, char *err, size_t errlen) {
   size_t len;
   uint8_t *bytes = mien_read_file(path, &len);
   if (!bytes) {
@@ -163,6 +198,14 @@ static mien_status embed_one(mien_faces *f, const char *path, int flip, float *e
   mien_image img;
   mien_status st = mien_decode_image(bytes, len, &img, err, errlen);
   free(bytes);
+  if (st == MIEN_OK && rotate != 0) {
+    float M[6];
+    mien_image turned;
+    mien_rotation_matrix(img.w, img.h, rotate, M);
+    st = mien_status_from_image(mien_image_warped(&img, M, img.w, img.h, &turned));
+    mien_image_free(&img);
+    img = turned;
+  }
   if (st != MIEN_OK) return st;
   mien_face *faces = NULL;
   int nf = 0;
@@ -174,8 +217,10 @@ static mien_status embed_one(mien_faces *f, const char *path, int flip, float *e
     centre = (mien_face){
         .x0 = img.w / 4.0f, .y0 = img.h / 4.0f, .x1 = img.w * 0.75f, .y1 = img.h * 0.75f};
     st = mien_face_landmarks(f, &img, &centre);
+    if (st == MIEN_OK) mien_face_pose(&centre);
     face = &centre;
   }
+  if (st == MIEN_OK && yaw) *yaw = face->yaw;
   if (st == MIEN_OK) st = mien_faces_embed_ex(f, &img, face, flip, emb, err, errlen);
   free(faces);
   mien_image_free(&img);
@@ -184,14 +229,14 @@ static mien_status embed_one(mien_faces *f, const char *path, int flip, float *e
 
 static void *embed_worker(void *arg) {
   embed_job *j = arg;
-  mien_faces_options opt = {.threads = 1};
+  mien_faces_options opt = {.threads = 1, .detector = j->detector};
   mien_faces *f = NULL;
   char err[512] = "";
   mien_status st = mien_faces_create(&opt, &f, err, sizeof err);
   for (int i;
        st == MIEN_OK && !atomic_load(&j->failed) && (i = atomic_fetch_add(&j->next, 1)) < j->n;) {
-    st = embed_one(f, j->paths[i], j->flip, j->emb + (size_t)i * MIEN_EMBED_DIM, &j->fallback[i],
-                   err, sizeof err);
+    st = embed_one(f, j->paths[i], j->flip, j->rotate, j->emb + (size_t)i * MIEN_EMBED_DIM,
+                   j->yaw ? &j->yaw[i] : NULL, &j->fallback[i], err, sizeof err);
     if (st != MIEN_OK && err[0] == 0)
       snprintf(err, sizeof err, "%s: %s", j->paths[i], mien_status_name(st));
   }
@@ -206,10 +251,18 @@ static void *embed_worker(void *arg) {
 }
 
 mien_status mien_eval_embed_images(const char *const *paths, int n, int threads, int flip,
-                                   float *emb, uint8_t *fallback, char *err, size_t errlen) {
+                                   const char *detector, float rotate_deg, float *emb, float *yaw,
+                                   uint8_t *fallback, char *err, size_t errlen) {
   if (threads <= 0) threads = mien_cpu_count();
   if (threads > n) threads = n > 0 ? n : 1;
-  embed_job j = {.paths = paths, .n = n, .flip = flip, .emb = emb, .fallback = fallback};
+  embed_job j = {.paths = paths,
+                 .detector = detector,
+                 .rotate = rotate_deg,
+                 .n = n,
+                 .flip = flip,
+                 .emb = emb,
+                 .yaw = yaw,
+                 .fallback = fallback};
   pthread_mutex_init(&j.lock, NULL);
   pthread_t *tid = malloc((size_t)threads * sizeof *tid);
   if (!tid) return MIEN_ERR_NOMEM;

@@ -47,16 +47,28 @@ void mien_eval_folds(const float *score, const uint8_t *same, const int *fold, i
 double mien_eval_tar_at_far(const float *score, const uint8_t *same, int n, double far,
                             float *threshold);
 
+/* ---- synthetic transforms of an image (evaluation only) ---- */
+
+/* img warped by M (output pixel -> source, as mien_image_warp_affine_to_tensor) into a new ow x oh
+ * image *out; pixels from outside img are black. MIEN_IMG_NOMEM or MIEN_IMG_BAD_ARGUMENT. */
+mien_img_status mien_image_warped(const mien_image *img, const float M[6], int ow, int oh,
+                                  mien_image *out);
+/* The M that rotates a w x h image by deg (clockwise on screen) about its centre, same canvas. */
+void mien_rotation_matrix(int w, int h, float deg, float M[6]);
+
 /* ---- embedding an image set ---- */
 
 /* Embeds the face in each image file, on `threads` workers (0 = one per core), each with its own
- * mien_faces context. The face taken is the detected one whose box centre is nearest the image
- * centre (LFW's faces are centred). Where no face is detected, the landmarks are found on a box
- * of the central half of the image (deep-funneled LFW's face region) and the face is embedded
- * from them; fallback[i] = 1 marks those. emb holds n * MIEN_EMBED_DIM floats. Fails on the first
- * image that cannot be read or decoded, naming it in err. */
+ * mien_faces context (detector: NULL for the default, else as mien_faces_options.detector), after
+ * rotating the image by rotate_deg (0: as it is). The face taken is the detected one whose box
+ * centre is nearest the image centre (LFW's faces are centred). Where no face is detected, the
+ * landmarks are found on a box of the central half of the image (deep-funneled LFW's face
+ * region) and the face is embedded from them; fallback[i] = 1 marks those. emb holds
+ * n * MIEN_EMBED_DIM floats; yaw (may be NULL) gets each face's Pose Yaw. Fails on the first image
+ * that cannot be read or decoded, naming it in err. */
 mien_status mien_eval_embed_images(const char *const *paths, int n, int threads, int flip,
-                                   float *emb, uint8_t *fallback, char *err, size_t errlen);
+                                   const char *detector, float rotate_deg, float *emb, float *yaw,
+                                   uint8_t *fallback, char *err, size_t errlen);
 
 /* ---- cosine histograms over all pairs of an embedded set ---- */
 
