@@ -597,6 +597,8 @@ static void collection_row(sqlite3_stmt *q, mien_collection_info *info) {
            (const char *)sqlite3_column_text(q, 3));
   info->face_count = sqlite3_column_int64(q, 4);
   info->user_count = sqlite3_column_int64(q, 5);
+  snprintf(info->index_kind, sizeof info->index_kind, "EXACT"); /* unless its index says ANN */
+  info->index_recall = 1;
 }
 
 mien_status mien_store_describe_collection(mien_store *s, const char *id,
@@ -617,6 +619,15 @@ mien_status mien_store_describe_collection(mien_store *s, const char *id,
     sqlite3_finalize(q);
   }
   pthread_mutex_unlock(&s->mu);
+  mien_coll *c; /* the search index's kind (docs/search.md), if the collection is loaded */
+  char e[256];
+  if (st == MIEN_OK && db_coll(s, id, 0, 0, &c, e, sizeof e) == MIEN_OK) {
+    pthread_rwlock_rdlock(&c->lock);
+    if (c->ix)
+      snprintf(info->index_kind, sizeof info->index_kind, "%s",
+               mien_index_kind(c->ix, &info->index_recall));
+    pthread_rwlock_unlock(&c->lock);
+  }
   return st;
 }
 
