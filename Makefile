@@ -7,6 +7,7 @@
 #   make bench-serve  the server under wrk: DetectFaces req/s and p50/p99, search at 100k faces
 #   make fuzz    every libFuzzer target for SECONDS (default 60) each
 #   make bench-cluster  nodes on one PostgreSQL store: req/s for 1-3 nodes, IndexFaces PG vs SQLite
+#   make bench-search  search index: exact vs ANN vs FAISS on LFW-calibrated synthetic faces
 #   make bench-people  people clustering: LFW quality vs baselines, update time at 1M faces
 #   make test-wild  test_detect_paths also on the wild photos of ../shared (minutes)
 #   make soak    10,000 mixed requests against the server: errors, RSS growth after warm-up
@@ -86,6 +87,11 @@ bench-serve: all
 .PHONY: bench-cluster
 bench-cluster: all
 	MIEN_BIN=$(BUILD)/mien bench/cluster.sh
+# The search index (docs/search.md): exact scan, mien's ANN and FAISS on LFW-calibrated synthetic
+# faces (FACES=1000000 by default: ~2 GB in /tmp and ~3 GB of RAM for the exact index).
+.PHONY: bench-search
+bench-search: all
+	BUILD=$(BUILD) bench/search.sh
 
 # The people clustering (docs/people.md): LFW quality against Immich's rule and Chinese whispers,
 # and an incremental update at 1M synthetic faces (FACES=...; about 2.6 GB of memory at 1M).

@@ -352,6 +352,8 @@ mien_status mien_op_describe_collection(mien_api *api, const cJSON *req, cJSON *
   cJSON_AddStringToObject(r, "FaceModelSha256", info.model_sha256);
   cJSON_AddStringToObject(r, "CollectionARN", op_collection_arn(api, id, arn));
   cJSON_AddNumberToObject(r, "CreationTimestamp", info.created);
+  cJSON_AddStringToObject(r, "SearchIndexType", info.index_kind); /* mien: docs/search.md */
+  cJSON_AddNumberToObject(r, "SearchIndexRecall", info.index_recall);
   return MIEN_OK;
 }
 

@@ -137,15 +137,15 @@ static int bench_one(const char *path, const long long *dims, int ndim, int thre
 }
 
 static void bench_usage(FILE *f) {
-  fprintf(f, "usage: mien bench [--model PATH --shape 1,3,H,W] [--threads N] [--runs N]\n"
-             "                  [--warmup N] [--parallel layers|faces] [--json] [--profile]\n\n"
-             "Without --model, times the three default models at 1 thread and at one thread per\n"
-             "core. --profile (with MIEN_PROFILE=1) prints per-layer times as JSON on stderr.\n"
-             "`mien bench search --help`: the collection search index.\n");
+  fprintf(f,
+          "usage: mien bench [--model PATH --shape 1,3,H,W] [--threads N] [--runs N]\n"
+          "                  [--warmup N] [--parallel layers|faces] [--json] [--profile]\n\n"
+          "Without --model, times the three default models at 1 thread and at one thread per\n"
+          "core. --profile (with MIEN_PROFILE=1) prints per-layer times as JSON on stderr.\n"
+          "The search index has its own benchmark: build/mien-bench-search (make bench-search).\n");
 }
 
 int cmd_bench(int argc, char **argv) {
-  if (argc > 1 && !strcmp(argv[1], "search")) return cmd_bench_search(argc - 1, argv + 1);
   static const struct option opts[] = {
       {"model", required_argument, 0, 'm'},   {"shape", required_argument, 0, 's'},
       {"threads", required_argument, 0, 't'}, {"runs", required_argument, 0, 'r'},

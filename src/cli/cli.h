@@ -18,7 +18,6 @@ enum {
 };
 
 int cmd_bench(int argc, char **argv);
-int cmd_bench_search(int argc, char **argv);
 int cmd_collection(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_search(int argc, char **argv);

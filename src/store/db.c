@@ -775,6 +775,8 @@ static void collection_row(db_stmt *q, mien_collection_info *info) {
   snprintf(info->model_sha256, sizeof info->model_sha256, "%s", (const char *)db_column_text(q, 3));
   info->face_count = db_column_int64(q, 4);
   info->user_count = db_column_int64(q, 5);
+  snprintf(info->index_kind, sizeof info->index_kind, "EXACT"); /* unless its index says ANN */
+  info->index_recall = 1;
 }
 
 mien_status mien_store_describe_collection(mien_store *s, const char *id,
@@ -795,6 +797,15 @@ mien_status mien_store_describe_collection(mien_store *s, const char *id,
     db_finalize(q);
   }
   pthread_mutex_unlock(&s->mu);
+  mien_coll *c; /* the search index's kind (docs/search.md), if the collection is loaded */
+  char e[256];
+  if (st == MIEN_OK && db_coll(s, id, 0, 0, &c, e, sizeof e) == MIEN_OK) {
+    pthread_rwlock_rdlock(&c->lock);
+    if (c->ix)
+      snprintf(info->index_kind, sizeof info->index_kind, "%s",
+               mien_index_kind(c->ix, &info->index_recall));
+    pthread_rwlock_unlock(&c->lock);
+  }
   return st;
 }
 

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "mien.h"
+#include "store/ann.h"
 #include "store/index_dot.h"
 
 /* Beyond this the int32 sums of the kernels could overflow (127 * 255 * 65536 < 2^31). */
@@ -45,12 +46,6 @@
 #define EMPTY UINT32_MAX
 
 typedef struct {
-  float scale; /* code * scale = dequantised value */
-  float err;   /* |e|: the norm of the quantisation error, rounded up */
-  float norm;  /* |v'|: the norm of the dequantised vector, rounded up */
-} vec_meta;
-
-typedef struct {
   void *p;
   size_t bytes;
 } region;
@@ -59,9 +54,23 @@ struct mien_index {
   int dim;
   size_t stride; /* bytes of codes per vector: dim rounded up to INDEX_DOT_ALIGN */
   size_t count, cap;
-  region codes, vecs, meta, ids; /* int8[cap][stride], float[cap][dim], vec_meta[], int64_t[] */
-  uint32_t *buckets;             /* slot of each id, EMPTY; linear probing */
-  size_t nbuckets;               /* a power of two, at least twice count */
+  region codes, vecs, meta,
+      ids;           /* int8[cap][stride], float[cap][dim], index_code_meta[], int64_t[] */
+  uint32_t *buckets; /* slot of each id, EMPTY; linear probing */
+  size_t nbuckets;   /* a power of two, at least twice count */
+
+  /* The approximate layer (ann.h) of a large index; see "automatic ANN" below. */
+  pthread_mutex_t build_mu;  /* writers against the builder: all of the above, building, cursor */
+  pthread_rwlock_t ann_lock; /* searches (read) against the builder publishing ann */
+  mien_ann *ann;             /* searched instead of the scan when set */
+  mien_ann *building;        /* being filled by the builder: it holds the slots below cursor */
+  size_t cursor;
+  size_t trained_at; /* count when ann was trained */
+  float recall;      /* ann's recall@10 against the exact scan, measured when it was built */
+  pthread_t builder;
+  int builder_started, builder_done, cancel;
+  size_t threshold; /* ann from this many vectors on; exact again below half of it */
+  mien_ann_params params;
 };
 
 static int8_t *codes_of(const mien_index *ix, size_t slot) {
@@ -70,17 +79,11 @@ static int8_t *codes_of(const mien_index *ix, size_t slot) {
 static float *vec_of(const mien_index *ix, size_t slot) {
   return (float *)ix->vecs.p + slot * (size_t)ix->dim;
 }
-static vec_meta *meta_of(const mien_index *ix) {
+static index_code_meta *meta_of(const mien_index *ix) {
   return ix->meta.p;
 }
 static int64_t *ids_of(const mien_index *ix) {
   return ix->ids.p;
-}
-
-/* Rounds a non-negative double up to a float that is >= it, so bounds stay bounds. */
-static float up(double x) {
-  float f = (float)x;
-  return (double)f < x ? nextafterf(f, INFINITY) : f;
 }
 
 static float index_score(const float *a, const float *b, int dim) {
@@ -105,29 +108,6 @@ static int usable(const float *v, int dim, double *norm2) {
   for (int i = 0; i < dim; i++) s += (double)v[i] * v[i];
   *norm2 = s;
   return s <= 1e30; /* false for NaN and infinities too */
-}
-
-/* Quantises v into codes (stride bytes, zero padded) and returns its metadata. */
-static vec_meta quantise(const float *v, int dim, size_t stride, int8_t *codes) {
-  float maxabs = 0;
-  for (int i = 0; i < dim; i++) maxabs = fabsf(v[i]) > maxabs ? fabsf(v[i]) : maxabs;
-  vec_meta m = {maxabs / 127.0f, 0, 0};
-  double err2 = 0, norm2 = 0;
-  /* A subnormal scale gets all-zero codes (its inverse could overflow); err then is |v|. */
-  float inv = m.scale >= FLT_MIN ? 1.0f / m.scale : 0;
-  memset(codes, 0, stride);
-  for (int i = 0; i < dim; i++) {
-    long c = lrintf(v[i] * inv);
-    c = c > 127 ? 127 : c < -127 ? -127 : c;
-    codes[i] = (int8_t)c;
-    double d = (double)m.scale * (double)c; /* exact: 24-bit by 8-bit product */
-    err2 += ((double)v[i] - d) * ((double)v[i] - d);
-    norm2 += d * d;
-  }
-  /* The double sums carry relative errors near 1e-13; the search's margin covers them. */
-  m.err = up(sqrt(err2));
-  m.norm = up(sqrt(norm2));
-  return m;
 }
 
 /* --- storage ---------------------------------------------------------------------------- */
@@ -197,14 +177,14 @@ static void bucket_delete(mien_index *ix, size_t b) {
 }
 
 /* Keeps nbuckets >= 2 * cap, so adds below cap never need the table to grow. */
-int mien_index_reserve(mien_index *ix, size_t n) {
+static int reserve(mien_index *ix, size_t n) {
   if (n <= ix->cap) return 0;
   if (n >= EMPTY) return -1;
   size_t nb = ix->nbuckets;
   while (nb < 2 * n) nb *= 2;
   if (region_reserve(&ix->codes, n * ix->stride, 1) ||
       region_reserve(&ix->vecs, n * (size_t)ix->dim * sizeof(float), 0) ||
-      region_reserve(&ix->meta, n * sizeof(vec_meta), 0) ||
+      region_reserve(&ix->meta, n * sizeof(index_code_meta), 0) ||
       region_reserve(&ix->ids, n * sizeof(int64_t), 0) || (nb != ix->nbuckets && rehash(ix, nb)))
     return -1;
   ix->cap = n;
@@ -221,11 +201,20 @@ mien_index *mien_index_create(int dim) {
     free(ix);
     return NULL;
   }
+  pthread_mutex_init(&ix->build_mu, NULL);
+  pthread_rwlock_init(&ix->ann_lock, NULL);
+  ix->threshold = MIEN_ANN_THRESHOLD;
   return ix;
 }
 
+static void builder_stop(mien_index *ix);
+
 void mien_index_free(mien_index *ix) {
   if (!ix) return;
+  builder_stop(ix);
+  mien_ann_free(ix->ann);
+  pthread_mutex_destroy(&ix->build_mu);
+  pthread_rwlock_destroy(&ix->ann_lock);
   region_free(&ix->codes);
   region_free(&ix->vecs);
   region_free(&ix->meta);
@@ -244,18 +233,35 @@ size_t mien_index_count(const mien_index *ix) {
 
 size_t mien_index_bytes_per_vector(const mien_index *ix) {
   size_t table = ix->count ? ix->nbuckets * sizeof *ix->buckets / ix->count : 2 * sizeof(uint32_t);
-  return ix->stride + (size_t)ix->dim * sizeof(float) + sizeof(vec_meta) + sizeof(int64_t) + table;
+  return ix->stride + (size_t)ix->dim * sizeof(float) + sizeof(index_code_meta) + sizeof(int64_t) +
+         table + (ix->ann ? mien_ann_bytes_per_vector(ix->ann) : 0);
 }
 
-int mien_index_add(mien_index *ix, int64_t id, const float *v) {
+/* The approximate layers' side of a write, under build_mu: `ann` follows every change; the
+ * index being built follows changes to the slots it has copied (below cursor). */
+static int ann_follow_add(mien_index *ix, int64_t id, const float *v, size_t slot) {
+  if (ix->building && slot < ix->cursor && mien_ann_add(ix->building, 1, &id, v, 1))
+    ix->cancel = 1; /* out of memory: this build cannot be complete */
+  return ix->ann ? mien_ann_add(ix->ann, 1, &id, v, 1) : 0;
+}
+
+static void ann_follow_remove(mien_index *ix, int64_t id, const float *v, size_t slot) {
+  if (ix->ann) mien_ann_remove(ix->ann, id, v);
+  if (ix->building && slot < ix->cursor) mien_ann_remove(ix->building, id, v);
+}
+
+static void builder_check(mien_index *ix);
+
+static int add_locked(mien_index *ix, int64_t id, const float *v) {
   double norm2;
   if (!usable(v, ix->dim, &norm2)) return -1;
   size_t b = bucket_of(ix, id), slot;
   if (ix->buckets[b] != EMPTY) {
     slot = ix->buckets[b];
+    ann_follow_remove(ix, id, vec_of(ix, slot), slot); /* replaced: out with the old vector */
   } else {
     if (ix->count == ix->cap) {
-      if (mien_index_reserve(ix, ix->cap ? 2 * ix->cap : 64)) return -1;
+      if (reserve(ix, ix->cap ? 2 * ix->cap : 64)) return -1;
       b = bucket_of(ix, id);
     }
     slot = ix->count++;
@@ -263,14 +269,39 @@ int mien_index_add(mien_index *ix, int64_t id, const float *v) {
     ids_of(ix)[slot] = id;
   }
   memcpy(vec_of(ix, slot), v, (size_t)ix->dim * sizeof *v);
-  meta_of(ix)[slot] = quantise(v, ix->dim, ix->stride, codes_of(ix, slot));
-  return 0;
+  meta_of(ix)[slot] = index_quantise(v, ix->dim, ix->stride, codes_of(ix, slot));
+  return ann_follow_add(ix, id, v, slot);
+}
+
+int mien_index_add(mien_index *ix, int64_t id, const float *v) {
+  pthread_mutex_lock(&ix->build_mu);
+  int rc = add_locked(ix, id, v);
+  builder_check(ix);
+  pthread_mutex_unlock(&ix->build_mu);
+  return rc;
+}
+
+int mien_index_reserve(mien_index *ix, size_t n) {
+  pthread_mutex_lock(&ix->build_mu);
+  int rc = reserve(ix, n);
+  pthread_mutex_unlock(&ix->build_mu);
+  return rc;
 }
 
 int mien_index_remove(mien_index *ix, int64_t id) {
+  pthread_mutex_lock(&ix->build_mu);
   size_t b = bucket_of(ix, id);
-  if (ix->buckets[b] == EMPTY) return -1;
+  if (ix->buckets[b] == EMPTY) {
+    pthread_mutex_unlock(&ix->build_mu);
+    return -1;
+  }
   size_t slot = ix->buckets[b], last = ix->count - 1;
+  ann_follow_remove(ix, id, vec_of(ix, slot), slot);
+  /* The last vector moves into the hole: one the builder has not copied yet must not land
+   * below its cursor, where it would never be copied. */
+  if (ix->building && slot < ix->cursor && last >= ix->cursor &&
+      mien_ann_add(ix->building, 1, &ids_of(ix)[last], vec_of(ix, last), 1))
+    ix->cancel = 1; /* out of memory: this build cannot be complete */
   bucket_delete(ix, b);
   if (slot != last) { /* move the last vector into the hole and repoint its bucket */
     int64_t moved = ids_of(ix)[last];
@@ -281,6 +312,9 @@ int mien_index_remove(mien_index *ix, int64_t id) {
     memcpy(vec_of(ix, slot), vec_of(ix, last), (size_t)ix->dim * sizeof(float));
   }
   ix->count--;
+  if (ix->cursor > ix->count) ix->cursor = ix->count;
+  builder_check(ix);
+  pthread_mutex_unlock(&ix->build_mu);
   return 0;
 }
 
@@ -357,7 +391,7 @@ static void *scan(void *arg) {
   scan_job *j = arg;
   const mien_index *ix = j->ix;
   const query *q = j->q;
-  const vec_meta *meta = meta_of(ix);
+  const index_code_meta *meta = meta_of(ix);
   size_t rows = j->end - j->begin;
   int heapcap = (size_t)q->k < rows ? q->k : (int)rows, nheap = 0;
   size_t ncand = 0, candcap = 1024;
@@ -372,7 +406,7 @@ static void *scan(void *arg) {
     size_t m = j->end - b < BLOCK ? j->end - b : BLOCK;
     j->dots(codes_of(ix, b), ix->stride, m, q->codes, dot);
     for (size_t i = 0; i < m; i++) {
-      const vec_meta *vm = &meta[b + i];
+      const index_code_meta *vm = &meta[b + i];
       float est = vm->scale * q->scale * (float)dot[i];
       float bound = vm->err * q->a + vm->norm * q->b + REL * fabsf(est) + TINY;
       if (est + bound < t) continue;
@@ -407,17 +441,17 @@ done:
   return NULL;
 }
 
-int mien_index_search(const mien_index *ix, const float *qv, int k, float min_score, int threads,
-                      mien_hit *out) {
+static int exact_search(const mien_index *ix, const float *qv, int k, float min_score, int threads,
+                        mien_hit *out) {
   double qn2;
   if (k <= 0 || ix->count == 0 || !usable(qv, ix->dim, &qn2)) return 0;
   query q = {.v = qv, .min_score = min_score, .k = k};
   q.codes = aligned_alloc(INDEX_DOT_ALIGN, ix->stride);
   if (!q.codes) return -1;
-  vec_meta qm = quantise(qv, ix->dim, ix->stride, q.codes);
+  index_code_meta qm = index_quantise(qv, ix->dim, ix->stride, q.codes);
   q.scale = qm.scale;
-  q.a = up(sqrt(qn2) * (1 + 2e-5));
-  q.b = up(qm.err * (1 + 1e-5) + sqrt(qn2) * 1e-5);
+  q.a = index_round_up(sqrt(qn2) * (1 + 2e-5));
+  q.b = index_round_up(qm.err * (1 + 1e-5) + sqrt(qn2) * 1e-5);
 
   /* As many threads as asked for, if there are rows for them; "one per core" only as many as
    * pay for themselves. */
@@ -470,4 +504,196 @@ done:
   free(tid);
   free(q.codes);
   return n;
+}
+
+/* --- automatic ANN ---------------------------------------------------------------------------
+ *
+ * Past `threshold` vectors (MIEN_ANN_THRESHOLD, docs/search.md says how it was chosen) a
+ * background thread trains an approximate index (ann.h) and fills it from the slots, a chunk at
+ * a time under build_mu, so writers wait at most one chunk and searches never wait (they go on
+ * scanning exactly until the new index is published). While it fills, writers keep it right:
+ * a change to a slot it has already copied is applied to it too, and a remove that moves a
+ * not-yet-copied last vector below the cursor hands that vector over. Once published, writers
+ * update it like the rest. It is retrained when the collection has doubled or halved since,
+ * and dropped (exact scans again) below half the threshold, so a collection does not flap.
+ * Below the threshold nothing of this runs: results are the exact scan's, bit for bit.
+ */
+
+/* Faces the fill copies per hold of build_mu: a few ms of assignment work. */
+#define FILL_CHUNK 256
+/* Training sample per list (k-means wants tens of points per centroid). */
+#define SAMPLE_PER_LIST 32
+/* Stored vectors whose exact and approximate top-10 are compared when an index is built. */
+#define RECALL_QUERIES 16
+
+static size_t lists_for(size_t n) {
+  return (size_t)(4 * sqrt((double)n)) + 1;
+}
+
+/* The ANN's rescoring source: the fp32 vectors the index holds. */
+static const float *fetch_vector(void *ctx, int64_t id, float *buf) {
+  (void)buf;
+  return mien_index_vector(ctx, id);
+}
+
+static mien_ann_params params_for(const mien_index *ix, const mien_ann *ann, int threads) {
+  mien_ann_params p = mien_ann_default_params(ann);
+  if (ix->params.nprobe > 0) p.nprobe = ix->params.nprobe;
+  if (ix->params.rescore > 0) p.rescore = ix->params.rescore;
+  p.threads = threads;
+  return p;
+}
+
+/* recall@10 of the published ann against the exact scan, for RECALL_QUERIES stored vectors as
+ * queries; each pair of searches holds build_mu (writers wait one exact scan; they keep ann
+ * current meanwhile), so writes go on between them. */
+static float measure_recall(mien_index *ix) {
+  mien_hit want[10], got[10];
+  long found = 0, total = 0;
+  for (int j = 0; j < RECALL_QUERIES; j++) {
+    pthread_mutex_lock(&ix->build_mu);
+    const mien_ann *ann = ix->ann;
+    if (ann && ix->count >= 10 && !ix->cancel) {
+      size_t slot = ix->count * (size_t)(2 * j + 1) / (2 * RECALL_QUERIES);
+      const float *q = vec_of(ix, slot);
+      mien_ann_params p = params_for(ix, ann, 1);
+      int nw = exact_search(ix, q, 10, -1, 1, want);
+      int ng = mien_ann_search(ann, q, 10, -1, &p, fetch_vector, ix, got);
+      for (int w = 0; w < nw; w++)
+        for (int g = 0; g < ng; g++) found += want[w].id == got[g].id;
+      total += nw > 0 ? nw : 0;
+    }
+    pthread_mutex_unlock(&ix->build_mu);
+  }
+  return total ? (float)found / (float)total : NAN;
+}
+
+static void *builder_main(void *arg) {
+  mien_index *ix = arg;
+  pthread_mutex_lock(&ix->build_mu);
+  size_t n = ix->count, nlists = lists_for(n);
+  size_t m = n < nlists * SAMPLE_PER_LIST ? n : nlists * SAMPLE_PER_LIST;
+  float *sample = malloc(m * (size_t)ix->dim * sizeof *sample);
+  /* The sample is spread over the slots (copied under build_mu in one go: ~1 ms per 1000). */
+  for (size_t i = 0; sample && i < m && i < ix->count; i++)
+    memcpy(sample + i * (size_t)ix->dim, vec_of(ix, i * ix->count / m),
+           (size_t)ix->dim * sizeof *sample);
+  pthread_mutex_unlock(&ix->build_mu);
+  mien_ann *ann = sample ? mien_ann_train(ix->dim, sample, m, nlists, 1) : NULL;
+  free(sample);
+  pthread_mutex_lock(&ix->build_mu);
+  ix->building = ann;
+  ix->cursor = 0;
+  while (ann && !ix->cancel && ix->cursor < ix->count) {
+    size_t end = ix->cursor + FILL_CHUNK < ix->count ? ix->cursor + FILL_CHUNK : ix->count;
+    if (mien_ann_add(ann, end - ix->cursor, ids_of(ix) + ix->cursor, vec_of(ix, ix->cursor), 1))
+      break;
+    ix->cursor = end;
+    pthread_mutex_unlock(&ix->build_mu); /* writers get their turn between chunks */
+    pthread_mutex_lock(&ix->build_mu);
+  }
+  ix->building = NULL;
+  if (ann && !ix->cancel && ix->cursor == ix->count) { /* complete: publish it */
+    pthread_rwlock_wrlock(&ix->ann_lock);              /* waits for searches in flight */
+    mien_ann *old = ix->ann;
+    ix->ann = ann;
+    ix->recall = NAN; /* until measured below */
+    ix->trained_at = ix->count;
+    pthread_rwlock_unlock(&ix->ann_lock);
+    ann = old;
+    pthread_mutex_unlock(&ix->build_mu);
+    mien_ann_free(ann);
+    ann = NULL;
+    float recall = measure_recall(ix);
+    pthread_mutex_lock(&ix->build_mu);
+    pthread_rwlock_wrlock(&ix->ann_lock);
+    ix->recall = recall;
+    pthread_rwlock_unlock(&ix->ann_lock);
+  }
+  ix->builder_done = 1;
+  pthread_mutex_unlock(&ix->build_mu);
+  mien_ann_free(ann);
+  return NULL;
+}
+
+/* Joins a finished builder; with build_mu held. */
+static void builder_reap(mien_index *ix) {
+  if (ix->builder_started && ix->builder_done) {
+    pthread_join(ix->builder, NULL);
+    ix->builder_started = ix->builder_done = 0;
+    ix->cancel = 0;
+  }
+}
+
+/* After a write, with build_mu held: start, retrain or drop the approximate index. */
+static void builder_check(mien_index *ix) {
+  builder_reap(ix);
+  size_t n = ix->count;
+  if (ix->ann && n < ix->threshold / 2) {
+    pthread_rwlock_wrlock(&ix->ann_lock);
+    mien_ann_free(ix->ann);
+    ix->ann = NULL;
+    pthread_rwlock_unlock(&ix->ann_lock);
+  }
+  if (ix->builder_started) {
+    if (n < ix->threshold / 2) ix->cancel = 1;
+    return;
+  }
+  int want = n >= ix->threshold && (!ix->ann || n >= 2 * ix->trained_at || 2 * n <= ix->trained_at);
+  if (want && pthread_create(&ix->builder, NULL, builder_main, ix) == 0) ix->builder_started = 1;
+}
+
+static void builder_stop(mien_index *ix) {
+  pthread_mutex_lock(&ix->build_mu);
+  ix->cancel = 1;
+  int started = ix->builder_started;
+  pthread_mutex_unlock(&ix->build_mu);
+  if (started) pthread_join(ix->builder, NULL);
+  ix->builder_started = ix->builder_done = 0;
+  ix->cancel = 0;
+}
+
+int mien_index_search(const mien_index *ix, const float *qv, int k, float min_score, int threads,
+                      mien_hit *out) {
+  mien_index *w = (mien_index *)ix; /* the locks only */
+  pthread_rwlock_rdlock(&w->ann_lock);
+  int n;
+  if (ix->ann) {
+    mien_ann_params p = params_for(ix, ix->ann, threads);
+    n = mien_ann_search(ix->ann, qv, k, min_score, &p, fetch_vector, w, out);
+  } else {
+    n = exact_search(ix, qv, k, min_score, threads, out);
+  }
+  pthread_rwlock_unlock(&w->ann_lock);
+  return n;
+}
+
+const char *mien_index_kind(const mien_index *ix, float *recall) {
+  mien_index *w = (mien_index *)ix;
+  pthread_rwlock_rdlock(&w->ann_lock);
+  const char *kind = ix->ann ? "ANN" : "EXACT";
+  *recall = ix->ann ? ix->recall : 1.0f;
+  pthread_rwlock_unlock(&w->ann_lock);
+  return kind;
+}
+
+void mien_index_set_ann(mien_index *ix, size_t threshold, int nprobe, int rescore) {
+  pthread_mutex_lock(&ix->build_mu);
+  ix->threshold = threshold ? threshold : MIEN_ANN_THRESHOLD;
+  ix->params.nprobe = nprobe;
+  ix->params.rescore = rescore;
+  builder_check(ix);
+  pthread_mutex_unlock(&ix->build_mu);
+}
+
+void mien_index_wait(mien_index *ix) {
+  /* Polls rather than joins: a writer's builder_check may reap the thread first. */
+  for (;;) {
+    pthread_mutex_lock(&ix->build_mu);
+    builder_check(ix); /* reaps a finished build; what changed meanwhile may start another */
+    int running = ix->builder_started;
+    pthread_mutex_unlock(&ix->build_mu);
+    if (!running) return;
+    usleep(1000);
+  }
 }

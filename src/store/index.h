@@ -2,10 +2,13 @@
  * L2-normalised embeddings, kept in sync with the store on every write.
  *
  * Internally a compact copy (int8) is scanned first and the best candidates are rescored with
- * the exact fp32 vectors, so results equal an exact fp32 search (tests check this). The index
- * is rebuilt from the store when a collection opens; it never persists anything itself.
+ * the exact fp32 vectors, so results equal an exact fp32 search (tests check this). Past
+ * MIEN_ANN_THRESHOLD vectors a background thread builds an approximate index (ann.h) that
+ * searches then use instead; callers see no difference in the API (docs/search.md).
+ * The index is rebuilt from the store when a collection opens; it never persists anything itself.
  * Not thread-safe for writers: callers serialise add/remove against searches (a rwlock in the
- * store layer); searches may run concurrently with each other.
+ * store layer); searches may run concurrently with each other. The background build takes its
+ * own locks.
  */
 #ifndef MIEN_STORE_INDEX_H
 #define MIEN_STORE_INDEX_H
@@ -48,5 +51,19 @@ int mien_index_reserve(mien_index *ix, size_t n);
  * double in a fixed order, rounded to float. Brute-force references use it to compare results
  * bit for bit. */
 float mien_index_score(const float *a, const float *b, int dim);
+
+/* Automatic approximate search (ann.h): from this many vectors on, a background thread builds
+ * an ANN index and searches use it once it is complete; below half of it, exact scans again.
+ * docs/search.md: chosen where the exact scan passes ~20 ms a query on one core. */
+#define MIEN_ANN_THRESHOLD 1000000
+
+/* "EXACT" or "ANN": what searches use now, and *recall its recall@10 against the exact scan as
+ * measured when it was built (1 for EXACT). */
+const char *mien_index_kind(const mien_index *ix, float *recall);
+/* Overrides the threshold (0: MIEN_ANN_THRESHOLD) and the ANN's nprobe and rescore (0: its
+ * defaults), e.g. for tests at small sizes; may start a build. */
+void mien_index_set_ann(mien_index *ix, size_t threshold, int nprobe, int rescore);
+/* Waits for a running build to finish (tests, benchmarks); may start the next one. */
+void mien_index_wait(mien_index *ix);
 
 #endif

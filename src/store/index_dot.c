@@ -1,7 +1,8 @@
 /* index_dot.c - int8 dot products of one query against many stored rows: the inner loop of the
- * index scan. A portable kernel, an AVX2 one and an AVX-512 VNNI one; the SIMD kernels are
- * compiled with function-level target attributes and only ever called after
- * mien_cpu_features (util/cpu.c) said yes, so the binary still runs on CPUs without them.
+ * index scan (exact index.c and approximate ann.c), and the int8 quantiser behind them. A portable
+ * kernel, an AVX2 one and an AVX-512 VNNI one; the SIMD kernels are compiled with function-level
+ * target attributes and only ever called after mien_cpu_features (util/cpu.c) said yes, so the
+ * binary still runs on CPUs without them.
  *
  * The scan is memory-bound (each row is read once per query), so the kernels only need to keep
  * up with the memory bus; they favour simplicity over register blocking.
@@ -9,6 +10,8 @@
 #include "store/index_dot.h"
 #include "util/util.h"
 
+#include <float.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,4 +116,31 @@ const index_dot_kernel *index_dot_get(void) {
 void index_dot_set(const index_dot_kernel *k) {
   pthread_once(&chosen_once, choose);
   chosen = k;
+}
+
+float index_round_up(double x) {
+  float f = (float)x;
+  return (double)f < x ? nextafterf(f, INFINITY) : f;
+}
+
+index_code_meta index_quantise(const float *v, int dim, size_t stride, int8_t *codes) {
+  float maxabs = 0;
+  for (int i = 0; i < dim; i++) maxabs = fabsf(v[i]) > maxabs ? fabsf(v[i]) : maxabs;
+  index_code_meta m = {maxabs / 127.0f, 0, 0};
+  double err2 = 0, norm2 = 0;
+  /* A subnormal scale gets all-zero codes (its inverse could overflow); err then is |v|. */
+  float inv = m.scale >= FLT_MIN ? 1.0f / m.scale : 0;
+  memset(codes, 0, stride);
+  for (int i = 0; i < dim; i++) {
+    long c = lrintf(v[i] * inv);
+    c = c > 127 ? 127 : c < -127 ? -127 : c;
+    codes[i] = (int8_t)c;
+    double d = (double)m.scale * (double)c; /* exact: 24-bit by 8-bit product */
+    err2 += ((double)v[i] - d) * ((double)v[i] - d);
+    norm2 += d * d;
+  }
+  /* The double sums carry relative errors near 1e-13; the search's margin covers them. */
+  m.err = index_round_up(sqrt(err2));
+  m.norm = index_round_up(sqrt(norm2));
+  return m;
 }

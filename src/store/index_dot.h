@@ -31,6 +31,20 @@ const index_dot_kernel *index_dot_get(void);
 extern const index_dot_kernel *const index_dot_kernels[];
 int index_dot_supported(const index_dot_kernel *k);
 
+/* The int8 code of a vector: q = round(v * 127 / max|v|), one scale per vector, and the norms
+ * the exact index bounds its estimates with (index.c explains the bound). */
+typedef struct {
+  float scale; /* code * scale = dequantised value */
+  float err;   /* |e|: the norm of the quantisation error, rounded up */
+  float norm;  /* |v'|: the norm of the dequantised vector, rounded up */
+} index_code_meta;
+
+/* Quantises v into codes (stride bytes, zero padded) and returns its metadata. */
+index_code_meta index_quantise(const float *v, int dim, size_t stride, int8_t *codes);
+
+/* Rounds a non-negative double up to a float that is >= it, so bounds stay bounds. */
+float index_round_up(double x);
+
 /* Makes k (which must be supported) the kernel of later searches. For tests: not thread-safe
  * against running searches. */
 void index_dot_set(const index_dot_kernel *k);

@@ -93,6 +93,8 @@ typedef struct {
   char model[32], model_sha256[65];
   double created; /* Unix seconds */
   int64_t face_count, user_count;
+  char index_kind[8]; /* what searches use: "EXACT", or "ANN" past 1M faces (docs/search.md) */
+  float index_recall; /* its recall@10 against the exact scan, measured when built (1: EXACT) */
 } mien_collection_info;
 
 /* tags_json: a JSON object of string values, or NULL; its mien: keys are the policy and are

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# search.sh - `make bench-search`: the exact index, mien's ANN and FAISS (IVF-PQ, HNSW) on the
+# same LFW-calibrated synthetic faces in one run (bench/search.c, bench/search_faiss.cpp;
+# docs/search.md). FACES (default 1000000), QUERIES (300), NPROBE (the ANN sweep) and INDEX
+# (exact,ann; exact needs ~2.6 KB of RAM per face) are read from the environment. FAISS runs
+# only where Debian's libfaiss-dev is installed; its C++ program is built here, never linked
+# into mien. The data (~2 KB per face) goes to a directory under /tmp, removed at the end.
+set -euo pipefail
+BUILD=${BUILD:-build}
+FACES=${FACES:-1000000}
+QUERIES=${QUERIES:-300}
+NPROBE=${NPROBE:-32,64,128,256}
+INDEX=${INDEX:-exact,ann}
+DIR=$(mktemp -d /tmp/mien-bench-search.XXXXXX)
+trap 'rm -rf "$DIR"' EXIT
+
+nice -n 10 "$BUILD/mien-bench-search" run --faces "$FACES" --queries "$QUERIES" --index "$INDEX" \
+  --nprobe "$NPROBE" --dir "$DIR" --keep
+
+if [ -f /usr/include/faiss/IndexHNSW.h ]; then
+  FAISS=$BUILD/mien-bench-search-faiss
+  g++ -std=c++17 -O2 -fopenmp bench/search_faiss.cpp -o "$FAISS" -lfaiss -lblas -llapack
+  LISTS=$(awk -v n="$FACES" 'BEGIN { printf "%d", 4 * sqrt(n) }')
+  export OMP_WAIT_POLICY=PASSIVE OPENBLAS_NUM_THREADS=1 # no spinning on a shared machine
+  nice -n 10 "$FAISS" "$DIR" 2 "$(nproc)" "IVF$LISTS,PQ64" nprobe "$NPROBE"
+  nice -n 10 "$FAISS" "$DIR" 2 "$(nproc)" HNSW32 efSearch 64,128,256
+else
+  echo "search.sh: no libfaiss-dev; FAISS not measured" >&2
+fi

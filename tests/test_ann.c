@@ -1,0 +1,271 @@
+/* test_ann.c - the approximate index (src/store/ann.c) and the automatic switch to it in the
+ * collection index (index.c), at small sizes so the whole case runs in seconds:
+ *   - an ANN probing every list and rescoring every candidate returns exactly the brute-force
+ *     top-k: so it holds every vector once (no loss, no duplicate), and removes take effect;
+ *   - save and load round-trip; damaged files are refused;
+ *   - below the threshold the collection index answers bit for bit like the exact scan, and
+ *     says EXACT;
+ *   - property: random adds, replaces and removes from a writer while the background build
+ *     runs and reader threads search (a rwlock standing in for the store's), crossing the
+ *     threshold up, down (back to EXACT) and up again; after each build the index says ANN and,
+ *     probing everything, equals a brute-force model of what was written.
+ * Faces come from tests/people_synth.h (identities x images, LFW-like cosines).
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "people_synth.h"
+#include "store/ann.h"
+#include "store/index.h"
+
+#define DIM MIEN_EMBED_DIM
+#define K 10
+
+static float *faces(int n, unsigned short seed[3]) {
+  float *v = malloc((size_t)n * DIM * sizeof *v), c[DIM];
+  for (int i = 0; v && i < n; i++) {
+    if (i % 4 == 0) synth_centre(seed, c); /* four images per identity */
+    synth_face(seed, c, synth_noise_for(0.6), v + (size_t)i * DIM);
+  }
+  return v;
+}
+
+static int before(mien_hit a, mien_hit b) {
+  return a.score > b.score || (a.score == b.score && a.id < b.id);
+}
+
+/* Brute-force top-k over the live vectors of a model (live[i]: vector i is in). */
+static int brute(const float *v, const int *live, int n, const float *q, int k, mien_hit *out) {
+  int m = 0;
+  for (int i = 0; i < n; i++) {
+    if (!live[i]) continue;
+    mien_hit h = {i, mien_index_score(v + (size_t)i * DIM, q, DIM)};
+    int p;
+    if (m < k)
+      p = m++;
+    else if (before(h, out[k - 1]))
+      p = k - 1;
+    else
+      continue;
+    for (; p > 0 && before(h, out[p - 1]); p--) out[p] = out[p - 1];
+    out[p] = h;
+  }
+  return m;
+}
+
+static int same(const mien_hit *a, int na, const mien_hit *b, int nb) {
+  if (na != nb) return 0;
+  for (int i = 0; i < na; i++)
+    if (a[i].id != b[i].id || a[i].score != b[i].score) return 0;
+  return 1;
+}
+
+typedef struct {
+  const float *v;
+} model_fetch;
+
+static const float *fetch(void *ctx, int64_t id, float *buf) {
+  (void)buf;
+  return ((model_fetch *)ctx)->v + (size_t)id * DIM;
+}
+
+static void test_ann_complete(void) {
+  enum { N = 3000 };
+  unsigned short seed[3] = {1, 2, 3};
+  float *v = faces(N, seed);
+  int *live = malloc(N * sizeof *live);
+  int64_t *ids = malloc(N * sizeof *ids);
+  CHECK(v && live && ids);
+  for (int i = 0; i < N; i++) ids[i] = i, live[i] = 1;
+  mien_ann *a = mien_ann_train(DIM, v, N, 60, 2);
+  CHECK(a != NULL);
+  CHECK(mien_ann_add(a, N, ids, v, 2) == 0);
+  for (int i = 0; i < N; i += 7) { /* remove some */
+    CHECK(mien_ann_remove(a, i, v + (size_t)i * DIM) == 0);
+    live[i] = 0;
+  }
+  CHECK(mien_ann_remove(a, 0, v) == -1); /* already gone */
+  CHECK(mien_ann_count(a) == N - (N + 6) / 7);
+  mien_ann_params all = {1 << 20, N, 1};
+  model_fetch mf = {v};
+  mien_hit want[K], got[K];
+  for (int j = 0; j < 40; j++) {
+    const float *q = v + (size_t)(j * 73 % N) * DIM;
+    int nw = brute(v, live, N, q, K, want);
+    int ng = mien_ann_search(a, q, K, -1, &all, fetch, &mf, got);
+    CHECK_MSG(same(want, nw, got, ng), "query %d", j);
+  }
+  /* A realistic probe finds a face's own identity: the default parameters work at all. */
+  mien_ann_params def = mien_ann_default_params(a);
+  CHECK(mien_ann_search(a, v + 1 * DIM, 1, -1, &def, fetch, &mf, got) == 1 && got[0].id / 4 == 0);
+
+  char path[] = "/tmp/mien-test-ann-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  close(fd);
+  CHECK(mien_ann_save(a, path) == 0);
+  mien_ann *b = mien_ann_load(path, DIM);
+  CHECK(b != NULL && mien_ann_count(b) == mien_ann_count(a));
+  CHECK(mien_ann_load(path, DIM + 1) == NULL); /* another dimension */
+  for (int j = 0; b && j < 10; j++) {
+    const float *q = v + (size_t)(j * 131 % N) * DIM;
+    int na = mien_ann_search(a, q, K, -1, &all, fetch, &mf, want);
+    int nb = mien_ann_search(b, q, K, -1, &all, fetch, &mf, got);
+    CHECK(same(want, na, got, nb));
+  }
+  CHECK(truncate(path, 5000) == 0); /* short file */
+  CHECK(mien_ann_load(path, DIM) == NULL);
+  unlink(path);
+  mien_ann_free(a);
+  mien_ann_free(b);
+  free(v);
+  free(live);
+  free(ids);
+}
+
+static void test_below_threshold_is_exact(void) {
+  enum { N = 2500 };
+  unsigned short seed[3] = {4, 5, 6};
+  float *v = faces(N, seed);
+  int *live = malloc(N * sizeof *live);
+  mien_index *ix = mien_index_create(DIM);
+  CHECK(v && live && ix);
+  mien_index_set_ann(ix, N + 1, 0, 0);
+  for (int i = 0; i < N; i++) {
+    live[i] = 1;
+    CHECK(mien_index_add(ix, i, v + (size_t)i * DIM) == 0);
+  }
+  mien_index_wait(ix);
+  float recall;
+  CHECK(!strcmp(mien_index_kind(ix, &recall), "EXACT") && recall == 1.0f);
+  mien_hit want[K], got[K];
+  for (int j = 0; j < 30; j++) {
+    const float *q = v + (size_t)(j * 37 % N) * DIM;
+    CHECK(same(want, brute(v, live, N, q, K, want), got, mien_index_search(ix, q, K, -1, 1, got)));
+  }
+  mien_index_free(ix);
+  free(v);
+  free(live);
+}
+
+/* --- property: writes during builds ------------------------------------------------------- */
+
+typedef struct {
+  mien_index *ix;
+  pthread_rwlock_t *lock;
+  const float *q;
+  volatile int stop;
+  long searches;
+} reader;
+
+static void *read_loop(void *arg) {
+  reader *r = arg;
+  mien_hit hits[K];
+  while (!r->stop) {
+    pthread_rwlock_rdlock(r->lock);
+    mien_index_search(r->ix, r->q + (size_t)(r->searches % 50) * DIM, K, 0.3f, 1, hits);
+    pthread_rwlock_unlock(r->lock);
+    r->searches++;
+    usleep(100); /* glibc's rwlock prefers readers: leave the writer gaps, as clients do */
+  }
+  return NULL;
+}
+
+static unsigned short rng[3] = {7, 8, 9};
+
+/* One random write under the lock: add a missing vector (when growing), replace one (a new
+ * version of it, in slot id + N: replace_pct % of the time) or remove one. The model tracks
+ * which of the 2N vectors are in. */
+static void random_write(mien_index *ix, pthread_rwlock_t *lock, const float *v, int *live, int n,
+                         int growing, int replace_pct) {
+  int i = (int)(erand48(rng) * n);
+  int in = live[i] || live[i + n];
+  if (!in && !growing) return;
+  pthread_rwlock_wrlock(lock);
+  if (!in || erand48(rng) * 100 < replace_pct) { /* add, or replace with the other version */
+    int version = live[i] ? i + n : i;
+    CHECK(mien_index_add(ix, i, v + (size_t)version * DIM) == 0);
+    live[i] = version == i, live[i + n] = version != i;
+  } else {
+    CHECK(mien_index_remove(ix, i) == 0);
+    live[i] = live[i + n] = 0;
+  }
+  pthread_rwlock_unlock(lock);
+}
+
+/* After a build: ANN, and probing everything it equals the model (ids mod n: versions). */
+static void check_against_model(mien_index *ix, const float *v, const int *live, int n,
+                                const char *when) {
+  mien_index_wait(ix);
+  float recall;
+  const char *kind = mien_index_kind(ix, &recall);
+  CHECK_MSG(!strcmp(kind, "ANN"), "%s: %s", when, kind);
+  CHECK_MSG(recall > 0.5f && recall <= 1.0f, "%s: recall %g", when, recall);
+  mien_hit want[K], got[K];
+  for (int j = 0; j < 25; j++) {
+    const float *q = v + (size_t)(j * 97 % (2 * n)) * DIM;
+    int nw = brute(v, live, 2 * n, q, K, want);
+    for (int i = 0; i < nw; i++) want[i].id %= n;
+    int ng = mien_index_search(ix, q, K, -1, 1, got);
+    CHECK_MSG(same(want, nw, got, ng), "%s: query %d", when, j);
+  }
+  /* Every vector once: each finds itself first, and no stale copy of a replaced one second. */
+  int bad = 0;
+  for (int i = 0; i < 2 * n; i++) {
+    if (!live[i]) continue;
+    int ng = mien_index_search(ix, v + (size_t)i * DIM, 2, -1, 1, got);
+    bad += ng < 1 || got[0].id != i % n || (ng == 2 && got[1].id == got[0].id);
+  }
+  CHECK_MSG(bad == 0, "%s: %d vectors missing or doubled", when, bad);
+}
+
+static void test_writes_during_builds(void) {
+  enum { N = 5000, THRESHOLD = 2500 };
+  float *v = faces(2 * N, rng);
+  int *live = calloc(2 * N, sizeof *live);
+  mien_index *ix = mien_index_create(DIM);
+  pthread_rwlock_t lock;
+  pthread_rwlock_init(&lock, NULL);
+  CHECK(v && live && ix);
+  /* Probe every list, rescore the best 200 estimates: a top-10 a vector is missing from (int8
+   * estimates are within 0.01) shows. */
+  mien_index_set_ann(ix, THRESHOLD, 1 << 20, 200);
+  reader r[2] = {{ix, &lock, v, 0, 0}, {ix, &lock, v + 50 * DIM, 0, 0}};
+  pthread_t t[2];
+  for (int i = 0; i < 2; i++) CHECK(pthread_create(&t[i], NULL, read_loop, &r[i]) == 0);
+
+  float recall;
+  for (int round = 0; round < 2; round++) {
+    /* Up to the threshold; then churn (adds, replaces, removes) all through the build, until
+     * it is published, and for a while after. */
+    while ((int)mien_index_count(ix) < THRESHOLD) random_write(ix, &lock, v, live, N, 1, 0);
+    for (int after = 0; after < 400; after += !strcmp(mien_index_kind(ix, &recall), "ANN")) {
+      random_write(ix, &lock, v, live, N, 1, 50);
+      usleep(20);
+    }
+    check_against_model(ix, v, live, N, round ? "second rise" : "first rise");
+    /* Down below half the threshold: exact again. */
+    while ((int)mien_index_count(ix) >= THRESHOLD / 2 - 10)
+      random_write(ix, &lock, v, live, N, 0, 30);
+    mien_index_wait(ix);
+    CHECK(!strcmp(mien_index_kind(ix, &recall), "EXACT"));
+  }
+  for (int i = 0; i < 2; i++) {
+    r[i].stop = 1;
+    pthread_join(t[i], NULL);
+    CHECK(r[i].searches > 0);
+  }
+  mien_index_free(ix);
+  pthread_rwlock_destroy(&lock);
+  free(v);
+  free(live);
+}
+
+int main(void) {
+  RUN(test_ann_complete);
+  RUN(test_below_threshold_is_exact);
+  RUN(test_writes_during_builds);
+  return check_summary();
+}
