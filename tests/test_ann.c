@@ -12,6 +12,7 @@
  * Faces come from tests/people_synth.h (identities x images, LFW-like cosines).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -156,7 +157,7 @@ typedef struct {
   mien_index *ix;
   pthread_rwlock_t *lock;
   const float *q;
-  volatile int stop;
+  atomic_int stop;
   long searches;
 } reader;
 
