@@ -198,7 +198,7 @@ static mien_ann *ann_alloc(int dim, uint32_t ngroups, uint32_t nlists) {
   mien_ann *a = calloc(1, sizeof *a);
   if (!a) return NULL;
   a->dim = dim;
-  a->stride = ((size_t)dim + INDEX_DOT_ALIGN - 1) / INDEX_DOT_ALIGN * INDEX_DOT_ALIGN;
+  a->stride = index_stride(dim);
   a->ngroups = ngroups;
   a->nlists = nlists;
   a->group_codes = alloc_codes(ngroups, a->stride);
@@ -220,7 +220,7 @@ mien_ann *mien_ann_train(int dim, const float *sample, size_t n, size_t nlists, 
   if (nlists < 1) nlists = 1;
   if (nlists > n) nlists = n;
   uint32_t ngroups = (uint32_t)ceil(sqrt((double)nlists));
-  size_t stride = ((size_t)dim + INDEX_DOT_ALIGN - 1) / INDEX_DOT_ALIGN * INDEX_DOT_ALIGN;
+  size_t stride = index_stride(dim);
   int8_t *q = alloc_codes(n, stride), *ccodes = alloc_codes(nlists + ngroups, stride);
   uint32_t *m = malloc(n * sizeof *m), *assign = malloc(n * sizeof *assign);
   uint32_t *order = malloc(n * sizeof *order), *first = calloc(ngroups + 1, sizeof *first);
@@ -371,9 +371,8 @@ static void add_assign(void *arg, size_t begin, size_t end) {
   }
   for (size_t i = begin; i < end; i++) {
     const float *v = c->v + i * (size_t)a->dim;
-    double n2 = 0;
-    for (int d = 0; d < a->dim; d++) n2 += (double)v[d] * v[d];
-    if (!(n2 <= 1e30)) c->bad = 1; /* NaN, infinities, or scores that could overflow */
+    double n2;
+    if (!index_usable(v, a->dim, &n2)) c->bad = 1;
     int8_t *code = c->codes + i * a->stride;
     c->scales[i] = index_quantise(v, a->dim, a->stride, code).scale;
     c->list[i] = list_of(a, code, dots);
@@ -495,9 +494,8 @@ static int hit_order(const void *pa, const void *pb) {
 int mien_ann_search(const mien_ann *a, const float *qv, int k, float min_score,
                     const mien_ann_params *p, mien_ann_fetch fetch, void *ctx, mien_hit *out) {
   if (k <= 0 || a->count == 0) return 0;
-  double n2 = 0;
-  for (int d = 0; d < a->dim; d++) n2 += (double)qv[d] * qv[d];
-  if (!(n2 <= 1e30)) return 0; /* a query add would refuse matches nothing */
+  double n2;
+  if (!index_usable(qv, a->dim, &n2)) return 0; /* a query add would refuse matches nothing */
   int nprobe = p->nprobe < 1 ? 1 : p->nprobe > (int)a->nlists ? (int)a->nlists : p->nprobe;
   int rescore = p->rescore < k ? k : p->rescore;
   /* The groups worth looking in: a query's best lists lie in its best groups. */

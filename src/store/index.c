@@ -101,15 +101,6 @@ float mien_index_score(const float *a, const float *b, int dim) {
   return index_score(a, b, dim);
 }
 
-/* Whether v can be indexed or searched: finite, and small enough (|v| <= 1e15; L2-normalised
- * vectors have 1) that no score or bound overflows a float. *norm2 gets |v|^2. */
-static int usable(const float *v, int dim, double *norm2) {
-  double s = 0;
-  for (int i = 0; i < dim; i++) s += (double)v[i] * v[i];
-  *norm2 = s;
-  return s <= 1e30; /* false for NaN and infinities too */
-}
-
 /* --- storage ---------------------------------------------------------------------------- */
 
 /* huge: ask for huge pages, for the codes that every search scans: it saves about 12% of a scan
@@ -196,7 +187,7 @@ mien_index *mien_index_create(int dim) {
   mien_index *ix = calloc(1, sizeof *ix);
   if (!ix) return NULL;
   ix->dim = dim;
-  ix->stride = ((size_t)dim + INDEX_DOT_ALIGN - 1) / INDEX_DOT_ALIGN * INDEX_DOT_ALIGN;
+  ix->stride = index_stride(dim);
   if (rehash(ix, 16)) {
     free(ix);
     return NULL;
@@ -254,7 +245,7 @@ static void builder_check(mien_index *ix);
 
 static int add_locked(mien_index *ix, int64_t id, const float *v) {
   double norm2;
-  if (!usable(v, ix->dim, &norm2)) return -1;
+  if (!index_usable(v, ix->dim, &norm2)) return -1;
   size_t b = bucket_of(ix, id), slot;
   if (ix->buckets[b] != EMPTY) {
     slot = ix->buckets[b];
@@ -444,7 +435,7 @@ done:
 static int exact_search(const mien_index *ix, const float *qv, int k, float min_score, int threads,
                         mien_hit *out) {
   double qn2;
-  if (k <= 0 || ix->count == 0 || !usable(qv, ix->dim, &qn2)) return 0;
+  if (k <= 0 || ix->count == 0 || !index_usable(qv, ix->dim, &qn2)) return 0;
   query q = {.v = qv, .min_score = min_score, .k = k};
   q.codes = aligned_alloc(INDEX_DOT_ALIGN, ix->stride);
   if (!q.codes) return -1;

@@ -118,6 +118,17 @@ void index_dot_set(const index_dot_kernel *k) {
   chosen = k;
 }
 
+size_t index_stride(int dim) {
+  return ((size_t)dim + INDEX_DOT_ALIGN - 1) / INDEX_DOT_ALIGN * INDEX_DOT_ALIGN;
+}
+
+int index_usable(const float *v, int dim, double *norm2) {
+  double s = 0;
+  for (int i = 0; i < dim; i++) s += (double)v[i] * v[i];
+  *norm2 = s;
+  return s <= 1e30; /* false for NaN and infinities too */
+}
+
 float index_round_up(double x) {
   float f = (float)x;
   return (double)f < x ? nextafterf(f, INFINITY) : f;

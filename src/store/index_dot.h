@@ -31,6 +31,13 @@ const index_dot_kernel *index_dot_get(void);
 extern const index_dot_kernel *const index_dot_kernels[];
 int index_dot_supported(const index_dot_kernel *k);
 
+/* Bytes of codes per vector of dim floats: dim rounded up to INDEX_DOT_ALIGN. */
+size_t index_stride(int dim);
+
+/* Whether v can be indexed or searched: finite, and small enough (|v| <= 1e15; L2-normalised
+ * vectors have 1) that no score or bound overflows a float. *norm2 gets |v|^2. */
+int index_usable(const float *v, int dim, double *norm2);
+
 /* The int8 code of a vector: q = round(v * 127 / max|v|), one scale per vector, and the norms
  * the exact index bounds its estimates with (index.c explains the bound). */
 typedef struct {
