@@ -57,7 +57,7 @@ mien_status db_audit(mien_store *s, const char *principal, const char *op, const
     int rc = db_step(q);
     if (rc == DB_ROW) {
       seq = db_column_int64(q, 0) + 1;
-      snprintf(prev, sizeof prev, "%s", (const char *)db_column_text(q, 1));
+      snprintf(prev, sizeof prev, "%s", db_column_text(q, 1));
     } else if (rc != DB_DONE) {
       st = db_fail(s, "reading the audit log", err, errlen);
     }
@@ -193,8 +193,8 @@ mien_status mien_audit_verify(const char *dir, mien_audit_check *out, char *err,
   int rc;
   while ((rc = db_step(q)) == DB_ROW) {
     int64_t seq = db_column_int64(q, 0);
-    const char *text = (const char *)db_column_text(q, 1);
-    const char *hash = (const char *)db_column_text(q, 2);
+    const char *text = db_column_text(q, 1);
+    const char *hash = db_column_text(q, 2);
     check_record(seq, text ? text : "", hash ? hash : "", out->records + 1, prev, out->reason,
                  sizeof out->reason);
     if (out->reason[0]) {
@@ -228,7 +228,7 @@ mien_status mien_audit_export(const char *dir, int64_t after,
   if (st != MIEN_OK) return st;
   int rc;
   while ((rc = db_step(q)) == DB_ROW) {
-    const char *text = (const char *)db_column_text(q, 1);
+    const char *text = db_column_text(q, 1);
     if (text && emit(ctx, text) != 0) break;
   }
   if (rc != DB_ROW && rc != DB_DONE)

@@ -225,7 +225,7 @@ mien_status db_meta_get(mien_store *s, const char *k, char *out, size_t cap, cha
   db_bind_text(q, 1, k);
   int rc = db_step(q);
   if (rc == DB_ROW)
-    snprintf(out, cap, "%s", (const char *)db_column_text(q, 0));
+    snprintf(out, cap, "%s", db_column_text(q, 0));
   else if (rc != DB_DONE)
     st = db_fail(s, "reading meta", err, errlen);
   db_finalize(q);
@@ -266,8 +266,8 @@ static mien_status reseal_row(mien_store *s, int64_t row, const uint8_t *old, co
     if (db_step(q) != DB_ROW) st = db_fail(s, "reading a template", err, errlen);
   }
   if (st == MIEN_OK) {
-    db_seal_ids ids = {db_column_int64(q, 0), (const char *)db_column_text(q, 1),
-                       (const char *)db_column_text(q, 3), (const char *)db_column_text(q, 4)};
+    db_seal_ids ids = {db_column_int64(q, 0), db_column_text(q, 1), db_column_text(q, 3),
+                       db_column_text(q, 4)};
     st = unseal(old, &ids, db_column_blob(q, 2), db_column_bytes(q, 2), legacy, emb, err, errlen);
     if (new_user) ids.user_id = *new_user;
     if (st == MIEN_OK) st = db_seal(key, &ids, emb, buf, &blob, &len, err, errlen);

@@ -689,8 +689,7 @@ static mien_status load_index(mien_store *s, mien_coll *c, char *err, size_t err
     int rc;
     float emb[MIEN_EMBED_DIM];
     while (st == MIEN_OK && (rc = db_step(q)) == DB_ROW) {
-      db_seal_ids ids = {c->id, (const char *)db_column_text(q, 1),
-                         (const char *)db_column_text(q, 3), (const char *)db_column_text(q, 4)};
+      db_seal_ids ids = {c->id, db_column_text(q, 1), db_column_text(q, 3), db_column_text(q, 4)};
       st = db_unseal(s->encrypted ? s->key : NULL, &ids, db_column_blob(q, 2),
                      db_column_bytes(q, 2), emb, err, errlen);
       if (st == MIEN_OK && mien_index_add(ix, db_column_int64(q, 0), emb) != 0)
@@ -725,7 +724,7 @@ mien_status db_coll(mien_store *s, const char *name, int load, int check_model, 
     db_bind_text(q, 1, name);
     int rc = db_step(q);
     if (rc == DB_ROW) {
-      c = coll_entry(s, db_column_int64(q, 0), (const char *)db_column_text(q, 1));
+      c = coll_entry(s, db_column_int64(q, 0), db_column_text(q, 1));
       if (!c) st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
     } else if (rc == DB_DONE) {
       st = MIEN_FAIL(err, errlen, MIEN_ERR_RESOURCE_NOT_FOUND,
@@ -769,10 +768,10 @@ mien_status db_coll(mien_store *s, const char *name, int load, int check_model, 
   " (SELECT count(*) FROM users u WHERE u.collection = c.id) FROM collections c "
 
 static void collection_row(db_stmt *q, mien_collection_info *info) {
-  snprintf(info->id, sizeof info->id, "%s", (const char *)db_column_text(q, 0));
+  snprintf(info->id, sizeof info->id, "%s", db_column_text(q, 0));
   info->created = db_column_double(q, 1);
-  snprintf(info->model, sizeof info->model, "%s", (const char *)db_column_text(q, 2));
-  snprintf(info->model_sha256, sizeof info->model_sha256, "%s", (const char *)db_column_text(q, 3));
+  snprintf(info->model, sizeof info->model, "%s", db_column_text(q, 2));
+  snprintf(info->model_sha256, sizeof info->model_sha256, "%s", db_column_text(q, 3));
   info->face_count = db_column_int64(q, 4);
   info->user_count = db_column_int64(q, 5);
   snprintf(info->index_kind, sizeof info->index_kind, "EXACT"); /* unless its index says ANN */

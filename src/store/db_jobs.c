@@ -66,13 +66,12 @@ static mien_status token_job(mien_store *s, const char *token, const char *kind,
   int rc = db_step(q);
   if (rc == DB_ROW) {
     *found = 1;
-    cJSON *was = cJSON_Parse((const char *)db_column_text(q, 2)), *now = cJSON_Parse(request);
-    if (strcmp((const char *)db_column_text(q, 1), kind) || !was || !now ||
-        !cJSON_Compare(was, now, 1))
+    cJSON *was = cJSON_Parse(db_column_text(q, 2)), *now = cJSON_Parse(request);
+    if (strcmp(db_column_text(q, 1), kind) || !was || !now || !cJSON_Compare(was, now, 1))
       st = MIEN_FAIL(err, errlen, MIEN_ERR_IDEMPOTENT_MISMATCH,
                      "ClientRequestToken %s was already used with different parameters", token);
     else
-      snprintf(job_id, MIEN_UUID_LEN, "%s", (const char *)db_column_text(q, 0));
+      snprintf(job_id, MIEN_UUID_LEN, "%s", db_column_text(q, 0));
     cJSON_Delete(was), cJSON_Delete(now);
   } else if (rc != DB_DONE) {
     st = db_fail(s, "reading video jobs", err, errlen);
@@ -310,7 +309,7 @@ mien_status mien_store_job_results(mien_store *s, int64_t row, int by_index, int
         *more = 1;
         break;
       }
-      cJSON *item = cJSON_Parse((const char *)db_column_text(q, 0));
+      cJSON *item = cJSON_Parse(db_column_text(q, 0));
       if (!item) {
         st = MIEN_FAIL(err, errlen, MIEN_ERR_INTERNAL, "a stored video result is not JSON");
         break;

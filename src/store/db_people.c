@@ -46,14 +46,14 @@ static mien_status read_faces(mien_store *s, int64_t crow, face_row **out, int64
       *out = v;
     }
     face_row *r = &(*out)[(*n)++];
-    const char *user = (const char *)db_column_text(q, 4);
+    const char *user = db_column_text(q, 4);
     r->row = db_column_int64(q, 0);
     r->image = db_column_int64(q, 3);
     r->user = db_column_int64(q, 5); /* 0 when NULL */
-    snprintf(r->f.face_id, sizeof r->f.face_id, "%s", (const char *)db_column_text(q, 1));
-    snprintf(r->f.image_id, sizeof r->f.image_id, "%s", (const char *)db_column_text(q, 2));
+    snprintf(r->f.face_id, sizeof r->f.face_id, "%s", db_column_text(q, 1));
+    snprintf(r->f.image_id, sizeof r->f.image_id, "%s", db_column_text(q, 2));
     snprintf(r->user_id, sizeof r->user_id, "%s", user ? user : "");
-    const char *ext = (const char *)db_column_text(q, 10);
+    const char *ext = db_column_text(q, 10);
     snprintf(r->f.external_image_id, sizeof r->f.external_image_id, "%s", ext ? ext : "");
     r->f.left = (float)db_column_double(q, 6);
     r->f.top = (float)db_column_double(q, 7);

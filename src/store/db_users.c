@@ -103,8 +103,8 @@ mien_status mien_store_delete_user(mien_store *s, const char *principal, const c
 #define USER_SELECT "SELECT user_id, status FROM users "
 
 static void user_row(db_stmt *q, mien_user_record *u) {
-  snprintf(u->user_id, sizeof u->user_id, "%s", (const char *)db_column_text(q, 0));
-  snprintf(u->status, sizeof u->status, "%s", (const char *)db_column_text(q, 1));
+  snprintf(u->user_id, sizeof u->user_id, "%s", db_column_text(q, 0));
+  snprintf(u->status, sizeof u->status, "%s", db_column_text(q, 1));
 }
 
 mien_status mien_store_list_users(mien_store *s, const char *coll, const char *after, int max,
@@ -248,7 +248,7 @@ static mien_status set_user_tx(mien_store *s, int64_t crow, const char *uid, int
   if (st == MIEN_OK && status) {
     db_bind_int64(q, 1, urow);
     if (db_step(q) == DB_ROW)
-      snprintf(status, 16, "%s", (const char *)db_column_text(q, 0));
+      snprintf(status, 16, "%s", db_column_text(q, 0));
     else
       st = db_fail(s, "reading the user", err, errlen);
     db_finalize(q);

@@ -34,7 +34,7 @@ static mien_status find_row(mien_store *s, const mien_idem *idem, int *found, in
     *found = 1;
     *same = db_column_bytes(q, 0) == 32 && !memcmp(db_column_blob(q, 0), idem->request_sha256, 32);
     if (*same && response) {
-      *response = strdup((const char *)db_column_text(q, 1));
+      *response = strdup(db_column_text(q, 1));
       if (!*response) st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
     }
   } else if (rc != DB_DONE) {

@@ -118,7 +118,7 @@ static mien_status read_tags(mien_store *s, int64_t crow, cJSON **tags, char *er
   db_bind_int64(q, 1, crow);
   int rc = db_step(q);
   if (rc == DB_ROW)
-    *tags = cJSON_Parse((const char *)db_column_text(q, 0));
+    *tags = cJSON_Parse(db_column_text(q, 0));
   else if (rc == DB_DONE)
     st = MIEN_FAIL(err, errlen, MIEN_ERR_RESOURCE_NOT_FOUND, "the collection was deleted");
   else
@@ -301,7 +301,7 @@ mien_status mien_store_purge_expired(mien_store *s, int64_t *purged, char *err, 
       }
       names = v;
     }
-    if (!(names[n] = strdup((const char *)db_column_text(q, 0))))
+    if (!(names[n] = strdup(db_column_text(q, 0))))
       st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
     else
       n++;
