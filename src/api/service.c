@@ -311,21 +311,15 @@ mien_status mien_service_detect_rgb(mien_service *svc, const uint8_t *rgb, int w
   if (!rgb || w <= 0 || h <= 0 || stride < 3 * (size_t)w)
     return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
                      "an RGB image needs pixels, sides > 0 and a stride of at least 3 * width");
-  if (w < svc->limits.min_side || h < svc->limits.min_side)
-    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
-                     "the image is %dx%d; each side must be at least %d pixels", w, h,
-                     svc->limits.min_side);
-  if (w > svc->limits.max_side || h > svc->limits.max_side ||
-      (int64_t)w * h > svc->limits.max_pixels)
-    return MIEN_FAIL(err, errlen, MIEN_ERR_IMAGE_TOO_LARGE,
-                     "the image is %dx%d; at most %d pixels a side and %lld pixels", w, h,
-                     svc->limits.max_side, (long long)svc->limits.max_pixels);
+  mien_status st = mien_status_from_image(
+      mien_img_check_size((uint64_t)w, (uint64_t)h, &svc->limits, "RGB", err, errlen));
+  if (st != MIEN_OK) return st;
   mien_image img = {w, h, malloc((size_t)w * h * 3)};
   if (!img.rgb) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   for (int y = 0; y < h; y++) memcpy(img.rgb + (size_t)y * w * 3, rgb + y * stride, (size_t)w * 3);
   int wk;
   mien_face *faces = NULL;
-  mien_status st = borrow(svc, 1, &wk, err, errlen);
+  st = borrow(svc, 1, &wk, err, errlen);
   if (st == MIEN_OK) {
     st = mien_faces_detect(svc->faces[wk], &img, &faces, n, err, errlen);
     give_back(svc, wk);
