@@ -67,12 +67,6 @@ const char *mien_service_model_version(mien_service *svc) {
   return svc->model_version;
 }
 
-/* The one place a store location becomes an open store: a directory today; other kinds of
- * store (sqlite:DIR, postgresql://...) are the store's to parse. */
-static mien_status open_store(const char *location, mien_store **out, char *err, size_t errlen) {
-  return mien_store_open(location, out, err, errlen);
-}
-
 /* Returns worker w to the pool. */
 static void give_back(mien_service *svc, int w) {
   pthread_mutex_lock(&svc->mu);
@@ -170,7 +164,8 @@ mien_status mien_service_open(const mien_service_config *cfg, mien_service **out
            mien_default_store(svc->store_location, sizeof svc->store_location) != 0)
     st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "no store location: set store or MIEN_DATA");
   if (st == MIEN_OK && !cfg->no_store) {
-    st = open_store(svc->store_location, &svc->store, err, errlen);
+    /* The store parses its location: a directory, sqlite:DIR or postgresql://... */
+    st = mien_store_open(svc->store_location, &svc->store, err, errlen);
     if (st == MIEN_OK) svc->purged_unreported = mien_store_purged_at_open(svc->store);
   }
   if (st != MIEN_OK) {
