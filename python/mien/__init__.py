@@ -92,10 +92,7 @@ class Service:
         st = _lib.lib.mien_service_open(ctypes.byref(cfg), ctypes.byref(self._h), err, _ERRLEN)
         if st != 0:
             self._h = None
-            code = _lib.lib.mien_status_name(st).decode()
-            raise _error_class(code)(
-                {"Error": {"Code": code, "Message": err.value.decode(errors="replace")}},
-                "Open")
+            self._raise(st, err, "Open")
 
     # ---- life ----
 
@@ -146,10 +143,10 @@ class Service:
             text = ctypes.string_at(out.value).decode() if out.value else ""
         finally:
             _lib.lib.mien_free(out)
+        status = _lib.lib.mien_status_name(st).decode()
         if not text:  # out of memory for even the error body
-            text = json.dumps({"__type": _lib.lib.mien_status_name(st).decode(),
-                               "Message": err.value.decode(errors="replace")})
-        return _lib.lib.mien_status_name(st).decode(), text
+            text = json.dumps({"__type": status, "Message": err.value.decode(errors="replace")})
+        return status, text
 
     def call(self, op, request=None):
         """Runs Rekognition operation op with the request dict (Image.Bytes as base64 text, as

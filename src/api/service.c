@@ -67,12 +67,6 @@ const char *mien_service_model_version(mien_service *svc) {
   return svc->model_version;
 }
 
-/* The one place a store location becomes an open store: a directory today; other kinds of
- * store (sqlite:DIR, postgresql://...) are the store's to parse. */
-static mien_status open_store(const char *location, mien_store **out, char *err, size_t errlen) {
-  return mien_store_open(location, out, err, errlen);
-}
-
 /* Returns worker w to the pool. */
 static void give_back(mien_service *svc, int w) {
   pthread_mutex_lock(&svc->mu);
@@ -170,7 +164,8 @@ mien_status mien_service_open(const mien_service_config *cfg, mien_service **out
            mien_default_store(svc->store_location, sizeof svc->store_location) != 0)
     st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "no store location: set store or MIEN_DATA");
   if (st == MIEN_OK && !cfg->no_store) {
-    st = open_store(svc->store_location, &svc->store, err, errlen);
+    /* The store parses its location: a directory, sqlite:DIR or postgresql://... */
+    st = mien_store_open(svc->store_location, &svc->store, err, errlen);
     if (st == MIEN_OK) svc->purged_unreported = mien_store_purged_at_open(svc->store);
   }
   if (st != MIEN_OK) {
@@ -311,21 +306,15 @@ mien_status mien_service_detect_rgb(mien_service *svc, const uint8_t *rgb, int w
   if (!rgb || w <= 0 || h <= 0 || stride < 3 * (size_t)w)
     return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
                      "an RGB image needs pixels, sides > 0 and a stride of at least 3 * width");
-  if (w < svc->limits.min_side || h < svc->limits.min_side)
-    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
-                     "the image is %dx%d; each side must be at least %d pixels", w, h,
-                     svc->limits.min_side);
-  if (w > svc->limits.max_side || h > svc->limits.max_side ||
-      (int64_t)w * h > svc->limits.max_pixels)
-    return MIEN_FAIL(err, errlen, MIEN_ERR_IMAGE_TOO_LARGE,
-                     "the image is %dx%d; at most %d pixels a side and %lld pixels", w, h,
-                     svc->limits.max_side, (long long)svc->limits.max_pixels);
+  mien_status st = mien_status_from_image(
+      mien_img_check_size((uint64_t)w, (uint64_t)h, &svc->limits, "RGB", err, errlen));
+  if (st != MIEN_OK) return st;
   mien_image img = {w, h, malloc((size_t)w * h * 3)};
   if (!img.rgb) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   for (int y = 0; y < h; y++) memcpy(img.rgb + (size_t)y * w * 3, rgb + y * stride, (size_t)w * 3);
   int wk;
   mien_face *faces = NULL;
-  mien_status st = borrow(svc, 1, &wk, err, errlen);
+  st = borrow(svc, 1, &wk, err, errlen);
   if (st == MIEN_OK) {
     st = mien_faces_detect(svc->faces[wk], &img, &faces, n, err, errlen);
     give_back(svc, wk);

@@ -48,6 +48,10 @@ typedef struct {
 } mien_image_info;
 
 void mien_image_limits_default(mien_image_limits *lim);
+/* Checks a width and height against the limits (too large, then too small); what names the
+ * image's kind for the message ("PNG", "RGB"). */
+mien_img_status mien_img_check_size(uint64_t w, uint64_t h, const mien_image_limits *lim,
+                                    const char *what, char *err, size_t errlen);
 
 /* Decodes a JPEG or PNG (sniffed from its first bytes) into an upright RGB image.
  * lim: NULL means the defaults. want_max_side > 0 lets a JPEG whose larger side is at least

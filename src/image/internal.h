@@ -9,10 +9,6 @@
 #define mien_img_fail(err, errlen, st, ...)                                                        \
   ((mien_img_status)MIEN_FAIL(err, errlen, st, __VA_ARGS__))
 
-/* Checks a declared width and height against the limits; what names the format for the message. */
-mien_img_status mien_img_check_size(uint64_t w, uint64_t h, const mien_image_limits *lim,
-                                    const char *what, char *err, size_t errlen);
-
 /* The per-format decoders behind mien_image_decode; same contract, limits never NULL. */
 mien_img_status mien_img_decode_jpeg(const uint8_t *buf, size_t len, const mien_image_limits *lim,
                                      int want_max_side, mien_image *out, mien_image_info *info,
