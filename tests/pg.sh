@@ -2,7 +2,8 @@
 # (docs/cluster.md). Sourced: pg_start makes one (initdb into a temporary directory, the server
 # listening only on a unix socket there, fsync off: it dies with the test) and sets PG_CONN, a
 # libpq connection string without a database, and PG_URL, a postgresql:// URL of the database
-# "mien"; pg_require does the same for a test script (or skips it); pg_stop stops it and removes the directory (pg_start arranges for it on exit); pg_sql
+# "mien"; pg_require does the same for a test script (or skips it); pg_stop stops it (and any
+# `mien serve` nodes on it) and removes the directory (pg_start arranges for it on exit); pg_sql
 # runs SQL as the cluster's superuser. PostgreSQL refuses to run as root: as root, the cluster
 # belongs to `nobody`.
 #
@@ -72,7 +73,9 @@ pg_ctl_stop() {
   pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1
 }
 
+# pg_stop: stops the nodes still running (pg_node_start), then the cluster, and removes it.
 pg_stop() {
+  pg_nodes_stop
   [[ -n ${PG_DIR:-} && -d $PG_DIR ]] || return 0
   pg_ctl_stop
   rm -rf "$PG_DIR"

@@ -15,8 +15,6 @@ source "$ROOT/tests/pg.sh"
 require_mien
 pg_require
 
-trap 'pg_nodes_stop; pg_stop; rm -rf "$TMP"' EXIT
-
 for n in 0 1 2; do
   if pg_node_start $n; then ok "node $n started"; else bad "node $n" "did not start: $(tail -c 300 "$TMP/node$n.log")"; fi
 done

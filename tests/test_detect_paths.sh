@@ -7,7 +7,7 @@
 #
 # Images: $DETECT_PATHS_IMAGES (space-separated files) when set; else every JPEG and PNG under
 # tests/data/ and the six group photos bench/detect.sh fetches into build/npm/ when there, plus,
-# with DETECT_PATHS_WILD=1 (`make bench-wild`), every photo bench/data/wild-labels.tsv names under
+# with DETECT_PATHS_WILD=1 (`make test-wild`), every photo bench/data/wild-labels.tsv names under
 # $MIEN_SHARED/data: 37 large photos that take minutes, too long for every `make test`.
 # Exit 77 when there is none.
 # Env: MIEN_BUILD, MIEN_SHARED (tests/lib.sh), DETECT_PATHS_IMAGES, DETECT_PATHS_WILD.

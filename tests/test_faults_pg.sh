@@ -18,7 +18,6 @@ source "$ROOT/tests/lib.sh"
 source "$ROOT/tests/pg.sh"
 require_mien
 pg_require
-trap 'pg_nodes_stop; pg_stop; rm -rf "$TMP"' EXIT
 PHOTO=$PHOTOS/collins.jpg
 sql() { pg_sql "$1" mien; }
 
