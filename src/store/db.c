@@ -251,7 +251,7 @@ static mien_status private_files(const char *dir, const char *path, char *err, s
  * TOAST copy to erase besides it). Created under the write lock, so nodes starting together
  * make it once. */
 static const char pg_schema[] =
-    "BEGIN; SELECT pg_advisory_xact_lock(1835623790);"
+    "BEGIN; " DB_PG_WRITE_LOCK_SQL ";"
     "CREATE TABLE IF NOT EXISTS collections ("
     "  id BIGSERIAL PRIMARY KEY, name TEXT COLLATE \"C\" NOT NULL UNIQUE, arn TEXT NOT NULL,"
     "  created DOUBLE PRECISION NOT NULL, model TEXT NOT NULL, model_sha256 TEXT NOT NULL,"

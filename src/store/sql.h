@@ -18,6 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The PostgreSQL advisory lock every write transaction takes, and the schema's creation too
+ * (any constant: "mien" in ASCII). A string, for SQL text; one definition for both. */
+#define DB_PG_WRITE_LOCK_SQL "SELECT pg_advisory_xact_lock(1835623790)"
+
 /* db_step's results. */
 enum { DB_FAILED = 1, DB_CONSTRAINT = 19, DB_ROW = 100, DB_DONE = 101 };
 

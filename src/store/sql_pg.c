@@ -23,9 +23,6 @@
 
 #include "store/sql.h"
 
-/* The advisory lock every write transaction takes (any constant: "mien" in ASCII). */
-#define WRITE_LOCK_KEY 0x6d69656eLL
-
 typedef struct {
   db_conn base;
   PGconn *pg;
@@ -141,9 +138,7 @@ static int exec_one(db_conn *c, const char *stmt, size_t len) {
     if (rc == 0) {
       p->in_tx = 1;
       if (!strcasecmp(sql, "BEGIN IMMEDIATE")) {
-        char lock[64];
-        snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", WRITE_LOCK_KEY);
-        rc = run_simple(c, lock);
+        rc = run_simple(c, DB_PG_WRITE_LOCK_SQL);
         if (rc != 0) { /* the caller sees BEGIN fail and will not end the transaction itself */
           db_err_kind kind = c->fail;
           char msg[sizeof c->msg];
