@@ -18,26 +18,9 @@
 #include <time.h>
 
 #include "api/ops.h"
+#include "api/service_internal.h"
 #include "face/detect.h"
 #include "util/util.h"
-
-struct mien_service {
-  mien_store *store;
-  char store_location[4096];
-  mien_faces_options face_opt;
-  mien_image_limits limits;
-  mien_buckets *buckets;
-  char region[64];
-  char model_version[64];
-  char principal[64];
-  int64_t purged_unreported; /* purged by mien_store_open, not yet counted by a purge call */
-  int queue_timeout_ms;
-  pthread_mutex_t mu;
-  pthread_cond_t freed;
-  int nworkers;
-  mien_faces **faces; /* per worker; NULL until first needed */
-  int *busy;
-};
 
 void mien_free(void *p) {
   free(p);
@@ -67,18 +50,14 @@ const char *mien_service_model_version(mien_service *svc) {
   return svc->model_version;
 }
 
-/* Returns worker w to the pool. */
-static void give_back(mien_service *svc, int w) {
+void service_give_back(mien_service *svc, int w) {
   pthread_mutex_lock(&svc->mu);
   svc->busy[w] = 0;
   pthread_cond_signal(&svc->freed);
   pthread_mutex_unlock(&svc->mu);
 }
 
-/* Borrows a worker: its index, and its pipeline made when missing if need_faces (operations make
- * theirs when they need one: ListCollections runs without models). ThrottlingException when
- * none frees up within the queue timeout. */
-static mien_status borrow(mien_service *svc, int need_faces, int *w, char *err, size_t errlen) {
+mien_status service_borrow(mien_service *svc, int need_faces, int *w, char *err, size_t errlen) {
   struct timespec until;
   clock_gettime(CLOCK_REALTIME, &until);
   long ms = svc->queue_timeout_ms;
@@ -105,7 +84,7 @@ static mien_status borrow(mien_service *svc, int need_faces, int *w, char *err, 
   if (need_faces && !svc->faces[i])
     st = mien_faces_create(&svc->face_opt, &svc->faces[i], err, errlen);
   if (st != MIEN_OK) {
-    give_back(svc, i);
+    service_give_back(svc, i);
     return st;
   }
   *w = i;
@@ -185,7 +164,7 @@ mien_status mien_service_warm(mien_service *svc, char *err, size_t errlen) {
     svc->busy[i] = 1;
     pthread_mutex_unlock(&svc->mu);
     st = mien_faces_create(&svc->face_opt, &svc->faces[i], err, errlen);
-    give_back(svc, i);
+    service_give_back(svc, i);
     pthread_mutex_lock(&svc->mu);
   }
   pthread_mutex_unlock(&svc->mu);
@@ -199,8 +178,7 @@ static mien_status need_store(const mien_service *svc, const char *what, char *e
                    "%s needs a store; this service was opened with no_store", what);
 }
 
-/* What one call on worker w brings to an operation. */
-static mien_api call_api(mien_service *svc, int w, const mien_call_context *ctx) {
+mien_api service_call_api(mien_service *svc, int w, const mien_call_context *ctx) {
   return (mien_api){.store = svc->store,
                     .faces = svc->faces[w],
                     .image = ctx ? ctx->image : NULL,
@@ -224,11 +202,11 @@ mien_status mien_service_call_with(mien_service *svc, const mien_call_context *c
                                  "unknown operation '%.64s'", op ? op : "(null)");
   if (st == MIEN_OK) st = need_store(svc, op, msg, sizeof msg);
   int w;
-  if (st == MIEN_OK && (st = borrow(svc, 0, &w, msg, sizeof msg)) == MIEN_OK) {
-    mien_api api = call_api(svc, w, ctx);
+  if (st == MIEN_OK && (st = service_borrow(svc, 0, &w, msg, sizeof msg)) == MIEN_OK) {
+    mien_api api = service_call_api(svc, w, ctx);
     st = o->run(&api, req, &resp, msg, sizeof msg);
     if (api.faces_owned) svc->faces[w] = api.faces; /* made by the operation: the worker's now */
-    give_back(svc, w);
+    service_give_back(svc, w);
   }
   cJSON_Delete(req);
   if (st != MIEN_OK) resp = mien_error_json(st, msg);
@@ -284,13 +262,13 @@ mien_status mien_service_detect(mien_service *svc, const void *bytes, size_t len
                                 mien_face_detail **out, int *n, char *err, size_t errlen) {
   *out = NULL, *n = 0;
   int w;
-  mien_status st = borrow(svc, 1, &w, err, errlen);
+  mien_status st = service_borrow(svc, 1, &w, err, errlen);
   if (st != MIEN_OK) return st;
   mien_image img;
   mien_image_info info;
   mien_face *faces = NULL;
   st = find(svc, w, bytes, len, 0, &img, &info, &faces, n, err, errlen);
-  give_back(svc, w);
+  service_give_back(svc, w);
   if (st != MIEN_OK) return st;
   mien_image_free(&img);
   st = details(faces, *n, info.orig_w, info.orig_h, out, err, errlen);
@@ -314,10 +292,10 @@ mien_status mien_service_detect_rgb(mien_service *svc, const uint8_t *rgb, int w
   for (int y = 0; y < h; y++) memcpy(img.rgb + (size_t)y * w * 3, rgb + y * stride, (size_t)w * 3);
   int wk;
   mien_face *faces = NULL;
-  st = borrow(svc, 1, &wk, err, errlen);
+  st = service_borrow(svc, 1, &wk, err, errlen);
   if (st == MIEN_OK) {
     st = mien_faces_detect(svc->faces[wk], &img, &faces, n, err, errlen);
-    give_back(svc, wk);
+    service_give_back(svc, wk);
   }
   mien_image_free(&img);
   if (st == MIEN_OK) st = details(faces, *n, w, h, out, err, errlen);
@@ -357,10 +335,10 @@ mien_status mien_service_embed(mien_service *svc, const void *bytes, size_t len,
   *out = NULL, *embeddings = NULL, *n = 0;
   int w, iw, ih;
   mien_face *faces;
-  mien_status st = borrow(svc, 1, &w, err, errlen);
+  mien_status st = service_borrow(svc, 1, &w, err, errlen);
   if (st != MIEN_OK) return st;
   st = find_embed(svc, w, bytes, len, &faces, n, &iw, &ih, embeddings, err, errlen);
-  give_back(svc, w);
+  service_give_back(svc, w);
   if (st != MIEN_OK) return st;
   st = details(faces, *n, iw, ih, out, err, errlen);
   free(faces);
@@ -383,7 +361,7 @@ mien_status mien_service_compare(mien_service *svc, const void *source, size_t s
   int w, sn = 0, tn = 0, sw, sh, tw, th;
   mien_face *sf = NULL, *tf = NULL;
   float *semb = NULL, *temb = NULL;
-  mien_status st = borrow(svc, 1, &w, err, errlen);
+  mien_status st = service_borrow(svc, 1, &w, err, errlen);
   if (st != MIEN_OK) return st;
   st = find_embed(svc, w, source, source_len, &sf, &sn, &sw, &sh, &semb, err, errlen);
   int si = 0; /* as CompareFaces: the largest face that can be aligned */
@@ -393,7 +371,7 @@ mien_status mien_service_compare(mien_service *svc, const void *source, size_t s
                    "There are no faces in the source image that can be compared");
   if (st == MIEN_OK)
     st = find_embed(svc, w, target, target_len, &tf, &tn, &tw, &th, &temb, err, errlen);
-  give_back(svc, w);
+  service_give_back(svc, w);
   if (st == MIEN_OK && !(*matches = malloc((size_t)(tn ? tn : 1) * sizeof **matches)))
     st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   if (st == MIEN_OK) {
