@@ -49,17 +49,19 @@ test-fast: all
 $(ASAN_BUILD)/CMakeCache.txt: | deps
 	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMIEN_SANITIZE=ON
 
+# The same cases under ASan+UBSan, but for the API suites' reruns on PostgreSQL (label api_on_pg):
+# their code is checked here through the SQLite runs, the PostgreSQL driver by test_*_pg.sh.
 test-asan: $(ASAN_BUILD)/CMakeCache.txt models
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS) -LE api_on_pg
 
 bench: all
 	MIEN_BIN=$(BUILD)/mien bench/engine.sh
 
 # libFuzzer targets (fuzz/README.md), built by clang in their own directory.
 # `make fuzz SECONDS=N` runs each target N seconds, JOBS at a time; `make test-fuzz` is CI's smoke:
-# every target 30 s, two at a time (five: about 100 s), failing on a crash, leak or timeout.
+# every target 20 s, two at a time (six: about 60 s), failing on a crash, leak or timeout.
 FUZZ_BUILD   ?= build-fuzz
 SECONDS      ?= 60
 FUZZ_TARGETS  = $(basename $(notdir $(wildcard fuzz/fuzz_*.c)))
@@ -75,7 +77,7 @@ fuzz: fuzz-build models
 	fuzz/run.sh -b $(FUZZ_BUILD) -j $(JOBS) $(SECONDS)
 
 test-fuzz: fuzz-build models
-	fuzz/run.sh -b $(FUZZ_BUILD) -j 2 30
+	fuzz/run.sh -b $(FUZZ_BUILD) -j 2 20
 
 # `mien serve` under wrk: DetectFaces req/s and latency on 640x480, SearchFacesByImage at 100k faces.
 .PHONY: bench-serve
