@@ -42,7 +42,7 @@ for level in NONE LOW MEDIUM AUTO HIGH; do
     bad "$level" "pose and reason disagree: $mismatch"
   [[ $level == AUTO ]] || continue
   for img in camera.jpg group.jpg; do
-    [[ -z $(verdicts "/$img" | grep $'\ttrue$') ]] &&
+    ! verdicts "/$img" | grep -q $'\ttrue$' &&
       [[ $(jq --arg f "/$img" 'select(.File | endswith($f)) | .FaceRecords | length' <"$TMP/out") -ge 1 ]] &&
       ok "AUTO: $img's cameraman is indexed" || bad "AUTO $img" "$(verdicts "/$img")"
   done

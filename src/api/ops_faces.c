@@ -30,8 +30,8 @@ static const struct {
 /* EXTREME_POSE under every level (not NONE): |Yaw| or |Pitch| (pose.c, from the landmarks) at
  * or past these. Yaw saturates near 59 degrees, where the head model's far eye corner meets the
  * nose's line of sight, so a profile reads 52-62 and an LFW three-quarter face up to ~57:
- * 58 drops 5 of the wild set's 7 profiles and 12 of 6,144 LFW faces (0.2 %), none of its
- * frontal or three-quarter faces below 60 (docs/detection.md, "QualityFilter"). */
+ * 58 drops 5 of the wild set's 7 profiles, one of its other faces (a three-quarter one at 61)
+ * and 12 of 6,144 LFW faces, 0.2 % (docs/detection.md, "QualityFilter"). */
 #define EXTREME_YAW 58.0f
 #define EXTREME_PITCH 45.0f
 
