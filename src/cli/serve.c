@@ -208,7 +208,7 @@ int cmd_serve(int argc, char **argv) {
   int sig = 0;
   while (sigwait(&stop, &sig) != 0 || sig == SIGHUP) {
     if (sig == SIGHUP)
-      fprintf(stderr, "{\"reloaded\":\"keys.json\",\"keys\":%d}\n", srv_reload_keys(s));
+      fprintf(stderr, "{\"reloaded\":\"access keys\",\"keys\":%d}\n", srv_reload_keys(s));
     sig = 0;
   }
   srv_stop(s, DRAIN_S);
