@@ -313,10 +313,21 @@ static void test_keys(void) {
   CHECK(in_db_files(sub, sa)); /* no template key: stored as the templates are, plain */
   CHECK(count_records("CreateAccessKey", svc) == 2);
 
+  /* Another process's deletion is seen at once, also with a second store open on the same
+   * directory in this process (whose opening once dropped the first one's SQLite locks). */
+  mien_service *svc2 = open_keys(sub, NULL, err, sizeof err);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "'%s/mien' --data '%s' keys delete %s",
+           getenv("MIEN_BUILD") ? getenv("MIEN_BUILD") : "build", sub, b.id);
+  CHECK(svc2 && system(cmd) == 0);
+  CHECK_MSG(!has_secret(svc, b.id, NULL), "another process's deletion seen");
+  CHECK(mien_service_access_key_add(svc, "bob@example.com", &b, sb_, err, sizeof err) == MIEN_OK);
+  mien_service_close(svc2);
+
   CHECK(mien_service_access_key_delete(svc, a.id, err, sizeof err) == MIEN_OK);
   CHECK(mien_service_access_key_delete(svc, a.id, err, sizeof err) == MIEN_ERR_RESOURCE_NOT_FOUND);
   CHECK(!has_secret(svc, a.id, NULL) && has_secret(svc, b.id, sb_));
-  CHECK(count_records("DeleteAccessKey", svc) == 1);
+  CHECK(count_records("DeleteAccessKey", svc) == 2);
   CHECK_MSG(!in_db_files(sub, sa), "a deleted key's secret is erased"); /* secure_delete + WAL */
   mien_service_close(svc);
 
@@ -377,7 +388,6 @@ static void test_keys(void) {
   CHECK(open_keys(sub, NULL, err, sizeof err) == NULL);
 
   unsetenv("MIEN_TEMPLATE_KEY");
-  char cmd[200];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   CHECK(system(cmd) == 0);
 }

@@ -232,14 +232,23 @@ static mien_status private_files(const char *dir, const char *path, char *err, s
             "mien: warning: the data directory %s (mode %03o) can be opened by other users; "
             "its files are kept 0600, but `chmod 700 %s` is safer\n",
             dir, (unsigned)(sb.st_mode & 0777), dir);
+  /* The files are looked at through O_PATH descriptors: closing an ordinary one would drop
+   * every POSIX lock this process holds on the file, those of another store already open on the
+   * same directory included (SQLite's WAL locks), and that store would then read stale pages. */
   static const char *const suffixes[] = {"", "-wal", "-shm"};
   for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
     char p[4200];
     snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
-    int fd = open(p, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (i == 0 ? O_CREAT : 0), 0600);
+    int fd = open(p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && i == 0) { /* new: no locks on it yet */
+      int made = open(p, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (made >= 0) close(made);
+      fd = open(p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    }
     if (fd < 0 && errno == ENOENT && i > 0) continue;
-    int ok = fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-             (!(sb.st_mode & 077) || fchmod(fd, sb.st_mode & 0700) == 0);
+    int ok =
+        fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+        (!(sb.st_mode & 077) || fchmodat(AT_FDCWD, p, sb.st_mode & 0700, AT_SYMLINK_NOFOLLOW) == 0);
     int e = errno;
     if (fd >= 0) close(fd);
     if (!ok)
@@ -622,23 +631,16 @@ void mien_uuid(char out[MIEN_UUID_LEN]) {
   }
 }
 
+/* db_test_set_now's clock, in milliseconds; 0: the real one. */
+static _Atomic int64_t test_now_ms;
+
+void db_test_set_now(double t) {
+  test_now_ms = t > 0 ? (int64_t)(t * 1000.0 + 0.5) : 0;
+}
+
 double db_now(void) {
-  const char *fake = getenv("MIEN_NOW");
-  char buf[64];
-  if (fake &&
-      *fake == '@') { /* @FILE: read each time, so a test can move a running server's clock */
-    FILE *f = fopen(fake + 1, "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f) fclose(f);
-    buf[n] = 0;
-    if (n && buf[n - 1] == '\n') buf[n - 1] = 0;
-    fake = buf;
-  }
-  if (fake && *fake) {
-    char *end;
-    double t = strtod(fake, &end);
-    if (!*end && t >= 0) return t;
-  }
+  int64_t fixed = test_now_ms;
+  if (fixed) return (double)fixed / 1000.0;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;

@@ -61,10 +61,13 @@ db_conn *db_open_location(const char *location, int readonly, char *msg, size_t 
 mien_status db_follow_start(mien_store *s, const char *conninfo, char *err, size_t errlen);
 void db_follow_stop(mien_store *s);
 
-/* The time now, Unix seconds to the millisecond, as rows and audit records record it: $MIEN_NOW
- * (Unix seconds, or @FILE holding them, read at each call) when set, so that tests can move the
- * clock, also a running server's (a test hook, not a setting). */
+/* The time now, Unix seconds to the millisecond, as rows and audit records record it: the
+ * system's wall clock (tests of whole programs move it with libfaketime, tests/lib.sh's at_time).
+ */
 double db_now(void);
+/* In-process tests only: fixes db_now at Unix time t (0: the real clock again). Nothing in mien
+ * calls it, and it is not exported from libmien (only mien_ symbols are). */
+void db_test_set_now(double t);
 /* Rekognition's error for the connection's last failure, with what was being done. */
 mien_status db_fail(mien_store *s, const char *what, char *err, size_t errlen);
 /* Runs statements with no result rows. Call with the mutex held. */
