@@ -141,7 +141,7 @@ ENV[MAINPID]=$SERVICE_PID
 unit_command ExecReload
 run "ExecReload" 0 "${CMD[@]}" && sleep 0.5
 grep -q '^{"reloaded":"access keys","keys":1}$' "$TMP/service.log" && kill -0 "$SERVICE_PID" 2>/dev/null &&
-  ok "ExecReload (SIGHUP) reread keys.json" || bad "ExecReload" "$(tail -c 400 "$TMP/service.log")"
+  ok "ExecReload (SIGHUP) logs the store's key count" || bad "ExecReload" "$(tail -c 400 "$TMP/service.log")"
 expect "unsigned after reload" 255 MissingAuthenticationTokenException rk list-collections --no-sign-request
 run "signed list-collections" 0 rk list-collections && check "signed list-collections" 'r["CollectionIds"] == ["album"]'
 kill -TERM "$SERVICE_PID"

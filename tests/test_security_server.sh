@@ -104,11 +104,13 @@ if grep -q '"client":"127.0.0.1","tried_access_key_id":"AKIABOGUSBOGUSBOGUS0"' "
 else
   bad "failed authentication log" "$(grep -i unrecognized "$TMP/server.log" | tail -1)"
 fi
-# A revocation counts at once, for a running server: alice refused, and unsigned requests too.
+# A revocation counts at once, for a running server: alice refused, and unsigned requests too
+# (bob's key stays: with none left the server would be keyless, serving loopback requests).
+"$MIEN" --data "$TMP/serve" keys add bob >/dev/null || bad "keys add" "bob"
 "$MIEN" --data "$TMP/serve" keys delete "$id" || bad "keys delete" "$id"
 expect_answer "alice's key deleted: alice refused" "403 UnrecognizedClientException" "$(signed "$id" "$secret")"
 api ListCollections '{}'
-[[ $HTTP == 403 ]] && ok "deleted key: unsigned still refused" || bad "unsigned after the last key went" "HTTP $HTTP: $(cat "$TMP/out")"
+[[ $HTTP == 403 ]] && ok "deleted key: unsigned still refused" || bad "unsigned after alice's key went" "HTTP $HTTP: $(cat "$TMP/out")"
 stop_server || bad "exit after SIGTERM" "exit $?"
 
 # A keyless server whose first key is added by another process refuses unsigned requests at once.
