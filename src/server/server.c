@@ -235,6 +235,16 @@ static int loopback_host(const char *host) {
 /* Authenticates the request; 0 when it may proceed, else r holds the refusal. With headers_only
  * (no body yet), the signature itself is not checked (srv_preauthenticate). */
 static int authenticate(srv *s, const srv_request *rq, srv_response *r, int headers_only) {
+  /* The signature first: a request signed with a key of the store costs one lookup; only the
+   * others ask whether there are keys at all (none on loopback: any request addressed to
+   * localhost is served). */
+  char id[SIGV4_KEY_ID_MAX + 1], msg[512];
+  sigv4_result v = (headers_only ? sigv4_check_headers : sigv4_verify)(
+      rq, s->region, "rekognition", time(NULL), keys_secret, s, id, msg, sizeof msg);
+  if (v == SIGV4_OK) {
+    snprintf(r->principal, sizeof r->principal, "%s", id);
+    return 0;
+  }
   int nkeys = keys_refresh(s, 0);
   if (nkeys < 0) { /* fail closed, with the error clients retry */
     srv_error(r, 500, "InternalServerError",
@@ -248,13 +258,6 @@ static int authenticate(srv *s, const srv_request *rq, srv_response *r, int head
               "localhost; create one with `mien keys add NAME` and sign requests with it");
     r->auth_failed = 1;
     return -1;
-  }
-  char id[SIGV4_KEY_ID_MAX + 1], msg[512];
-  sigv4_result v = (headers_only ? sigv4_check_headers : sigv4_verify)(
-      rq, s->region, "rekognition", time(NULL), keys_secret, s, id, msg, sizeof msg);
-  if (v == SIGV4_OK) {
-    snprintf(r->principal, sizeof r->principal, "%s", id);
-    return 0;
   }
   if (v == SIGV4_MISSING)
     srv_error(r, 403, "MissingAuthenticationTokenException", msg);
