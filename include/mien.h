@@ -282,6 +282,43 @@ MIEN_API mien_status mien_service_rotate_template_key(mien_service *svc, const c
 /* Creates path (mode 0600, never overwriting) holding a new random AES-256 key in hex. */
 MIEN_API mien_status mien_template_key_create(const char *path, char *err, size_t errlen);
 
+/* ------------------------------------------------------------------------------------------
+ * Access keys: the AccessKeyId / SecretAccessKey pairs that sign requests to `mien serve` (SigV4),
+ * kept in the store, so every node on one store accepts the same keys (docs/privacy.md). The
+ * secret is sealed with the template key when one is configured and is handed out twice only: by
+ * mien_service_access_key_add, once, and by mien_service_access_key_secret, to a verifier.
+ * Adding and deleting are audited; a deleted key's bytes are erased as a deleted face's are.
+ * ------------------------------------------------------------------------------------------ */
+#define MIEN_ACCESS_KEY_ID_LEN 20     /* "AKIA" and 16 base32 characters, as IAM makes them */
+#define MIEN_ACCESS_KEY_SECRET_LEN 40 /* base64 characters */
+#define MIEN_ACCESS_KEY_USER_MAX 64   /* IAM's limit on user names */
+typedef struct {
+  char id[MIEN_ACCESS_KEY_ID_LEN + 1];
+  char user[MIEN_ACCESS_KEY_USER_MAX + 1];
+  char created[32]; /* ISO 8601, UTC: "2024-05-01T12:00:00Z" */
+} mien_access_key;
+/* Creates a key for user name `user` (IAM's pattern [\w+=,.@-]{1,64}, else
+ * InvalidParameterException): *key describes it, secret gets its SecretAccessKey. */
+MIEN_API mien_status mien_service_access_key_add(mien_service *svc, const char *user,
+                                                 mien_access_key *key,
+                                                 char secret[MIEN_ACCESS_KEY_SECRET_LEN + 1],
+                                                 char *err, size_t errlen);
+/* Deletes key id (ResourceNotFoundException when there is none); refused at once on every node. */
+MIEN_API mien_status mien_service_access_key_delete(mien_service *svc, const char *id, char *err,
+                                                    size_t errlen);
+/* Every key, oldest first, without secrets: *keys is malloc'ed (mien_free), *n may be 0. */
+MIEN_API mien_status mien_service_access_key_list(mien_service *svc, mien_access_key **keys, int *n,
+                                                  char *err, size_t errlen);
+/* How many keys the store holds (a server with none answers loopback requests only). */
+MIEN_API mien_status mien_service_access_key_count(mien_service *svc, int64_t *n, char *err,
+                                                   size_t errlen);
+/* The secret of key id, for verifying a signature: *found says whether the key exists (secret
+ * is then filled; wipe it after use). Fails only when the store cannot be read (a retryable
+ * IOException when it is unreachable). */
+MIEN_API mien_status mien_service_access_key_secret(mien_service *svc, const char *id,
+                                                    char secret[MIEN_ACCESS_KEY_SECRET_LEN + 1],
+                                                    int *found, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

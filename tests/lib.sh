@@ -120,6 +120,46 @@ json_get() {
   "${PY:-python3}" -c 'import json,sys; r = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$TMP/out" "$1"
 }
 
+# ---- a moved clock (libfaketime: Debian's faketime, scripts/install-deps) ----
+# mien reads only the system's wall clock; retention and expiry tests move it for the processes
+# they start with libfaketime (preloaded), the monotonic clock (timeouts, waits) left real.
+#   at_time T CMD...     CMD with the wall clock at Unix time T, running on from there
+#   clock_export SPEC    every command from here on with libfaketime's SPEC ("+8d": 8 days
+#                        ahead, clients and server alike, so signatures still match)
+#   clock_file_export F  the same with the SPEC in file F, reread at each call: write "+0" into
+#                        F, start a server, clock_unexport, later write "+2d": its clock moves
+#   clock_unexport       the real clock again (for commands started from here on)
+# have_faketime says whether libfaketime is installed.
+FAKETIME_LIB=$(ls /usr/lib/*/faketime/libfaketimeMT.so.1 2>/dev/null | head -1)
+have_faketime() { [[ -n $FAKETIME_LIB ]]; }
+clock_vars() { # the variables every use sets (ASan must not insist on coming first)
+  have_faketime || echo "lib.sh: no libfaketime, the clock cannot move (scripts/install-deps)" >&2
+  echo "LD_PRELOAD=$FAKETIME_LIB" TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=1 \
+    "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+}
+at_time() {
+  local t=$1
+  shift
+  # shellcheck disable=SC2046 # clock_vars's words are NAME=VALUE without spaces
+  env $(clock_vars) FAKETIME="$(TZ=UTC date -d "@$t" '+@%Y-%m-%d %H:%M:%S')" "$@"
+}
+clock_export() {
+  local v
+  CLOCK_SAVED=$(declare -p ASAN_OPTIONS TZ 2>/dev/null)
+  for v in $(clock_vars); do export "${v?}"; done
+  export FAKETIME=$1
+}
+clock_file_export() {
+  clock_export ""
+  unset FAKETIME
+  export FAKETIME_TIMESTAMP_FILE=$1 FAKETIME_NO_CACHE=1
+}
+clock_unexport() {
+  unset LD_PRELOAD FAKETIME FAKETIME_TIMESTAMP_FILE FAKETIME_NO_CACHE FAKETIME_DONT_FAKE_MONOTONIC \
+    TZ ASAN_OPTIONS
+  eval "${CLOCK_SAVED:-}"
+}
+
 # ---- hostile inputs (tests/hostile/gen.py writes them and their expected answers) ----
 
 # PY: the system's Python when there is one; a version manager's shim (pyenv) costs 0.2 s a

@@ -140,8 +140,8 @@ export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 ENV[MAINPID]=$SERVICE_PID
 unit_command ExecReload
 run "ExecReload" 0 "${CMD[@]}" && sleep 0.5
-grep -q '^{"reloaded":"keys.json","keys":1}$' "$TMP/service.log" && kill -0 "$SERVICE_PID" 2>/dev/null &&
-  ok "ExecReload (SIGHUP) reread keys.json" || bad "ExecReload" "$(tail -c 400 "$TMP/service.log")"
+grep -q '^{"reloaded":"access keys","keys":1}$' "$TMP/service.log" && kill -0 "$SERVICE_PID" 2>/dev/null &&
+  ok "ExecReload (SIGHUP) logs the store's key count" || bad "ExecReload" "$(tail -c 400 "$TMP/service.log")"
 expect "unsigned after reload" 255 MissingAuthenticationTokenException rk list-collections --no-sign-request
 run "signed list-collections" 0 rk list-collections && check "signed list-collections" 'r["CollectionIds"] == ["album"]'
 kill -TERM "$SERVICE_PID"

@@ -139,14 +139,12 @@ static void test_failure_window_and_erasure(void) {
   CHECK(token_rows(&f) == 1);
 
   /* Past the window the token is forgotten, and purged by the next one recorded. */
-  char now[64];
-  snprintf(now, sizeof now, "%.0f", db_now() + MIEN_IDEMPOTENCY_WINDOW_S + 60);
-  setenv("MIEN_NOW", now, 1);
+  db_test_set_now(db_now() + MIEN_IDEMPOTENCY_WINDOW_S + 60);
   expect_text(&f, NULL, MIEN_ERR_CONFLICT, "CreateUser", in_d);
   expect_text(&f, "{}", MIEN_OK, "CreateUser",
               "{\"CollectionId\":\"c\",\"UserId\":\"w\",\"ClientRequestToken\":\"t2\"}");
   CHECK(token_rows(&f) == 1);
-  unsetenv("MIEN_NOW");
+  db_test_set_now(0);
 
   /* A collection's tokens go with it. */
   cJSON_Delete(call(&f, "DeleteCollection", "{\"CollectionId\":\"c\"}"));

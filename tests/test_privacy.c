@@ -1,6 +1,6 @@
 /* test_privacy.c - issue 7's privacy controls, through the store and the operation table:
  * policies in mien: tags and the tag operations; consent refusal; retention purges with a clock
- * the test moves ($MIEN_NOW); the audit chain and its tamper detection (edit, deletion,
+ * the test moves (db_test_set_now); the audit chain and its tamper detection (edit, deletion,
  * reordering, a rewritten hash); templates encrypted at rest (unreadable without the key, a
  * wrong or exposed key refused, sealed templates bound to their face, rotation); and erasure:
  * after DeleteFaces, DeleteUser, DeleteCollection, a purge and a key rotation, no byte of the
@@ -33,9 +33,7 @@ typedef struct {
 } fixture;
 
 static void set_clock(double t) {
-  char v[32];
-  snprintf(v, sizeof v, "%.3f", t);
-  setenv("MIEN_NOW", v, 1);
+  db_test_set_now(t);
 }
 
 static void fx_open(fixture *f) {
@@ -61,7 +59,7 @@ static void fx_close(fixture *f) {
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
   CHECK(system(cmd) == 0);
   unsetenv("MIEN_TEMPLATE_KEY");
-  unsetenv("MIEN_NOW");
+  db_test_set_now(0);
 }
 
 /* op(f, name, fmt, ...): runs operation name with the JSON body made from fmt. */
@@ -777,7 +775,7 @@ int main(void) {
     return 77;
   }
   unsetenv("MIEN_TEMPLATE_KEY");
-  unsetenv("MIEN_NOW");
+  db_test_set_now(0);
   RUN(test_policy_tags);
   RUN(test_consent);
   RUN(test_retention);

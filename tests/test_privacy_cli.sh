@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_privacy_cli.sh - the privacy controls as an operator uses them (docs/privacy.md): `mien
 # collection create/policy` with the mien: tags, consent refused and given with `mien index
-# --consent`, `mien purge` past the retention with a clock the test sets (MIEN_NOW), `mien audit
+# --consent`, `mien purge` past the retention with a clock the test sets (libfaketime), `mien audit
 # verify` catching an edited, a deleted and a cut-off record (exit 1, saying where) and `mien
 # audit export` lines chained by SHA-256, and the template key: --template-key/MIEN_TEMPLATE_KEY,
 # a store refused without its key or with an exposed key file, and (once `mien keys` dispatches
@@ -45,13 +45,13 @@ run "tags through the API" 0 "$MIEN" --data "$D" call ListTagsForResource \
 # ---- consent, retention and purge (photo needed) ----
 if [[ -f $PHOTO ]]; then
   expect "index without consent refused" 3 AccessDeniedException "$MIEN" --data "$D" index door "$PHOTO"
-  run "index with consent" 0 env MIEN_NOW=$T0 "$MIEN" --data "$D" index door "$PHOTO" --consent F-17 --external-id alice &&
+  run "index with consent" 0 at_time "$T0" "$MIEN" --data "$D" index door "$PHOTO" --consent F-17 --external-id alice &&
     check "index with consent" 'r["FaceRecords"][0]["Face"]["ExternalImageId"] == "consent-F-17:alice"'
-  run "policy: 30 days" 0 env MIEN_NOW=$T0 "$MIEN" --data "$D" collection policy door --retention-days 30 &&
+  run "policy: 30 days" 0 at_time "$T0" "$MIEN" --data "$D" collection policy door --retention-days 30 &&
     ok "policy: 30 days"
-  run "purge before the retention" 0 env MIEN_NOW=$((T0 + 29 * 86400)) "$MIEN" --data "$D" purge &&
+  run "purge before the retention" 0 at_time $((T0 + 29 * 86400)) "$MIEN" --data "$D" purge &&
     check "purge before the retention" 'r == {"PurgedFaces": 0}'
-  run "purge past the retention" 0 env MIEN_NOW=$((T0 + 31 * 86400)) "$MIEN" --data "$D" purge &&
+  run "purge past the retention" 0 at_time $((T0 + 31 * 86400)) "$MIEN" --data "$D" purge &&
     check "purge past the retention" 'r == {"PurgedFaces": 1}'
   run "faces after the purge" 0 "$MIEN" --data "$D" faces list door &&
     check "faces after the purge" 'r["Faces"] == []'
@@ -184,16 +184,20 @@ else
   skipped "the server cases" "no photo or no boto3 for /usr/bin/python3"
 fi
 
-# ---- the server's periodic retention purge, its clock moved through MIEN_NOW=@FILE ----
+# ---- the server's periodic retention purge, its clock moved (libfaketime, a file it rereads) ----
 if [[ -f $PHOTO ]]; then
   SERVER_DATA=$TMP/purged
-  echo "$T0" >"$TMP/now"
-  if MIEN_NOW=@$TMP/now start_server --purge-interval 1; then
+  echo "+0" >"$TMP/now"
+  clock_file_export "$TMP/now"
+  start_server --purge-interval 1
+  started=$?
+  clock_unexport
+  if ((started == 0)); then
     api CreateCollection '{"CollectionId":"p","Tags":{"mien:retention-days":"1"}}'
     printf '{"CollectionId":"p","Image":{"Bytes":"%s"}}' "$(base64 -w0 "$PHOTO")" >"$TMP/index.json"
     api IndexFaces "@$TMP/index.json"
     check "served index" 'len(r["FaceRecords"]) == 1'
-    echo $((T0 + 2 * 86400)) >"$TMP/now"
+    echo "+2d" >"$TMP/now"
     for ((i = 0; i < 50; i++)); do
       api ListFaces '{"CollectionId":"p"}'
       json_get 'len(r["Faces"])' | grep -qx 0 && break

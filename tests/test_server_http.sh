@@ -231,7 +231,7 @@ fi
 stop_server
 
 # ---- with a key, beyond loopback ----
-"$MIEN" --data "$SERVER_DATA" keys add bob >/dev/null
+BOB=$("$MIEN" --data "$SERVER_DATA" keys add bob | sed -n 's/.*"AccessKeyId": *"\([A-Z0-9]*\)".*/\1/p')
 rm -f "$TMP/server.out" # else the wait below may read the previous server's line
 "$MIEN" --data "$SERVER_DATA" serve --listen 0.0.0.0:0 >"$TMP/server.out" 2>"$TMP/server.log" &
 SERVER_PID=$!
@@ -241,7 +241,7 @@ grep -qE '"listening":"http://0\.0\.0\.0:[0-9]+".*"keys":1' "$TMP/server.out" &&
 stop_server || bad "SIGTERM" "exit $?"
 
 # ---- graceful stop: a request in flight at SIGTERM is answered ----
-rm -f "$SERVER_DATA/keys.json"
+"$MIEN" --data "$SERVER_DATA" keys delete "$BOB" || bad "keys delete" "bob's key $BOB"
 start_server || { echo "$pass passed, $((fail + 1)) failed"; exit 1; }
 $PY - "${URL##*:}" "$SERVER_PID" >"$TMP/py.out" 2>&1 <<'EOF'
 import os, signal, socket, sys, time

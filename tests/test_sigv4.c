@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "server/keys.h"
+#include "mien.h"
 #include "server/sigv4.h"
 
 /* AWS's example: GET https://iam.amazonaws.com/?Action=ListUsers&Version=2010-05-08 at
@@ -220,50 +220,174 @@ static void test_refusals(void) {
   CHECK(verify(&s, now, "us-east-1", msg) == SIGV4_INVALID);
 }
 
-/* ---- keys.json ---- */
+/* ---- access keys in the store (mien.h's access-key calls) ---- */
+
+typedef struct {
+  const char *op;
+  int n;
+} op_count;
+
+/* mien_service_audit_export's callback: counts the records of operation c->op. */
+static int emit_count(void *ctx, const char *record) {
+  op_count *c = ctx;
+  char want[80];
+  snprintf(want, sizeof want, "\"op\":\"%s\"", c->op);
+  c->n += strstr(record, want) != NULL;
+  return 0;
+}
+
+/* A service on data directory dir, with template key file key (NULL: none). */
+static mien_service *open_keys(const char *dir, const char *key, char *err, size_t errlen) {
+  mien_service_config cfg;
+  mien_service_config_init(&cfg);
+  cfg.store = dir;
+  cfg.template_key = key;
+  mien_service *svc = NULL;
+  if (!key) unsetenv("MIEN_TEMPLATE_KEY"); /* the service sets it process-wide when given */
+  mien_service_open(&cfg, &svc, err, errlen);
+  return svc;
+}
+
+/* Whether the bytes of needle appear in dir's database files (mien.db and its WAL). */
+static int in_db_files(const char *dir, const char *needle) {
+  static const char *const files[] = {"mien.db", "mien.db-wal"};
+  int found = 0;
+  for (int i = 0; i < 2; i++) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    FILE *f = fopen(path, "rb");
+    if (!f) continue;
+    static char buf[1 << 22];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    for (size_t j = 0; j + strlen(needle) <= n && !found; j++)
+      found = !memcmp(buf + j, needle, strlen(needle));
+  }
+  return found;
+}
+
+static int has_secret(mien_service *svc, const char *id, const char *want) {
+  char secret[MIEN_ACCESS_KEY_SECRET_LEN + 1], err[512];
+  int found = 0;
+  return mien_service_access_key_secret(svc, id, secret, &found, err, sizeof err) == MIEN_OK &&
+         found && (!want || !strcmp(secret, want));
+}
+
+static int count_records(const char *op, mien_service *svc) {
+  op_count c = {op, 0};
+  char err[512];
+  mien_service_audit_export(svc, 0, emit_count, &c, err, sizeof err);
+  return c.n;
+}
 
 static void test_keys(void) {
-  char dir[] = "/tmp/mien_test_keys_XXXXXX", sub[64], path[128], err[512];
+  char dir[] = "/tmp/mien_test_keys_XXXXXX", sub[64], path[128], keyfile[128], err[512];
   CHECK(mkdtemp(dir) != NULL);
-  snprintf(sub, sizeof sub, "%s/data", dir); /* made by the first add */
-  mien_keyset ks;
-  CHECK(mien_keys_load(sub, &ks, err, sizeof err) == MIEN_OK && ks.n == 0);
+  snprintf(sub, sizeof sub, "%s/data", dir);
+  mien_service *svc = open_keys(sub, NULL, err, sizeof err);
+  CHECK_MSG(svc != NULL, "%s", err);
+  if (!svc) return;
+  int64_t n = -1;
+  CHECK(mien_service_access_key_count(svc, &n, err, sizeof err) == MIEN_OK && n == 0);
 
-  mien_key a, b;
-  CHECK(mien_keys_add(sub, "alice", &a, err, sizeof err) == MIEN_OK);
-  CHECK(mien_keys_add(sub, "bob@example.com", &b, err, sizeof err) == MIEN_OK);
+  mien_access_key a, b;
+  char sa[MIEN_ACCESS_KEY_SECRET_LEN + 1], sb_[MIEN_ACCESS_KEY_SECRET_LEN + 1];
+  CHECK(mien_service_access_key_add(svc, "alice", &a, sa, err, sizeof err) == MIEN_OK);
+  CHECK(mien_service_access_key_add(svc, "bob@example.com", &b, sb_, err, sizeof err) == MIEN_OK);
   CHECK(strlen(a.id) == 20 && !strncmp(a.id, "AKIA", 4) &&
         strspn(a.id + 4, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") == 16);
-  CHECK(strlen(a.secret) == 40 && strcmp(a.secret, b.secret) && strcmp(a.id, b.id));
-  CHECK(mien_keys_add(sub, "no spaces", &b, err, sizeof err) == MIEN_ERR_INVALID_PARAMETER);
-  CHECK(mien_keys_add(sub, "", &b, err, sizeof err) == MIEN_ERR_INVALID_PARAMETER);
+  CHECK(strlen(sa) == 40 && strcmp(sa, sb_) && strcmp(a.id, b.id) && strlen(a.created) == 20);
+  mien_access_key c;
+  char sc[MIEN_ACCESS_KEY_SECRET_LEN + 1];
+  CHECK(mien_service_access_key_add(svc, "no spaces", &c, sc, err, sizeof err) ==
+        MIEN_ERR_INVALID_PARAMETER);
+  CHECK(mien_service_access_key_add(svc, "", &c, sc, err, sizeof err) ==
+        MIEN_ERR_INVALID_PARAMETER);
+  CHECK(has_secret(svc, a.id, sa) && has_secret(svc, b.id, sb_) &&
+        !has_secret(svc, "AKIANOSUCHKEY0000000", NULL));
+  mien_access_key *list = NULL;
+  int nl = 0;
+  CHECK(mien_service_access_key_list(svc, &list, &nl, err, sizeof err) == MIEN_OK && nl == 2 &&
+        !strcmp(list[0].id, a.id) && !strcmp(list[0].user, "alice"));
+  mien_free(list);
+  CHECK(in_db_files(sub, sa)); /* no template key: stored as the templates are, plain */
+  CHECK(count_records("CreateAccessKey", svc) == 2);
 
-  mien_keys_path(sub, path, sizeof path);
-  struct stat sb;
-  CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
-  CHECK(stat(sub, &sb) == 0 && (sb.st_mode & 0777) == 0700);
+  /* Another process's deletion is seen at once, also with a second store open on the same
+   * directory in this process (whose opening once dropped the first one's SQLite locks). */
+  mien_service *svc2 = open_keys(sub, NULL, err, sizeof err);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "'%s/mien' --data '%s' keys delete %s",
+           getenv("MIEN_BUILD") ? getenv("MIEN_BUILD") : "build", sub, b.id);
+  CHECK(svc2 && system(cmd) == 0);
+  CHECK_MSG(!has_secret(svc, b.id, NULL), "another process's deletion seen");
+  CHECK(mien_service_access_key_add(svc, "bob@example.com", &b, sb_, err, sizeof err) == MIEN_OK);
+  mien_service_close(svc2);
 
-  CHECK(mien_keys_load(sub, &ks, err, sizeof err) == MIEN_OK && ks.n == 2);
-  const mien_key *k = mien_keys_find(&ks, a.id);
-  CHECK(k && !strcmp(k->secret, a.secret) && !strcmp(k->user, "alice") && strlen(k->created) == 20);
-  mien_keys_free(&ks);
+  CHECK(mien_service_access_key_delete(svc, a.id, err, sizeof err) == MIEN_OK);
+  CHECK(mien_service_access_key_delete(svc, a.id, err, sizeof err) == MIEN_ERR_RESOURCE_NOT_FOUND);
+  CHECK(!has_secret(svc, a.id, NULL) && has_secret(svc, b.id, sb_));
+  CHECK(count_records("DeleteAccessKey", svc) == 2);
+  CHECK_MSG(!in_db_files(sub, sa), "a deleted key's secret is erased"); /* secure_delete + WAL */
+  mien_service_close(svc);
 
-  CHECK(mien_keys_delete(sub, a.id, err, sizeof err) == MIEN_OK);
-  CHECK(mien_keys_delete(sub, a.id, err, sizeof err) == MIEN_ERR_RESOURCE_NOT_FOUND);
-  CHECK(mien_keys_load(sub, &ks, err, sizeof err) == MIEN_OK && ks.n == 1 &&
-        mien_keys_find(&ks, a.id) == NULL && mien_keys_find(&ks, b.id) != NULL);
-  mien_keys_free(&ks);
+  /* A template key seals the secrets: an existing plain one at adoption, new ones as added. */
+  snprintf(keyfile, sizeof keyfile, "%s/template.key", dir);
+  CHECK(mien_template_key_create(keyfile, err, sizeof err) == MIEN_OK);
+  svc = open_keys(sub, keyfile, err, sizeof err);
+  CHECK_MSG(svc != NULL, "%s", err);
+  if (svc) {
+    CHECK(has_secret(svc, b.id, sb_));
+    CHECK(mien_service_access_key_add(svc, "carol", &c, sc, err, sizeof err) == MIEN_OK);
+    CHECK(has_secret(svc, c.id, sc));
+    CHECK_MSG(!in_db_files(sub, sb_) && !in_db_files(sub, sc), "secrets sealed at rest");
+    char newkey[160];
+    snprintf(newkey, sizeof newkey, "%s/template2.key", dir);
+    int64_t rotated = -1;
+    CHECK(mien_template_key_create(newkey, err, sizeof err) == MIEN_OK);
+    CHECK(mien_service_rotate_template_key(svc, newkey, &rotated, err, sizeof err) == MIEN_OK);
+    mien_service_close(svc);
+    svc = open_keys(sub, newkey, err, sizeof err);
+    CHECK_MSG(svc && has_secret(svc, b.id, sb_) && has_secret(svc, c.id, sc),
+              "keys open with the rotated key");
+    mien_service_close(svc);
+  }
 
-  /* A secrets file others may read is refused, as ssh refuses such a private key. */
-  CHECK(chmod(path, 0644) == 0);
-  CHECK(mien_keys_load(sub, &ks, err, sizeof err) == MIEN_ERR_IO && strstr(err, "chmod 600"));
-  CHECK(chmod(path, 0600) == 0);
+  /* A data directory's keys.json from before is imported at open, then removed. */
+  snprintf(sub, sizeof sub, "%s/old", dir);
+  CHECK(mkdir(sub, 0700) == 0);
+  snprintf(path, sizeof path, "%s/keys.json", sub);
+  const char *old_secret = "abcdefghijABCDEFGHIJ0123456789+/abcdefgh";
   FILE *f = fopen(path, "w");
   CHECK(f != NULL);
+  if (f)
+    fprintf(f,
+            "{\"AccessKeys\":[{\"UserName\":\"dave\",\"AccessKeyId\":\"AKIAOLDKEY0000000000\","
+            "\"SecretAccessKey\":\"%s\",\"Status\":\"Active\",\"CreateDate\":"
+            "\"2024-05-01T12:00:00Z\"}]}\n",
+            old_secret),
+        fclose(f);
+  CHECK(chmod(path, 0644) == 0); /* others may read it: refused, as ssh refuses such a key */
+  CHECK(open_keys(sub, NULL, err, sizeof err) == NULL && strstr(err, "chmod 600"));
+  CHECK(chmod(path, 0600) == 0);
+  svc = open_keys(sub, NULL, err, sizeof err);
+  CHECK_MSG(svc != NULL, "%s", err);
+  if (svc) {
+    CHECK(has_secret(svc, "AKIAOLDKEY0000000000", old_secret));
+    CHECK(mien_service_access_key_list(svc, &list, &nl, err, sizeof err) == MIEN_OK && nl == 1 &&
+          !strcmp(list[0].created, "2024-05-01T12:00:00Z") && !strcmp(list[0].user, "dave"));
+    mien_free(list);
+    CHECK(count_records("ImportAccessKeys", svc) == 1);
+    mien_service_close(svc);
+  }
+  CHECK_MSG(access(path, F_OK) != 0, "keys.json removed after its import");
+  /* A malformed file stops the open rather than losing keys. */
+  f = fopen(path, "w");
   if (f) fputs("{\"AccessKeys\":[{\"AccessKeyId\":\"short\"}]}", f), fclose(f);
-  CHECK(mien_keys_load(sub, &ks, err, sizeof err) == MIEN_ERR_IO);
+  chmod(path, 0600);
+  CHECK(open_keys(sub, NULL, err, sizeof err) == NULL);
 
-  char cmd[200];
+  unsetenv("MIEN_TEMPLATE_KEY");
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   CHECK(system(cmd) == 0);
 }

@@ -578,7 +578,7 @@ static void test_schema_and_model(void) {
   fx_open(&f);
   create(&f, "c");
   char mode[32] = "";
-  CHECK(sql_int(f.dir, "PRAGMA user_version", NULL, 0) == 4); /* 3: idempotency, 4: video jobs */
+  CHECK(sql_int(f.dir, "PRAGMA user_version", NULL, 0) == 5); /* 4: video jobs, 5: access keys */
   sql_int(f.dir, "PRAGMA journal_mode", mode, sizeof mode);
   CHECK(!strcmp(mode, "wal"));
   mien_store_close(f.api.store);

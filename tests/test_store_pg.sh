@@ -43,11 +43,11 @@ EOF
 run "create with a policy" 0 m collection create door --consent required --retention-days 30 &&
   ok "create with a policy"
 expect "index without consent refused" 3 AccessDeniedException m index door "$PHOTO"
-run "index with consent" 0 env MIEN_NOW=$T0 "$MIEN" --store "$S" index door "$PHOTO" --consent F-17 &&
+run "index with consent" 0 at_time "$T0" "$MIEN" --store "$S" index door "$PHOTO" --consent F-17 &&
   check "index with consent" 'r["FaceRecords"][0]["Face"]["ExternalImageId"] == "consent-F-17"'
-run "purge before the retention" 0 env MIEN_NOW=$((T0 + 29 * 86400)) "$MIEN" --store "$S" purge &&
+run "purge before the retention" 0 at_time $((T0 + 29 * 86400)) "$MIEN" --store "$S" purge &&
   check "purge before the retention" 'r == {"PurgedFaces": 0}'
-run "purge past the retention" 0 env MIEN_NOW=$((T0 + 31 * 86400)) "$MIEN" --store "$S" purge &&
+run "purge past the retention" 0 at_time $((T0 + 31 * 86400)) "$MIEN" --store "$S" purge &&
   check "purge past the retention" 'r == {"PurgedFaces": 1}'
 [[ $(sql "SELECT count(*) FROM faces") == 0 ]] && ok "purged rows gone" || bad "purged rows gone" "faces left"
 

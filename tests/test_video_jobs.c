@@ -2,13 +2,14 @@
  * ClientRequestToken idempotency and its mismatch, the limit on jobs in progress, claiming in
  * order, results paged in both of GetFaceSearch's orders, a failure discarding results, recovery
  * after a crash (queued again, then FAILED after the last attempt), requeueing at shutdown, and
- * the retention purge (audited, with the clock moved by $MIEN_NOW). Also the decoder's refusals
- * of bytes that are no video (mien_video_open_memory). */
+ * the retention purge (audited, with the clock moved by db_test_set_now). Also the decoder's
+ * refusals of bytes that are no video (mien_video_open_memory). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "store/internal.h" /* db_test_set_now */
 #include "store/store.h"
 #include "video/video.h"
 
@@ -151,7 +152,7 @@ static void test_recovery(void) {
 
 static void test_purge(void) {
   fixture f;
-  setenv("MIEN_NOW", "1000000", 1);
+  db_test_set_now(1000000);
   fx_open(&f);
   char done[MIEN_UUID_LEN], queued[MIEN_UUID_LEN];
   mien_job j;
@@ -161,16 +162,16 @@ static void test_purge(void) {
   CHECK(mien_store_job_claim(f.s, &j, &found, f.err, sizeof f.err) == MIEN_OK && found);
   CHECK(mien_store_job_finish(f.s, j.row, 1, NULL, NULL, f.err, sizeof f.err) == MIEN_OK);
   CHECK(start(&f, NULL, "{}", queued, 20) == MIEN_OK);
-  setenv("MIEN_NOW", "1086399", 1); /* a day less a second later */
+  db_test_set_now(1086399); /* a day less a second later */
   CHECK(mien_store_job_purge(f.s, 86400, &purged, f.err, sizeof f.err) == MIEN_OK && purged == 0);
-  setenv("MIEN_NOW", "1086401", 1);
+  db_test_set_now(1086401);
   CHECK(mien_store_job_purge(f.s, 86400, &purged, f.err, sizeof f.err) == MIEN_OK && purged == 1);
   CHECK(mien_store_job_get(f.s, done, &j, &found, f.err, sizeof f.err) == MIEN_OK && !found);
   /* A job not yet finished is never purged. */
   CHECK(mien_store_job_get(f.s, queued, &j, &found, f.err, sizeof f.err) == MIEN_OK && found);
   mien_audit_check chk;
   CHECK(mien_audit_verify(f.dir, &chk, f.err, sizeof f.err) == MIEN_OK && chk.bad_seq == 0);
-  unsetenv("MIEN_NOW");
+  db_test_set_now(0);
   fx_close(&f);
 }
 

@@ -30,8 +30,8 @@ static void usage(FILE *f) {
       "Serves Rekognition's face API (AWS JSON 1.1: POST / with X-Amz-Target:\n"
       "RekognitionService.<Operation>) and the web page (GET /). Prints one JSON line when\n"
       "ready: {\"listening\":URL,\"workers\":N,\"keys\":N}; logs one JSON line per request on\n"
-      "stderr. SIGTERM or SIGINT: finish the requests in flight, then exit 0. SIGHUP:\n"
-      "read keys.json again (it is also reread whenever it changes).\n\n"
+      "stderr. SIGTERM or SIGINT: finish the requests in flight, then exit 0. Access keys\n"
+      "are read from the store at each request (mien keys); SIGHUP logs their count.\n\n"
       "  --listen ADDR:PORT    default %s; port 0 takes a free port. Beyond loopback only\n"
       "                        once keys exist (mien keys add NAME); with keys, every POST\n"
       "                        must be SigV4-signed (service rekognition)\n"
@@ -208,7 +208,7 @@ int cmd_serve(int argc, char **argv) {
   int sig = 0;
   while (sigwait(&stop, &sig) != 0 || sig == SIGHUP) {
     if (sig == SIGHUP)
-      fprintf(stderr, "{\"reloaded\":\"keys.json\",\"keys\":%d}\n", srv_reload_keys(s));
+      fprintf(stderr, "{\"reloaded\":\"access keys\",\"keys\":%d}\n", srv_reload_keys(s));
     sig = 0;
   }
   srv_stop(s, DRAIN_S);

@@ -1,10 +1,10 @@
 /* server.c - the transport-independent half of `mien serve` (see server.h): a request in, a
  * response out.
  *
- * POST / is the API. It is authenticated first (SigV4 against keys.json once any key exists,
- * or whenever the server listens beyond loopback; with no keys on loopback, unsigned requests
- * are accepted but only when addressed to a loopback name, so that a web page elsewhere cannot
- * reach this API through DNS rebinding), then routed by X-Amz-Target to the operation table
+ * POST / is the API. It is authenticated first (SigV4 against the store's access keys once any
+ * exists, or whenever the server listens beyond loopback; with no keys on loopback, unsigned
+ * requests are accepted but only when addressed to a loopback name, so that a web page elsewhere
+ * cannot reach this API through DNS rebinding), then routed by X-Amz-Target to the operation table
  * shared with the CLI (api/ops.h), and run while holding a worker slot. Errors have
  * Rekognition's shape, {"__type","Message"}, with the HTTP status Rekognition's API reference
  * gives each (docs/conformance.md): 400 for the caller's mistakes, AccessDeniedException
@@ -16,10 +16,10 @@
  * hidden file or leave the directory (no dot segments, and it is opened beneath the directory in
  * one step, mien_open_beneath, so that no link swapped in meanwhile can lead out).
  *
- * keys.json is checked on every API request (one stat) and reloaded when it changed, so `mien
- * keys add` and `mien keys delete` take effect without a restart (SIGHUP reloads it at once); a
- * reload that fails (a file others may read, say) fails closed: every request is refused until the
- * file loads again. */
+ * The access keys are looked up in the store at every API request (mien.h's access-key calls),
+ * so `mien keys add` and `mien keys delete`, through this node or any other on the same store,
+ * take effect at the next request, without a restart; a store that cannot be read fails closed:
+ * every request gets a retryable InternalServerError until it can. */
 #include "server/server.h"
 
 #include <errno.h>
@@ -119,41 +119,21 @@ static void log_notice(const char *kind, const char *what, const char *why) {
   cJSON_Delete(o);
 }
 
-static int same_file(const struct stat *a, const struct stat *b) {
-  return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
-         a->st_mode == b->st_mode && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-         a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
-         a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
-/* Reloads keys.json when it changed (or always, force: SIGHUP); returns how many keys there are, or
- * -1 while the file cannot be loaded. A file that fails to load drops the previous keys rather than
- * keeping them (the failed edit may have been a revocation) and every request is refused until it
- * loads: an unreadable key file must not leave a keyless server open to unsigned requests. */
+/* How many access keys the store holds, or -1 when it cannot be read (logged when that starts
+ * and when it ends). Every call asks the store, so a key added or deleted through another node
+ * or `mien keys` counts at the next request; force (SIGHUP) only says so in the log. */
 static int keys_refresh(srv *s, int force) {
-  char path[4200], err[512];
-  mien_keys_path(s->data_dir, path, sizeof path);
-  struct stat sb;
-  if (stat(path, &sb) != 0) memset(&sb, 0, sizeof sb);
-  pthread_mutex_lock(&s->keys_mu);
-  if (force || !same_file(&sb, &s->keys_stat)) {
-    mien_keyset ks;
-    mien_keys_free(&s->keys);
-    if (mien_keys_load(s->data_dir, &ks, err, sizeof err) == MIEN_OK) {
-      s->keys = ks;
-      if (s->keys_error[0])
-        log_notice("notice", "keys.json loaded; requests are served again", NULL);
-      s->keys_error[0] = '\0';
-    } else {
-      snprintf(s->keys_error, sizeof s->keys_error, "%s", err);
-      log_notice("warning", "keys.json cannot be loaded: every request is refused until it can",
-                 err);
-    }
-    s->keys_stat = sb; /* tried once per change of the file */
-  }
-  int n = s->keys_error[0] ? -1 : s->keys.n;
-  pthread_mutex_unlock(&s->keys_mu);
-  return n;
+  int64_t n;
+  char err[512] = "";
+  mien_status st = mien_service_access_key_count(s->keys_svc, &n, err, sizeof err);
+  int failing = st != MIEN_OK;
+  if (atomic_exchange(&s->keys_failing, failing) != failing || (force && failing))
+    log_notice(failing ? "warning" : "notice",
+               failing ? "the access keys cannot be read: requests get InternalServerError until "
+                         "they can"
+                       : "the access keys can be read again",
+               failing ? err : NULL);
+  return failing ? -1 : n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
 int srv_key_count(srv *s) {
@@ -164,13 +144,16 @@ int srv_reload_keys(srv *s) {
   return keys_refresh(s, 1);
 }
 
+/* sigv4's lookup: 0 with the secret of key id, -1 when there is none (or the store failed). */
 static int keys_secret(void *ctx, const char *id, char *secret, size_t len) {
   srv *s = ctx;
-  pthread_mutex_lock(&s->keys_mu);
-  const mien_key *k = mien_keys_find(&s->keys, id);
-  if (k) snprintf(secret, len, "%s", k->secret);
-  pthread_mutex_unlock(&s->keys_mu);
-  return k ? 0 : -1;
+  char buf[MIEN_ACCESS_KEY_SECRET_LEN + 1], err[512];
+  int found = 0;
+  if (mien_service_access_key_secret(s->keys_svc, id, buf, &found, err, sizeof err) != MIEN_OK)
+    log_notice("warning", "an access key cannot be read", err);
+  if (found) snprintf(secret, len, "%s", buf);
+  explicit_bzero(buf, sizeof buf);
+  return found ? 0 : -1;
 }
 
 /* ---- the worker pool ---- */
@@ -252,17 +235,20 @@ static int loopback_host(const char *host) {
 /* Authenticates the request; 0 when it may proceed, else r holds the refusal. With headers_only
  * (no body yet), the signature itself is not checked (srv_preauthenticate). */
 static int authenticate(srv *s, const srv_request *rq, srv_response *r, int headers_only) {
+  /* The signature first: a request signed with a key of the store costs one lookup; only the
+   * others ask whether there are keys at all (none on loopback: any request addressed to
+   * localhost is served). */
+  char id[SIGV4_KEY_ID_MAX + 1], msg[512];
+  sigv4_result v = (headers_only ? sigv4_check_headers : sigv4_verify)(
+      rq, s->region, "rekognition", time(NULL), keys_secret, s, id, msg, sizeof msg);
+  if (v == SIGV4_OK) {
+    snprintf(r->principal, sizeof r->principal, "%s", id);
+    return 0;
+  }
   int nkeys = keys_refresh(s, 0);
-  if (nkeys < 0) {
-    char msg[700];
-    pthread_mutex_lock(&s->keys_mu);
-    snprintf(msg, sizeof msg,
-             "the server cannot load its access keys, so it refuses every request until "
-             "keys.json is fixed: %s",
-             s->keys_error);
-    pthread_mutex_unlock(&s->keys_mu);
-    srv_error(r, 400, "AccessDeniedException", msg);
-    r->auth_failed = 1;
+  if (nkeys < 0) { /* fail closed, with the error clients retry */
+    srv_error(r, 500, "InternalServerError",
+              "the server cannot read its access keys from the store; retry later");
     return -1;
   }
   if (nkeys == 0 && s->loopback_only) {
@@ -272,13 +258,6 @@ static int authenticate(srv *s, const srv_request *rq, srv_response *r, int head
               "localhost; create one with `mien keys add NAME` and sign requests with it");
     r->auth_failed = 1;
     return -1;
-  }
-  char id[SIGV4_KEY_ID_MAX + 1], msg[512];
-  sigv4_result v = (headers_only ? sigv4_check_headers : sigv4_verify)(
-      rq, s->region, "rekognition", time(NULL), keys_secret, s, id, msg, sizeof msg);
-  if (v == SIGV4_OK) {
-    snprintf(r->principal, sizeof r->principal, "%s", id);
-    return 0;
   }
   if (v == SIGV4_MISSING)
     srv_error(r, 403, "MissingAuthenticationTokenException", msg);
@@ -522,7 +501,6 @@ mien_status srv_create(const srv_config *cfg, srv **out, char *err, size_t errle
   /* Bodies waiting for a worker: two per worker and two more, each up to --max-body. */
   s->body_budget = ((size_t)2 * (size_t)s->cfg.workers + 2) * s->cfg.max_body;
   pthread_mutex_init(&s->pool_mu, NULL);
-  pthread_mutex_init(&s->keys_mu, NULL);
   pthread_mutex_init(&s->flight_mu, NULL);
   pthread_cond_init(&s->flight_cv, NULL);
   pthread_mutex_init(&s->conns_mu, NULL);
@@ -544,11 +522,12 @@ mien_status srv_create(const srv_config *cfg, srv **out, char *err, size_t errle
     st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "web directory %s: %s", cfg->web_dir, strerror(errno));
   }
   if (st == MIEN_OK) st = mien_store_open(s->data_dir, &s->store, err, errlen);
-  if (st == MIEN_OK) st = mien_keys_load(s->data_dir, &s->keys, err, errlen);
-  if (st == MIEN_OK) {
-    char path[4200];
-    mien_keys_path(s->data_dir, path, sizeof path);
-    if (stat(path, &s->keys_stat) != 0) memset(&s->keys_stat, 0, sizeof s->keys_stat);
+  if (st == MIEN_OK) { /* the access keys, through the public service (mien.h) */
+    mien_service_config kc;
+    mien_service_config_init(&kc);
+    kc.store = s->data_dir;
+    kc.principal = "serve";
+    st = mien_service_open(&kc, &s->keys_svc, err, errlen);
   }
   int n = s->cfg.workers;
   if (st == MIEN_OK && (!(s->workers = calloc((size_t)n, sizeof *s->workers)) ||
@@ -589,9 +568,8 @@ void srv_free(srv *s) {
   free(s->workers);
   free(s->free_workers);
   if (s->store) mien_store_close(s->store);
-  mien_keys_free(&s->keys);
+  mien_service_close(s->keys_svc);
   pthread_mutex_destroy(&s->pool_mu);
-  pthread_mutex_destroy(&s->keys_mu);
   pthread_mutex_destroy(&s->flight_mu);
   pthread_cond_destroy(&s->flight_cv);
   pthread_mutex_destroy(&s->conns_mu);

@@ -23,13 +23,12 @@
 #include <sys/stat.h>
 
 #include "api/ops.h"
-#include "server/keys.h"
 #include "server/sigv4.h"
 
 typedef struct {
   const char *listen;   /* "ADDR:PORT"; port 0 picks a free one */
   const char *region;   /* the SigV4 scope's region */
-  const char *data_dir; /* the store and keys.json */
+  const char *data_dir; /* the store (and its access keys) */
   const char *web_dir;  /* static files for GET; NULL: none */
   const mien_buckets *buckets;
   int workers;                    /* requests computing at once; <= 0: one per core */
@@ -77,7 +76,7 @@ typedef struct {
  * harness without sockets may set loopback_only to take unsigned requests). */
 mien_status srv_create(const srv_config *cfg, srv **out, char *err, size_t errlen);
 /* What can be decided on a request's headers alone, before its body is read: a POST that will
- * be refused (no or unknown access key, a bad scope or date, keys.json unloadable, a keyless
+ * be refused (no or unknown access key, a bad scope or date, keys unreadable, a keyless
  * server asked from elsewhere) gets its refusal in r and -1, so the transport need not hold
  * its body; 0 otherwise. Thread-safe. */
 int srv_preauthenticate(srv *s, const srv_request *rq_headers, srv_response *r);
@@ -108,8 +107,8 @@ mien_status srv_listen(srv *s, char *err, size_t errlen);
 const char *srv_url(const srv *s);
 int srv_worker_count(const srv *s);
 int srv_key_count(srv *s);
-/* Reads keys.json again even if it looks unchanged (SIGHUP, systemd's reload); returns the key
- * count, -1 when the file cannot be loaded (every request is then refused until it can). */
+/* SIGHUP, systemd's reload: the key count (each request reads the keys from the store anyway),
+ * -1 when the store cannot be read (every request is then refused until it can). */
 int srv_reload_keys(srv *s);
 /* Stops accepting, waits (at most drain_s seconds) for the requests in flight, then stops. */
 void srv_stop(srv *s, int drain_s);
@@ -139,11 +138,10 @@ struct srv {
   int nfree;
   srv_waiter *head, *tail;
 
-  /* keys.json, reloaded when the file changes */
-  pthread_mutex_t keys_mu;
-  mien_keyset keys;
-  struct stat keys_stat; /* of the file loaded; st_ino 0 when there was none */
-  char keys_error[512];  /* why the file last tried did not load; "" when it did */
+  /* The access keys: a service of its own on the same store, until the server runs on one
+   * mien_service (issue 14); keys_failing: the last key count failed (logged once). */
+  mien_service *keys_svc;
+  atomic_int keys_failing;
 
   /* the network (http.c) */
   struct http_conn *conns; /* open connections and their deadlines */

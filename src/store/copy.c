@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/internal.h"
 #include "util/util.h"
@@ -35,6 +36,7 @@ static const struct {
      " metadata, attempts, created, finished",
      "ittttttttdtidd", NULL},
     {"video_results", "id, job, timestamp, person, item", "iiiit", NULL},
+    {"access_keys", "id, user_name, secret, created", "ttbd", NULL},
 };
 #define NTABLES (int)(sizeof tables / sizeof *tables)
 _Static_assert(NTABLES == MIEN_COPY_TABLES, "store.h's report has a row per table");
@@ -110,6 +112,17 @@ mien_status mien_store_copy(const char *from, const char *to, mien_store_copy_re
                             char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   char msg[600];
+  if (!db_location_is_pg(from)) {
+    /* Its schema made current; a keys.json imported, which takes the template key, so only then
+     * is the store opened whole. */
+    char keys[4200];
+    snprintf(keys, sizeof keys, "%s/keys.json", db_location_dir(from));
+    mien_store *s;
+    mien_status st = access(keys, F_OK) == 0 ? mien_store_open(from, &s, err, errlen)
+                                             : db_open_tables(from, &s, err, errlen);
+    if (st != MIEN_OK) return st;
+    mien_store_close(s);
+  }
   db_conn *src = db_open_location(from, 1, msg, sizeof msg);
   if (!src) return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "%s", msg);
   mien_store *dst = NULL;

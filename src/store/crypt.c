@@ -150,13 +150,14 @@ static size_t make_aad(const db_seal_ids *b, int version, uint8_t aad[AAD_MAX]) 
   return n;
 }
 
-/* One AES-256-GCM pass: seals (enc) in to out and writes tag, or opens and checks tag. */
+/* One AES-256-GCM pass over len bytes: seals (enc) in to out and writes tag, or opens and
+ * checks tag. */
 static int gcm(int enc, const uint8_t *key, const uint8_t *nonce, const uint8_t *aad, size_t aadlen,
-               const uint8_t *in, uint8_t *out, uint8_t *tag) {
+               const uint8_t *in, int len, uint8_t *out, uint8_t *tag) {
   EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
   int n, ok = c && EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce, enc) == 1 &&
               EVP_CipherUpdate(c, NULL, &n, aad, (int)aadlen) == 1 &&
-              EVP_CipherUpdate(c, out, &n, in, DB_TEMPLATE_BYTES) == 1 && n == DB_TEMPLATE_BYTES;
+              EVP_CipherUpdate(c, out, &n, in, len) == 1 && n == len;
   if (ok && !enc) ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN, tag) == 1;
   if (ok) ok = EVP_CipherFinal_ex(c, out + n, &n) == 1;
   if (ok && enc) ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG_LEN, tag) == 1;
@@ -174,8 +175,8 @@ mien_status db_seal(const uint8_t *key, const db_seal_ids *b, const float *emb,
   uint8_t aad[AAD_MAX], *nonce = buf + 1, *ct = nonce + NONCE_LEN;
   buf[0] = SEAL_VERSION;
   if (getrandom(nonce, NONCE_LEN, 0) != NONCE_LEN ||
-      gcm(1, key, nonce, aad, make_aad(b, SEAL_VERSION, aad), (const uint8_t *)emb, ct,
-          ct + DB_TEMPLATE_BYTES) != 0)
+      gcm(1, key, nonce, aad, make_aad(b, SEAL_VERSION, aad), (const uint8_t *)emb,
+          DB_TEMPLATE_BYTES, ct, ct + DB_TEMPLATE_BYTES) != 0)
     return MIEN_FAIL(err, errlen, MIEN_ERR_INTERNAL, "cannot encrypt a template");
   *blob = buf, *len = DB_SEALED_BYTES;
   return MIEN_OK;
@@ -200,8 +201,8 @@ static mien_status unseal(const uint8_t *key, const db_seal_ids *ids, const void
     return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "face %s has a corrupt sealed template", face_id);
   uint8_t aad[AAD_MAX], tag[TAG_LEN];
   memcpy(tag, b + 1 + NONCE_LEN + DB_TEMPLATE_BYTES, TAG_LEN);
-  if (gcm(0, key, b + 1, aad, make_aad(ids, b[0], aad), b + 1 + NONCE_LEN, (uint8_t *)emb, tag) !=
-      0) {
+  if (gcm(0, key, b + 1, aad, make_aad(ids, b[0], aad), b + 1 + NONCE_LEN, DB_TEMPLATE_BYTES,
+          (uint8_t *)emb, tag) != 0) {
     OPENSSL_cleanse(emb, DB_TEMPLATE_BYTES);
     return MIEN_FAIL(err, errlen, MIEN_ERR_IO,
                      "the template of face %s does not authenticate: it was altered or moved "
@@ -214,6 +215,61 @@ static mien_status unseal(const uint8_t *key, const db_seal_ids *ids, const void
 mien_status db_unseal(const uint8_t *key, const db_seal_ids *ids, const void *blob, int len,
                       float emb[MIEN_EMBED_DIM], char *err, size_t errlen) {
   return unseal(key, ids, blob, len, 0, emb, err, errlen);
+}
+
+/* An access key's secret is sealed as a template is (version byte, nonce, ciphertext, tag),
+ * bound to its AccessKeyId, so a sealed secret copied onto another key's row does not open. */
+#define SECRET_AAD_LABEL "mien access key v1"
+
+static size_t secret_aad(const char *id, uint8_t aad[64]) {
+  size_t n = 0;
+  aad_put(aad, &n, SECRET_AAD_LABEL, sizeof SECRET_AAD_LABEL, 1);
+  aad_put(aad, &n, id, MIEN_ACCESS_KEY_ID_LEN, 0);
+  return n;
+}
+
+mien_status db_seal_secret(const uint8_t *key, const char *id, const char *secret,
+                           uint8_t buf[DB_SEALED_SECRET_BYTES], const void **blob, int *len,
+                           char *err, size_t errlen) {
+  if (!key) {
+    *blob = secret, *len = MIEN_ACCESS_KEY_SECRET_LEN;
+    return MIEN_OK;
+  }
+  uint8_t aad[64], *nonce = buf + 1, *ct = nonce + NONCE_LEN;
+  buf[0] = SEAL_VERSION;
+  if (getrandom(nonce, NONCE_LEN, 0) != NONCE_LEN ||
+      gcm(1, key, nonce, aad, secret_aad(id, aad), (const uint8_t *)secret,
+          MIEN_ACCESS_KEY_SECRET_LEN, ct, ct + MIEN_ACCESS_KEY_SECRET_LEN) != 0)
+    return MIEN_FAIL(err, errlen, MIEN_ERR_INTERNAL, "cannot encrypt an access key");
+  *blob = buf, *len = DB_SEALED_SECRET_BYTES;
+  return MIEN_OK;
+}
+
+mien_status db_unseal_secret(const uint8_t *key, const char *id, const void *blob, int len,
+                             char secret[MIEN_ACCESS_KEY_SECRET_LEN + 1], char *err,
+                             size_t errlen) {
+  const uint8_t *b = blob;
+  secret[0] = 0;
+  if (!b || len != (key ? DB_SEALED_SECRET_BYTES : MIEN_ACCESS_KEY_SECRET_LEN) ||
+      (key && b[0] != SEAL_VERSION))
+    return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "access key %s has a corrupt secret%s", id,
+                     key ? " (or one stored before the template key was configured)" : "");
+  if (!key) {
+    memcpy(secret, b, MIEN_ACCESS_KEY_SECRET_LEN);
+  } else {
+    uint8_t aad[64], tag[TAG_LEN];
+    memcpy(tag, b + 1 + NONCE_LEN + MIEN_ACCESS_KEY_SECRET_LEN, TAG_LEN);
+    if (gcm(0, key, b + 1, aad, secret_aad(id, aad), b + 1 + NONCE_LEN, MIEN_ACCESS_KEY_SECRET_LEN,
+            (uint8_t *)secret, tag) != 0) {
+      OPENSSL_cleanse(secret, MIEN_ACCESS_KEY_SECRET_LEN);
+      return MIEN_FAIL(err, errlen, MIEN_ERR_IO,
+                       "the secret of access key %s does not authenticate: it was altered or "
+                       "moved to another key",
+                       id);
+    }
+  }
+  secret[MIEN_ACCESS_KEY_SECRET_LEN] = 0;
+  return MIEN_OK;
 }
 
 mien_status db_meta_get(mien_store *s, const char *k, char *out, size_t cap, char *err,
@@ -386,8 +442,15 @@ mien_status db_key_setup(mien_store *s, char *err, size_t errlen) {
                      "the store holds unencrypted templates: encrypt them with `mien keys "
                      "rotate-template-key --new-key %s` (without a current key)",
                      path);
-  st = db_meta_set(s, META_KEY_CHECK, s->key_check, err, errlen);
-  return st == MIEN_OK ? db_meta_set(s, META_SEAL_VERSION, "2", err, errlen) : st;
+  /* Access keys stored before the key was configured are sealed now, with the adoption. */
+  st = db_exec(s, "BEGIN IMMEDIATE", err, errlen);
+  if (st != MIEN_OK) return st;
+  st = db_reseal_secrets(s, NULL, s->key, err, errlen);
+  if (st == MIEN_OK) st = db_meta_set(s, META_KEY_CHECK, s->key_check, err, errlen);
+  if (st == MIEN_OK) st = db_meta_set(s, META_SEAL_VERSION, "2", err, errlen);
+  st = db_finish(s, st, err, errlen);
+  if (st == MIEN_OK) db_erase(s); /* the plain secrets' old pages */
+  return st;
 }
 
 mien_status mien_store_rotate_template_key(mien_store *s, const char *principal,
@@ -409,6 +472,7 @@ mien_status mien_store_rotate_template_key(mien_store *s, const char *principal,
   if (st == MIEN_OK) {
     st = db_key_current(s, err, errlen);
     if (st == MIEN_OK) st = reseal_all(s, s->encrypted ? s->key : NULL, key, 0, count, err, errlen);
+    if (st == MIEN_OK) st = db_reseal_secrets(s, s->encrypted ? s->key : NULL, key, err, errlen);
     if (st == MIEN_OK) st = db_meta_set(s, META_KEY_CHECK, check, err, errlen);
     if (st == MIEN_OK) st = db_meta_set(s, META_SEAL_VERSION, "2", err, errlen);
     if (st == MIEN_OK) {

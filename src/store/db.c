@@ -186,6 +186,10 @@ static const char *const migrations[] = {
     "  item TEXT NOT NULL);"
     "CREATE INDEX video_results_time ON video_results(job, timestamp, person, id);"
     "CREATE INDEX video_results_person ON video_results(job, person, timestamp, id);",
+    /* 4 -> 5: access keys (db_keys.c), until now DIR/keys.json (imported at open). secret is the
+     * SecretAccessKey, sealed when the store has a template key. */
+    "CREATE TABLE access_keys ("
+    "  id TEXT PRIMARY KEY, user_name TEXT NOT NULL, secret BLOB NOT NULL, created REAL NOT NULL);",
 };
 #define SCHEMA_VERSION (int)(sizeof migrations / sizeof *migrations)
 
@@ -228,14 +232,23 @@ static mien_status private_files(const char *dir, const char *path, char *err, s
             "mien: warning: the data directory %s (mode %03o) can be opened by other users; "
             "its files are kept 0600, but `chmod 700 %s` is safer\n",
             dir, (unsigned)(sb.st_mode & 0777), dir);
+  /* The files are looked at through O_PATH descriptors: closing an ordinary one would drop
+   * every POSIX lock this process holds on the file, those of another store already open on the
+   * same directory included (SQLite's WAL locks), and that store would then read stale pages. */
   static const char *const suffixes[] = {"", "-wal", "-shm"};
   for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
     char p[4200];
     snprintf(p, sizeof p, "%s%s", path, suffixes[i]);
-    int fd = open(p, O_RDWR | O_NOFOLLOW | O_CLOEXEC | (i == 0 ? O_CREAT : 0), 0600);
+    int fd = open(p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && i == 0) { /* new: no locks on it yet */
+      int made = open(p, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      if (made >= 0) close(made);
+      fd = open(p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    }
     if (fd < 0 && errno == ENOENT && i > 0) continue;
-    int ok = fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-             (!(sb.st_mode & 077) || fchmod(fd, sb.st_mode & 0700) == 0);
+    int ok =
+        fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+        (!(sb.st_mode & 077) || fchmodat(AT_FDCWD, p, sb.st_mode & 0700, AT_SYMLINK_NOFOLLOW) == 0);
     int e = errno;
     if (fd >= 0) close(fd);
     if (!ok)
@@ -337,6 +350,15 @@ static const char pg_schema[] =
     "  FOR EACH ROW EXECUTE FUNCTION mien_collection_change();"
     "COMMIT;";
 
+/* Migration 4 -> 5 in PostgreSQL, for a database made before access keys were stored (and for a
+ * new one, after pg_schema); under the write lock, as pg_schema. */
+static const char pg_access_keys[] =
+    "BEGIN; " DB_PG_WRITE_LOCK_SQL ";"
+    "CREATE TABLE IF NOT EXISTS access_keys ("
+    "  id TEXT COLLATE \"C\" PRIMARY KEY, user_name TEXT NOT NULL, secret BYTEA NOT NULL,"
+    "  created DOUBLE PRECISION NOT NULL);"
+    "COMMIT;";
+
 /* The test hook that runs the SQLite-minded tests against PostgreSQL (tests/pg.sh): with
  * $MIEN_TEST_PG set to a libpq connection string without a database, a data directory DIR stands
  * for the database "mien_" + the first 16 hex digits of SHA-256(realpath(DIR)), created on first
@@ -384,13 +406,18 @@ static mien_status open_db(mien_store *s, const char *location, char *err, size_
     /* Once made, the schema is not touched again: its ALTERs would lock tables other nodes
      * are reading. */
     db_stmt *q;
-    int made = 0;
-    mien_status st = db_prepare(s, "SELECT to_regclass('changes') IS NOT NULL", &q, err, errlen);
+    int made = 0, keys = 0;
+    mien_status st = db_prepare(s,
+                                "SELECT to_regclass('changes') IS NOT NULL,"
+                                " to_regclass('access_keys') IS NOT NULL",
+                                &q, err, errlen);
     if (st != MIEN_OK) return st;
-    if (db_step(q) == DB_ROW) made = (int)db_column_int64(q, 0);
+    if (db_step(q) == DB_ROW) made = (int)db_column_int64(q, 0), keys = (int)db_column_int64(q, 1);
     db_finalize(q);
     if (!made && db_pg_exec_script(s->db, pg_schema) != 0)
       return db_fail(s, "creating the PostgreSQL schema", err, errlen);
+    if (!keys && db_pg_exec_script(s->db, pg_access_keys) != 0)
+      return db_fail(s, "adding access keys to the PostgreSQL schema", err, errlen);
     return MIEN_OK;
   }
   const char *dir = db_location_dir(location);
@@ -448,6 +475,8 @@ mien_status mien_store_open(const char *location, mien_store **out, char *err, s
   pthread_mutex_lock(&s->mu);
   st = db_key_setup(s, err, errlen);
   pthread_mutex_unlock(&s->mu);
+  if (st == MIEN_OK && !db_location_is_pg(location)) /* a data directory's keys.json */
+    st = db_keys_import(s, db_location_dir(location), err, errlen);
   if (st == MIEN_OK) st = mien_store_purge_expired(s, &s->purged_at_open, err, errlen);
   if (st == MIEN_OK) { /* an erasure an earlier process left pending */
     char since[32];
@@ -490,12 +519,13 @@ void mien_store_close(mien_store *s) {
 /* Makes the deleted rows' bytes go (mutex held, no transaction open): SQLite moves the WAL into
  * the database and truncates it, waiting at most 200 ms for readers, so that a deletion does not
  * hold the store's mutex for the whole busy timeout while another process reads; PostgreSQL
- * rewrites the tables that hold templates and what names people (VACUUM FULL: a plain VACUUM
- * frees the dead tuples' space but leaves their bytes in the pages), waiting at most 2 s for
+ * rewrites the tables that hold templates, secrets and what names people (VACUUM FULL: a plain
+ * VACUUM frees the dead tuples' space but leaves their bytes in the pages), waiting at most 2 s for
  * other sessions' locks. */
 static int erase_now(mien_store *s) {
   if (!s->db->is_pg) return db_sqlite_checkpoint(s->db, 200);
-  return db_exec_raw(s->db, "SET lock_timeout = '2s'; VACUUM (FULL) faces, images, users;"
+  return db_exec_raw(s->db, "SET lock_timeout = '2s';"
+                            " VACUUM (FULL) faces, images, users, access_keys;"
                             " SET lock_timeout = 0");
 }
 
@@ -601,23 +631,16 @@ void mien_uuid(char out[MIEN_UUID_LEN]) {
   }
 }
 
+/* db_test_set_now's clock, in milliseconds; 0: the real one. */
+static _Atomic int64_t test_now_ms;
+
+void db_test_set_now(double t) {
+  test_now_ms = t > 0 ? (int64_t)(t * 1000.0 + 0.5) : 0;
+}
+
 double db_now(void) {
-  const char *fake = getenv("MIEN_NOW");
-  char buf[64];
-  if (fake &&
-      *fake == '@') { /* @FILE: read each time, so a test can move a running server's clock */
-    FILE *f = fopen(fake + 1, "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f) fclose(f);
-    buf[n] = 0;
-    if (n && buf[n - 1] == '\n') buf[n - 1] = 0;
-    fake = buf;
-  }
-  if (fake && *fake) {
-    char *end;
-    double t = strtod(fake, &end);
-    if (!*end && t >= 0) return t;
-  }
+  int64_t fixed = test_now_ms;
+  if (fixed) return (double)fixed / 1000.0;
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;

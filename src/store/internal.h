@@ -61,10 +61,13 @@ db_conn *db_open_location(const char *location, int readonly, char *msg, size_t 
 mien_status db_follow_start(mien_store *s, const char *conninfo, char *err, size_t errlen);
 void db_follow_stop(mien_store *s);
 
-/* The time now, Unix seconds to the millisecond, as rows and audit records record it: $MIEN_NOW
- * (Unix seconds, or @FILE holding them, read at each call) when set, so that tests can move the
- * clock, also a running server's (a test hook, not a setting). */
+/* The time now, Unix seconds to the millisecond, as rows and audit records record it: the
+ * system's wall clock (tests of whole programs move it with libfaketime, tests/lib.sh's at_time).
+ */
 double db_now(void);
+/* In-process tests only: fixes db_now at Unix time t (0: the real clock again). Nothing in mien
+ * calls it, and it is not exported from libmien (only mien_ symbols are). */
+void db_test_set_now(double t);
 /* Rekognition's error for the connection's last failure, with what was being done. */
 mien_status db_fail(mien_store *s, const char *what, char *err, size_t errlen);
 /* Runs statements with no result rows. Call with the mutex held. */
@@ -139,6 +142,21 @@ mien_status db_unseal(const uint8_t *key, const db_seal_ids *ids, const void *bl
  * that changes its user (mutex held, in a transaction); nothing when templates are plain. */
 mien_status db_reseal_for_user(mien_store *s, int64_t row, const char *user_id, char *err,
                                size_t errlen);
+/* Access key secrets, sealed as templates are and bound to their AccessKeyId (crypt.c): what to
+ * store (the secret itself when key is NULL), and the secret a stored blob holds. */
+#define DB_SEALED_SECRET_BYTES (1 + 12 + MIEN_ACCESS_KEY_SECRET_LEN + 16)
+mien_status db_seal_secret(const uint8_t *key, const char *id, const char *secret,
+                           uint8_t buf[DB_SEALED_SECRET_BYTES], const void **blob, int *len,
+                           char *err, size_t errlen);
+mien_status db_unseal_secret(const uint8_t *key, const char *id, const void *blob, int len,
+                             char secret[MIEN_ACCESS_KEY_SECRET_LEN + 1], char *err, size_t errlen);
+/* Re-seals every access key's secret from old to key (either NULL: plain), mutex held, in a
+ * transaction (db_keys.c). */
+mien_status db_reseal_secrets(mien_store *s, const uint8_t *old, const uint8_t *key, char *err,
+                              size_t errlen);
+/* Imports DIR/keys.json, the access keys of a data directory from before they lived in the store,
+ * then overwrites and removes the file (db_keys.c; at open, mutex not held). */
+mien_status db_keys_import(mien_store *s, const char *dir, char *err, size_t errlen);
 /* Loads the configured key and checks it against the database (mutex held, at open). */
 mien_status db_key_setup(mien_store *s, char *err, size_t errlen);
 /* Whether the key this process seals with is still the database's (another process may have

@@ -314,7 +314,7 @@ mien_status mien_audit_export(const char *dir, int64_t after,
                               size_t errlen);
 
 /* ---- copying a store (copy.c; docs/cluster.md) ---- */
-#define MIEN_COPY_TABLES 9
+#define MIEN_COPY_TABLES 10
 typedef struct {
   int ntables;
   char table[MIEN_COPY_TABLES][16];
@@ -325,9 +325,9 @@ typedef struct {
   int audit_valid;       /* the target's chain verifies and ends where the source's does */
 } mien_store_copy_report;
 /* Copies every row of the store at `from` (collections, faces, users, tags, audit, idempotency,
- * video jobs; templates as stored, sealed or not) into the store at `to` (made when new), in one
- * transaction; rows the target has already are kept, so an interrupted copy can be rerun. Then
- * counts both sides and verifies the target's audit chain. */
+ * video jobs, access keys; templates and secrets as stored, sealed or not) into the store at `to`
+ * (made when new), in one transaction; rows the target has already are kept, so an interrupted copy
+ * can be rerun. Then counts both sides and verifies the target's audit chain. */
 mien_status mien_store_copy(const char *from, const char *to, mien_store_copy_report *out,
                             char *err, size_t errlen);
 
@@ -429,5 +429,20 @@ void mien_sha256_init(mien_sha256_ctx *c);
 void mien_sha256_update(mien_sha256_ctx *c, const void *data, size_t len);
 void mien_sha256_final(mien_sha256_ctx *c, uint8_t out[32]);
 void mien_sha256(const void *data, size_t len, uint8_t out[32]);
+
+/* ---- access keys (db_keys.c; mien.h's access-key calls) ---- */
+/* The key calls of mien.h on the store; principal is recorded in the audit log. */
+mien_status mien_store_access_key_add(mien_store *s, const char *principal, const char *user,
+                                      mien_access_key *key,
+                                      char secret[MIEN_ACCESS_KEY_SECRET_LEN + 1], char *err,
+                                      size_t errlen);
+mien_status mien_store_access_key_delete(mien_store *s, const char *principal, const char *id,
+                                         char *err, size_t errlen);
+mien_status mien_store_access_key_list(mien_store *s, mien_access_key **keys, int *n, char *err,
+                                       size_t errlen);
+mien_status mien_store_access_key_count(mien_store *s, int64_t *n, char *err, size_t errlen);
+mien_status mien_store_access_key_secret(mien_store *s, const char *id,
+                                         char secret[MIEN_ACCESS_KEY_SECRET_LEN + 1], int *found,
+                                         char *err, size_t errlen);
 
 #endif
