@@ -282,6 +282,85 @@ MIEN_API mien_status mien_service_rotate_template_key(mien_service *svc, const c
 /* Creates path (mode 0600, never overwriting) holding a new random AES-256 key in hex. */
 MIEN_API mien_status mien_template_key_create(const char *path, char *err, size_t errlen);
 
+/* ---- the `mien` program's extras (src/api/service_detect.c, service_store.c) ---- */
+
+/* Detection's defaults and bounds, for help texts and argument checks (mien_service_config's
+ * min_face and min_score when 0). The face layer defines the same macros; the definitions are
+ * identical, so changing one alone fails to compile wherever both are seen. */
+#define MIEN_DETECT_MIN_SCORE 0.9f  /* calibrated confidence threshold */
+#define MIEN_MIN_FACE_REF_SIDE 1920 /* min_face: MIEN_MIN_FACE_REF px per this image side, */
+#define MIEN_MIN_FACE_REF 40
+#define MIEN_MIN_FACE_FLOOR 20 /* but at least this */
+#define MIEN_MIN_FACE_LIMIT 8  /* the smallest min_face that may be asked for */
+
+/* DetectFaces on an encoded image, as mien_service_call gives it (*json_out, NUL-terminated),
+ * and the image itself, upright and full size, with each face's box (green) and 68 landmarks
+ * (red) drawn, encoded as PNG (*png, *png_len bytes): `mien detect --annotate`. Both malloc'ed
+ * (mien_free). */
+MIEN_API mien_status mien_service_detect_annotated(mien_service *svc, const void *bytes, size_t len,
+                                                   char **json_out, void **png, size_t *png_len,
+                                                   char *err, size_t errlen);
+
+/* How long detection takes on one encoded image (`mien detect --runs`, bench/detect.sh). */
+typedef struct {
+  int faces;               /* faces found */
+  int runs;                /* timed runs, after one warm-up */
+  double ms_median;        /* decode + detect from the bytes, as a DetectFaces request costs */
+  double ms_min;           /* the fastest run */
+  double passes_ms_median; /* the detector's passes alone (resample + net), for comparison
+                              with another runtime on the same input sizes */
+  int decode_scale;        /* the JPEG's DCT reduction before detection (1: full size) */
+  int npasses;             /* pyramid passes, finest first */
+  int passes[8][2];        /* each pass's detector input: width, height */
+} mien_detect_timing;
+MIEN_API mien_status mien_service_time_detect(mien_service *svc, const void *bytes, size_t len,
+                                              int runs, mien_detect_timing *out, char *err,
+                                              size_t errlen);
+
+/* Identifiers (the store defines the same macros, identically). */
+#define MIEN_UUID_LEN 37 /* a FaceId or ImageId, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
+#define MIEN_EXTERNAL_ID_MAX 255
+/* The ExternalImageId prefix that carries a consent reference: "consent-REF" or
+ * "consent-REF:anything", REF of [a-zA-Z0-9_.-] (docs/privacy.md). */
+#define MIEN_CONSENT_PREFIX "consent-"
+
+/* Whether collection coll holds faces indexed from these exact bytes (the same SHA-256): *found,
+ * and the ImageId they were given; what makes `mien index` resumable. */
+MIEN_API mien_status mien_service_find_image(mien_service *svc, const char *coll, const void *bytes,
+                                             size_t len, int *found, char image_id[MIEN_UUID_LEN],
+                                             char *err, size_t errlen);
+
+/* A collection's privacy policy, kept in its tags (docs/privacy.md). */
+typedef struct {
+  char purpose[257];    /* mien:purpose; "" when none */
+  int retention_days;   /* mien:retention-days: faces are purged that many days after indexing;
+                           0: kept until deleted */
+  int consent_required; /* mien:consent = required: IndexFaces needs a consent reference */
+} mien_collection_policy;
+/* Sets the policy tags of collection coll given in set_json (a JSON object, NULL: none) and
+ * removes the keys in remove (nremove of them), audited as SetPolicy; the store checks the values.
+ * Then (or only, when nothing is to change) reads the policy into out. */
+MIEN_API mien_status mien_service_policy(mien_service *svc, const char *coll, const char *set_json,
+                                         const char *const *remove, int nremove,
+                                         mien_collection_policy *out, char *err, size_t errlen);
+
+/* What mien_store_copy_between did: rows per table on both sides, and the target's audit chain. */
+typedef struct {
+  int ntables;
+  char table[16][16]; /* table names */
+  int64_t source_rows[16], target_rows[16];
+  int counts_match;      /* 0: the target held rows the source has not */
+  int64_t audit_records; /* in the target */
+  char audit_head[65];   /* the target's chain head, SHA-256 in hex */
+  int audit_valid;       /* the target's chain verifies and ends where the source's does */
+} mien_copy_report;
+/* Copies every row of the store at `from` (collections, faces, users, tags, audit log, video jobs;
+ * templates as stored) into the store at `to` (a directory, sqlite:DIR or a postgresql:// URL;
+ * made when new) in one transaction, keeping rows the target has (so a copy can be rerun); then
+ * counts both sides and verifies the target's audit chain: `mien store copy`. */
+MIEN_API mien_status mien_store_copy_between(const char *from, const char *to,
+                                             mien_copy_report *out, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -128,6 +128,15 @@ static int print_stats(const mien_video_stats *s, double wall_ms) {
   return cli_print_json(stderr, o);
 }
 
+/* The store of the data directory (with the template key of $MIEN_TEMPLATE_KEY). */
+static int open_store(mien_store **s) {
+  char dir[4096], err[1024] = "";
+  int rc = cli_data_dir(NULL, dir, sizeof dir);
+  if (rc != EXIT_OK) return rc;
+  mien_status st = mien_store_open(dir, s, err, sizeof err);
+  return st == MIEN_OK ? EXIT_OK : cli_fail(NULL, st, err);
+}
+
 int cmd_video(int argc, char **argv) {
   static const struct option opts[] = {
       {"stream", no_argument, NULL, 's'},
@@ -183,7 +192,7 @@ int cmd_video(int argc, char **argv) {
   mien_api api = {.principal = "cli"};
   int rc = EXIT_OK;
   char err[1024] = "", version[64], ours[64];
-  if (search && (rc = cli_open_store(NULL, &api.store)) != EXIT_OK) return rc;
+  if (search && (rc = open_store(&api.store)) != EXIT_OK) return rc;
   mien_status st = MIEN_OK;
   if (search) st = op_collection_version(&api, coll, NULL, version, err, sizeof err);
   if (search && st == MIEN_OK &&
