@@ -147,13 +147,6 @@ static int bench_one(const char *path, const long long *dims, int ndim, int thre
 
 /* ---- --embed: the per-face work after detection ---- */
 
-/* A number printed with `digits` significant digits instead of cJSON's 15-17. */
-static cJSON *json_number(double v, int digits) {
-  char buf[40];
-  snprintf(buf, sizeof buf, "%.*g", digits, v);
-  return cJSON_CreateNumber(strtod(buf, NULL));
-}
-
 /* Times landmarks and align + embed per face over `runs` passes over the image's faces. */
 static int embed_bench(mien_faces *f, const mien_image *img, const mien_face *faces, int n,
                        int runs, int threads) {
@@ -180,9 +173,9 @@ static int embed_bench(mien_faces *f, const mien_image *img, const mien_face *fa
     cJSON_AddNumberToObject(root, "runs", runs);
     cJSON_AddNumberToObject(root, "threads", threads);
     double l = mien_median(lm, runs), e = mien_median(em, runs);
-    cJSON_AddItemToObject(root, "landmarks_ms", json_number(l, 4));
-    cJSON_AddItemToObject(root, "align_embed_ms", json_number(e, 4));
-    cJSON_AddItemToObject(root, "per_face_ms", json_number(l + e, 4));
+    cJSON_AddItemToObject(root, "landmarks_ms", cli_json_number(l, 4));
+    cJSON_AddItemToObject(root, "align_embed_ms", cli_json_number(e, 4));
+    cJSON_AddItemToObject(root, "per_face_ms", cli_json_number(l + e, 4));
     rc = cli_print_json(stdout, root);
   }
   free(lm);

@@ -361,6 +361,34 @@ typedef struct {
 MIEN_API mien_status mien_store_copy_between(const char *from, const char *to,
                                              mien_copy_report *out, char *err, size_t errlen);
 
+/* Stored video analysed at once, in the caller's thread (`mien video`): StartFaceDetection's
+ * analysis (collection NULL) or StartFaceSearch's of collection at threshold (FaceMatchThreshold,
+ * 0..100), on a video file the caller opened (fd, taken over: closed here). Each result goes to
+ * the sink as found, as JSON text: VideoMetadata once the video is open, then every Faces (or
+ * Persons) element of GetFaceDetection's (GetFaceSearch's) response, with its Timestamp (ms) and
+ * Person.Index (-1: none); a callback returning non-zero stops the analysis (out of memory).
+ * *readable = 0 with MIEN_OK when the video cannot be read (err: the FAILED job's
+ * StatusMessage). budget_ms <= 0: 10 minutes plus four times the video's duration. A search is
+ * audited as StartFaceSearch. */
+#define MIEN_VIDEO_SAMPLE_MS 200        /* frames are sampled this often */
+#define MIEN_FACE_MATCH_THRESHOLD 80.0f /* FaceMatchThreshold's default */
+typedef struct {
+  int (*metadata)(void *ctx, const char *json);
+  int (*item)(void *ctx, int64_t timestamp_ms, int64_t person, const char *json);
+  void (*progress)(void *ctx, double fraction); /* 0..1 of the video read; may be NULL */
+  void *ctx;
+} mien_video_sink;
+/* Where the time went (ms, summed) and what was seen. */
+typedef struct {
+  double demux_decode_ms, convert_ms, detect_ms, embed_ms, search_ms;
+  int64_t packets, frames_decoded, frames_sampled, faces, embeddings, tracks;
+} mien_video_timing;
+MIEN_API mien_status mien_service_analyze_video(mien_service *svc, int fd, const char *collection,
+                                                double threshold, double budget_ms,
+                                                const mien_video_sink *sink, int *readable,
+                                                mien_video_timing *timing, char *err,
+                                                size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -42,6 +42,8 @@ int cmd_purge(int argc, char **argv);
 int cmd_keys_new_template_key(int argc, char **argv);
 int cmd_keys_rotate_template_key(int argc, char **argv);
 
+/* A number printed with `digits` significant digits instead of cJSON's 15-17. */
+struct cJSON *cli_json_number(double v, int digits);
 /* Prints j (and frees it) as one line of JSON on f: EXIT_OK, or a failure when out of memory. */
 int cli_print_json(FILE *f, struct cJSON *j);
 /* Reports a refusal as one line of Rekognition's error JSON on stderr, its Message prefixed
@@ -60,6 +62,9 @@ int cli_data_dir(const char *data, char *dir, size_t cap);
 /* Opens the service of that data directory as principal "cli" (the template key of
  * $MIEN_TEMPLATE_KEY), with no_store (mien.h) when asked: EXIT_OK, or the failure reported. */
 int cli_open_service(const char *data, int no_store, struct mien_service **svc);
+/* The same with the other fields of cfg (workers, threads...) as given. */
+int cli_open_service_with(const char *data, int no_store, mien_service_config *cfg,
+                          struct mien_service **svc);
 /* Runs operation op with req (taken; image, when not NULL, stands for Image.Bytes) and prints
  * its response, or reports the refusal with context (cli_fail); returns the exit code. */
 int cli_call(struct mien_service *svc, const char *context, const char *op, struct cJSON *req,

@@ -147,9 +147,8 @@ int cli_data_dir(const char *data, char *dir, size_t cap) {
   return EXIT_OK;
 }
 
-/* cli_open_service with the other fields of cfg (workers, threads) as given. */
-static int open_service_with(const char *data, int no_store, mien_service_config *cfg,
-                             mien_service **svc) {
+int cli_open_service_with(const char *data, int no_store, mien_service_config *cfg,
+                          mien_service **svc) {
   char dir[4096], err[1024] = "";
   if (data || !no_store) { /* no store and no directory named: none is looked for */
     int rc = cli_data_dir(data, dir, sizeof dir);
@@ -165,7 +164,7 @@ static int open_service_with(const char *data, int no_store, mien_service_config
 int cli_open_service(const char *data, int no_store, mien_service **svc) {
   mien_service_config cfg;
   mien_service_config_init(&cfg);
-  return open_service_with(data, no_store, &cfg, svc);
+  return cli_open_service_with(data, no_store, &cfg, svc);
 }
 
 /* Adds option letter c's value to req as a number (field) or usage error. */
@@ -508,7 +507,7 @@ static int open_index_service(const cli_args *a, int nw, mien_service **svc) {
   mien_service_config cfg;
   mien_service_config_init(&cfg);
   cfg.workers = nw, cfg.threads = 1;
-  int rc = open_service_with(a->val['d'], 0, &cfg, svc);
+  int rc = cli_open_service_with(a->val['d'], 0, &cfg, svc);
   if (rc != EXIT_OK) return rc;
   cJSON *req = collection_request(a->pos[0]);
   char *body = cJSON_PrintUnformatted(req), *resp = NULL, err[1024] = "";

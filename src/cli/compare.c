@@ -99,13 +99,6 @@ static void embed_usage(FILE *f) {
           "  (The per-face timing `mien embed --bench` gave is mien-bench-engine --embed.)\n");
 }
 
-/* A number printed with `digits` significant digits instead of cJSON's 15-17. */
-static cJSON *json_number(double v, int digits) {
-  char buf[40];
-  snprintf(buf, sizeof buf, "%.*g", digits, v);
-  return cJSON_CreateNumber(strtod(buf, NULL));
-}
-
 /* {"Faces":[{BoundingBox, Confidence, Embedding}]} of the faces that could be aligned (only those
  * have an embedding), numbers as DetectFaces prints them. */
 static cJSON *embeddings_json(const mien_face_detail *faces, const float *emb, int n) {
@@ -114,14 +107,14 @@ static cJSON *embeddings_json(const mien_face_detail *faces, const float *emb, i
     const mien_face_detail *d = &faces[i];
     if (!d->has_landmarks) continue;
     cJSON *face = cJSON_CreateObject(), *box = cJSON_AddObjectToObject(face, "BoundingBox");
-    cJSON_AddItemToObject(box, "Width", json_number(d->width, 6));
-    cJSON_AddItemToObject(box, "Height", json_number(d->height, 6));
-    cJSON_AddItemToObject(box, "Left", json_number(d->left, 6));
-    cJSON_AddItemToObject(box, "Top", json_number(d->top, 6));
-    cJSON_AddItemToObject(face, "Confidence", json_number(d->confidence, 6));
+    cJSON_AddItemToObject(box, "Width", cli_json_number(d->width, 6));
+    cJSON_AddItemToObject(box, "Height", cli_json_number(d->height, 6));
+    cJSON_AddItemToObject(box, "Left", cli_json_number(d->left, 6));
+    cJSON_AddItemToObject(box, "Top", cli_json_number(d->top, 6));
+    cJSON_AddItemToObject(face, "Confidence", cli_json_number(d->confidence, 6));
     cJSON *vec = cJSON_AddArrayToObject(face, "Embedding");
     for (int k = 0; k < MIEN_EMBEDDING_DIM; k++)
-      cJSON_AddItemToArray(vec, json_number(emb[(size_t)i * MIEN_EMBEDDING_DIM + k], 9));
+      cJSON_AddItemToArray(vec, cli_json_number(emb[(size_t)i * MIEN_EMBEDDING_DIM + k], 9));
     cJSON_AddItemToArray(arr, face);
   }
   return root;

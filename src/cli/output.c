@@ -9,6 +9,12 @@
 #include "cli/cli.h"
 #include "mien.h"
 
+cJSON *cli_json_number(double v, int digits) {
+  char buf[40];
+  snprintf(buf, sizeof buf, "%.*g", digits, v);
+  return cJSON_CreateNumber(strtod(buf, NULL));
+}
+
 int cli_print_json(FILE *f, cJSON *j) {
   char *s = j ? cJSON_PrintUnformatted(j) : NULL;
   cJSON_Delete(j);

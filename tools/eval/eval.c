@@ -30,13 +30,6 @@ static int usage_exit(void (*usage)(FILE *), int opt) {
   return opt == 'h' ? EXIT_OK : EXIT_USAGE;
 }
 
-/* A number printed with `digits` significant digits instead of cJSON's 15-17. */
-static cJSON *json_number(double v, int digits) {
-  char buf[40];
-  snprintf(buf, sizeof buf, "%.*g", digits, v);
-  return cJSON_CreateNumber(strtod(buf, NULL));
-}
-
 /* --threads N: 0 (all cores) or more. */
 static int parse_threads(const char *cmd, const char *arg, int *threads) {
   char *end;
@@ -115,7 +108,7 @@ static int print_eval(cJSON *root, const image_set *s, const uint8_t *fallback, 
   }
   cJSON_AddNumberToObject(root, "failures", nfail);
   cJSON_AddItemToObject(root, "failed_images", arr);
-  cJSON_AddItemToObject(root, "seconds", json_number((mien_now_ms() - t0) / 1e3, 4));
+  cJSON_AddItemToObject(root, "seconds", cli_json_number((mien_now_ms() - t0) / 1e3, 4));
   return cli_print_json(stdout, root);
 }
 
@@ -204,7 +197,7 @@ static void add_turned_pairs(cJSON *root, const lfw_pair *pairs, int npairs, con
   cJSON_AddNumberToObject(t, "min_abs_yaw", EVAL_TURNED_YAW);
   cJSON_AddNumberToObject(t, "pairs", n);
   cJSON_AddNumberToObject(t, "same", nsame);
-  cJSON_AddItemToObject(t, "accuracy", json_number(n ? 100.0 * right / n : 0, 5));
+  cJSON_AddItemToObject(t, "accuracy", cli_json_number(n ? 100.0 * right / n : 0, 5));
 }
 
 static int eval_lfw(const eval_args *a) {
@@ -243,24 +236,26 @@ static int eval_lfw(const eval_args *a) {
     for (int k = 0; k < nfolds; k++) var += (acc[k] - mean) * (acc[k] - mean) / nfolds;
     cJSON *root = cJSON_CreateObject(), *facc = cJSON_CreateArray(), *fthr = cJSON_CreateArray();
     for (int k = 0; k < nfolds; k++) {
-      cJSON_AddItemToArray(facc, json_number(100 * acc[k], 5));
-      cJSON_AddItemToArray(fthr, json_number(thr[k], 5));
+      cJSON_AddItemToArray(facc, cli_json_number(100 * acc[k], 5));
+      cJSON_AddItemToArray(fthr, cli_json_number(thr[k], 5));
     }
     cJSON_AddNumberToObject(root, "folds", nfolds);
     cJSON_AddNumberToObject(root, "pairs", npairs);
     cJSON_AddNumberToObject(root, "images", set.n);
     cJSON_AddBoolToObject(root, "flip", a->flip);
     if (a->rotate != 0) cJSON_AddNumberToObject(root, "rotate", a->rotate);
-    cJSON_AddItemToObject(root, "accuracy_mean", json_number(100 * mean, 5));
-    cJSON_AddItemToObject(root, "accuracy_std", json_number(100 * sqrt(var), 3));
+    cJSON_AddItemToObject(root, "accuracy_mean", cli_json_number(100 * mean, 5));
+    cJSON_AddItemToObject(root, "accuracy_std", cli_json_number(100 * sqrt(var), 3));
     cJSON_AddItemToObject(root, "fold_accuracy", facc);
     cJSON_AddItemToObject(root, "fold_threshold", fthr);
-    cJSON_AddItemToObject(root, "auc", json_number(mien_eval_auc(score, same, npairs), 6));
+    cJSON_AddItemToObject(root, "auc", cli_json_number(mien_eval_auc(score, same, npairs), 6));
     cJSON *tar = cJSON_AddObjectToObject(root, "tar_at_far");
     cJSON_AddItemToObject(
-        tar, "1e-2", json_number(100 * mien_eval_tar_at_far(score, same, npairs, 1e-2, NULL), 4));
+        tar, "1e-2",
+        cli_json_number(100 * mien_eval_tar_at_far(score, same, npairs, 1e-2, NULL), 4));
     cJSON_AddItemToObject(
-        tar, "1e-3", json_number(100 * mien_eval_tar_at_far(score, same, npairs, 1e-3, NULL), 4));
+        tar, "1e-3",
+        cli_json_number(100 * mien_eval_tar_at_far(score, same, npairs, 1e-3, NULL), 4));
     add_turned_pairs(root, pairs, npairs, yaw, score, thr);
     rc = print_eval(root, &set, fallback, a->images, t0);
   }
@@ -344,10 +339,11 @@ static int eval_calibrate(const eval_args *a) {
       float c = mien_hist_threshold(imp, k[i].far);
       cJSON *o = cJSON_CreateObject();
       cJSON_AddNumberToObject(o, "similarity", k[i].similarity);
-      cJSON_AddItemToObject(o, "far_target", json_number(k[i].far, 3));
-      cJSON_AddItemToObject(o, "cosine", json_number(c, 5));
-      cJSON_AddItemToObject(o, "far", json_number(mien_hist_tail(imp, c), 4));
-      cJSON_AddItemToObject(o, "impostors_above", json_number(mien_hist_tail(imp, c) * nimp, 6));
+      cJSON_AddItemToObject(o, "far_target", cli_json_number(k[i].far, 3));
+      cJSON_AddItemToObject(o, "cosine", cli_json_number(c, 5));
+      cJSON_AddItemToObject(o, "far", cli_json_number(mien_hist_tail(imp, c), 4));
+      cJSON_AddItemToObject(o, "impostors_above",
+                            cli_json_number(mien_hist_tail(imp, c) * nimp, 6));
       cJSON_AddItemToArray(knots, o);
     }
     /* The mapping compiled in, measured on this data: what a threshold means. */
@@ -357,9 +353,9 @@ static int eval_calibrate(const eval_args *a) {
       float c = mien_similarity_cosine(thresholds[i]);
       cJSON *o = cJSON_CreateObject();
       cJSON_AddNumberToObject(o, "similarity", thresholds[i]);
-      cJSON_AddItemToObject(o, "cosine", json_number(c, 5));
-      cJSON_AddItemToObject(o, "far", json_number(mien_hist_tail(imp, c), 4));
-      cJSON_AddItemToObject(o, "tar", json_number(mien_hist_tail(gen, c), 5));
+      cJSON_AddItemToObject(o, "cosine", cli_json_number(c, 5));
+      cJSON_AddItemToObject(o, "far", cli_json_number(mien_hist_tail(imp, c), 4));
+      cJSON_AddItemToObject(o, "tar", cli_json_number(mien_hist_tail(gen, c), 5));
       cJSON_AddItemToArray(table, o);
     }
     rc = print_eval(root, &set, fallback, a->images, t0);
