@@ -282,7 +282,7 @@ MIEN_API mien_status mien_service_rotate_template_key(mien_service *svc, const c
 /* Creates path (mode 0600, never overwriting) holding a new random AES-256 key in hex. */
 MIEN_API mien_status mien_template_key_create(const char *path, char *err, size_t errlen);
 
-/* ---- the `mien` program's extras (src/api/service_detect.c, service_store.c) ---- */
+/* ---- what the `mien` program needs beyond the calls above (src/api/service_<topic>.c) ---- */
 
 /* Detection's defaults and bounds, for help texts and argument checks (mien_service_config's
  * min_face and min_score when 0). The face layer defines the same macros; the definitions are

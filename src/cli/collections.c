@@ -454,7 +454,7 @@ static cJSON *index_faces(index_job *j, const uint8_t *bytes, size_t len, mien_s
   mien_call_context ctx = {.image = bytes, .image_len = len};
   *st = body ? mien_service_call_with(j->svc, &ctx, "IndexFaces", body, strlen(body), &resp, err,
                                       errlen)
-             : MIEN_ERR_NOMEM;
+             : (snprintf(err, errlen, "out of memory"), MIEN_ERR_NOMEM);
   free(body);
   cJSON *r = *st == MIEN_OK ? cJSON_Parse(resp) : NULL;
   mien_free(resp);
