@@ -2,12 +2,12 @@
 # embed.sh: per-face cost of recognition after detection (68 landmarks, five-
 # point alignment, 512-d embedding), mien against ONNX Runtime, in one run.
 #   bench/embed.sh [IMAGE]
-# mien: `mien embed IMAGE --bench RUNS --threads 1`, the whole per-face path
+# mien: `mien-bench-engine --embed IMAGE --runs RUNS --threads 1`, the whole per-face path
 # (crop resample + fr_landmark, similarity fit + warp + fr_feature + normalise).
 # ONNX Runtime: bench/ort-bench.js on fr_landmark 1x1x64x64 plus fr_feature
 # 1x3x112x112, one intra-op thread, model runs only: its crop and warp are not
 # counted, so ratio = ort_ms / mien_ms (>1: mien faster) favours ORT.
-# Env: MIEN_BIN (default build/mien), RUNS (50), WARMUP (10, ORT only),
+# Env: MIEN_BIN (default build/mien; mien-bench-engine beside it is run), RUNS (50), WARMUP (10, ORT only),
 #      MIEN_MODELS_DIR (models/), MIEN_SHARED (../shared, for the default photo),
 #      ORT_FLUSH_DENORMALS (0; 1 zeroes denormal weights for ORT, see bench/ort-bench.js:
 #      fr_feature has thousands, and they slow ORT's convolutions several times).
@@ -18,13 +18,13 @@ RUNS=${RUNS:-50}
 IMAGE=${1:-${MIEN_SHARED:-$ROOT/../shared}/data/openface/images/examples/lennon-1.jpg}
 
 ort_settings
-need_mien
+need_mien "" "$MIEN_BENCH_ENGINE"
 [[ -f $IMAGE ]] || die "$IMAGE not found: give a photo with a face"
 need_models fr_landmark fr_feature
 use_ort
 
-mien_out=$(MIEN_MODELS=$MODELS_DIR "$MIEN" embed "$IMAGE" --bench "$RUNS" --threads 1) ||
-  die "mien embed --bench failed"
+mien_out=$(MIEN_MODELS=$MODELS_DIR "$MIEN_BENCH_ENGINE" --embed "$IMAGE" --runs "$RUNS" --threads 1) ||
+  die "mien-bench-engine --embed failed"
 mien_lm=$(json_number landmarks_ms <<<"$mien_out") || die "no landmarks_ms in: $mien_out"
 mien_em=$(json_number align_embed_ms <<<"$mien_out") || die "no align_embed_ms in: $mien_out"
 

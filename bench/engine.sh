@@ -4,7 +4,7 @@
 # Prints a table, then one JSON line per case with ratio = ort_ms / mien_ms
 # (>1: mien faster).
 #   bench/engine.sh [--ort-only]
-# Env: MIEN_BIN (default build/mien), RUNS (50), WARMUP (10, ORT only),
+# Env: MIEN_BIN (default build/mien; mien-bench-engine beside it is run), RUNS (50), WARMUP (10, ORT only),
 #      MIEN_MODELS_DIR (models/), ORT_FLUSH_DENORMALS (0; 1 zeroes denormal
 #      weights for ORT, see bench/ort-bench.js).
 set -euo pipefail
@@ -17,7 +17,7 @@ THREADS=(1)
 
 flag_arg --ort-only ort_only "$@"
 ort_settings
-((ort_only)) || need_mien ", set MIEN_BIN, or use --ort-only"
+((ort_only)) || need_mien ", set MIEN_BIN, or use --ort-only" "$MIEN_BENCH_ENGINE"
 need_models "${CASES[@]%% *}"
 use_ort
 
@@ -29,8 +29,8 @@ for c in "${CASES[@]}"; do
   for t in "${THREADS[@]}"; do
     mien_ms=null
     if ((!ort_only)); then
-      out=$("$MIEN" bench --json --model "$model" --shape "$shape" --threads "$t" --runs "$RUNS") ||
-        die "mien bench failed for $name threads=$t"
+      out=$("$MIEN_BENCH_ENGINE" --json --model "$model" --shape "$shape" --threads "$t" --runs "$RUNS") ||
+        die "mien-bench-engine failed for $name threads=$t"
       mien_ms=$(json_number ms_median <<<"$out") || die "no ms_median in mien output for $name: $out"
     fi
     out=$(node "$ROOT/bench/ort-bench.js" --model "$model" --shape "$shape" --threads "$t" \

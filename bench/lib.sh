@@ -1,11 +1,13 @@
 # lib.sh: what the bench scripts share. Source it after `set -euo pipefail`:
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# Sets ROOT (the repo), MIEN (MIEN_BIN, default build/mien) and MODELS_DIR (MIEN_MODELS_DIR,
-# default models/); defines die, flag_arg, need_mien, need_models, ort_settings, use_ort and
-# json_number.
+# Sets ROOT (the repo), MIEN (MIEN_BIN, default build/mien), MIEN_EVAL and MIEN_BENCH_ENGINE (the
+# research tools built beside it) and MODELS_DIR (MIEN_MODELS_DIR, default models/); defines die,
+# flag_arg, need_mien, need_models, ort_settings, use_ort and json_number.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MIEN=${MIEN_BIN:-$ROOT/build/mien}
+MIEN_EVAL=$(dirname "$MIEN")/mien-eval
+MIEN_BENCH_ENGINE=$(dirname "$MIEN")/mien-bench-engine
 MODELS_DIR=${MIEN_MODELS_DIR:-$ROOT/models}
 
 # die MESSAGE: "SCRIPT: error: MESSAGE" on stderr, exit 1.
@@ -21,10 +23,11 @@ flag_arg() {
   esac
 }
 
-# need_mien [HINT]: dies unless $MIEN is an executable; HINT ends the sentence
-# (default " or set MIEN_BIN").
+# need_mien [HINT [PROGRAM]]: dies unless PROGRAM (default $MIEN) is an executable; HINT ends the
+# sentence (default " or set MIEN_BIN").
 need_mien() {
-  [[ -x $MIEN ]] || die "$MIEN not found: build mien first (cmake --build build)${1:- or set MIEN_BIN}"
+  local prog=${2:-$MIEN}
+  [[ -x $prog ]] || die "$prog not found: build mien first (cmake --build build)${1:- or set MIEN_BIN}"
 }
 
 # need_models NAME...: dies unless each $MODELS_DIR/NAME.onnx exists.

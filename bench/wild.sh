@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # wild.sh: detection on faces as people photograph them (bench/data/wild-labels.tsv, photos in
-# $MIEN_SHARED/data): `mien eval detect` for each detector, on the photos as they are and under
+# $MIEN_SHARED/data): `mien-eval detect` for each detector, on the photos as they are and under
 # each synthetic transform, one line per run (precision, recall, AP, the acceptance rows, false
 # positives by negative region). docs/detection.md quotes its output.
 #   bench/wild.sh [DETECTOR...]   (default: default and yunet:$MIEN_SHARED/data/yunet/...)
-# Env: MIEN_BIN (default build/mien), MIEN_SHARED (../shared), TRANSFORMS (space-separated).
+# Env: MIEN_BIN (default build/mien; mien-eval beside it is run), MIEN_SHARED (../shared), TRANSFORMS (space-separated).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-need_mien
+need_mien "" "$MIEN_EVAL"
 SHARED=${MIEN_SHARED:-$ROOT/../shared}
 [[ -d $SHARED/data/wild ]] || die "no photos: $SHARED/data/wild is absent"
 dets=("$@")
@@ -16,9 +16,9 @@ TRANSFORMS=${TRANSFORMS:-none rotate:20 rotate:-45 scale:20 scale:40 occlude:0.4
 printf '%-10s %-12s %6s %6s %6s %6s %6s %7s %7s %s\n' detector transform prec recall AP p40 r40 profile tilted false_positives
 for d in "${dets[@]}"; do
   for t in $TRANSFORMS; do
-    args=(eval detect --labels "$ROOT/bench/data/wild-labels.tsv" --root "$SHARED/data" --threads 1 --detector "$d")
+    args=(detect --labels "$ROOT/bench/data/wild-labels.tsv" --root "$SHARED/data" --threads 1 --detector "$d")
     [[ $t == none ]] || args+=(--transform "$t")
-    "$MIEN" "${args[@]}" | jq -r --arg d "${d%%:*}" --arg t "$t" \
+    "$MIEN_EVAL" "${args[@]}" | jq -r --arg d "${d%%:*}" --arg t "$t" \
       '[$d, $t, .precision, .recall, .ap, .precision_40px, .recall_40px_frontal_three_quarter,
         (.conditions.profile.recall // "-"), (.conditions.tilted.recall // "-"),
         (.false_positives_by_region | to_entries | map("\(.key)=\(.value)") | join(","))]

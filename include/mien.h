@@ -319,6 +319,116 @@ MIEN_API mien_status mien_service_access_key_secret(mien_service *svc, const cha
                                                     char secret[MIEN_ACCESS_KEY_SECRET_LEN + 1],
                                                     int *found, char *err, size_t errlen);
 
+/* ---- what the `mien` program needs beyond the calls above (src/api/service_<topic>.c) ---- */
+
+/* Detection's defaults and bounds (mien_service_config's min_score and min_face when 0), for
+ * help texts and argument checks; the face layer uses them too. min_face by default follows
+ * Rekognition's documented floor, 40 px in a 1920x1080 image and proportionally more in larger
+ * ones, but at least MIEN_MIN_FACE_FLOOR in small images: 40 px keeps a 1920 px photo's finest
+ * pass at 576 px wide and decode + detect near 17 ms on one core (bench/detect.sh); smaller faces
+ * (down to about 16 px) need an explicit min_face. */
+#define MIEN_DETECT_MIN_SCORE 0.9f  /* calibrated confidence threshold, whatever the detector */
+#define MIEN_MIN_FACE_REF_SIDE 1920 /* min_face: MIEN_MIN_FACE_REF px per this image side, */
+#define MIEN_MIN_FACE_REF 40
+#define MIEN_MIN_FACE_FLOOR 20 /* but at least this */
+#define MIEN_MIN_FACE_LIMIT 8  /* the smallest min_face that may be asked for */
+
+/* DetectFaces on an encoded image, as mien_service_call gives it (*json_out, NUL-terminated),
+ * and the image itself, upright and full size, with each face's box (green) and 68 landmarks
+ * (red) drawn, encoded as PNG (*png, *png_len bytes): `mien detect --annotate`. Both malloc'ed
+ * (mien_free). */
+MIEN_API mien_status mien_service_detect_annotated(mien_service *svc, const void *bytes, size_t len,
+                                                   char **json_out, void **png, size_t *png_len,
+                                                   char *err, size_t errlen);
+
+/* How long detection takes on one encoded image (`mien detect --runs`, bench/detect.sh). */
+typedef struct {
+  int faces;               /* faces found */
+  int runs;                /* timed runs, after one warm-up */
+  double ms_median;        /* decode + detect from the bytes, as a DetectFaces request costs */
+  double ms_min;           /* the fastest run */
+  double passes_ms_median; /* the detector's passes alone (resample + net), for comparison
+                              with another runtime on the same input sizes */
+  int decode_scale;        /* the JPEG's DCT reduction before detection (1: full size) */
+  int npasses;             /* pyramid passes, finest first */
+  int passes[8][2];        /* each pass's detector input: width, height */
+} mien_detect_timing;
+MIEN_API mien_status mien_service_time_detect(mien_service *svc, const void *bytes, size_t len,
+                                              int runs, mien_detect_timing *out, char *err,
+                                              size_t errlen);
+
+/* Identifiers. */
+#define MIEN_UUID_LEN 37 /* a FaceId or ImageId, "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
+#define MIEN_EXTERNAL_ID_MAX 255
+/* The ExternalImageId prefix that carries a consent reference: "consent-REF" or
+ * "consent-REF:anything", REF of [a-zA-Z0-9_.-] (docs/privacy.md). */
+#define MIEN_CONSENT_PREFIX "consent-"
+
+/* Whether collection coll holds faces indexed from these exact bytes (the same SHA-256): *found,
+ * and the ImageId they were given; what makes `mien index` resumable. */
+MIEN_API mien_status mien_service_find_image(mien_service *svc, const char *coll, const void *bytes,
+                                             size_t len, int *found, char image_id[MIEN_UUID_LEN],
+                                             char *err, size_t errlen);
+
+/* A collection's privacy policy, kept in its tags (docs/privacy.md). */
+typedef struct {
+  char purpose[257];    /* mien:purpose; "" when none */
+  int retention_days;   /* mien:retention-days: faces are purged that many days after indexing;
+                           0: kept until deleted */
+  int consent_required; /* mien:consent = required: IndexFaces needs a consent reference */
+} mien_collection_policy;
+/* Sets the policy tags of collection coll given in set_json (a JSON object, NULL: none) and
+ * removes the keys in remove (nremove of them), audited as SetPolicy; the store checks the values.
+ * Then (or only, when nothing is to change) reads the policy into out. */
+MIEN_API mien_status mien_service_policy(mien_service *svc, const char *coll, const char *set_json,
+                                         const char *const *remove, int nremove,
+                                         mien_collection_policy *out, char *err, size_t errlen);
+
+/* What mien_store_copy_between did: rows per table on both sides, and the target's audit chain. */
+typedef struct {
+  int ntables;
+  char table[16][16]; /* table names */
+  int64_t source_rows[16], target_rows[16];
+  int counts_match;      /* 0: the target held rows the source has not */
+  int64_t audit_records; /* in the target */
+  char audit_head[65];   /* the target's chain head, SHA-256 in hex */
+  int audit_valid;       /* the target's chain verifies and ends where the source's does */
+} mien_copy_report;
+/* Copies every row of the store at `from` (collections, faces, users, tags, audit log, video jobs;
+ * templates as stored) into the store at `to` (a directory, sqlite:DIR or a postgresql:// URL;
+ * made when new) in one transaction, keeping rows the target has (so a copy can be rerun); then
+ * counts both sides and verifies the target's audit chain: `mien store copy`. */
+MIEN_API mien_status mien_store_copy_between(const char *from, const char *to,
+                                             mien_copy_report *out, char *err, size_t errlen);
+
+/* Stored video analysed at once, in the caller's thread (`mien video`): StartFaceDetection's
+ * analysis (collection NULL) or StartFaceSearch's of collection at threshold (FaceMatchThreshold,
+ * 0..100), on a video file the caller opened (fd, taken over: closed here). Each result goes to
+ * the sink as found, as JSON text: VideoMetadata once the video is open, then every Faces (or
+ * Persons) element of GetFaceDetection's (GetFaceSearch's) response, with its Timestamp (ms) and
+ * Person.Index (-1: none); a callback returning non-zero stops the analysis (out of memory).
+ * *readable = 0 with MIEN_OK when the video cannot be read (err: the FAILED job's
+ * StatusMessage). budget_ms <= 0: 10 minutes plus four times the video's duration. A search is
+ * audited as StartFaceSearch. */
+#define MIEN_VIDEO_SAMPLE_MS 200        /* frames are sampled this often */
+#define MIEN_FACE_MATCH_THRESHOLD 80.0f /* FaceMatchThreshold's default */
+typedef struct {
+  int (*metadata)(void *ctx, const char *json);
+  int (*item)(void *ctx, int64_t timestamp_ms, int64_t person, const char *json);
+  void (*progress)(void *ctx, double fraction); /* 0..1 of the video read; may be NULL */
+  void *ctx;
+} mien_video_sink;
+/* Where the time went (ms, summed) and what was seen. */
+typedef struct {
+  double demux_decode_ms, convert_ms, detect_ms, embed_ms, search_ms;
+  int64_t packets, frames_decoded, frames_sampled, faces, embeddings, tracks;
+} mien_video_timing;
+MIEN_API mien_status mien_service_analyze_video(mien_service *svc, int fd, const char *collection,
+                                                double threshold, double budget_ms,
+                                                const mien_video_sink *sink, int *readable,
+                                                mien_video_timing *timing, char *err,
+                                                size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,10 +1,11 @@
 # lib.sh - sourced by the shell tests after they set ROOT (the repository): MIEN (the binary,
-# $MIEN_BUILD/mien, default build/mien), PHOTOS (the photos shipped in tests/data, README.md
+# $MIEN_BUILD/mien, default build/mien), MIEN_EVAL (the accuracy tool beside it), PHOTOS (the photos shipped in tests/data, README.md
 # there), DATA (the evaluation data, $MIEN_SHARED/data, default ../shared/data: LFW and the
 # like, for evaluations only), a TMP folder removed on exit, the pass/fail/skip counters with ok,
 # bad and skipped, require_mien, run, and finish (the summary line and exit code).
 
 MIEN=${MIEN_BUILD:-$ROOT/build}/mien
+MIEN_EVAL=${MIEN_BUILD:-$ROOT/build}/mien-eval
 PHOTOS=$ROOT/tests/data
 DATA=${MIEN_SHARED:-$ROOT/../shared}/data
 TMP=$(mktemp -d)
@@ -15,10 +16,12 @@ ok() { pass=$((pass + 1)); echo "ok   $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
 skipped() { skip=$((skip + 1)); echo "SKIP $1: $2"; }
 
-# require_mien: a test of the mien program fails (not skips) when it was not built.
+# require_mien [PROGRAM]: a test of the mien program (or of PROGRAM, a tool built beside it) fails
+# (not skips) when it was not built.
 require_mien() {
-  [[ -x $MIEN ]] && return 0
-  echo "$MIEN not built (build first, or set MIEN_BUILD)"
+  local prog=${1:-$MIEN}
+  [[ -x $prog ]] && return 0
+  echo "$prog not built (build first, or set MIEN_BUILD)"
   echo "0 passed, 1 failed"
   exit 1
 }

@@ -64,7 +64,6 @@ mien_status mien_op_parse_request(const char *body, size_t len, cJSON **req, cha
 void mien_api_release(mien_api *api);
 
 /* Defaults and limits documented by AWS. */
-#define MIEN_FACE_MATCH_THRESHOLD 80.0f /* SearchFaces*, FaceMatchThreshold */
 #define MIEN_USER_MATCH_THRESHOLD 80.0f /* SearchUsers*, UserMatchThreshold */
 #define MIEN_ASSOCIATE_THRESHOLD 75.0f  /* AssociateFaces, UserMatchThreshold */
 #define MIEN_MAX_RESULTS 4096           /* ListFaces, ListCollections MaxResults; MaxFaces */

@@ -15,9 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/ops.h"
+#include <cjson/cJSON.h>
+
 #include "cli/cli.h"
-#include "util/util.h"
 
 /* ---- options shared by every command here ---- */
 
@@ -147,31 +147,24 @@ int cli_data_dir(const char *data, char *dir, size_t cap) {
   return EXIT_OK;
 }
 
-int cli_open_store(const char *data, mien_store **s) {
+int cli_open_service_with(const char *data, int no_store, mien_service_config *cfg,
+                          mien_service **svc) {
   char dir[4096], err[1024] = "";
-  int rc = cli_data_dir(data, dir, sizeof dir);
-  if (rc != EXIT_OK) return rc;
-  mien_status st = mien_store_open(dir, s, err, sizeof err);
+  if (data || !no_store) { /* no store and no directory named: none is looked for */
+    int rc = cli_data_dir(data, dir, sizeof dir);
+    if (rc != EXIT_OK) return rc;
+    cfg->store = dir;
+  }
+  cfg->no_store = no_store;
+  cfg->principal = "cli";
+  mien_status st = mien_service_open(cfg, svc, err, sizeof err);
   return st == MIEN_OK ? EXIT_OK : cli_fail(NULL, st, err);
 }
 
 int cli_open_service(const char *data, int no_store, mien_service **svc) {
-  char dir[4096], err[1024] = "";
   mien_service_config cfg;
   mien_service_config_init(&cfg);
-  if (data || !no_store) { /* no store and no directory named: none is looked for */
-    int rc = cli_data_dir(data, dir, sizeof dir);
-    if (rc != EXIT_OK) return rc;
-    cfg.store = dir;
-  }
-  cfg.no_store = no_store;
-  cfg.principal = "cli";
-  mien_status st = mien_service_open(&cfg, svc, err, sizeof err);
-  return st == MIEN_OK ? EXIT_OK : cli_fail(NULL, st, err);
-}
-
-static int open_store(const cli_args *a, mien_store **s) {
-  return cli_open_store(a->val['d'], s);
+  return cli_open_service_with(data, no_store, &cfg, svc);
 }
 
 /* Adds option letter c's value to req as a number (field) or usage error. */
@@ -191,23 +184,22 @@ static void add_string(cJSON *req, const cli_args *a, int c, const char *field) 
   if (a->val[c]) cJSON_AddStringToObject(req, field, a->val[c]);
 }
 
-/* Opens the service, runs op and closes it; image (may be NULL) stands for Image.Bytes. */
-static int run_once(const cli_args *a, const char *op, cJSON *req, const char *image) {
+/* Opens the service, runs op on the request body (len bytes) and closes it; image (may be NULL)
+ * stands for Image.Bytes. */
+static int run_once(const cli_args *a, const char *op, const char *body, size_t len,
+                    const char *image) {
   mien_service *svc;
   int rc = cli_open_service(a->val['d'], 0, &svc);
   uint8_t *bytes = NULL;
-  size_t len = 0;
-  if (rc == EXIT_OK && image && !(bytes = mien_read_file(image, &len))) {
+  size_t image_len = 0;
+  if (rc == EXIT_OK && image && !(bytes = cli_read_file(image, CLI_NO_CAP, &image_len))) {
     char msg[4200];
     snprintf(msg, sizeof msg, "cannot read %s", image);
     rc = cli_fail(NULL, MIEN_ERR_IO, msg);
     mien_service_close(svc);
   }
-  if (rc != EXIT_OK) {
-    cJSON_Delete(req);
-    return rc;
-  }
-  rc = cli_call(svc, a->cmd, op, req, bytes, len);
+  if (rc != EXIT_OK) return rc;
+  rc = cli_call_body(svc, a->cmd, op, body, len, bytes, image_len);
   free(bytes);
   mien_service_close(svc);
   return rc;
@@ -217,11 +209,12 @@ static int run_once(const cli_args *a, const char *op, cJSON *req, const char *i
  * a failure, in which case req is deleted and rc returned. */
 static int finish(cli_args *a, int rc, const char *op, cJSON *req, const char *image) {
   free(a->pos);
-  if (rc != EXIT_OK) {
-    cJSON_Delete(req);
-    return rc;
-  }
-  return run_once(a, op, req, image);
+  char *body = rc == EXIT_OK ? cJSON_PrintUnformatted(req) : NULL;
+  cJSON_Delete(req);
+  if (rc == EXIT_OK && !body) rc = cli_fail(a->cmd, MIEN_ERR_NOMEM, "out of memory");
+  if (rc == EXIT_OK) rc = run_once(a, op, body, strlen(body), image);
+  free(body);
+  return rc;
 }
 
 /* A request with its CollectionId. */
@@ -264,20 +257,18 @@ static int policy_tags(const cli_args *a, cJSON *set, const char **remove) {
 /* `mien collection policy ID [POLICY]`: changes the policy when options are given (audited as
  * SetPolicy), then prints it. */
 static int collection_policy(const cli_args *a, const char *id) {
-  mien_store *s;
-  int rc = open_store(a, &s);
+  mien_service *svc;
+  int rc = cli_open_service(a->val['d'], 0, &svc);
   if (rc != EXIT_OK) return rc;
   cJSON *set = cJSON_CreateObject();
   const char *remove[3];
   int nremove = policy_tags(a, set, remove);
-  char err[1024] = "";
-  mien_status st = MIEN_OK;
-  if (nremove || cJSON_GetArraySize(set))
-    st = mien_store_set_tags(s, "cli", "SetPolicy", id, set, remove, nremove, err, sizeof err);
+  char err[1024] = "", *set_json = cJSON_GetArraySize(set) ? cJSON_PrintUnformatted(set) : NULL;
   cJSON_Delete(set);
-  mien_policy p;
-  if (st == MIEN_OK) st = mien_store_get_policy(s, id, &p, err, sizeof err);
-  mien_store_close(s);
+  mien_collection_policy p;
+  mien_status st = mien_service_policy(svc, id, set_json, remove, nremove, &p, err, sizeof err);
+  free(set_json);
+  mien_service_close(svc);
   if (st != MIEN_OK) return cli_fail(a->cmd, st, err);
   cJSON *r = cJSON_CreateObject();
   cJSON_AddStringToObject(r, "CollectionId", id);
@@ -403,7 +394,7 @@ static int collect(file_list *l, const char *path) {
 
 typedef struct {
   const cli_args *a;
-  mien_store *store;
+  mien_service *svc;
   file_list *files;
   atomic_int next, done, faces, skipped, failed, first_error;
   pthread_mutex_t out; /* stdout lines and the progress bar */
@@ -414,7 +405,7 @@ typedef struct {
 static void progress(index_job *j) {
   if (!j->tty) return;
   int done = atomic_load(&j->done), total = j->files->n, width = 30;
-  double s = (mien_now_ms() - j->t0) / 1000.0;
+  double s = (cli_now_ms() - j->t0) / 1000.0;
   int fill = total ? done * width / total : width;
   fprintf(stderr, "\r[%.*s%*s] %d/%d images, %d faces, %.1f images/s ", fill,
           "==============================", width - fill, "", done, total, atomic_load(&j->faces),
@@ -450,19 +441,36 @@ static void image_failed(index_job *j, const char *path, mien_status st, const c
   pthread_mutex_unlock(&j->out);
 }
 
-/* Indexes one file: skipped when its content is already in the collection. */
-static void index_one(index_job *j, mien_api *api, const char *path) {
+/* IndexFaces on one image's bytes: the response, or NULL with st and err set. */
+static cJSON *index_faces(index_job *j, const uint8_t *bytes, size_t len, mien_status *st,
+                          char *err, size_t errlen) {
   const cli_args *a = j->a;
-  char err[1024] = "";
+  cJSON *req = collection_request(a->pos[0]);
+  add_string(req, a, 'e', "ExternalImageId");
+  add_string(req, a, 'q', "QualityFilter");
+  if (a->val['m']) cJSON_AddNumberToObject(req, "MaxFaces", strtod(a->val['m'], NULL));
+  char *body = cJSON_PrintUnformatted(req), *resp = NULL;
+  cJSON_Delete(req);
+  mien_call_context ctx = {.image = bytes, .image_len = len};
+  *st = body ? mien_service_call_with(j->svc, &ctx, "IndexFaces", body, strlen(body), &resp, err,
+                                      errlen)
+             : (snprintf(err, errlen, "out of memory"), MIEN_ERR_NOMEM);
+  free(body);
+  cJSON *r = *st == MIEN_OK ? cJSON_Parse(resp) : NULL;
+  mien_free(resp);
+  if (*st == MIEN_OK && !r) *st = MIEN_ERR_NOMEM, snprintf(err, errlen, "out of memory");
+  return r;
+}
+
+/* Indexes one file: skipped when its content is already in the collection. */
+static void index_one(index_job *j, const char *path) {
+  char err[1024] = "", image_id[MIEN_UUID_LEN];
   size_t len;
-  uint8_t *bytes = mien_read_file(path, &len);
+  uint8_t *bytes = cli_read_file(path, CLI_NO_CAP, &len);
   if (!bytes) return image_failed(j, path, MIEN_ERR_IO, "cannot read the file");
-  uint8_t sha[32];
-  char image_id[MIEN_UUID_LEN];
   int found;
-  mien_sha256(bytes, len, sha);
   mien_status st =
-      mien_store_find_image(j->store, a->pos[0], sha, &found, image_id, err, sizeof err);
+      mien_service_find_image(j->svc, j->a->pos[0], bytes, len, &found, image_id, err, sizeof err);
   if (st == MIEN_OK && found) {
     free(bytes);
     cJSON *line = cJSON_CreateObject();
@@ -472,15 +480,8 @@ static void index_one(index_job *j, mien_api *api, const char *path) {
     atomic_fetch_add(&j->skipped, 1);
     return report(j, line, 0);
   }
-  cJSON *req = collection_request(a->pos[0]), *resp = NULL;
-  add_string(req, a, 'e', "ExternalImageId");
-  add_string(req, a, 'q', "QualityFilter");
-  if (a->val['m']) cJSON_AddNumberToObject(req, "MaxFaces", strtod(a->val['m'], NULL));
-  api->image = bytes, api->image_len = len;
-  if (st == MIEN_OK) st = mien_op_index_faces(api, req, &resp, err, sizeof err);
-  api->image = NULL;
+  cJSON *resp = st == MIEN_OK ? index_faces(j, bytes, len, &st, err, sizeof err) : NULL;
   free(bytes);
-  cJSON_Delete(req);
   if (st != MIEN_OK) return image_failed(j, path, st, err);
   cJSON_AddStringToObject(resp, "File", path);
   report(j, resp, cJSON_GetArraySize(cJSON_GetObjectItem(resp, "FaceRecords")));
@@ -488,19 +489,8 @@ static void index_one(index_job *j, mien_api *api, const char *path) {
 
 static void *index_worker(void *arg) {
   index_job *j = arg;
-  char err[1024] = "";
-  /* One pipeline per worker, one thread each: images in parallel beat layers in parallel. */
-  mien_faces_options opt = {.threads = 1};
-  mien_api api = {.store = j->store, .faces_owned = 1, .principal = "cli"};
-  mien_status st = mien_faces_create(&opt, &api.faces, err, sizeof err);
   int i;
-  while ((i = atomic_fetch_add(&j->next, 1)) < j->files->n) {
-    if (st != MIEN_OK)
-      image_failed(j, j->files->v[i], st, err);
-    else
-      index_one(j, &api, j->files->v[i]);
-  }
-  mien_api_release(&api);
+  while ((i = atomic_fetch_add(&j->next, 1)) < j->files->n) index_one(j, j->files->v[i]);
   return NULL;
 }
 
@@ -509,6 +499,25 @@ static int job_count(const cli_args *a, int nfiles) {
   int n = a->val['j'] ? atoi(a->val['j']) : mien_cpu_count();
   if (n < 1) n = 1;
   return n < nfiles ? n : nfiles > 0 ? nfiles : 1;
+}
+
+/* Opens the service with nw workers of one thread each (images in parallel beat layers in
+ * parallel) and checks that the collection exists before any image is read. */
+static int open_index_service(const cli_args *a, int nw, mien_service **svc) {
+  mien_service_config cfg;
+  mien_service_config_init(&cfg);
+  cfg.workers = nw, cfg.threads = 1;
+  int rc = cli_open_service_with(a->val['d'], 0, &cfg, svc);
+  if (rc != EXIT_OK) return rc;
+  cJSON *req = collection_request(a->pos[0]);
+  char *body = cJSON_PrintUnformatted(req), *resp = NULL, err[1024] = "";
+  cJSON_Delete(req);
+  mien_status st = body ? mien_service_call(*svc, "DescribeCollection", body, strlen(body), &resp,
+                                            err, sizeof err)
+                        : MIEN_ERR_NOMEM;
+  free(body);
+  mien_free(resp);
+  return st == MIEN_OK ? EXIT_OK : cli_fail(NULL, st, err);
 }
 
 int cmd_index(int argc, char **argv) {
@@ -533,17 +542,12 @@ int cmd_index(int argc, char **argv) {
   file_list files = {0};
   for (int i = 1; rc == -1 && i < a.npos; i++)
     if (collect(&files, a.pos[i]) != 0) rc = EXIT_SETUP;
-  mien_store *s = NULL;
-  if (rc == -1) rc = open_store(&a, &s);
-  mien_collection_info info;
-  char err[1024] = "";
-  mien_status st = MIEN_OK;
-  if (rc == EXIT_OK) st = mien_store_describe_collection(s, a.pos[0], &info, err, sizeof err);
-  if (rc == EXIT_OK && st != MIEN_OK) rc = cli_fail(NULL, st, err);
+  mien_service *svc = NULL;
+  int nw = job_count(&a, files.n);
+  if (rc == -1) rc = open_index_service(&a, nw, &svc);
   if (rc == EXIT_OK) {
-    index_job j = {.a = &a, .store = s, .files = &files, .t0 = mien_now_ms(), .tty = isatty(2)};
+    index_job j = {.a = &a, .svc = svc, .files = &files, .t0 = cli_now_ms(), .tty = isatty(2)};
     pthread_mutex_init(&j.out, NULL);
-    int nw = job_count(&a, files.n);
     pthread_t *th = malloc((size_t)nw * sizeof *th);
     int started = 0;
     while (th && started < nw && pthread_create(&th[started], NULL, index_worker, &j) == 0)
@@ -551,7 +555,7 @@ int cmd_index(int argc, char **argv) {
     if (started == 0) index_worker(&j);
     for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
     free(th);
-    double sec = (mien_now_ms() - j.t0) / 1000.0;
+    double sec = (cli_now_ms() - j.t0) / 1000.0;
     if (j.tty) fputs("\r\033[K", stderr);
     int indexed = atomic_load(&j.done) - atomic_load(&j.skipped) - atomic_load(&j.failed);
     fprintf(stderr,
@@ -565,7 +569,7 @@ int cmd_index(int argc, char **argv) {
   for (int i = 0; i < files.n; i++) free(files.v[i]);
   free(files.v);
   free(a.pos);
-  mien_store_close(s);
+  mien_service_close(svc);
   return rc == -1 ? EXIT_SETUP : rc;
 }
 
@@ -686,20 +690,23 @@ int cmd_call(int argc, char **argv) {
     return usage(a.cmd, 0);
   }
   const char *op = a.pos[0];
-  size_t len = 0;
-  char *body = read_body(a.pos[1], &len), err[256] = "";
-  cJSON *req = NULL;
-  mien_status st = body ? mien_op_parse_request(body, len, &req, err, sizeof err)
-                        : MIEN_FAIL(err, sizeof err, MIEN_ERR_IO, "cannot read the request body");
-  free(body);
-  free(a.pos);
-  if (!mien_op_find(op)) {
-    cJSON_Delete(req);
+  int known = 0;
+  for (int i = 0; !known && mien_service_operation(i); i++)
+    known = !strcmp(op, mien_service_operation(i));
+  if (!known) {
     fprintf(stderr, "mien call: unknown operation '%s'; operations:", op);
-    for (const mien_op *o = mien_ops; o->name; o++) fprintf(stderr, " %s", o->name);
+    for (int i = 0; mien_service_operation(i); i++)
+      fprintf(stderr, " %s", mien_service_operation(i));
     fputc('\n', stderr);
+    free(a.pos);
     return EXIT_USAGE;
   }
-  if (st != MIEN_OK) return cli_fail(NULL, st, err);
-  return run_once(&a, op, req, a.val['i']);
+  size_t len = 0;
+  char *body = read_body(a.pos[1], &len);
+  /* The service parses the body: a bad one gets Rekognition's SerializationException. */
+  rc = body ? run_once(&a, op, body, len, a.val['i'])
+            : cli_fail(NULL, MIEN_ERR_IO, "cannot read the request body");
+  free(body);
+  free(a.pos);
+  return rc;
 }

@@ -14,7 +14,6 @@ static const struct {
     {"detect", "find faces in images: Rekognition DetectFaces JSON", cmd_detect},
     {"compare", "compare the largest face of one image with the faces of another", cmd_compare},
     {"embed", "print each face's box and 512-d embedding", cmd_embed},
-    {"eval", "measure accuracy (mien eval lfw --images DIR --pairs FILE)", cmd_eval},
     {"collection", "create, describe, list or delete collections", cmd_collection},
     {"index", "index the faces of images into a collection", cmd_index},
     {"search", "search a collection for the largest face of an image", cmd_search},
@@ -25,7 +24,6 @@ static const struct {
     {"purge", "delete now the faces past their collection's retention", cmd_purge},
     {"serve", "serve the face API over HTTP (AWS JSON 1.1, SigV4) and the web page", cmd_serve},
     {"keys", "add, list or delete the access keys the server accepts", cmd_keys},
-    {"bench", "time the models or the search (see `mien bench --help`)", cmd_bench},
     {"store", "copy a store between a data directory and PostgreSQL (mien store copy)", cmd_store},
     {"video", "faces in a stored video: mien video detect FILE | search COLLECTION FILE",
      cmd_video},
@@ -49,47 +47,9 @@ static void usage(FILE *f) {
           "of many nodes (docs/cluster.md); wins over --data\n"
           "--template-key FILE (or MIEN_TEMPLATE_KEY): the AES-256 key that encrypts the stored\n"
           "templates (mien keys new-template-key FILE; docs/privacy.md)\n"
-          "environment: MIEN_MODELS (model directory), MIEN_ISA=generic|avx2|avx512 (kernels)\n");
-}
-
-int cli_parse_dims(const char *s, long long *dims, int max) {
-  int n = 0;
-  while (*s) {
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (end == s || v < 1 || n == max) return -1;
-    dims[n++] = v;
-    s = *end == ',' ? end + 1 : end;
-    if (*end && *end != ',') return -1;
-  }
-  return n ? n : -1;
-}
-
-int cli_exit_code(int status) {
-  switch ((mien_status)status) {
-  case MIEN_OK:
-    return EXIT_OK;
-  case MIEN_ERR_INVALID_PARAMETER:
-  case MIEN_ERR_INVALID_IMAGE_FORMAT:
-  case MIEN_ERR_IMAGE_TOO_LARGE:
-  case MIEN_ERR_RESOURCE_NOT_FOUND: /* input the caller can fix, like a bad parameter */
-  case MIEN_ERR_RESOURCE_EXISTS:
-  case MIEN_ERR_CONFLICT:
-  case MIEN_ERR_QUOTA:
-  case MIEN_ERR_PAGINATION_TOKEN:
-  case MIEN_ERR_INVALID_S3_OBJECT:
-  case MIEN_ERR_ACCESS_DENIED:
-  case MIEN_ERR_SERIALIZATION:
-  case MIEN_ERR_VIDEO_TOO_LARGE:
-  case MIEN_ERR_LIMIT_EXCEEDED:
-  case MIEN_ERR_IDEMPOTENT_MISMATCH:
-    return EXIT_INPUT;
-  case MIEN_ERR_MODEL:
-  case MIEN_ERR_IO:
-    return EXIT_SETUP;
-  default:
-    return EXIT_FAILURE_GENERIC;
-  }
+          "environment: MIEN_MODELS (model directory), MIEN_ISA=generic|avx2|avx512 (kernels)\n"
+          "measurements are programs of their own, built beside mien: mien-eval (accuracy),\n"
+          "mien-bench-engine (model speed), mien-bench-search (the search index)\n");
 }
 
 int main(int argc, char **argv) {

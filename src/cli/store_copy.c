@@ -1,13 +1,12 @@
 /* store_copy.c - `mien store copy --from LOCATION --to LOCATION`: a store's rows from a data
- * directory into PostgreSQL or back (src/store/copy.c; docs/cluster.md). Prints the row counts of
- * both sides and the target's audit chain; exits 1 when they disagree. */
+ * directory into PostgreSQL or back (mien_store_copy_between; docs/cluster.md). Prints the row
+ * counts of both sides and the target's audit chain; exits 1 when they disagree. */
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/cli.h"
 #include <cjson/cJSON.h>
 
-#include "store/store.h"
+#include "cli/cli.h"
 
 static void usage(FILE *f) {
   fputs("usage: mien store copy --from LOCATION --to LOCATION\n"
@@ -34,9 +33,9 @@ int cmd_store(int argc, char **argv) {
       return cli_usage(usage, !strcmp(argv[i], "--help"));
   }
   if (!from || !to) return cli_usage(usage, 0);
-  mien_store_copy_report r;
+  mien_copy_report r;
   char err[1024] = "";
-  mien_status st = mien_store_copy(from, to, &r, err, sizeof err);
+  mien_status st = mien_store_copy_between(from, to, &r, err, sizeof err);
   if (st != MIEN_OK) return cli_fail("store copy", st, err);
   cJSON *o = cJSON_CreateObject(), *rows = cJSON_AddObjectToObject(o, "Tables");
   for (int t = 0; t < r.ntables; t++) {
@@ -44,11 +43,11 @@ int cmd_store(int argc, char **argv) {
     cJSON_AddNumberToObject(c, "Source", (double)r.source_rows[t]);
     cJSON_AddNumberToObject(c, "Target", (double)r.target_rows[t]);
   }
-  cJSON_AddBoolToObject(o, "CountsMatch", !r.mismatch);
+  cJSON_AddBoolToObject(o, "CountsMatch", r.counts_match);
   cJSON_AddNumberToObject(o, "AuditRecords", (double)r.audit_records);
   cJSON_AddStringToObject(o, "AuditHead", r.audit_head);
   cJSON_AddBoolToObject(o, "AuditValid", r.audit_valid);
-  int ok = !r.mismatch && r.audit_valid;
+  int ok = r.counts_match && r.audit_valid;
   int rc = cli_print_json(stdout, o);
   return rc == EXIT_OK && !ok ? EXIT_FAILURE_GENERIC : rc;
 }

@@ -13,10 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "api/api.h"
-#include "api/ops.h"
+#include <cjson/cJSON.h>
+
 #include "cli/cli.h"
-#include "util/util.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -47,29 +46,32 @@ typedef struct {
   double t0;
 } printer;
 
-static mien_status print_metadata(void *ctx, cJSON *meta, char *err, size_t errlen) {
-  (void)err, (void)errlen;
+/* The sink's callbacks: 0, or non-zero when out of memory. */
+static int print_metadata(void *ctx, const char *json) {
   printer *p = ctx;
-  p->metadata = meta;
-  return MIEN_OK;
+  cJSON_Delete(p->metadata);
+  p->metadata = cJSON_Parse(json);
+  return !p->metadata;
 }
 
-static mien_status print_item(void *ctx, int64_t ts, int64_t person, cJSON *item, char *err,
-                              size_t errlen) {
+static int print_item(void *ctx, int64_t ts, int64_t person, const char *json) {
   printer *p = ctx;
-  if (p->stream) return cli_print_json(stdout, item) == EXIT_OK ? MIEN_OK : MIEN_ERR_NOMEM;
+  if (p->stream) {
+    printf("%s\n", json);
+    fflush(stdout);
+    return 0;
+  }
   if (p->n == p->cap) {
     int64_t cap = p->cap ? 2 * p->cap : 256;
     result *r = realloc(p->r, (size_t)cap * sizeof *r);
-    if (!r) {
-      cJSON_Delete(item);
-      return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
-    }
+    if (!r) return 1;
     p->r = r, p->cap = cap;
   }
+  cJSON *item = cJSON_Parse(json);
+  if (!item) return 1;
   p->r[p->n] = (result){ts, person, p->n, item};
   p->n++;
-  return MIEN_OK;
+  return 0;
 }
 
 static void print_progress(void *ctx, double fraction) {
@@ -77,7 +79,7 @@ static void print_progress(void *ctx, double fraction) {
   if (!p->tty) return;
   int done = (int)(fraction * 40 + 0.5);
   fprintf(stderr, "\r[%.*s%*s] %3.0f%% %6.1f s", done, "########################################",
-          40 - done, "", 100 * fraction, (mien_now_ms() - p->t0) / 1000);
+          40 - done, "", 100 * fraction, (cli_now_ms() - p->t0) / 1000);
   fflush(stderr);
 }
 
@@ -110,7 +112,7 @@ static int print_response(printer *p, const char *field, int ok, const char *msg
   return cli_print_json(stdout, r);
 }
 
-static int print_stats(const mien_video_stats *s, double wall_ms) {
+static int print_stats(const mien_video_timing *s, double wall_ms) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddNumberToObject(o, "sample_ms", MIEN_VIDEO_SAMPLE_MS);
   cJSON_AddNumberToObject(o, "packets", (double)s->packets);
@@ -119,12 +121,13 @@ static int print_stats(const mien_video_stats *s, double wall_ms) {
   cJSON_AddNumberToObject(o, "faces", (double)s->faces);
   cJSON_AddNumberToObject(o, "tracks", (double)s->tracks);
   cJSON_AddNumberToObject(o, "embeddings", (double)s->embeddings);
-  op_add_num(o, "demux_decode_ms", s->demux_decode_ms + s->convert_ms);
-  op_add_num(o, "convert_ms", s->convert_ms);
-  op_add_num(o, "detect_ms", s->detect_ms);
-  op_add_num(o, "embed_ms", s->embed_ms);
-  op_add_num(o, "search_ms", s->search_ms);
-  op_add_num(o, "wall_ms", wall_ms);
+  cJSON_AddItemToObject(o, "demux_decode_ms",
+                        cli_json_number(s->demux_decode_ms + s->convert_ms, 6));
+  cJSON_AddItemToObject(o, "convert_ms", cli_json_number(s->convert_ms, 6));
+  cJSON_AddItemToObject(o, "detect_ms", cli_json_number(s->detect_ms, 6));
+  cJSON_AddItemToObject(o, "embed_ms", cli_json_number(s->embed_ms, 6));
+  cJSON_AddItemToObject(o, "search_ms", cli_json_number(s->search_ms, 6));
+  cJSON_AddItemToObject(o, "wall_ms", cli_json_number(wall_ms, 6));
   return cli_print_json(stderr, o);
 }
 
@@ -138,7 +141,7 @@ int cmd_video(int argc, char **argv) {
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
-  printer p = {.tty = isatty(STDERR_FILENO), .t0 = mien_now_ms()};
+  printer p = {.tty = isatty(STDERR_FILENO), .t0 = cli_now_ms()};
   int stats = 0, c;
   double threshold = MIEN_FACE_MATCH_THRESHOLD, budget_s = 0;
   char *end;
@@ -180,67 +183,41 @@ int cmd_video(int argc, char **argv) {
   if (!(npos == 2 && !strcmp(sub, "detect")) && !(npos == 3 && search)) return cli_usage(usage, 0);
   const char *coll = search ? argv[optind + 1] : NULL, *file = argv[argc - 1];
 
-  mien_api api = {.principal = "cli"};
-  int rc = EXIT_OK;
-  char err[1024] = "", version[64], ours[64];
-  if (search && (rc = cli_open_store(NULL, &api.store)) != EXIT_OK) return rc;
-  mien_status st = MIEN_OK;
-  if (search) st = op_collection_version(&api, coll, NULL, version, err, sizeof err);
-  if (search && st == MIEN_OK &&
-      (st = op_model_version(ours, sizeof ours, err, sizeof err)) == MIEN_OK &&
-      strcmp(version, ours))
-    st = MIEN_FAIL(err, sizeof err, MIEN_ERR_INVALID_PARAMETER,
-                   "collection %s holds templates of face model %s, but this mien uses %s", coll,
-                   version, ours);
-  int fd = st == MIEN_OK ? open(file, O_RDONLY | O_CLOEXEC) : -1;
-  struct stat sb;
-  if (st == MIEN_OK && (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)))
-    st = MIEN_FAIL(err, sizeof err, MIEN_ERR_INVALID_S3_OBJECT, "cannot read %s as a file", file);
-  else if (st == MIEN_OK && sb.st_size > MIEN_VIDEO_MAX_BYTES)
-    st = MIEN_FAIL(err, sizeof err, MIEN_ERR_VIDEO_TOO_LARGE,
-                   "the file has %lld bytes; the limit is %lld", (long long)sb.st_size,
-                   (long long)MIEN_VIDEO_MAX_BYTES);
-  if (st != MIEN_OK) {
-    if (fd >= 0) close(fd);
-    mien_store_close(api.store);
-    return cli_fail(file, st, err);
-  }
+  mien_service *svc = NULL;
+  char err[1024] = "";
   /* One inference thread: decoding runs on the decoder's own threads meanwhile, which keeps
-   * two cores busy without the pool's hand-offs (measured: docs/video.md). */
-  mien_faces_options fo = {.threads = 1};
-  if ((st = mien_faces_create(&fo, &api.faces, err, sizeof err)) != MIEN_OK) {
-    close(fd);
-    mien_store_close(api.store);
-    return cli_fail(NULL, st, err);
+   * two cores busy without the pool's hand-offs (measured: docs/video.md). A detection needs no
+   * store. */
+  mien_service_config cfg;
+  mien_service_config_init(&cfg);
+  cfg.threads = 1;
+  int rc = cli_open_service_with(NULL, !search, &cfg, &svc);
+  if (rc != EXIT_OK) return rc;
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  struct stat sb;
+  if (fd < 0 || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fd >= 0) close(fd);
+    mien_service_close(svc);
+    snprintf(err, sizeof err, "cannot read %s as a file", file);
+    return cli_fail(file, MIEN_ERR_INVALID_S3_OBJECT, err);
   }
-  api.faces_owned = 1;
-  op_video_sink sink = {print_metadata, print_item, print_progress, &p};
-  mien_video_status vst;
-  mien_video_stats vs = {0};
-  op_video_counts counts = {0};
-  st = op_video_analyze(&api, fd, coll, threshold, NULL, budget_s * 1000, &sink, &vst, &vs, &counts,
-                        err, sizeof err);
+  mien_video_sink sink = {print_metadata, print_item, print_progress, &p};
+  mien_video_timing vs = {0};
+  int readable = 0;
+  mien_status st = mien_service_analyze_video(svc, fd, coll, threshold, budget_s * 1000, &sink,
+                                              &readable, &vs, err, sizeof err);
   if (p.tty) fprintf(stderr, "\n");
-  if (st == MIEN_OK && search && vst == MIEN_VIDEO_OK) {
-    cJSON *fields = cJSON_CreateObject();
-    cJSON_AddNumberToObject(fields, "persons", (double)counts.persons);
-    cJSON_AddNumberToObject(fields, "matched_persons", (double)counts.matched_persons);
-    cJSON_AddNumberToObject(fields, "matches", (double)counts.matches);
-    st = mien_store_audit(api.store, api.principal, "StartFaceSearch", coll, fields, err,
-                          sizeof err);
-  }
   if (st != MIEN_OK) {
     rc = cli_fail(file, st, err);
   } else {
-    rc = print_response(&p, search ? "Persons" : "Faces", vst == MIEN_VIDEO_OK, err);
+    rc = print_response(&p, search ? "Persons" : "Faces", readable, err);
     /* A video mien cannot read is input refused, as a bad image is. */
-    if (rc == EXIT_OK && vst != MIEN_VIDEO_OK) rc = EXIT_INPUT;
+    if (rc == EXIT_OK && !readable) rc = EXIT_INPUT;
   }
-  if (stats) print_stats(&vs, mien_now_ms() - p.t0);
+  if (stats) print_stats(&vs, cli_now_ms() - p.t0);
   for (int64_t i = 0; i < p.n; i++) cJSON_Delete(p.r[i].item);
   free(p.r);
   cJSON_Delete(p.metadata);
-  mien_api_release(&api);
-  mien_store_close(api.store);
+  mien_service_close(svc);
   return rc;
 }

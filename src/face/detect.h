@@ -9,24 +9,13 @@
 
 #include "face/face.h"
 
-/* Default threshold of the calibrated confidence (detect.c), whatever the detector; YuNet's raw
- * score that maps onto it (fr_detect's raw score is its calibrated one). */
-#define MIEN_DETECT_MIN_SCORE 0.9f
+/* The default threshold (MIEN_DETECT_MIN_SCORE) and min_face (MIEN_MIN_FACE_*) are public facts,
+ * in mien.h. YuNet's raw score that maps onto the default threshold (fr_detect's raw score is its
+ * calibrated one): */
 #define MIEN_YUNET_RAW_KNEE 0.75f
-
-/* min_face when the caller gives none: Rekognition's documented floor, 40 px in a 1920x1080
- * image and proportionally more in larger ones, but at least MIEN_MIN_FACE_FLOOR in small images.
- * 40 px keeps a 1920 px photo's finest pass at 576 px wide and decode + detect near 17 ms on one
- * core (bench/detect.sh); smaller faces (down to about 16 px) need an explicit min_face. */
-#define MIEN_MIN_FACE_REF_SIDE 1920
-#define MIEN_MIN_FACE_REF 40
-#define MIEN_MIN_FACE_FLOOR 20
 
 /* Faces returned per image at most: Rekognition's DetectFaces returns the 100 largest. */
 #define MIEN_MAX_FACES 100
-
-/* The smallest face side min_face may ask for (pixels). */
-#define MIEN_MIN_FACE_LIMIT 8
 
 mien_status mien_status_from_image(mien_img_status st);
 

@@ -93,6 +93,8 @@ void mien_orient_row(mien_image *dst, const uint8_t *row, int sw, int sh, int y,
 /* Writes img as an 8-bit RGB PNG. Returns 0, or -1 with errno set when the file can't be written
  * (EIO when the encoder failed). */
 int mien_image_write_png(const char *path, const mien_image *img);
+/* img as an 8-bit RGB PNG in memory (*len bytes, malloc'ed), or NULL when out of memory. */
+void *mien_image_encode_png(const mien_image *img, size_t *len);
 
 /* Outline of the box with corners (x0,y0) and (x1,y1), both inclusive, drawn `thickness` pixels
  * inwards; parts outside the image are clipped. */

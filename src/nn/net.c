@@ -1,5 +1,5 @@
 /* net.c - the public face of the engine: loading a model, describing it, CPU facts, and the
- * profile printer used by `mien bench`. */
+ * profile printer used by mien-bench-engine --profile. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

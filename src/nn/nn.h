@@ -167,10 +167,13 @@ struct mien_workspace {
   nn_tensor *views;
   int nviews;
   const float *outputs[NN_MAX_IO];
-  int profiling; /* MIEN_PROFILE=1: time every step into profile[step] (ms, summed) */
+  int profiling; /* nn_workspace_profile: time every step into profile[step] (ms, summed) */
   double *profile;
 };
 
+/* From now on, mien_run with ws times every step (for mien-bench-engine --profile; a research
+ * tool's switch, never set on the library's own paths). */
+void nn_workspace_profile(mien_workspace *ws);
 /* Prints the profile of the runs so far, per op type and per step, as JSON to f. */
 void nn_profile_print(const mien_plan *p, const mien_workspace *ws, int runs, void *f);
 

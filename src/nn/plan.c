@@ -309,14 +309,16 @@ mien_status mien_workspace_create(int threads, mien_workspace **out) {
   ws->ctx.nthreads = threads > 0 ? threads : mien_cpu_count();
   ws->ctx.pool = nn_pool_create(ws->ctx.nthreads);
   ws->ctx.scratch = calloc((size_t)ws->ctx.nthreads, sizeof *ws->ctx.scratch);
-  const char *prof = getenv("MIEN_PROFILE");
-  ws->profiling = prof && *prof && *prof != '0';
   if (!ws->ctx.pool || !ws->ctx.scratch) {
     mien_workspace_free(ws);
     return MIEN_ERR_NOMEM;
   }
   *out = ws;
   return MIEN_OK;
+}
+
+void nn_workspace_profile(mien_workspace *ws) {
+  ws->profiling = 1;
 }
 
 void mien_workspace_free(mien_workspace *ws) {

@@ -36,10 +36,8 @@ typedef struct mien_store mien_store;
 
 /* A template: the face model's embedding (face.h's MIEN_EMBED_DIM, checked in internal.h). */
 #define MIEN_TEMPLATE_DIM 512
-#define MIEN_UUID_LEN 37           /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
 #define MIEN_COLLECTION_ID_MAX 255 /* Rekognition's limits on ids, characters */
 #define MIEN_USER_ID_MAX 128
-#define MIEN_EXTERNAL_ID_MAX 255
 #define MIEN_USER_MAX_FACES 100 /* faces one user may have */
 
 /* The store's location: $MIEN_STORE, else the data directory $MIEN_DATA, else
@@ -252,9 +250,6 @@ typedef struct {
 
 #define MIEN_TAGS_MAX 50
 #define MIEN_RETENTION_DAYS_MAX 36500
-/* The ExternalImageId prefix that carries a consent reference: "consent-REF" or
- * "consent-REF:anything", REF of [a-zA-Z0-9_.-]. */
-#define MIEN_CONSENT_PREFIX "consent-"
 
 /* The policy a tags object states; InvalidParameterException for a bad value or an unknown
  * mien: key (a typo must not pass for a policy). p may be NULL to check only. */

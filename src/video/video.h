@@ -34,7 +34,6 @@
 #include "face/face.h"
 #include "mien.h"
 
-#define MIEN_VIDEO_SAMPLE_MS 200
 #define MIEN_VIDEO_MAX_BYTES ((int64_t)10 << 30)       /* Rekognition Video: 10 GB */
 #define MIEN_VIDEO_MAX_DURATION_MS (6LL * 3600 * 1000) /* and 6 hours */
 #define MIEN_VIDEO_MAX_SIDE 8192                       /* 8K UHD (7680x4320) fits */

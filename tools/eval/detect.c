@@ -1,4 +1,4 @@
-/* eval_detect.c - `mien eval detect --labels FILE`: detection measured on labelled photos
+/* detect.c - `mien-eval detect --labels FILE`: detection measured on labelled photos
  * (bench/data/wild-labels.tsv: faces as people photograph them, and dlib-faces).
  *
  * Each photo runs through mien_faces_find, the detection every API path and command runs, once
@@ -25,6 +25,7 @@
 
 #include "api/ops.h"
 #include "cli/cli.h"
+#include "eval.h"
 #include "face/detect.h"
 #include "face/eval.h"
 #include "util/util.h"
@@ -561,8 +562,8 @@ static double ratio(int a, int b) {
   return b ? round(1e4 * a / b) / 1e4 : 0;
 }
 
-int cli_eval_detect(const char *labels, const char *root, const mien_faces_options *opt,
-                    const char *transform_arg, int verbose) {
+int eval_detect(const char *labels, const char *root, const mien_faces_options *opt,
+                const char *transform_arg, int verbose) {
   transform t = {TF_NONE, 0};
   if (transform_arg && parse_transform(transform_arg, &t))
     return cli_fail(transform_arg, MIEN_ERR_INVALID_PARAMETER,
@@ -577,7 +578,7 @@ int cli_eval_detect(const char *labels, const char *root, const mien_faces_optio
   lo.min_score = opt->min_score > 0 ? fminf(opt->min_score, EVAL_LOW_SCORE) : EVAL_LOW_SCORE;
   mien_status st = mien_faces_create(opt, &def, err, sizeof err);
   if (st == MIEN_OK) st = mien_faces_create(&lo, &low, err, sizeof err);
-  if (st != MIEN_OK) rc = cli_fail("mien eval detect", st, err);
+  if (st != MIEN_OK) rc = cli_fail("mien-eval detect", st, err);
   eval_stats e = {0};
   double t0 = mien_now_ms();
   for (int i = 0; rc == EXIT_OK && i < s.n; i++)
