@@ -7,9 +7,10 @@
 # runs SQL as the cluster's superuser. PostgreSQL refuses to run as root: as root, the cluster
 # belongs to `nobody`.
 #
-# Run as a program, `bash tests/pg.sh run CMD...` runs CMD with $MIEN_TEST_PG set to the cluster:
-# every store that CMD opens by directory then lives in a database of its own in PostgreSQL
-# (db.c's test hook), which is how ctest's *_pg cases run the API tests against the second
+# Run as a program, `bash tests/pg.sh run CMD...` runs CMD with $MIEN_TEST_STORE set to the
+# postgresql:// URL of the cluster's database: tests/lib.sh gives it to every mien command as
+# $MIEN_STORE (which wins over --data), and the in-process tests' fixtures open it, emptied
+# (tests/test_store.h). That is how ctest's *_pg cases run the API tests against the second
 # backend. Exit 77 (skipped) when PostgreSQL is not installed.
 
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
@@ -119,6 +120,6 @@ pg_nodes_stop() {
 if [[ ${BASH_SOURCE[0]} == "$0" && ${1:-} == run ]]; then
   shift
   pg_require
-  MIEN_TEST_PG=$PG_CONN "$@"
+  MIEN_TEST_STORE=$PG_URL "$@"
   exit $?
 fi
