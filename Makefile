@@ -6,7 +6,8 @@
 #   make bench   mien against ONNX Runtime on the default models, ratios in one run
 #   make bench-serve  the server under wrk: DetectFaces req/s and p50/p99, search at 100k faces
 #   make fuzz    every libFuzzer target for SECONDS (default 60) each
-#   make bench-cluster  nodes on one PostgreSQL store: req/s for 1-3 nodes, IndexFaces PG vs SQLite
+#   make bench-cluster  nodes on one PostgreSQL store: req/s for 1-3 nodes, IndexFaces PG vs SQLite,
+#                       cold restart and search at 1M faces (about 15 min)
 #   make bench-search  search index: exact vs ANN vs FAISS on LFW-calibrated synthetic faces
 #   make bench-people  people clustering: LFW quality vs baselines, update time at 1M faces
 #   make test-wild  test_detect_paths also on the wild photos of ../shared (minutes)

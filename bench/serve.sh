@@ -34,10 +34,8 @@ command -v wrk >/dev/null || die "wrk not found: run scripts/install-deps"
 MIEN_BUILD=$BUILD source "$ROOT/tests/lib.sh"
 cd "$ROOT" # where mien finds models/ when run from a build dir
 
-# Linked to the shared library, which names its own dependencies.
-FIXTURE=$TMP/serve_fixture
-cc -std=c11 -O2 -D_GNU_SOURCE -Wno-unused-function -Iinclude -Isrc -Itests bench/serve_fixture.c \
-  -L"$BUILD" -lmien -ljpeg -lm -Wl,-rpath,"$BUILD" -o "$FIXTURE" || die "cannot build bench/serve_fixture.c"
+FIXTURE=$BUILD/mien-bench-fixture
+[[ -x $FIXTURE ]] || die "$FIXTURE not found: build mien first"
 "$FIXTURE" jpeg "$PHOTOS/lennon-1.jpg" "$TMP/640x480.jpg" 640 480 || die "serve_fixture jpeg failed"
 printf '{"Image":{"Bytes":"%s"}}' "$(base64 -w0 "$TMP/640x480.jpg")" >"$TMP/detect.json"
 

@@ -1,9 +1,10 @@
-/* serve_fixture.c - the inputs of bench/serve.sh that no mien command makes.
+/* serve_fixture.c - the inputs of bench/serve.sh and bench/cluster.sh that no mien command makes.
  *
  *   serve_fixture jpeg IN OUT W H        IN (JPEG or PNG) resampled to exactly W x H, as a
  *                                        quality-90 JPEG: the "640x480 JPEG" of the benchmark
- *   serve_fixture fill DIR COLLECTION N  creates COLLECTION in the store at DIR holding N
- *                                        synthetic faces
+ *   serve_fixture fill STORE COLLECTION N  creates COLLECTION in the store at STORE (a data
+ *                                        directory or a postgresql:// URL) holding N synthetic
+ *                                        faces
  *
  * Indexing 100k real faces through IndexFaces would take most of an hour, and a search's cost
  * does not depend on where its templates came from, so `fill` writes random unit vectors through
@@ -11,8 +12,8 @@
  * an "image" (one durable transaction each) so the 100k go in seconds. A real face searched
  * against them scores near 0 with every one, like a stranger among strangers.
  *
- * Not built by CMake (a benchmark is not a test); bench/serve.sh compiles it against the shared
- * library of the build it measures. */
+ * Built as mien-bench-fixture on the static library (it uses the store's internal API, which the
+ * shared library does not export). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,13 +59,13 @@ static int jpeg(const char *in, const char *out, int w, int h) {
 /* A uniformly random unit vector: normalised Gaussian coordinates (Box-Muller). */
 static void unit_vector(unsigned short seed[3], float *v) {
   double n2 = 0;
-  for (int i = 0; i < MIEN_EMBED_DIM; i += 2) {
+  for (int i = 0; i < MIEN_TEMPLATE_DIM; i += 2) {
     double r = sqrt(-2 * log(1 - erand48(seed))), t = 2 * M_PI * erand48(seed);
     v[i] = (float)(r * cos(t));
     v[i + 1] = (float)(r * sin(t));
     n2 += (double)v[i] * v[i] + (double)v[i + 1] * v[i + 1];
   }
-  for (int i = 0; i < MIEN_EMBED_DIM; i++) v[i] = (float)(v[i] / sqrt(n2));
+  for (int i = 0; i < MIEN_TEMPLATE_DIM; i++) v[i] = (float)(v[i] / sqrt(n2));
 }
 
 static int fill(const char *dir, const char *coll, long n) {
@@ -74,7 +75,7 @@ static int fill(const char *dir, const char *coll, long n) {
   mien_status st = mien_store_open(dir, &s, err, sizeof err);
   if (st == MIEN_OK)
     st = mien_store_create_collection(s, "bench", coll, NULL, &info, err, sizeof err);
-  float *emb = malloc((size_t)BATCH * MIEN_EMBED_DIM * sizeof *emb);
+  float *emb = malloc((size_t)BATCH * MIEN_TEMPLATE_DIM * sizeof *emb);
   mien_new_face *faces = malloc(BATCH * sizeof *faces);
   char(*ids)[MIEN_UUID_LEN] = malloc(BATCH * sizeof *ids), image_id[MIEN_UUID_LEN];
   unsigned short seed[3] = {0x5eed, 0x100, 0x6b};
@@ -83,8 +84,9 @@ static int fill(const char *dir, const char *coll, long n) {
   for (long b = 0; st == MIEN_OK && b < n; b += BATCH) {
     int m = n - b < BATCH ? (int)(n - b) : BATCH;
     for (int i = 0; i < m; i++) {
-      faces[i] = (mien_new_face){0.25f, 0.25f, 0.5f, 0.5f, 99.9f, emb + (size_t)i * MIEN_EMBED_DIM};
-      unit_vector(seed, emb + (size_t)i * MIEN_EMBED_DIM);
+      faces[i] =
+          (mien_new_face){0.25f, 0.25f, 0.5f, 0.5f, 99.9f, emb + (size_t)i * MIEN_TEMPLATE_DIM};
+      unit_vector(seed, emb + (size_t)i * MIEN_TEMPLATE_DIM);
     }
     uint8_t sha[32];
     mien_sha256(&b, sizeof b, sha); /* a distinct "image" per batch */
@@ -105,6 +107,6 @@ int main(int argc, char **argv) {
   if (argc == 6 && !strcmp(argv[1], "jpeg"))
     return jpeg(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
   if (argc == 5 && !strcmp(argv[1], "fill")) return fill(argv[2], argv[3], atol(argv[4]));
-  fprintf(stderr, "usage: serve_fixture jpeg IN OUT W H | fill DIR COLLECTION N\n");
+  fprintf(stderr, "usage: serve_fixture jpeg IN OUT W H | fill STORE COLLECTION N\n");
   return 2;
 }

@@ -1,7 +1,8 @@
 # lib.sh - sourced by the shell tests after they set ROOT (the repository): MIEN (the binary,
 # $MIEN_BUILD/mien, default build/mien), MIEN_EVAL (the accuracy tool beside it), PHOTOS (the photos shipped in tests/data, README.md
 # there), DATA (the evaluation data, $MIEN_SHARED/data, default ../shared/data: LFW and the
-# like, for evaluations only), a TMP folder removed on exit, the pass/fail/skip counters with ok,
+# like, for evaluations only), a TMP folder removed on exit, MIEN_STORE (the database of
+# tests/pg.sh run, else unset), the pass/fail/skip counters with ok,
 # bad and skipped, require_mien, run, and finish (the summary line and exit code).
 
 MIEN=${MIEN_BUILD:-$ROOT/build}/mien
@@ -10,6 +11,9 @@ PHOTOS=$ROOT/tests/data
 DATA=${MIEN_SHARED:-$ROOT/../shared}/data
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+# The store every mien command of a test uses, whatever --data it names: the test database of
+# tests/pg.sh run (the *_pg cases), never one the environment happens to name.
+if [[ -n ${MIEN_TEST_STORE:-} ]]; then export MIEN_STORE=$MIEN_TEST_STORE; else unset MIEN_STORE; fi
 pass=0 fail=0 skip=0
 
 ok() { pass=$((pass + 1)); echo "ok   $1"; }

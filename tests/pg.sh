@@ -7,9 +7,10 @@
 # runs SQL as the cluster's superuser. PostgreSQL refuses to run as root: as root, the cluster
 # belongs to `nobody`.
 #
-# Run as a program, `bash tests/pg.sh run CMD...` runs CMD with $MIEN_TEST_PG set to the cluster:
-# every store that CMD opens by directory then lives in a database of its own in PostgreSQL
-# (db.c's test hook), which is how ctest's *_pg cases run the API tests against the second
+# Run as a program, `bash tests/pg.sh run CMD...` runs CMD with $MIEN_TEST_STORE set to the
+# postgresql:// URL of the cluster's database: tests/lib.sh gives it to every mien command as
+# $MIEN_STORE (which wins over --data), and the in-process tests' fixtures open it, emptied
+# (tests/test_store.h). That is how ctest's *_pg cases run the API tests against the second
 # backend. Exit 77 (skipped) when PostgreSQL is not installed.
 
 PG_BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
@@ -23,16 +24,37 @@ pg_as_owner() {
   fi
 }
 
+# pg_initdb DIR: initdb into DIR (in $PG_DIR, which the owner may write).
+pg_initdb() {
+  pg_as_owner "$PG_BIN/initdb" -D "$1" -U mien --auth=trust -E UTF8 --locale=C -N \
+    >"$PG_DIR/initdb.log" 2>&1 && return 0
+  echo "pg.sh: initdb failed: $(tail -3 "$PG_DIR/initdb.log")" >&2
+  return 1
+}
+
+# pg_new_cluster: a new cluster in $PG_DIR/data. initdb makes the same files every time and
+# takes seconds, so in a build ($MIEN_BUILD: ctest) the first test keeps them as
+# $MIEN_BUILD/pg-template-VERSION and the others copy that (owner and modes kept).
+pg_new_cluster() {
+  [[ -n ${MIEN_BUILD:-} && -d $MIEN_BUILD ]] || {
+    pg_initdb "$PG_DIR/data"
+    return
+  }
+  local tpl
+  tpl=$MIEN_BUILD/pg-template-$(basename "$(dirname "$PG_BIN")")
+  {
+    flock 9
+    [[ -d $tpl ]] || { pg_initdb "$PG_DIR/template" && mv "$PG_DIR/template" "$tpl"; }
+  } 9>"$tpl.lock"
+  [[ -d $tpl ]] && cp -a "$tpl" "$PG_DIR/data"
+}
+
 pg_start() {
   [[ -x $PG_BIN/initdb ]] || return 77
   PG_DIR=$(mktemp -d /tmp/mien-pg.XXXXXX)
   chmod 755 "$PG_DIR"
   ((EUID == 0)) && chown nobody:nogroup "$PG_DIR"
-  if ! pg_as_owner "$PG_BIN/initdb" -D "$PG_DIR/data" -U mien --auth=trust -E UTF8 --locale=C -N \
-    >"$PG_DIR/initdb.log" 2>&1; then
-    echo "pg.sh: initdb failed: $(tail -3 "$PG_DIR/initdb.log")" >&2
-    return 1
-  fi
+  pg_new_cluster || return 1
   pg_ctl_start || return 1
   PG_CONN="host=$PG_DIR port=5432 user=mien"
   PG_URL="postgresql://mien@/mien?host=$PG_DIR"
@@ -90,13 +112,13 @@ pg_sql() {
 # ---- `mien serve` nodes on the cluster (needs lib.sh's MIEN and TMP) ----
 NODE_PIDS=()
 NODE_URLS=()
-# pg_node_start N: starts node N (`mien serve` on $PG_URL, one worker, its output in
-# $TMP/nodeN.out and .log) and waits until it listens: NODE_URLS[N], NODE_PIDS[N]. Fails when
-# it exits first.
+# pg_node_start N [ADDR:PORT]: starts node N (`mien serve` on $PG_URL, one worker, listening on
+# ADDR:PORT, default a free loopback port; its output in $TMP/nodeN.out and .log, the log
+# appended to) and waits until it listens: NODE_URLS[N], NODE_PIDS[N]. Fails when it exits first.
 pg_node_start() {
   local out=$TMP/node$1.out i url=
   : >"$out"
-  "$MIEN" --store "$PG_URL" serve --listen 127.0.0.1:0 --workers 1 >"$out" 2>"$TMP/node$1.log" &
+  "$MIEN" --store "$PG_URL" serve --listen "${2:-127.0.0.1:0}" --workers 1 >"$out" 2>>"$TMP/node$1.log" &
   NODE_PIDS[$1]=$!
   for ((i = 0; i < 600; i++)); do
     url=$(sed -n 's/^{"listening":"\([^"]*\)".*/\1/p' "$out")
@@ -119,6 +141,6 @@ pg_nodes_stop() {
 if [[ ${BASH_SOURCE[0]} == "$0" && ${1:-} == run ]]; then
   shift
   pg_require
-  MIEN_TEST_PG=$PG_CONN "$@"
+  MIEN_TEST_STORE=$PG_URL "$@"
   exit $?
 fi

@@ -9,10 +9,11 @@
 
 #include "op_call.h"
 #include "store/internal.h"
+#include "test_store.h"
 #include "util/util.h"
 
 typedef struct {
-  char dir[64];
+  char dir[512];
   mien_api api;
   mien_status st;
   char err[1024];
@@ -47,11 +48,10 @@ static int64_t token_rows(fixture *f) {
   return n;
 }
 
-/* A store in a new directory with collection c, user-less faces f->faces and caller alice. */
+/* A fresh store with collection c, user-less faces f->faces and caller alice. */
 static void fx_open(fixture *f) {
   memset(f, 0, sizeof *f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/mien-idem-XXXXXX");
-  CHECK(mkdtemp(f->dir) != NULL);
+  test_store_fresh(f->dir, sizeof f->dir, "mien-idem");
   CHECK(mien_store_open(f->dir, &f->api.store, f->err, sizeof f->err) == MIEN_OK);
   f->api.principal = "alice";
   cJSON_Delete(call(f, "CreateCollection", "{\"CollectionId\":\"c\"}"));
@@ -66,9 +66,7 @@ static void fx_open(fixture *f) {
 
 static void fx_close(fixture *f) {
   mien_store_close(f->api.store);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
-  CHECK(system(cmd) == 0);
+  test_store_remove(f->dir);
 }
 
 static void test_replay_and_mismatch(void) {

@@ -11,26 +11,24 @@
 #include "check.h"
 #include "store/internal.h" /* db_test_set_now */
 #include "store/store.h"
+#include "test_store.h"
 #include "video/video.h"
 
 typedef struct {
-  char dir[64];
+  char dir[512];
   mien_store *s;
   char err[512];
 } fixture;
 
 static void fx_open(fixture *f) {
   memset(f, 0, sizeof *f);
-  snprintf(f->dir, sizeof f->dir, "/tmp/mien_test_jobs_XXXXXX");
-  CHECK(mkdtemp(f->dir) != NULL);
+  test_store_fresh(f->dir, sizeof f->dir, "mien_test_jobs");
   CHECK(mien_store_open(f->dir, &f->s, f->err, sizeof f->err) == MIEN_OK);
 }
 
 static void fx_close(fixture *f) {
   mien_store_close(f->s);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-  CHECK(system(cmd) == 0);
+  test_store_remove(f->dir);
 }
 
 static mien_status start(fixture *f, const char *token, const char *req, char id[MIEN_UUID_LEN],

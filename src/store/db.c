@@ -359,39 +359,11 @@ static const char pg_access_keys[] =
     "  created DOUBLE PRECISION NOT NULL);"
     "COMMIT;";
 
-/* The test hook that runs the SQLite-minded tests against PostgreSQL (tests/pg.sh): with
- * $MIEN_TEST_PG set to a libpq connection string without a database, a data directory DIR stands
- * for the database "mien_" + the first 16 hex digits of SHA-256(realpath(DIR)), created on first
- * use, so every test's fresh directory is a fresh database and a server restarted on the same
- * directory finds its data again. Not a setting: production names its database in the URL. */
-static int test_pg_location(const char *dir, char *out, size_t cap) {
-  const char *base = getenv("MIEN_TEST_PG");
-  char real[4096], msg[600];
-  if (!base || !*base || mien_make_dirs(dir) != 0 || !realpath(dir, real)) return 0;
-  uint8_t h[32];
-  mien_sha256(real, strlen(real), h);
-  char name[40];
-  snprintf(name, sizeof name, "mien_");
-  for (int i = 0; i < 8; i++) snprintf(name + 5 + 2 * i, 3, "%02x", h[i]);
-  snprintf(out, cap, "%s dbname=postgres", base);
-  db_conn *admin = db_pg_open(out, msg, sizeof msg);
-  if (admin) {
-    char sql[80];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
-    db_exec_raw(admin, sql); /* "already exists" is the usual answer */
-    db_conn_close(admin);
-  }
-  snprintf(out, cap, "%s dbname=%s", base, name);
-  return 1;
-}
-
-/* The database a location names: PostgreSQL (a URL, or a test database) into conninfo. */
+/* Whether a location names PostgreSQL; its URL into conninfo then. */
 static int location_is_pg(const char *location, char *conninfo, size_t cap) {
-  if (db_location_is_pg(location)) {
-    snprintf(conninfo, cap, "%s", location);
-    return 1;
-  }
-  return test_pg_location(db_location_dir(location), conninfo, cap);
+  if (!db_location_is_pg(location)) return 0;
+  snprintf(conninfo, cap, "%s", location);
+  return 1;
 }
 
 /* Opens the database a location names: a PostgreSQL URL, or a data directory ("sqlite:DIR" or
