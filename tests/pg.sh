@@ -109,6 +109,24 @@ pg_sql() {
   "$PG_BIN/psql" -X -q -t -A -v ON_ERROR_STOP=1 -d "$PG_CONN dbname=${2:-postgres}" -c "$1"
 }
 
+# pg_files_hold HEX: whether the bytes HEX occur in any file of the cluster's databases (base/:
+# tables, indexes and their free space), after a checkpoint has written every page there; how the
+# tests prove an erasure left no bytes (pg_wal keeps a log of changes until it is recycled, which
+# docs/cluster.md says).
+pg_files_hold() {
+  pg_sql "CHECKPOINT" >/dev/null
+  python3 - "$PG_DIR/data/base" "$1" <<'EOF'
+import os, sys
+needle = bytes.fromhex(sys.argv[2])
+for root, _, files in os.walk(sys.argv[1]):
+    for f in files:
+        with open(os.path.join(root, f), "rb") as fh:
+            if needle in fh.read():
+                sys.exit(0)
+sys.exit(1)
+EOF
+}
+
 # ---- `mien serve` nodes on the cluster (needs lib.sh's MIEN and TMP) ----
 NODE_PIDS=()
 NODE_URLS=()

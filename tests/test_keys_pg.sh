@@ -22,22 +22,6 @@ fi
 pg_require
 m() { "$MIEN" --store "$PG_URL" "$@"; }
 
-# found HEX: whether the bytes HEX occur in any file of the cluster's databases (base/), after a
-# checkpoint has written every page there.
-found() {
-  pg_sql "CHECKPOINT" >/dev/null
-  python3 - "$PG_DIR/data/base" "$1" <<'EOF'
-import os, sys
-needle = bytes.fromhex(sys.argv[2])
-for root, _, files in os.walk(sys.argv[1]):
-    for f in files:
-        with open(os.path.join(root, f), "rb") as fh:
-            if needle in fh.read():
-                sys.exit(0)
-sys.exit(1)
-EOF
-}
-
 run "template key" 0 "$MIEN" keys new-template-key "$TMP/template.key" && ok "template key"
 export MIEN_TEMPLATE_KEY=$TMP/template.key
 for n in 0 1; do
@@ -113,7 +97,7 @@ api_at "${NODE_URLS[0]}"
 [[ $HTTP == 403 ]] && ok "a key exists: unsigned refused by node 0" || bad "unsigned with a key" "HTTP $HTTP"
 run "keys list" 0 m keys list &&
   check "keys list: alice, no secret" "[k['UserName'] for k in r['AccessKeyMetadata']] == ['alice'] and 'SecretAccessKey' not in str(r)"
-[[ -n ${secret_hex:-} ]] && ! found "$secret_hex" && ok "the secret is sealed: its bytes are not in the data files" ||
+[[ -n ${secret_hex:-} ]] && ! pg_files_hold "$secret_hex" && ok "the secret is sealed: its bytes are not in the data files" ||
   bad "sealed secret" "the secret of $id is in $PG_DIR/data/base"
 [[ $(pg_sql "SELECT count(*) FROM audit WHERE record LIKE '%CreateAccessKey%$id%'" mien) == 1 ]] &&
   ok "adding the key is audited" || bad "audit" "no CreateAccessKey record for $id"
@@ -130,9 +114,9 @@ pg_sql "DROP DATABASE back" >/dev/null # its copy of the sealed row would be fou
 
 # Deletion erases: the sealed row's bytes leave the data files.
 sealed=$(pg_sql "SELECT encode(secret, 'hex') FROM access_keys WHERE id = '$id'" mien)
-[[ -n $sealed ]] && found "$sealed" && ok "the sealed row is in the data files" || bad "sealed row" "not found before the deletion"
+[[ -n $sealed ]] && pg_files_hold "$sealed" && ok "the sealed row is in the data files" || bad "sealed row" "not found before the deletion"
 run "keys delete" 0 m keys delete "$id" && ok "keys delete"
-! found "$sealed" && ok "deleted key erased from the data files" || bad "erasure" "the deleted key's row is still in $PG_DIR/data/base"
+! pg_files_hold "$sealed" && ok "deleted key erased from the data files" || bad "erasure" "the deleted key's row is still in $PG_DIR/data/base"
 expect "delete again" 3 ResourceNotFoundException m keys delete "$id"
 
 pg_nodes_stop

@@ -23,22 +23,6 @@ T0=1700000000
 m() { "$MIEN" --store "$S" "$@"; }
 sql() { pg_sql "$1" mien; }
 
-# found HEX: whether the bytes HEX occur in any file of the cluster's databases (base/: tables,
-# indexes and their free space; pg_wal keeps a log of changes until it is recycled, and is
-# documented as such in docs/cluster.md).
-found() {
-  python3 - "$PG_DIR/data/base" "$1" <<'EOF'
-import os, sys
-needle = bytes.fromhex(sys.argv[2])
-for root, _, files in os.walk(sys.argv[1]):
-    for f in files:
-        with open(os.path.join(root, f), "rb") as fh:
-            if needle in fh.read():
-                sys.exit(0)
-sys.exit(1)
-EOF
-}
-
 # ---- consent and retention ----
 run "create with a policy" 0 m collection create door --consent required --retention-days 30 &&
   ok "create with a policy"
@@ -60,11 +44,9 @@ run "index plain" 0 m index plain "$PHOTO" && ok "index plain"
 face=$(json_get 'r["FaceRecords"][0]["Face"]["FaceId"]')
 # 32 bytes from the middle of the template: no other row holds them.
 probe=$(sql "SELECT encode(substring(embedding from 1001 for 32), 'hex') FROM faces WHERE face_id = '$face'")
-sql "CHECKPOINT" >/dev/null
-if [[ ${#probe} == 64 ]] && found "$probe"; then ok "template in the data files before"; else bad "template in the data files before" "probe '$probe' not found"; fi
+if [[ ${#probe} == 64 ]] && pg_files_hold "$probe"; then ok "template in the data files before"; else bad "template in the data files before" "probe '$probe' not found"; fi
 run "delete the face" 0 m faces delete plain "$face" && ok "delete the face"
-sql "CHECKPOINT" >/dev/null
-if found "$probe"; then bad "erasure" "the deleted template's bytes are still in $PG_DIR/data/base"; else ok "erasure: no bytes left in the data files"; fi
+if pg_files_hold "$probe"; then bad "erasure" "the deleted template's bytes are still in $PG_DIR/data/base"; else ok "erasure: no bytes left in the data files"; fi
 
 # ---- templates sealed with the template key ----
 KEY=$TMP/template.key
