@@ -4,7 +4,7 @@
  *
  *   mien-bench-search calibrate [--identities N]     synthetic vs LFW cosine distributions
  *   mien-bench-search run --faces N [--index exact,ann] [--queries Q] [--nprobe A,B,..]
- *                         [--dir DIR] [--keep] [--per P]
+ *                         [--dir DIR] [--keep] [--reuse] [--per P]
  *
  * Faces: identities x P images (P = 2 by default) of unit 512-d templates, generated from their
  * number alone (so a 20 GB collection is streamed, never held). An identity has a centre; an
@@ -20,7 +20,9 @@
  * identity's P images. The faces go to DIR/faces.f32 (fp32, N x 512: what the ANN rescores from,
  * read with pread as a store would), probes to DIR/probes.f32, the exact top-10 of each probe
  * (computed by the exact index over 1M-face blocks) to DIR/truth.bin, so FAISS sees the same.
- * DIR is deleted at the end unless --keep.
+ * DIR is deleted at the end unless --keep; --reuse runs again on a kept DIR of the same size and
+ * queries (no generation, no ground truth: at 10M they take most of an hour), e.g. to measure
+ * other index settings, and keeps it.
  *
  * Reported per index (JSON lines): recall@1 of true mates (of the probes whose exact top-1 is a
  * mate, the share whose top-1 is a mate too: the person is identified), recall@10 against the exact
@@ -197,6 +199,7 @@ typedef struct {
   mien_hit *truth; /* queries x TOPK */
   int *ntruth;
   int truth_done; /* 0 with --no-truth: recall@10 is not measured */
+  int reuse;      /* --reuse: DIR's faces and truth from an earlier --keep run of the same size */
 } bench;
 
 static void path(const bench *b, const char *name, char *out, size_t size) {
@@ -261,10 +264,15 @@ static void gen_faces(const bench *b, long first, long n, float *out) {
 static int generate(bench *b) {
   char f[600];
   path(b, "faces.f32", f, sizeof f);
-  b->fd = open(f, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  b->fd = open(f, b->reuse ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   float *chunk = malloc((size_t)CHUNK * DIM * sizeof *chunk);
-  if (b->fd < 0 || !chunk) return -1;
-  for (long c = 0; c < b->faces; c += CHUNK) {
+  struct stat st;
+  if (b->fd < 0 || !chunk || fstat(b->fd, &st)) return -1;
+  if (b->reuse && st.st_size != (off_t)b->faces * DIM * (off_t)sizeof *chunk) {
+    fprintf(stderr, "--reuse: %s does not hold %ld faces\n", f, b->faces);
+    return -1;
+  }
+  for (long c = b->reuse ? b->faces : 0; c < b->faces; c += CHUNK) {
     long m = b->faces - c < CHUNK ? b->faces - c : CHUNK;
     gen_faces(b, c, m, chunk);
     size_t bytes = (size_t)m * DIM * sizeof *chunk;
@@ -288,12 +296,32 @@ static int hit_before(mien_hit a, mien_hit b) {
   return a.score > b.score || (a.score == b.score && a.id < b.id);
 }
 
+/* truth.bin of an earlier run (its probes are this run's: they come from the same numbers). */
+static int read_truth(bench *b) {
+  char f[600];
+  path(b, "truth.bin", f, sizeof f);
+  FILE *fp = fopen(f, "rb");
+  size_t n = (size_t)b->queries * TOPK;
+  int rc = fp && fread(b->truth, sizeof *b->truth, n, fp) == n && fgetc(fp) == EOF ? 0 : -1;
+  if (fp) fclose(fp);
+  for (int j = 0; !rc && j < b->queries; j++) /* unfilled slots (faces < 10) are zeroed */
+    while (b->ntruth[j] < TOPK && b->truth[(size_t)j * TOPK + b->ntruth[j]].score != 0)
+      b->ntruth[j]++;
+  if (rc) fprintf(stderr, "--reuse: %s is not the truth of %d queries\n", f, b->queries);
+  b->truth_done = !rc;
+  return rc;
+}
+
 /* The exact top-10 of every probe: the exact index over blocks of the file, merged. */
 static int ground_truth(bench *b) {
   b->truth = calloc((size_t)b->queries * TOPK, sizeof *b->truth);
   b->ntruth = calloc((size_t)b->queries, sizeof *b->ntruth);
   float *chunk = malloc((size_t)CHUNK * DIM * sizeof *chunk);
   if (!b->truth || !b->ntruth || !chunk) return -1;
+  if (b->reuse) {
+    free(chunk);
+    return read_truth(b);
+  }
   mien_hit got[TOPK];
   for (long blk = 0; blk < b->faces; blk += TRUTH_BLOCK) {
     long end = blk + TRUTH_BLOCK < b->faces ? blk + TRUTH_BLOCK : b->faces;
@@ -519,19 +547,27 @@ static void usage(FILE *f) {
              "[--spread S]\n"
              "       mien-bench-search run [--faces N] [--index exact,ann] [--queries Q]\n"
              "                             [--nprobe A,B,...] [--per P] [--threads T]\n"
-             "                             [--dir DIR] [--keep] [--no-truth]\n");
+             "                             [--dir DIR] [--keep] [--no-truth] [--reuse]\n");
 }
 
 int main(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"faces", required_argument, 0, 'n'},   {"index", required_argument, 0, 'i'},
-      {"queries", required_argument, 0, 'q'}, {"nprobe", required_argument, 0, 'p'},
-      {"per", required_argument, 0, 'P'},     {"threads", required_argument, 0, 't'},
-      {"dir", required_argument, 0, 'd'},     {"keep", no_argument, 0, 'k'},
-      {"no-truth", no_argument, 0, 'T'},      {"identities", required_argument, 0, 'I'},
-      {"alpha", required_argument, 0, 'a'},   {"qmax", required_argument, 0, 'Q'},
-      {"spread", required_argument, 0, 's'},  {"beta", required_argument, 0, 'b'},
-      {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+  static const struct option opts[] = {{"faces", required_argument, 0, 'n'},
+                                       {"index", required_argument, 0, 'i'},
+                                       {"queries", required_argument, 0, 'q'},
+                                       {"nprobe", required_argument, 0, 'p'},
+                                       {"per", required_argument, 0, 'P'},
+                                       {"threads", required_argument, 0, 't'},
+                                       {"dir", required_argument, 0, 'd'},
+                                       {"keep", no_argument, 0, 'k'},
+                                       {"no-truth", no_argument, 0, 'T'},
+                                       {"identities", required_argument, 0, 'I'},
+                                       {"reuse", no_argument, 0, 'R'},
+                                       {"alpha", required_argument, 0, 'a'},
+                                       {"qmax", required_argument, 0, 'Q'},
+                                       {"spread", required_argument, 0, 's'},
+                                       {"beta", required_argument, 0, 'b'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
   if (argc < 2) {
     usage(stderr);
     return 2;
@@ -571,6 +607,9 @@ int main(int argc, char **argv) {
       break;
     case 'T':
       no_truth = 1;
+      break;
+    case 'R':
+      b.reuse = keep = 1;
       break;
     case 'I':
       identities = atol(optarg);

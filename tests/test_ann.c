@@ -3,6 +3,8 @@
  *   - an ANN probing every list and rescoring every candidate returns exactly the brute-force
  *     top-k: so it holds every vector once (no loss, no duplicate), and removes take effect;
  *   - save and load round-trip; damaged files are refused;
+ *   - a restart: a collection index given the same vectors adopts the saved ANN (ANN at once,
+ *     no build) and answers like the one saved; one whose vectors differ refuses it;
  *   - below the threshold the collection index answers bit for bit like the exact scan, and
  *     says EXACT;
  *   - property: random adds, replaces and removes from a writer while the background build
@@ -151,6 +153,65 @@ static void test_below_threshold_is_exact(void) {
   free(live);
 }
 
+/* A restart: vectors 0..n-1 (vector `changed` replaced by the next one) added to a new index
+ * with the build held, then offered the ANN saved at path. */
+static mien_index *reopen(const float *v, int n, int changed, const char *path, int *adopted) {
+  mien_index *ix = mien_index_create(DIM);
+  CHECK(ix != NULL);
+  mien_index_set_ann(ix, SIZE_MAX, 0, 0);
+  for (int i = 0; i < n; i++) /* changed: that one's vector is another's */
+    CHECK(mien_index_add(ix, i, v + (size_t)(i == changed ? i + 1 : i) * DIM) == 0);
+  *adopted = mien_index_load_ann(ix, path) == 0;
+  return ix;
+}
+
+static void test_restart_adopts_saved_ann(void) {
+  enum { N = 3000, THRESHOLD = 2500 };
+  unsigned short seed[3] = {10, 11, 12};
+  float *v = faces(N + 1, seed);
+  mien_index *ix = mien_index_create(DIM);
+  CHECK(v && ix);
+  char path[] = "/tmp/mien-test-ann-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  close(fd);
+  CHECK(mien_index_save_ann(ix, path) == 1); /* no ANN yet: nothing saved */
+  mien_index_set_ann(ix, THRESHOLD, 0, 0);
+  for (int i = 0; i < N; i++) CHECK(mien_index_add(ix, i, v + (size_t)i * DIM) == 0);
+  mien_index_wait(ix);
+  float recall;
+  CHECK(!strcmp(mien_index_kind(ix, &recall), "ANN"));
+  CHECK(mien_index_save_ann(ix, path) == 0);
+
+  int adopted;
+  mien_index *again = reopen(v, N, -1, path, &adopted);
+  CHECK(adopted);
+  /* ANN before any build could have run (the threshold is still held), with its recall. */
+  CHECK(!strcmp(mien_index_kind(again, &recall), "ANN") && recall > 0.5f);
+  mien_index_set_ann(again, THRESHOLD, 0, 0); /* as the store does after the load */
+  mien_hit want[K], got[K];
+  for (int j = 0; j < 30; j++) { /* default parameters: the same lists, the same answers */
+    const float *q = v + (size_t)(j * 89 % N) * DIM;
+    int nw = mien_index_search(ix, q, K, -1, 1, want);
+    CHECK_MSG(same(want, nw, got, mien_index_search(again, q, K, -1, 1, got)), "query %d", j);
+  }
+  mien_index_free(again);
+
+  mien_index *changed = reopen(v, N, 17, path, &adopted); /* a write after the save */
+  CHECK(!adopted && !strcmp(mien_index_kind(changed, &recall), "EXACT"));
+  mien_index_set_ann(changed, THRESHOLD, 0, 0); /* refused: built as before */
+  mien_index_wait(changed);
+  CHECK(!strcmp(mien_index_kind(changed, &recall), "ANN"));
+  mien_index_free(changed);
+  mien_index *fewer = reopen(v, N - 1, -1, path, &adopted);
+  CHECK(!adopted);
+  mien_index_free(fewer);
+
+  unlink(path);
+  mien_index_free(ix);
+  free(v);
+}
+
 /* --- property: writes during builds ------------------------------------------------------- */
 
 typedef struct {
@@ -267,6 +328,7 @@ static void test_writes_during_builds(void) {
 int main(void) {
   RUN(test_ann_complete);
   RUN(test_below_threshold_is_exact);
+  RUN(test_restart_adopts_saved_ann);
   RUN(test_writes_during_builds);
   return check_summary();
 }

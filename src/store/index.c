@@ -559,6 +559,28 @@ static float measure_recall(mien_index *ix) {
   return total ? (float)found / (float)total : NAN;
 }
 
+/* Makes ann the one searches use, with build_mu held (it was trained now: trained_at); returns
+ * the one it replaces. */
+static mien_ann *publish(mien_index *ix, mien_ann *ann) {
+  pthread_rwlock_wrlock(&ix->ann_lock); /* waits for searches in flight */
+  mien_ann *old = ix->ann;
+  ix->ann = ann;
+  ix->recall = NAN; /* until record_recall */
+  ix->trained_at = ix->count;
+  pthread_rwlock_unlock(&ix->ann_lock);
+  return old;
+}
+
+/* Measures the published ann's recall and records it for mien_index_kind; without build_mu. */
+static void record_recall(mien_index *ix) {
+  float recall = measure_recall(ix);
+  pthread_mutex_lock(&ix->build_mu);
+  pthread_rwlock_wrlock(&ix->ann_lock);
+  ix->recall = recall;
+  pthread_rwlock_unlock(&ix->ann_lock);
+  pthread_mutex_unlock(&ix->build_mu);
+}
+
 static void *builder_main(void *arg) {
   mien_index *ix = arg;
   pthread_mutex_lock(&ix->build_mu);
@@ -585,21 +607,12 @@ static void *builder_main(void *arg) {
   }
   ix->building = NULL;
   if (ann && !ix->cancel && ix->cursor == ix->count) { /* complete: publish it */
-    pthread_rwlock_wrlock(&ix->ann_lock);              /* waits for searches in flight */
-    mien_ann *old = ix->ann;
-    ix->ann = ann;
-    ix->recall = NAN; /* until measured below */
-    ix->trained_at = ix->count;
-    pthread_rwlock_unlock(&ix->ann_lock);
-    ann = old;
+    ann = publish(ix, ann);
     pthread_mutex_unlock(&ix->build_mu);
     mien_ann_free(ann);
     ann = NULL;
-    float recall = measure_recall(ix);
+    record_recall(ix);
     pthread_mutex_lock(&ix->build_mu);
-    pthread_rwlock_wrlock(&ix->ann_lock);
-    ix->recall = recall;
-    pthread_rwlock_unlock(&ix->ann_lock);
   }
   ix->builder_done = 1;
   pthread_mutex_unlock(&ix->build_mu);
@@ -687,4 +700,45 @@ void mien_index_wait(mien_index *ix) {
     if (!running) return;
     usleep(1000);
   }
+}
+
+/* --- persistence of the ANN --------------------------------------------------------------- */
+
+int mien_index_save_ann(mien_index *ix, const char *path) {
+  pthread_mutex_lock(&ix->build_mu); /* writers change ann under it */
+  int rc = ix->ann ? mien_ann_save(ix->ann, path) : 1;
+  pthread_mutex_unlock(&ix->build_mu);
+  return rc;
+}
+
+typedef struct {
+  const mien_index *ix;
+  uint8_t *seen; /* per slot: an id listed twice would hide another that is missing */
+} adopt_check;
+
+/* An entry of the loaded ANN against the index: its id is here, once, with the same code. */
+static int adopt_visit(void *arg, int64_t id, const int8_t *code, float scale) {
+  adopt_check *c = arg;
+  const mien_index *ix = c->ix;
+  uint32_t slot = ix->buckets[bucket_of(ix, id)];
+  if (slot == EMPTY || c->seen[slot]++ || meta_of(ix)[slot].scale != scale ||
+      memcmp(codes_of(ix, slot), code, ix->stride))
+    return -1;
+  return 0;
+}
+
+int mien_index_load_ann(mien_index *ix, const char *path) {
+  mien_ann *ann = mien_ann_load(path, ix->dim);
+  if (!ann) return -1;
+  pthread_mutex_lock(&ix->build_mu);
+  adopt_check c = {ix, calloc(ix->count ? ix->count : 1, 1)};
+  int ok = c.seen && !ix->ann && !ix->builder_started && mien_ann_count(ann) == ix->count &&
+           mien_ann_each(ann, adopt_visit, &c) == 0;
+  free(c.seen);
+  if (ok) ann = publish(ix, ann); /* NULL: there was none; retrained once the count doubles */
+  pthread_mutex_unlock(&ix->build_mu);
+  mien_ann_free(ann);
+  if (!ok) return -1;
+  record_recall(ix);
+  return 0;
 }
