@@ -489,6 +489,8 @@ static int run_ann(const bench *b, const int *nprobe, int nnprobe) {
   double train_ms = mien_now_ms() - t0;
   free(sample);
   if (!ann) return -1;
+  fprintf(stderr, "ann: trained %zu lists on %ld faces in %.1f s\n", mien_ann_lists(ann), nsample,
+          train_ms / 1000); /* progress: a 10M-face build takes many minutes */
   double add_ms = 0;
   for (long c = 0; c < b->faces; c += CHUNK) {
     long m = b->faces - c < CHUNK ? b->faces - c : CHUNK;
@@ -500,6 +502,8 @@ static int run_ann(const bench *b, const int *nprobe, int nnprobe) {
   }
   free(chunk);
   free(ids);
+  fprintf(stderr, "ann: added %ld faces in %.1f s, %zu bytes of RAM per face\n", b->faces,
+          add_ms / 1000, mien_ann_bytes_per_vector(ann));
   char f[600];
   path(b, "ann.idx", f, sizeof f);
   t0 = mien_now_ms();
@@ -515,6 +519,7 @@ static int run_ann(const bench *b, const int *nprobe, int nnprobe) {
     fprintf(stderr, "ann: save or load failed\n");
     return -1;
   }
+  fprintf(stderr, "ann: saved in %.1f s, loaded in %.1f s\n", save_ms / 1000, load_ms / 1000);
   ann_run r = {b, ann, mien_ann_default_params(ann)};
   for (int i = 0; i < (nnprobe ? nnprobe : 1); i++) { /* the default, or the sweep asked for */
     if (nnprobe) r.p.nprobe = nprobe[i];

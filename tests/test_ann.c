@@ -6,7 +6,7 @@
  *   - a restart: a collection index given the same vectors adopts the saved ANN (ANN at once,
  *     no build) and answers like the one saved; one whose vectors differ refuses it;
  *   - below the threshold the collection index answers bit for bit like the exact scan, and
- *     says EXACT;
+ *     says EXACT, with its fp32 vectors in memory or off-heap in a file;
  *   - property: random adds, replaces and removes from a writer while the background build
  *     runs and reader threads search (a rwlock standing in for the store's), crossing the
  *     threshold up, down (back to EXACT) and up again; after each build the index says ANN and,
@@ -128,6 +128,16 @@ static void test_ann_complete(void) {
   free(ids);
 }
 
+/* Whether this process maps an unnamed file of /tmp (O_TMPFILE: "/tmp/#INODE (deleted)"). */
+static int maps_tmpfile(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  char line[512];
+  int found = 0;
+  while (f && fgets(line, sizeof line, f)) found |= strstr(line, " /tmp/#") != NULL;
+  if (f) fclose(f);
+  return found;
+}
+
 static void test_below_threshold_is_exact(void) {
   enum { N = 2500 };
   unsigned short seed[3] = {4, 5, 6};
@@ -143,11 +153,27 @@ static void test_below_threshold_is_exact(void) {
   mien_index_wait(ix);
   float recall;
   CHECK(!strcmp(mien_index_kind(ix, &recall), "EXACT") && recall == 1.0f);
+  /* The same with the fp32 vectors off-heap in a file, and after removes (the moved ones). */
+  mien_index *off = mien_index_create(DIM);
+  CHECK(off && mien_index_vectors_in(off, "/tmp") == 0);
+  CHECK(mien_index_vectors_in(off, "/tmp") == -1); /* once, on an empty index */
+  CHECK(!maps_tmpfile());
+  for (int i = 0; i < N; i++) CHECK(mien_index_add(off, i, v + (size_t)i * DIM) == 0);
+  CHECK(maps_tmpfile()); /* the vectors are in the file */
+  CHECK(mien_index_bytes_per_vector(off) + DIM * sizeof(float) ==
+        mien_index_bytes_per_vector(ix)); /* not RAM */
+  for (int i = 0; i < N; i += 9) {
+    CHECK(mien_index_remove(ix, i) == 0 && mien_index_remove(off, i) == 0);
+    live[i] = 0;
+  }
   mien_hit want[K], got[K];
   for (int j = 0; j < 30; j++) {
     const float *q = v + (size_t)(j * 37 % N) * DIM;
-    CHECK(same(want, brute(v, live, N, q, K, want), got, mien_index_search(ix, q, K, -1, 1, got)));
+    int nw = brute(v, live, N, q, K, want);
+    CHECK(same(want, nw, got, mien_index_search(ix, q, K, -1, 1, got)));
+    CHECK(same(want, nw, got, mien_index_search(off, q, K, -1, 1, got)));
   }
+  mien_index_free(off);
   mien_index_free(ix);
   free(v);
   free(live);

@@ -469,6 +469,7 @@ mien_status mien_store_open(const char *location, mien_store **out, char *err, s
 }
 
 /* --- the ANN index saved beside a collection (index.h, docs/search.md) --------------------- *
+ * (load_index also keeps the index's fp32 templates off-heap, in an unnamed file in DIR.)
  * A collection past the ANN threshold would retrain its index at every open (minutes at 10M
  * faces), so the index is saved at close to DIR/ann-ROW.idx and adopted at the next load if it
  * still indexes exactly the collection's templates (index.c checks every id and code), then
@@ -713,7 +714,9 @@ static mien_coll *coll_entry(mien_store *s, int64_t id, const char *sha) {
 static mien_status load_index(mien_store *s, mien_coll *c, char *err, size_t errlen) {
   mien_index *ix = mien_index_create(MIEN_EMBED_DIM);
   if (!ix) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
-  mien_index_set_ann(ix, SIZE_MAX, 0, 0); /* no build part-way: ann_restore decides */
+  mien_index_set_ann(ix, SIZE_MAX, 0, 0);  /* no build part-way: ann_restore decides */
+  if (s->ann_dir && !s->encrypted)         /* off-heap fp32; never plaintext on disk under a key */
+    mien_index_vectors_in(ix, s->ann_dir); /* unsupported there: in memory, as before */
   pthread_mutex_lock(&s->mu);
   db_stmt *q;
   mien_status st =

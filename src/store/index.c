@@ -22,6 +22,7 @@
  */
 #include "store/index.h"
 
+#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
@@ -48,6 +49,8 @@
 typedef struct {
   void *p;
   size_t bytes;
+  int backed; /* a shared mapping of the file fd (mien_index_vectors_in), else anonymous */
+  int fd;
 } region;
 
 struct mien_index {
@@ -109,8 +112,11 @@ static int region_reserve(region *r, size_t bytes, int huge) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   size_t want = (bytes + page - 1) / page * page;
   if (want <= r->bytes) return 0;
+  if (r->backed && ftruncate(r->fd, (off_t)want)) return -1; /* the file first, then its map */
   void *p = r->bytes ? mremap(r->p, r->bytes, want, MREMAP_MAYMOVE)
-                     : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            : r->backed
+                ? mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0)
+                : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return -1;
 #ifdef MADV_HUGEPAGE
   if (huge) madvise(p, want, MADV_HUGEPAGE); /* a hint: failure changes nothing */
@@ -122,6 +128,7 @@ static int region_reserve(region *r, size_t bytes, int huge) {
 
 static void region_free(region *r) {
   if (r->bytes) munmap(r->p, r->bytes);
+  if (r->backed) close(r->fd);
 }
 
 static uint64_t hash_id(int64_t id) { /* splitmix64's finaliser: ids are often sequential */
@@ -224,8 +231,9 @@ size_t mien_index_count(const mien_index *ix) {
 
 size_t mien_index_bytes_per_vector(const mien_index *ix) {
   size_t table = ix->count ? ix->nbuckets * sizeof *ix->buckets / ix->count : 2 * sizeof(uint32_t);
-  return ix->stride + (size_t)ix->dim * sizeof(float) + sizeof(index_code_meta) + sizeof(int64_t) +
-         table + (ix->ann ? mien_ann_bytes_per_vector(ix->ann) : 0);
+  size_t vecs = ix->vecs.backed ? 0 : (size_t)ix->dim * sizeof(float); /* off-heap: not RAM */
+  return ix->stride + vecs + sizeof(index_code_meta) + sizeof(int64_t) + table +
+         (ix->ann ? mien_ann_bytes_per_vector(ix->ann) : 0);
 }
 
 /* The approximate layers' side of a write, under build_mu: `ann` follows every change; the
@@ -272,6 +280,14 @@ int mien_index_add(mien_index *ix, int64_t id, const float *v) {
   return rc;
 }
 
+int mien_index_vectors_in(mien_index *ix, const char *dir) {
+  pthread_mutex_lock(&ix->build_mu);
+  int fd = ix->cap || ix->vecs.backed ? -1 : open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0) ix->vecs = (region){NULL, 0, 1, fd};
+  pthread_mutex_unlock(&ix->build_mu);
+  return fd >= 0 ? 0 : -1;
+}
+
 int mien_index_reserve(mien_index *ix, size_t n) {
   pthread_mutex_lock(&ix->build_mu);
   int rc = reserve(ix, n);
@@ -302,6 +318,9 @@ int mien_index_remove(mien_index *ix, int64_t id) {
     memcpy(codes_of(ix, slot), codes_of(ix, last), ix->stride);
     memcpy(vec_of(ix, slot), vec_of(ix, last), (size_t)ix->dim * sizeof(float));
   }
+  /* No bytes of the removed vector stay behind the last slot (nor in a backing file). */
+  memset(codes_of(ix, last), 0, ix->stride);
+  memset(vec_of(ix, last), 0, (size_t)ix->dim * sizeof(float));
   ix->count--;
   if (ix->cursor > ix->count) ix->cursor = ix->count;
   builder_check(ix);
