@@ -499,6 +499,8 @@ static int run_ann(const bench *b, const int *nprobe, int nnprobe) {
     t0 = mien_now_ms();
     if (mien_ann_add(ann, (size_t)m, ids, chunk, b->threads)) return -1;
     add_ms += mien_now_ms() - t0;
+    if ((c + m) % 1000000 < CHUNK && c + m < b->faces) /* progress, about every million */
+      fprintf(stderr, "ann: %ld added, %.0f/s\n", c + m, (double)(c + m) / (add_ms / 1000));
   }
   free(chunk);
   free(ids);

@@ -73,6 +73,7 @@ struct mien_index {
   pthread_t builder;
   int builder_started, builder_done, cancel;
   size_t threshold; /* ann from this many vectors on; exact again below half of it */
+  int lean;         /* while ann serves: codes (and their meta) are not kept; see lean_begin */
   mien_ann_params params;
 };
 
@@ -180,7 +181,7 @@ static int reserve(mien_index *ix, size_t n) {
   if (n >= EMPTY) return -1;
   size_t nb = ix->nbuckets;
   while (nb < 2 * n) nb *= 2;
-  if (region_reserve(&ix->codes, n * ix->stride, 1) ||
+  if ((!ix->lean && region_reserve(&ix->codes, n * ix->stride, 1)) ||
       region_reserve(&ix->vecs, n * (size_t)ix->dim * sizeof(float), 0) ||
       region_reserve(&ix->meta, n * sizeof(index_code_meta), 0) ||
       region_reserve(&ix->ids, n * sizeof(int64_t), 0) || (nb != ix->nbuckets && rehash(ix, nb)))
@@ -232,7 +233,7 @@ size_t mien_index_count(const mien_index *ix) {
 size_t mien_index_bytes_per_vector(const mien_index *ix) {
   size_t table = ix->count ? ix->nbuckets * sizeof *ix->buckets / ix->count : 2 * sizeof(uint32_t);
   size_t vecs = ix->vecs.backed ? 0 : (size_t)ix->dim * sizeof(float); /* off-heap: not RAM */
-  return ix->stride + vecs + sizeof(index_code_meta) + sizeof(int64_t) + table +
+  return (ix->lean ? 0 : ix->stride) + vecs + sizeof(index_code_meta) + sizeof(int64_t) + table +
          (ix->ann ? mien_ann_bytes_per_vector(ix->ann) : 0);
 }
 
@@ -268,7 +269,7 @@ static int add_locked(mien_index *ix, int64_t id, const float *v) {
     ids_of(ix)[slot] = id;
   }
   memcpy(vec_of(ix, slot), v, (size_t)ix->dim * sizeof *v);
-  meta_of(ix)[slot] = index_quantise(v, ix->dim, ix->stride, codes_of(ix, slot));
+  if (!ix->lean) meta_of(ix)[slot] = index_quantise(v, ix->dim, ix->stride, codes_of(ix, slot));
   return ann_follow_add(ix, id, v, slot);
 }
 
@@ -315,11 +316,11 @@ int mien_index_remove(mien_index *ix, int64_t id) {
     ix->buckets[bucket_of(ix, moved)] = (uint32_t)slot;
     ids_of(ix)[slot] = moved;
     meta_of(ix)[slot] = meta_of(ix)[last];
-    memcpy(codes_of(ix, slot), codes_of(ix, last), ix->stride);
+    if (!ix->lean) memcpy(codes_of(ix, slot), codes_of(ix, last), ix->stride);
     memcpy(vec_of(ix, slot), vec_of(ix, last), (size_t)ix->dim * sizeof(float));
   }
   /* No bytes of the removed vector stay behind the last slot (nor in a backing file). */
-  memset(codes_of(ix, last), 0, ix->stride);
+  if (!ix->lean) memset(codes_of(ix, last), 0, ix->stride);
   memset(vec_of(ix, last), 0, (size_t)ix->dim * sizeof(float));
   ix->count--;
   if (ix->cursor > ix->count) ix->cursor = ix->count;
@@ -567,7 +568,10 @@ static float measure_recall(mien_index *ix) {
       size_t slot = ix->count * (size_t)(2 * j + 1) / (2 * RECALL_QUERIES);
       const float *q = vec_of(ix, slot);
       mien_ann_params p = params_for(ix, ann, 1);
-      int nw = exact_search(ix, q, 10, -1, 1, want);
+      /* Lean, the reference is the ann probing every list (as exact as the scan, tests). */
+      mien_ann_params all = {(int)mien_ann_lists(ann), 256, 1};
+      int nw = ix->lean ? mien_ann_search(ann, q, 10, -1, &all, fetch_vector, ix, want)
+                        : exact_search(ix, q, 10, -1, 1, want);
       int ng = mien_ann_search(ann, q, 10, -1, &p, fetch_vector, ix, got);
       for (int w = 0; w < nw; w++)
         for (int g = 0; g < ng; g++) found += want[w].id == got[g].id;
@@ -576,6 +580,26 @@ static float measure_recall(mien_index *ix) {
     pthread_mutex_unlock(&ix->build_mu);
   }
   return total ? (float)found / (float)total : NAN;
+}
+
+/* Lean: once an ann serves, the exact scan's int8 codes (512 bytes a face) only cost RAM, so
+ * they are dropped (their meta goes stale) and recomputed from the fp32 vectors when the index
+ * falls back to exact scans. With build_mu held; writers skip the codes meanwhile. */
+static void lean_begin(mien_index *ix) {
+  if (ix->lean || !ix->ann) return;
+  region_free(&ix->codes);
+  ix->codes = (region){0};
+  ix->lean = 1;
+}
+
+/* The codes back for exact scans; 0, or -1 when out of memory (the index stays lean). */
+static int lean_end(mien_index *ix) {
+  if (!ix->lean) return 0;
+  if (region_reserve(&ix->codes, ix->cap * ix->stride, 1)) return -1;
+  for (size_t slot = 0; slot < ix->count; slot++)
+    meta_of(ix)[slot] = index_quantise(vec_of(ix, slot), ix->dim, ix->stride, codes_of(ix, slot));
+  ix->lean = 0;
+  return 0;
 }
 
 /* Makes ann the one searches use, with build_mu held (it was trained now: trained_at); returns
@@ -632,6 +656,7 @@ static void *builder_main(void *arg) {
     ann = NULL;
     record_recall(ix);
     pthread_mutex_lock(&ix->build_mu);
+    lean_begin(ix);
   }
   ix->builder_done = 1;
   pthread_mutex_unlock(&ix->build_mu);
@@ -652,7 +677,7 @@ static void builder_reap(mien_index *ix) {
 static void builder_check(mien_index *ix) {
   builder_reap(ix);
   size_t n = ix->count;
-  if (ix->ann && n < ix->threshold / 2) {
+  if (ix->ann && n < ix->threshold / 2 && lean_end(ix) == 0) { /* else: keep serving ann */
     pthread_rwlock_wrlock(&ix->ann_lock);
     mien_ann_free(ix->ann);
     ix->ann = NULL;
@@ -759,5 +784,8 @@ int mien_index_load_ann(mien_index *ix, const char *path) {
   mien_ann_free(ann);
   if (!ok) return -1;
   record_recall(ix);
+  pthread_mutex_lock(&ix->build_mu);
+  lean_begin(ix);
+  pthread_mutex_unlock(&ix->build_mu);
   return 0;
 }
