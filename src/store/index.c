@@ -19,6 +19,11 @@
  * growth by mremap without copying (no 1.5x peak while a 2.6 GB index grows), and huge pages
  * for the codes, which saves TLB misses in a scan of hundreds of MB. An open-addressing table maps
  * ids to slots; removal moves the last vector into the hole, so slots stay dense.
+ *
+ * Large collections: the fp32 vectors can live off-heap in an unnamed file mapping
+ * (mien_index_vectors_in: searches read only the few they rescore), and while the ANN serves
+ * (past the threshold, "automatic ANN" below) the int8 codes are dropped, so RAM per face is the
+ * ANN's codes plus ids and the table (~640 bytes, docs/search.md) instead of 2.6 KB.
  */
 #include "store/index.h"
 
