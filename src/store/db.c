@@ -469,13 +469,16 @@ mien_status mien_store_open(const char *location, mien_store **out, char *err, s
 }
 
 /* --- the ANN index saved beside a collection (index.h, docs/search.md) --------------------- *
- * (load_index also keeps the index's fp32 templates off-heap, in an unnamed file in DIR.)
+ * (load_index also keeps the fp32 templates of collections from OFFHEAP_FROM faces on off-heap,
+ * in an unnamed file in DIR: one descriptor each, so not for the many small ones.)
  * A collection past the ANN threshold would retrain its index at every open (minutes at 10M
  * faces), so the index is saved at close to DIR/ann-ROW.idx and adopted at the next load if it
  * still indexes exactly the collection's templates (index.c checks every id and code), then
  * removed: from then on writes make it stale, and a deletion must not leave its codes in a
  * file. Not with a template key (the int8 codes are templates a few bits short, which would
  * sit unsealed on disk) and not on PostgreSQL (other nodes write). */
+
+#define OFFHEAP_FROM 65536 /* 128 MiB of fp32 templates */
 
 static int ann_file(const mien_store *s, const mien_coll *c, char *path, size_t cap) {
   return s->ann_dir &&
@@ -714,9 +717,9 @@ static mien_coll *coll_entry(mien_store *s, int64_t id, const char *sha) {
 static mien_status load_index(mien_store *s, mien_coll *c, char *err, size_t errlen) {
   mien_index *ix = mien_index_create(MIEN_EMBED_DIM);
   if (!ix) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
-  mien_index_set_ann(ix, SIZE_MAX, 0, 0);  /* no build part-way: ann_restore decides */
-  if (s->ann_dir && !s->encrypted)         /* off-heap fp32; never plaintext on disk under a key */
-    mien_index_vectors_in(ix, s->ann_dir); /* unsupported there: in memory, as before */
+  mien_index_set_ann(ix, SIZE_MAX, 0, 0); /* no build part-way: ann_restore decides */
+  if (s->ann_dir && !s->encrypted) /* fp32 off-heap when large; no plaintext on disk under a key */
+    mien_index_vectors_in(ix, s->ann_dir, OFFHEAP_FROM);
   pthread_mutex_lock(&s->mu);
   db_stmt *q;
   mien_status st =

@@ -78,6 +78,8 @@ struct mien_index {
   pthread_t builder;
   int builder_started, builder_done, cancel;
   size_t threshold; /* ann from this many vectors on; exact again below half of it */
+  char *vecs_dir;   /* mien_index_vectors_in: vecs go to a file there ... */
+  size_t vecs_from; /* ... once the index has room for this many */
   int lean;         /* while ann serves: codes (and their meta) are not kept; see lean_begin */
   mien_ann_params params;
 };
@@ -132,6 +134,26 @@ static int region_reserve(region *r, size_t bytes, int huge) {
   return 0;
 }
 
+/* Moves an anonymous region into a new unnamed file in dir, mapped shared; 0, or -1 (it stays
+ * where it was). */
+static int region_to_file(region *r, const char *dir) {
+  int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  void *p = NULL;
+  if (r->bytes &&
+      (ftruncate(fd, (off_t)r->bytes) ||
+       (p = mmap(NULL, r->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)) {
+    close(fd);
+    return -1;
+  }
+  if (r->bytes) {
+    memcpy(p, r->p, r->bytes);
+    munmap(r->p, r->bytes);
+  }
+  *r = (region){p, r->bytes, 1, fd};
+  return 0;
+}
+
 static void region_free(region *r) {
   if (r->bytes) munmap(r->p, r->bytes);
   if (r->backed) close(r->fd);
@@ -182,6 +204,9 @@ static void bucket_delete(mien_index *ix, size_t b) {
 
 /* Keeps nbuckets >= 2 * cap, so adds below cap never need the table to grow. */
 static int reserve(mien_index *ix, size_t n) {
+  /* Off-heap from vecs_from vectors on: small collections keep no file (nor a descriptor). */
+  if (ix->vecs_dir && !ix->vecs.backed && n >= ix->vecs_from)
+    region_to_file(&ix->vecs, ix->vecs_dir); /* failing, they stay in memory */
   if (n <= ix->cap) return 0;
   if (n >= EMPTY) return -1;
   size_t nb = ix->nbuckets;
@@ -223,6 +248,7 @@ void mien_index_free(mien_index *ix) {
   region_free(&ix->vecs);
   region_free(&ix->meta);
   region_free(&ix->ids);
+  free(ix->vecs_dir);
   free(ix->buckets);
   free(ix);
 }
@@ -286,12 +312,15 @@ int mien_index_add(mien_index *ix, int64_t id, const float *v) {
   return rc;
 }
 
-int mien_index_vectors_in(mien_index *ix, const char *dir) {
+int mien_index_vectors_in(mien_index *ix, const char *dir, size_t from) {
   pthread_mutex_lock(&ix->build_mu);
-  int fd = ix->cap || ix->vecs.backed ? -1 : open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  if (fd >= 0) ix->vecs = (region){NULL, 0, 1, fd};
+  int rc = -1;
+  if (!ix->vecs_dir && (ix->vecs_dir = strdup(dir))) {
+    ix->vecs_from = from;
+    rc = reserve(ix, ix->cap); /* moves them now if there are enough already */
+  }
   pthread_mutex_unlock(&ix->build_mu);
-  return fd >= 0 ? 0 : -1;
+  return rc;
 }
 
 int mien_index_reserve(mien_index *ix, size_t n) {

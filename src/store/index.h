@@ -45,12 +45,13 @@ const float *mien_index_vector(const mien_index *ix, int64_t id);
 int mien_index_search(const mien_index *ix, const float *q, int k, float min_score, int threads,
                       mien_hit *out);
 
-/* Keeps the fp32 vectors off-heap: in an unnamed file in dir (O_TMPFILE, mode 0600, gone with
- * the index), mapped, instead of anonymous memory. Searches touch only the few they rescore, so
- * the page cache holds those and the kernel may evict the rest: a large collection's templates
- * do not pin 2 KB of RAM per face beside its int8 codes and ANN. Only on an index that has never
- * held a vector; 0, or -1 (nothing changes: dir lacks O_TMPFILE support, or not empty). */
-int mien_index_vectors_in(mien_index *ix, const char *dir);
+/* Keeps the fp32 vectors off-heap once the index has room for `from` of them: in an unnamed
+ * file in dir (O_TMPFILE, mode 0600, gone with the index), mapped, instead of anonymous memory.
+ * Searches touch only the few they rescore, so the page cache holds those and the kernel may
+ * evict the rest: a large collection's templates do not pin 2 KB of RAM per face beside its
+ * codes (small ones keep no file, nor a descriptor). Once per index; 0, or -1 (out of memory,
+ * or called before). Where dir cannot hold such a file they stay in memory. */
+int mien_index_vectors_in(mien_index *ix, const char *dir, size_t from);
 /* Makes room for n vectors (e.g. the count of a collection being loaded), so that adding up to
  * n allocates nothing more; 0, or -1 when out of memory. */
 int mien_index_reserve(mien_index *ix, size_t n);
