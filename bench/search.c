@@ -4,7 +4,7 @@
  *
  *   mien-bench-search calibrate [--identities N]     synthetic vs LFW cosine distributions
  *   mien-bench-search run --faces N [--index exact,ann] [--queries Q] [--nprobe A,B,..]
- *                         [--dir DIR] [--keep] [--per P]
+ *                         [--dir DIR] [--keep] [--reuse] [--per P]
  *
  * Faces: identities x P images (P = 2 by default) of unit 512-d templates, generated from their
  * number alone (so a 20 GB collection is streamed, never held). An identity has a centre; an
@@ -20,7 +20,9 @@
  * identity's P images. The faces go to DIR/faces.f32 (fp32, N x 512: what the ANN rescores from,
  * read with pread as a store would), probes to DIR/probes.f32, the exact top-10 of each probe
  * (computed by the exact index over 1M-face blocks) to DIR/truth.bin, so FAISS sees the same.
- * DIR is deleted at the end unless --keep.
+ * DIR is deleted at the end unless --keep; --reuse runs again on a kept DIR of the same size and
+ * queries (no generation; the ground truth and the ANN index of an earlier run if it left them:
+ * at 10M they take most of an hour), e.g. to measure other search settings, and keeps it.
  *
  * Reported per index (JSON lines): recall@1 of true mates (of the probes whose exact top-1 is a
  * mate, the share whose top-1 is a mate too: the person is identified), recall@10 against the exact
@@ -197,6 +199,7 @@ typedef struct {
   mien_hit *truth; /* queries x TOPK */
   int *ntruth;
   int truth_done; /* 0 with --no-truth: recall@10 is not measured */
+  int reuse;      /* --reuse: DIR's faces and truth from an earlier --keep run of the same size */
 } bench;
 
 static void path(const bench *b, const char *name, char *out, size_t size) {
@@ -261,10 +264,15 @@ static void gen_faces(const bench *b, long first, long n, float *out) {
 static int generate(bench *b) {
   char f[600];
   path(b, "faces.f32", f, sizeof f);
-  b->fd = open(f, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  b->fd = open(f, b->reuse ? O_RDONLY | O_CLOEXEC : O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   float *chunk = malloc((size_t)CHUNK * DIM * sizeof *chunk);
-  if (b->fd < 0 || !chunk) return -1;
-  for (long c = 0; c < b->faces; c += CHUNK) {
+  struct stat st;
+  if (b->fd < 0 || !chunk || fstat(b->fd, &st)) return -1;
+  if (b->reuse && st.st_size != (off_t)b->faces * DIM * (off_t)sizeof *chunk) {
+    fprintf(stderr, "--reuse: %s does not hold %ld faces\n", f, b->faces);
+    return -1;
+  }
+  for (long c = b->reuse ? b->faces : 0; c < b->faces; c += CHUNK) {
     long m = b->faces - c < CHUNK ? b->faces - c : CHUNK;
     gen_faces(b, c, m, chunk);
     size_t bytes = (size_t)m * DIM * sizeof *chunk;
@@ -288,12 +296,36 @@ static int hit_before(mien_hit a, mien_hit b) {
   return a.score > b.score || (a.score == b.score && a.id < b.id);
 }
 
+static int is_mate(const bench *b, int j, int64_t id) {
+  return id / b->p.per == b->probe_id[j];
+}
+
+/* truth.bin of an earlier run (its probes are this run's: they come from the same numbers). */
+static int read_truth(bench *b) {
+  char f[600];
+  path(b, "truth.bin", f, sizeof f);
+  FILE *fp = fopen(f, "rb");
+  size_t n = (size_t)b->queries * TOPK;
+  int rc = fp && fread(b->truth, sizeof *b->truth, n, fp) == n && fgetc(fp) == EOF ? 0 : -1;
+  if (fp) fclose(fp);
+  for (int j = 0; !rc && j < b->queries; j++) /* unfilled slots (faces < 10) are zeroed */
+    while (b->ntruth[j] < TOPK && b->truth[(size_t)j * TOPK + b->ntruth[j]].score != 0)
+      b->ntruth[j]++;
+  if (rc) fprintf(stderr, "--reuse: no truth of %d queries in %s: computing it\n", b->queries, f);
+  b->truth_done = !rc;
+  return rc;
+}
+
 /* The exact top-10 of every probe: the exact index over blocks of the file, merged. */
 static int ground_truth(bench *b) {
   b->truth = calloc((size_t)b->queries * TOPK, sizeof *b->truth);
   b->ntruth = calloc((size_t)b->queries, sizeof *b->ntruth);
   float *chunk = malloc((size_t)CHUNK * DIM * sizeof *chunk);
   if (!b->truth || !b->ntruth || !chunk) return -1;
+  if (b->reuse && read_truth(b) == 0) { /* else computed (a --no-truth run's directory) */
+    free(chunk);
+    return 0;
+  }
   mien_hit got[TOPK];
   for (long blk = 0; blk < b->faces; blk += TRUTH_BLOCK) {
     long end = blk + TRUTH_BLOCK < b->faces ? blk + TRUTH_BLOCK : b->faces;
@@ -318,6 +350,10 @@ static int ground_truth(bench *b) {
   }
   free(chunk);
   b->truth_done = 1;
+  int ceiling = 0; /* the probes the exact scan identifies: what recall@1 is counted on */
+  for (int j = 0; j < b->queries; j++)
+    ceiling += b->ntruth[j] && is_mate(b, j, b->truth[j * TOPK].id);
+  fprintf(stderr, "exact top-1 is a mate for %d of %d probes\n", ceiling, b->queries);
   return write_file(b, "truth.bin", b->truth, (size_t)b->queries * TOPK * sizeof *b->truth);
 }
 
@@ -338,10 +374,6 @@ static double quantile(double *v, int n, double q) {
   qsort(v, (size_t)n, sizeof *v, cmp_double);
   int i = (int)ceil(q * n) - 1;
   return v[i < 0 ? 0 : i];
-}
-
-static int is_mate(const bench *b, int j, int64_t id) {
-  return id / b->p.per == b->probe_id[j];
 }
 
 static quality measure(const bench *b, search_fn search, void *ix) {
@@ -445,7 +477,13 @@ static size_t default_lists(long faces) {
   return (size_t)(4 * sqrt((double)faces));
 }
 
-static int run_ann(const bench *b, const int *nprobe, int nnprobe) {
+typedef struct {
+  double train_ms, add_ms, save_ms;
+  size_t bytes_per_face;
+} ann_build;
+
+/* Trains and fills the ANN from faces.f32 and saves it to f. */
+static int build_ann(const bench *b, const char *f, ann_build *out) {
   size_t nlists = default_lists(b->faces);
   long nsample = (long)nlists * 32 < b->faces ? (long)nlists * 32 : b->faces;
   float *sample = malloc((size_t)nsample * DIM * sizeof *sample);
@@ -458,35 +496,58 @@ static int run_ann(const bench *b, const int *nprobe, int nnprobe) {
       return -1;
   double t0 = mien_now_ms();
   mien_ann *ann = mien_ann_train(DIM, sample, (size_t)nsample, nlists, b->threads);
-  double train_ms = mien_now_ms() - t0;
+  out->train_ms = mien_now_ms() - t0;
   free(sample);
   if (!ann) return -1;
-  double add_ms = 0;
+  fprintf(stderr, "ann: trained %zu lists on %ld faces in %.1f s\n", mien_ann_lists(ann), nsample,
+          out->train_ms / 1000); /* progress: a 10M-face build takes many minutes */
+  out->add_ms = 0;
   for (long c = 0; c < b->faces; c += CHUNK) {
     long m = b->faces - c < CHUNK ? b->faces - c : CHUNK;
     if (read_faces(b, c, m, chunk)) return -1;
     for (long i = 0; i < m; i++) ids[i] = c + i;
     t0 = mien_now_ms();
     if (mien_ann_add(ann, (size_t)m, ids, chunk, b->threads)) return -1;
-    add_ms += mien_now_ms() - t0;
+    out->add_ms += mien_now_ms() - t0;
+    if ((c + m) % 1000000 < CHUNK && c + m < b->faces) /* progress, about every million */
+      fprintf(stderr, "ann: %ld added, %.0f/s\n", c + m, (double)(c + m) / (out->add_ms / 1000));
   }
   free(chunk);
   free(ids);
+  out->bytes_per_face = mien_ann_bytes_per_vector(ann);
+  fprintf(stderr, "ann: added %ld faces in %.1f s, %zu bytes of RAM per face\n", b->faces,
+          out->add_ms / 1000, out->bytes_per_face);
+  t0 = mien_now_ms();
+  int rc = mien_ann_save(ann, f);
+  out->save_ms = mien_now_ms() - t0;
+  mien_ann_free(ann);
+  return rc;
+}
+
+static int run_ann(const bench *b, const int *nprobe, int nnprobe) {
   char f[600];
   path(b, "ann.idx", f, sizeof f);
-  t0 = mien_now_ms();
-  int saved = mien_ann_save(ann, f);
-  double save_ms = mien_now_ms() - t0;
-  size_t bpf = mien_ann_bytes_per_vector(ann);
-  mien_ann_free(ann);
-  /* Everything below runs on the index as a restart would load it. */
-  t0 = mien_now_ms();
-  ann = saved ? NULL : mien_ann_load(f, DIM);
+  /* --reuse with the index an earlier --keep run saved: measure queries only. */
+  ann_build built = {NAN, NAN, NAN, 0};
+  double t0 = mien_now_ms();
+  mien_ann *ann = b->reuse ? mien_ann_load(f, DIM) : NULL;
+  if (ann) {
+    built.bytes_per_face = mien_ann_bytes_per_vector(ann);
+  } else {
+    if (build_ann(b, f, &built)) {
+      fprintf(stderr, "ann: build or save failed\n");
+      return -1;
+    }
+    /* Everything below runs on the index as a restart would load it. */
+    t0 = mien_now_ms();
+    ann = mien_ann_load(f, DIM);
+  }
   double load_ms = mien_now_ms() - t0;
   if (!ann) {
-    fprintf(stderr, "ann: save or load failed\n");
+    fprintf(stderr, "ann: load failed\n");
     return -1;
   }
+  fprintf(stderr, "ann: saved in %.1f s, loaded in %.1f s\n", built.save_ms / 1000, load_ms / 1000);
   ann_run r = {b, ann, mien_ann_default_params(ann)};
   for (int i = 0; i < (nnprobe ? nnprobe : 1); i++) { /* the default, or the sweep asked for */
     if (nnprobe) r.p.nprobe = nprobe[i];
@@ -495,12 +556,12 @@ static int run_ann(const bench *b, const int *nprobe, int nnprobe) {
     snprintf(extra, sizeof extra,
              "\"lists\":%zu,\"nprobe\":%d,\"rescore\":%d,\"train_s\":%.2f,\"save_s\":%.2f,"
              "\"cold_load_s\":%.2f,",
-             mien_ann_lists(ann), r.p.nprobe, r.p.rescore, train_ms / 1000, save_ms / 1000,
-             load_ms / 1000);
-    report(b, "ann", extra, q, bpf, (train_ms + add_ms) / 1000, (double)b->faces / (add_ms / 1000));
+             mien_ann_lists(ann), r.p.nprobe, r.p.rescore, built.train_ms / 1000,
+             built.save_ms / 1000, load_ms / 1000);
+    report(b, "ann", extra, q, built.bytes_per_face, (built.train_ms + built.add_ms) / 1000,
+           (double)b->faces / (built.add_ms / 1000));
   }
   mien_ann_free(ann);
-  unlink(f);
   return 0;
 }
 
@@ -519,19 +580,27 @@ static void usage(FILE *f) {
              "[--spread S]\n"
              "       mien-bench-search run [--faces N] [--index exact,ann] [--queries Q]\n"
              "                             [--nprobe A,B,...] [--per P] [--threads T]\n"
-             "                             [--dir DIR] [--keep] [--no-truth]\n");
+             "                             [--dir DIR] [--keep] [--no-truth] [--reuse]\n");
 }
 
 int main(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"faces", required_argument, 0, 'n'},   {"index", required_argument, 0, 'i'},
-      {"queries", required_argument, 0, 'q'}, {"nprobe", required_argument, 0, 'p'},
-      {"per", required_argument, 0, 'P'},     {"threads", required_argument, 0, 't'},
-      {"dir", required_argument, 0, 'd'},     {"keep", no_argument, 0, 'k'},
-      {"no-truth", no_argument, 0, 'T'},      {"identities", required_argument, 0, 'I'},
-      {"alpha", required_argument, 0, 'a'},   {"qmax", required_argument, 0, 'Q'},
-      {"spread", required_argument, 0, 's'},  {"beta", required_argument, 0, 'b'},
-      {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+  static const struct option opts[] = {{"faces", required_argument, 0, 'n'},
+                                       {"index", required_argument, 0, 'i'},
+                                       {"queries", required_argument, 0, 'q'},
+                                       {"nprobe", required_argument, 0, 'p'},
+                                       {"per", required_argument, 0, 'P'},
+                                       {"threads", required_argument, 0, 't'},
+                                       {"dir", required_argument, 0, 'd'},
+                                       {"keep", no_argument, 0, 'k'},
+                                       {"no-truth", no_argument, 0, 'T'},
+                                       {"identities", required_argument, 0, 'I'},
+                                       {"reuse", no_argument, 0, 'R'},
+                                       {"alpha", required_argument, 0, 'a'},
+                                       {"qmax", required_argument, 0, 'Q'},
+                                       {"spread", required_argument, 0, 's'},
+                                       {"beta", required_argument, 0, 'b'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
   if (argc < 2) {
     usage(stderr);
     return 2;
@@ -571,6 +640,9 @@ int main(int argc, char **argv) {
       break;
     case 'T':
       no_truth = 1;
+      break;
+    case 'R':
+      b.reuse = keep = 1;
       break;
     case 'I':
       identities = atol(optarg);

@@ -3,12 +3,15 @@
  *   - an ANN probing every list and rescoring every candidate returns exactly the brute-force
  *     top-k: so it holds every vector once (no loss, no duplicate), and removes take effect;
  *   - save and load round-trip; damaged files are refused;
+ *   - a restart: a collection index given the same vectors adopts the saved ANN (ANN at once,
+ *     no build) and answers like the one saved; one whose vectors differ refuses it;
  *   - below the threshold the collection index answers bit for bit like the exact scan, and
- *     says EXACT;
+ *     says EXACT, with its fp32 vectors in memory or off-heap in a file;
  *   - property: random adds, replaces and removes from a writer while the background build
  *     runs and reader threads search (a rwlock standing in for the store's), crossing the
  *     threshold up, down (back to EXACT) and up again; after each build the index says ANN and,
- *     probing everything, equals a brute-force model of what was written.
+ *     probing everything, equals a brute-force model of what was written; after each fall,
+ *     the exact scan (its codes, dropped while the ANN served, recomputed) equals it too.
  * Faces come from tests/people_synth.h (identities x images, LFW-like cosines).
  */
 #include <pthread.h>
@@ -126,6 +129,16 @@ static void test_ann_complete(void) {
   free(ids);
 }
 
+/* Whether this process maps an unnamed file of /tmp (O_TMPFILE: "/tmp/#INODE (deleted)"). */
+static int maps_tmpfile(void) {
+  FILE *f = fopen("/proc/self/maps", "r");
+  char line[512];
+  int found = 0;
+  while (f && fgets(line, sizeof line, f)) found |= strstr(line, " /tmp/#") != NULL;
+  if (f) fclose(f);
+  return found;
+}
+
 static void test_below_threshold_is_exact(void) {
   enum { N = 2500 };
   unsigned short seed[3] = {4, 5, 6};
@@ -141,14 +154,91 @@ static void test_below_threshold_is_exact(void) {
   mien_index_wait(ix);
   float recall;
   CHECK(!strcmp(mien_index_kind(ix, &recall), "EXACT") && recall == 1.0f);
+  /* The same with the fp32 vectors off-heap in a file, and after removes (the moved ones). */
+  mien_index *off = mien_index_create(DIM);
+  CHECK(off && mien_index_vectors_in(off, "/tmp", N / 2) == 0);
+  CHECK(mien_index_vectors_in(off, "/tmp", 0) == -1); /* once */
+  for (int i = 0; i < N; i++) {
+    CHECK(mien_index_add(off, i, v + (size_t)i * DIM) == 0);
+    if (i == 100) CHECK(!maps_tmpfile()); /* a small index keeps them in memory */
+  }
+  CHECK(maps_tmpfile()); /* moved into the file on the way */
+  CHECK(mien_index_bytes_per_vector(off) + DIM * sizeof(float) ==
+        mien_index_bytes_per_vector(ix)); /* not RAM */
+  for (int i = 0; i < N; i += 9) {
+    CHECK(mien_index_remove(ix, i) == 0 && mien_index_remove(off, i) == 0);
+    live[i] = 0;
+  }
   mien_hit want[K], got[K];
   for (int j = 0; j < 30; j++) {
     const float *q = v + (size_t)(j * 37 % N) * DIM;
-    CHECK(same(want, brute(v, live, N, q, K, want), got, mien_index_search(ix, q, K, -1, 1, got)));
+    int nw = brute(v, live, N, q, K, want);
+    CHECK(same(want, nw, got, mien_index_search(ix, q, K, -1, 1, got)));
+    CHECK(same(want, nw, got, mien_index_search(off, q, K, -1, 1, got)));
   }
+  mien_index_free(off);
   mien_index_free(ix);
   free(v);
   free(live);
+}
+
+/* A restart: vectors 0..n-1 (vector `changed` replaced by the next one) added to a new index
+ * with the build held, then offered the ANN saved at path. */
+static mien_index *reopen(const float *v, int n, int changed, const char *path, int *adopted) {
+  mien_index *ix = mien_index_create(DIM);
+  CHECK(ix != NULL);
+  mien_index_set_ann(ix, SIZE_MAX, 0, 0);
+  for (int i = 0; i < n; i++) /* changed: that one's vector is another's */
+    CHECK(mien_index_add(ix, i, v + (size_t)(i == changed ? i + 1 : i) * DIM) == 0);
+  *adopted = mien_index_load_ann(ix, path) == 0;
+  return ix;
+}
+
+static void test_restart_adopts_saved_ann(void) {
+  enum { N = 3000, THRESHOLD = 2500 };
+  unsigned short seed[3] = {10, 11, 12};
+  float *v = faces(N + 1, seed);
+  mien_index *ix = mien_index_create(DIM);
+  CHECK(v && ix);
+  char path[] = "/tmp/mien-test-ann-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  close(fd);
+  CHECK(mien_index_save_ann(ix, path) == 1); /* no ANN yet: nothing saved */
+  mien_index_set_ann(ix, THRESHOLD, 0, 0);
+  for (int i = 0; i < N; i++) CHECK(mien_index_add(ix, i, v + (size_t)i * DIM) == 0);
+  mien_index_wait(ix);
+  float recall;
+  CHECK(!strcmp(mien_index_kind(ix, &recall), "ANN"));
+  CHECK(mien_index_save_ann(ix, path) == 0);
+
+  int adopted;
+  mien_index *again = reopen(v, N, -1, path, &adopted);
+  CHECK(adopted);
+  /* ANN before any build could have run (the threshold is still held), with its recall. */
+  CHECK(!strcmp(mien_index_kind(again, &recall), "ANN") && recall > 0.5f);
+  mien_index_set_ann(again, THRESHOLD, 0, 0); /* as the store does after the load */
+  mien_hit want[K], got[K];
+  for (int j = 0; j < 30; j++) { /* default parameters: the same lists, the same answers */
+    const float *q = v + (size_t)(j * 89 % N) * DIM;
+    int nw = mien_index_search(ix, q, K, -1, 1, want);
+    CHECK_MSG(same(want, nw, got, mien_index_search(again, q, K, -1, 1, got)), "query %d", j);
+  }
+  mien_index_free(again);
+
+  mien_index *changed = reopen(v, N, 17, path, &adopted); /* a write after the save */
+  CHECK(!adopted && !strcmp(mien_index_kind(changed, &recall), "EXACT"));
+  mien_index_set_ann(changed, THRESHOLD, 0, 0); /* refused: built as before */
+  mien_index_wait(changed);
+  CHECK(!strcmp(mien_index_kind(changed, &recall), "ANN"));
+  mien_index_free(changed);
+  mien_index *fewer = reopen(v, N - 1, -1, path, &adopted);
+  CHECK(!adopted);
+  mien_index_free(fewer);
+
+  unlink(path);
+  mien_index_free(ix);
+  free(v);
 }
 
 /* --- property: writes during builds ------------------------------------------------------- */
@@ -196,13 +286,14 @@ static void random_write(mien_index *ix, pthread_rwlock_t *lock, const float *v,
   pthread_rwlock_unlock(lock);
 }
 
-/* After a build: ANN, and probing everything it equals the model (ids mod n: versions). */
+/* After a build (want "ANN": probing everything it equals the model, ids mod n: versions) or a
+ * fall (want "EXACT": the exact scan, on the codes recomputed after the ANN's lean spell). */
 static void check_against_model(mien_index *ix, const float *v, const int *live, int n,
-                                const char *when) {
+                                const char *when, const char *want_kind) {
   mien_index_wait(ix);
   float recall;
   const char *kind = mien_index_kind(ix, &recall);
-  CHECK_MSG(!strcmp(kind, "ANN"), "%s: %s", when, kind);
+  CHECK_MSG(!strcmp(kind, want_kind), "%s: %s", when, kind);
   CHECK_MSG(recall > 0.5f && recall <= 1.0f, "%s: recall %g", when, recall);
   mien_hit want[K], got[K];
   for (int j = 0; j < 25; j++) {
@@ -246,12 +337,11 @@ static void test_writes_during_builds(void) {
       random_write(ix, &lock, v, live, N, 1, 50);
       usleep(20);
     }
-    check_against_model(ix, v, live, N, round ? "second rise" : "first rise");
+    check_against_model(ix, v, live, N, round ? "second rise" : "first rise", "ANN");
     /* Down below half the threshold: exact again. */
     while ((int)mien_index_count(ix) >= THRESHOLD / 2 - 10)
       random_write(ix, &lock, v, live, N, 0, 30);
-    mien_index_wait(ix);
-    CHECK(!strcmp(mien_index_kind(ix, &recall), "EXACT"));
+    check_against_model(ix, v, live, N, round ? "second fall" : "first fall", "EXACT");
   }
   for (int i = 0; i < 2; i++) {
     r[i].stop = 1;
@@ -267,6 +357,7 @@ static void test_writes_during_builds(void) {
 int main(void) {
   RUN(test_ann_complete);
   RUN(test_below_threshold_is_exact);
+  RUN(test_restart_adopts_saved_ann);
   RUN(test_writes_during_builds);
   return check_summary();
 }

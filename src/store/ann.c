@@ -14,6 +14,7 @@
  */
 #include "store/ann.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -575,7 +576,10 @@ int mien_ann_save(const mien_ann *a, const char *path) {
   if (!tmp) return -1;
   memcpy(tmp, path, len);
   memcpy(tmp + len, ".tmp", 5);
-  FILE *f = fopen(tmp, "wb");
+  /* Private like the store's files: the codes are templates, a few bits short. */
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+  if (fd >= 0 && !f) close(fd);
   int rc = f ? 0 : -1;
   file_header h = {FILE_MAGIC, (uint32_t)a->dim, a->ngroups, a->nlists, 0, a->count};
   memcpy(h.magic, FILE_MAGIC, sizeof h.magic);
@@ -593,7 +597,7 @@ int mien_ann_save(const mien_ann *a, const char *path) {
   if (f && (fflush(f) || fsync(fileno(f)))) rc = -1;
   if (f && fclose(f)) rc = -1;
   if (!rc && rename(tmp, path)) rc = -1;
-  if (rc && f) unlink(tmp);
+  if (rc && fd >= 0) unlink(tmp);
   free(tmp);
   return rc;
 }
@@ -641,4 +645,16 @@ fail:
   mien_ann_free(a);
   fclose(f);
   return NULL;
+}
+
+int mien_ann_each(const mien_ann *a,
+                  int (*visit)(void *ctx, int64_t id, const int8_t *code, float scale), void *ctx) {
+  for (uint32_t l = 0; l < a->nlists; l++) {
+    const ann_list *x = &a->lists[l];
+    for (uint32_t i = 0; i < x->n; i++) {
+      int rc = visit(ctx, x->ids[i], x->codes + (size_t)i * a->stride, x->scales[i]);
+      if (rc) return rc;
+    }
+  }
+  return 0;
 }

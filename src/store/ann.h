@@ -65,5 +65,10 @@ int mien_ann_search(const mien_ann *ann, const float *q, int k, float min_score,
  * that is short, from another version or another dim included). */
 int mien_ann_save(const mien_ann *ann, const char *path);
 mien_ann *mien_ann_load(const char *path, int dim);
+/* Calls visit for every indexed vector (its id, int8 code and scale) until one returns
+ * nonzero, which is returned; 0 when all were visited. How a loaded index is checked against
+ * the vectors it is meant to hold (index.c). */
+int mien_ann_each(const mien_ann *ann,
+                  int (*visit)(void *ctx, int64_t id, const int8_t *code, float scale), void *ctx);
 
 #endif

@@ -396,6 +396,7 @@ static mien_status open_db(mien_store *s, const char *location, char *err, size_
   if (mien_make_dirs(dir) != 0)
     return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "cannot create the data directory %s: %s", dir,
                      strerror(errno));
+  if (!(s->ann_dir = strdup(dir))) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   char path[4096];
   snprintf(path, sizeof path, "%s/mien.db", dir);
   mien_status st = private_files(dir, path, err, errlen);
@@ -468,10 +469,49 @@ mien_status mien_store_open(const char *location, mien_store **out, char *err, s
   return MIEN_OK;
 }
 
+/* --- the ANN index saved beside a collection (index.h, docs/search.md) --------------------- *
+ * (load_index also keeps the fp32 templates of collections from OFFHEAP_FROM faces on off-heap,
+ * in an unnamed file in DIR: one descriptor each, so not for the many small ones.)
+ * A collection past the ANN threshold would retrain its index at every open (minutes at 10M
+ * faces), so the index is saved at close to DIR/ann-ROW.idx and adopted at the next load if it
+ * still indexes exactly the collection's templates (index.c checks every id and code), then
+ * removed: from then on writes make it stale, and a deletion must not leave its codes in a
+ * file. Not with a template key (the int8 codes are templates a few bits short, which would
+ * sit unsealed on disk) and not on PostgreSQL (other nodes write). */
+
+#define OFFHEAP_FROM 65536 /* 128 MiB of fp32 templates */
+
+static int ann_file(const mien_store *s, const mien_coll *c, char *path, size_t cap) {
+  return s->ann_dir &&
+         snprintf(path, cap, "%s/ann-%lld.idx", s->ann_dir, (long long)c->id) < (int)cap;
+}
+
+void db_ann_forget(const mien_store *s, const mien_coll *c) {
+  char path[4200];
+  if (ann_file(s, c, path, sizeof path)) unlink(path);
+}
+
+/* c->ix, loaded with the threshold held (load_index), adopts its saved ANN, then builds. */
+static void ann_restore(mien_store *s, mien_coll *c) {
+  char path[4200];
+  if (ann_file(s, c, path, sizeof path)) {
+    if (!s->encrypted) mien_index_load_ann(c->ix, path); /* refused: retrained as usual */
+    unlink(path);
+  }
+  mien_index_set_ann(c->ix, 0, 0, 0);
+}
+
+static void ann_keep(mien_store *s, mien_coll *c) {
+  char path[4200];
+  if (c->ix && !c->dead && !s->encrypted && ann_file(s, c, path, sizeof path))
+    mien_index_save_ann(c->ix, path); /* failing, a restart retrains */
+}
+
 void mien_store_close(mien_store *s) {
   if (!s) return;
   db_follow_stop(s);
   for (int i = 0; i < s->ncolls; i++) {
+    ann_keep(s, s->colls[i]);
     mien_index_free(s->colls[i]->ix);
     mien_cluster_free(s->colls[i]->people);
     pthread_mutex_destroy(&s->colls[i]->people_mu);
@@ -485,6 +525,7 @@ void mien_store_close(mien_store *s) {
   pthread_mutex_destroy(&s->mu);
   pthread_mutex_destroy(&s->follow_mu);
   free(s->pg_conninfo);
+  free(s->ann_dir);
   free(s);
 }
 
@@ -671,6 +712,9 @@ static mien_coll *coll_entry(mien_store *s, int64_t id, const char *sha) {
 static mien_status load_index(mien_store *s, mien_coll *c, char *err, size_t errlen) {
   mien_index *ix = mien_index_create(MIEN_EMBED_DIM);
   if (!ix) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  mien_index_set_ann(ix, SIZE_MAX, 0, 0); /* no build part-way: ann_restore decides */
+  if (s->ann_dir && !s->encrypted) /* fp32 off-heap when large; no plaintext on disk under a key */
+    mien_index_vectors_in(ix, s->ann_dir, OFFHEAP_FROM);
   pthread_mutex_lock(&s->mu);
   db_stmt *q;
   mien_status st =
@@ -700,6 +744,7 @@ static mien_status load_index(mien_store *s, mien_coll *c, char *err, size_t err
     return st;
   }
   c->ix = ix;
+  ann_restore(s, c);
   return MIEN_OK;
 }
 
@@ -925,6 +970,7 @@ mien_status mien_store_delete_collection(mien_store *s, const char *principal, c
     c->dead = 1;
     mien_index_free(c->ix);
     c->ix = NULL;
+    db_ann_forget(s, c);
   }
   pthread_rwlock_unlock(&c->lock);
   return st;

@@ -336,6 +336,7 @@ mien_status mien_store_delete_faces(mien_store *s, const char *principal, const 
   st = db_finish(s, st, err, errlen);
   if (st == MIEN_OK && deleted) db_erase(s);
   pthread_mutex_unlock(&s->mu);
+  if (st == MIEN_OK && deleted && !c->ix) db_ann_forget(s, c); /* its codes must not stay */
   for (int i = 0; st == MIEN_OK && c->ix && i < n; i++)
     if (rows[i]) mien_index_remove(c->ix, rows[i]);
   write_end(c, rows);

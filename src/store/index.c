@@ -19,9 +19,15 @@
  * growth by mremap without copying (no 1.5x peak while a 2.6 GB index grows), and huge pages
  * for the codes, which saves TLB misses in a scan of hundreds of MB. An open-addressing table maps
  * ids to slots; removal moves the last vector into the hole, so slots stay dense.
+ *
+ * Large collections: the fp32 vectors can live off-heap in an unnamed file mapping
+ * (mien_index_vectors_in: searches read only the few they rescore), and while the ANN serves
+ * (past the threshold, "automatic ANN" below) the int8 codes are dropped, so RAM per face is the
+ * ANN's codes plus ids and the table (~640 bytes, docs/search.md) instead of 2.6 KB.
  */
 #include "store/index.h"
 
+#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
@@ -48,6 +54,8 @@
 typedef struct {
   void *p;
   size_t bytes;
+  int backed; /* a shared mapping of the file fd (mien_index_vectors_in), else anonymous */
+  int fd;
 } region;
 
 struct mien_index {
@@ -70,6 +78,9 @@ struct mien_index {
   pthread_t builder;
   int builder_started, builder_done, cancel;
   size_t threshold; /* ann from this many vectors on; exact again below half of it */
+  char *vecs_dir;   /* mien_index_vectors_in: vecs go to a file there ... */
+  size_t vecs_from; /* ... once the index has room for this many */
+  int lean;         /* while ann serves: codes (and their meta) are not kept; see lean_begin */
   mien_ann_params params;
 };
 
@@ -109,8 +120,11 @@ static int region_reserve(region *r, size_t bytes, int huge) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   size_t want = (bytes + page - 1) / page * page;
   if (want <= r->bytes) return 0;
+  if (r->backed && ftruncate(r->fd, (off_t)want)) return -1; /* the file first, then its map */
   void *p = r->bytes ? mremap(r->p, r->bytes, want, MREMAP_MAYMOVE)
-                     : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            : r->backed
+                ? mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0)
+                : mmap(NULL, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return -1;
 #ifdef MADV_HUGEPAGE
   if (huge) madvise(p, want, MADV_HUGEPAGE); /* a hint: failure changes nothing */
@@ -120,8 +134,29 @@ static int region_reserve(region *r, size_t bytes, int huge) {
   return 0;
 }
 
+/* Moves an anonymous region into a new unnamed file in dir, mapped shared; 0, or -1 (it stays
+ * where it was). */
+static int region_to_file(region *r, const char *dir) {
+  int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  void *p = NULL;
+  if (r->bytes &&
+      (ftruncate(fd, (off_t)r->bytes) ||
+       (p = mmap(NULL, r->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED)) {
+    close(fd);
+    return -1;
+  }
+  if (r->bytes) {
+    memcpy(p, r->p, r->bytes);
+    munmap(r->p, r->bytes);
+  }
+  *r = (region){p, r->bytes, 1, fd};
+  return 0;
+}
+
 static void region_free(region *r) {
   if (r->bytes) munmap(r->p, r->bytes);
+  if (r->backed) close(r->fd);
 }
 
 static uint64_t hash_id(int64_t id) { /* splitmix64's finaliser: ids are often sequential */
@@ -169,11 +204,14 @@ static void bucket_delete(mien_index *ix, size_t b) {
 
 /* Keeps nbuckets >= 2 * cap, so adds below cap never need the table to grow. */
 static int reserve(mien_index *ix, size_t n) {
+  /* Off-heap from vecs_from vectors on: small collections keep no file (nor a descriptor). */
+  if (ix->vecs_dir && !ix->vecs.backed && n >= ix->vecs_from)
+    region_to_file(&ix->vecs, ix->vecs_dir); /* failing, they stay in memory */
   if (n <= ix->cap) return 0;
   if (n >= EMPTY) return -1;
   size_t nb = ix->nbuckets;
   while (nb < 2 * n) nb *= 2;
-  if (region_reserve(&ix->codes, n * ix->stride, 1) ||
+  if ((!ix->lean && region_reserve(&ix->codes, n * ix->stride, 1)) ||
       region_reserve(&ix->vecs, n * (size_t)ix->dim * sizeof(float), 0) ||
       region_reserve(&ix->meta, n * sizeof(index_code_meta), 0) ||
       region_reserve(&ix->ids, n * sizeof(int64_t), 0) || (nb != ix->nbuckets && rehash(ix, nb)))
@@ -210,6 +248,7 @@ void mien_index_free(mien_index *ix) {
   region_free(&ix->vecs);
   region_free(&ix->meta);
   region_free(&ix->ids);
+  free(ix->vecs_dir);
   free(ix->buckets);
   free(ix);
 }
@@ -224,8 +263,9 @@ size_t mien_index_count(const mien_index *ix) {
 
 size_t mien_index_bytes_per_vector(const mien_index *ix) {
   size_t table = ix->count ? ix->nbuckets * sizeof *ix->buckets / ix->count : 2 * sizeof(uint32_t);
-  return ix->stride + (size_t)ix->dim * sizeof(float) + sizeof(index_code_meta) + sizeof(int64_t) +
-         table + (ix->ann ? mien_ann_bytes_per_vector(ix->ann) : 0);
+  size_t vecs = ix->vecs.backed ? 0 : (size_t)ix->dim * sizeof(float); /* off-heap: not RAM */
+  return (ix->lean ? 0 : ix->stride) + vecs + sizeof(index_code_meta) + sizeof(int64_t) + table +
+         (ix->ann ? mien_ann_bytes_per_vector(ix->ann) : 0);
 }
 
 /* The approximate layers' side of a write, under build_mu: `ann` follows every change; the
@@ -260,7 +300,7 @@ static int add_locked(mien_index *ix, int64_t id, const float *v) {
     ids_of(ix)[slot] = id;
   }
   memcpy(vec_of(ix, slot), v, (size_t)ix->dim * sizeof *v);
-  meta_of(ix)[slot] = index_quantise(v, ix->dim, ix->stride, codes_of(ix, slot));
+  if (!ix->lean) meta_of(ix)[slot] = index_quantise(v, ix->dim, ix->stride, codes_of(ix, slot));
   return ann_follow_add(ix, id, v, slot);
 }
 
@@ -268,6 +308,17 @@ int mien_index_add(mien_index *ix, int64_t id, const float *v) {
   pthread_mutex_lock(&ix->build_mu);
   int rc = add_locked(ix, id, v);
   builder_check(ix);
+  pthread_mutex_unlock(&ix->build_mu);
+  return rc;
+}
+
+int mien_index_vectors_in(mien_index *ix, const char *dir, size_t from) {
+  pthread_mutex_lock(&ix->build_mu);
+  int rc = -1;
+  if (!ix->vecs_dir && (ix->vecs_dir = strdup(dir))) {
+    ix->vecs_from = from;
+    rc = reserve(ix, ix->cap); /* moves them now if there are enough already */
+  }
   pthread_mutex_unlock(&ix->build_mu);
   return rc;
 }
@@ -299,9 +350,12 @@ int mien_index_remove(mien_index *ix, int64_t id) {
     ix->buckets[bucket_of(ix, moved)] = (uint32_t)slot;
     ids_of(ix)[slot] = moved;
     meta_of(ix)[slot] = meta_of(ix)[last];
-    memcpy(codes_of(ix, slot), codes_of(ix, last), ix->stride);
+    if (!ix->lean) memcpy(codes_of(ix, slot), codes_of(ix, last), ix->stride);
     memcpy(vec_of(ix, slot), vec_of(ix, last), (size_t)ix->dim * sizeof(float));
   }
+  /* No bytes of the removed vector stay behind the last slot (nor in a backing file). */
+  if (!ix->lean) memset(codes_of(ix, last), 0, ix->stride);
+  memset(vec_of(ix, last), 0, (size_t)ix->dim * sizeof(float));
   ix->count--;
   if (ix->cursor > ix->count) ix->cursor = ix->count;
   builder_check(ix);
@@ -548,7 +602,10 @@ static float measure_recall(mien_index *ix) {
       size_t slot = ix->count * (size_t)(2 * j + 1) / (2 * RECALL_QUERIES);
       const float *q = vec_of(ix, slot);
       mien_ann_params p = params_for(ix, ann, 1);
-      int nw = exact_search(ix, q, 10, -1, 1, want);
+      /* Lean, the reference is the ann probing every list (as exact as the scan, tests). */
+      mien_ann_params all = {(int)mien_ann_lists(ann), 256, 1};
+      int nw = ix->lean ? mien_ann_search(ann, q, 10, -1, &all, fetch_vector, ix, want)
+                        : exact_search(ix, q, 10, -1, 1, want);
       int ng = mien_ann_search(ann, q, 10, -1, &p, fetch_vector, ix, got);
       for (int w = 0; w < nw; w++)
         for (int g = 0; g < ng; g++) found += want[w].id == got[g].id;
@@ -557,6 +614,48 @@ static float measure_recall(mien_index *ix) {
     pthread_mutex_unlock(&ix->build_mu);
   }
   return total ? (float)found / (float)total : NAN;
+}
+
+/* Lean: once an ann serves, the exact scan's int8 codes (512 bytes a face) only cost RAM, so
+ * they are dropped (their meta goes stale) and recomputed from the fp32 vectors when the index
+ * falls back to exact scans. With build_mu held; writers skip the codes meanwhile. */
+static void lean_begin(mien_index *ix) {
+  if (ix->lean || !ix->ann) return;
+  region_free(&ix->codes);
+  ix->codes = (region){0};
+  ix->lean = 1;
+}
+
+/* The codes back for exact scans; 0, or -1 when out of memory (the index stays lean). */
+static int lean_end(mien_index *ix) {
+  if (!ix->lean) return 0;
+  if (region_reserve(&ix->codes, ix->cap * ix->stride, 1)) return -1;
+  for (size_t slot = 0; slot < ix->count; slot++)
+    meta_of(ix)[slot] = index_quantise(vec_of(ix, slot), ix->dim, ix->stride, codes_of(ix, slot));
+  ix->lean = 0;
+  return 0;
+}
+
+/* Makes ann the one searches use, with build_mu held (it was trained now: trained_at); returns
+ * the one it replaces. */
+static mien_ann *publish(mien_index *ix, mien_ann *ann) {
+  pthread_rwlock_wrlock(&ix->ann_lock); /* waits for searches in flight */
+  mien_ann *old = ix->ann;
+  ix->ann = ann;
+  ix->recall = NAN; /* until record_recall */
+  ix->trained_at = ix->count;
+  pthread_rwlock_unlock(&ix->ann_lock);
+  return old;
+}
+
+/* Measures the published ann's recall and records it for mien_index_kind; without build_mu. */
+static void record_recall(mien_index *ix) {
+  float recall = measure_recall(ix);
+  pthread_mutex_lock(&ix->build_mu);
+  pthread_rwlock_wrlock(&ix->ann_lock);
+  ix->recall = recall;
+  pthread_rwlock_unlock(&ix->ann_lock);
+  pthread_mutex_unlock(&ix->build_mu);
 }
 
 static void *builder_main(void *arg) {
@@ -585,21 +684,13 @@ static void *builder_main(void *arg) {
   }
   ix->building = NULL;
   if (ann && !ix->cancel && ix->cursor == ix->count) { /* complete: publish it */
-    pthread_rwlock_wrlock(&ix->ann_lock);              /* waits for searches in flight */
-    mien_ann *old = ix->ann;
-    ix->ann = ann;
-    ix->recall = NAN; /* until measured below */
-    ix->trained_at = ix->count;
-    pthread_rwlock_unlock(&ix->ann_lock);
-    ann = old;
+    ann = publish(ix, ann);
     pthread_mutex_unlock(&ix->build_mu);
     mien_ann_free(ann);
     ann = NULL;
-    float recall = measure_recall(ix);
+    record_recall(ix);
     pthread_mutex_lock(&ix->build_mu);
-    pthread_rwlock_wrlock(&ix->ann_lock);
-    ix->recall = recall;
-    pthread_rwlock_unlock(&ix->ann_lock);
+    lean_begin(ix);
   }
   ix->builder_done = 1;
   pthread_mutex_unlock(&ix->build_mu);
@@ -620,7 +711,7 @@ static void builder_reap(mien_index *ix) {
 static void builder_check(mien_index *ix) {
   builder_reap(ix);
   size_t n = ix->count;
-  if (ix->ann && n < ix->threshold / 2) {
+  if (ix->ann && n < ix->threshold / 2 && lean_end(ix) == 0) { /* else: keep serving ann */
     pthread_rwlock_wrlock(&ix->ann_lock);
     mien_ann_free(ix->ann);
     ix->ann = NULL;
@@ -687,4 +778,48 @@ void mien_index_wait(mien_index *ix) {
     if (!running) return;
     usleep(1000);
   }
+}
+
+/* --- persistence of the ANN --------------------------------------------------------------- */
+
+int mien_index_save_ann(mien_index *ix, const char *path) {
+  pthread_mutex_lock(&ix->build_mu); /* writers change ann under it */
+  int rc = ix->ann ? mien_ann_save(ix->ann, path) : 1;
+  pthread_mutex_unlock(&ix->build_mu);
+  return rc;
+}
+
+typedef struct {
+  const mien_index *ix;
+  uint8_t *seen; /* per slot: an id listed twice would hide another that is missing */
+} adopt_check;
+
+/* An entry of the loaded ANN against the index: its id is here, once, with the same code. */
+static int adopt_visit(void *arg, int64_t id, const int8_t *code, float scale) {
+  adopt_check *c = arg;
+  const mien_index *ix = c->ix;
+  uint32_t slot = ix->buckets[bucket_of(ix, id)];
+  if (slot == EMPTY || c->seen[slot]++ || meta_of(ix)[slot].scale != scale ||
+      memcmp(codes_of(ix, slot), code, ix->stride))
+    return -1;
+  return 0;
+}
+
+int mien_index_load_ann(mien_index *ix, const char *path) {
+  mien_ann *ann = mien_ann_load(path, ix->dim);
+  if (!ann) return -1;
+  pthread_mutex_lock(&ix->build_mu);
+  adopt_check c = {ix, calloc(ix->count ? ix->count : 1, 1)};
+  int ok = c.seen && !ix->ann && !ix->builder_started && mien_ann_count(ann) == ix->count &&
+           mien_ann_each(ann, adopt_visit, &c) == 0;
+  free(c.seen);
+  if (ok) ann = publish(ix, ann); /* NULL: there was none; retrained once the count doubles */
+  pthread_mutex_unlock(&ix->build_mu);
+  mien_ann_free(ann);
+  if (!ok) return -1;
+  record_recall(ix);
+  pthread_mutex_lock(&ix->build_mu);
+  lean_begin(ix);
+  pthread_mutex_unlock(&ix->build_mu);
+  return 0;
 }

@@ -5,7 +5,8 @@
  * the exact fp32 vectors, so results equal an exact fp32 search (tests check this). Past
  * MIEN_ANN_THRESHOLD vectors a background thread builds an approximate index (ann.h) that
  * searches then use instead; callers see no difference in the API (docs/search.md).
- * The index is rebuilt from the store when a collection opens; it never persists anything itself.
+ * The exact index is rebuilt from the store when a collection opens; the ANN can be saved and
+ * adopted again (mien_index_save_ann / mien_index_load_ann), which the store does.
  * Not thread-safe for writers: callers serialise add/remove against searches (a rwlock in the
  * store layer); searches may run concurrently with each other. The background build takes its
  * own locks.
@@ -44,6 +45,13 @@ const float *mien_index_vector(const mien_index *ix, int64_t id);
 int mien_index_search(const mien_index *ix, const float *q, int k, float min_score, int threads,
                       mien_hit *out);
 
+/* Keeps the fp32 vectors off-heap once the index has room for `from` of them: in an unnamed
+ * file in dir (O_TMPFILE, mode 0600, gone with the index), mapped, instead of anonymous memory.
+ * Searches touch only the few they rescore, so the page cache holds those and the kernel may
+ * evict the rest: a large collection's templates do not pin 2 KB of RAM per face beside its
+ * codes (small ones keep no file, nor a descriptor). Once per index; 0, or -1 (out of memory,
+ * or called before). Where dir cannot hold such a file they stay in memory. */
+int mien_index_vectors_in(mien_index *ix, const char *dir, size_t from);
 /* Makes room for n vectors (e.g. the count of a collection being loaded), so that adding up to
  * n allocates nothing more; 0, or -1 when out of memory. */
 int mien_index_reserve(mien_index *ix, size_t n);
@@ -65,5 +73,15 @@ const char *mien_index_kind(const mien_index *ix, float *recall);
 void mien_index_set_ann(mien_index *ix, size_t threshold, int nprobe, int rescore);
 /* Waits for a running build to finish (tests, benchmarks); may start the next one. */
 void mien_index_wait(mien_index *ix);
+
+/* Persistence of the ANN, so a restart does not retrain (the store saves it beside the
+ * collection at close and adopts it at load, docs/search.md). Save: the ANN searches use now
+ * to path (mien_ann_save); 0, 1 when there is none (exact scans), -1 on error. Load: adopts
+ * the ANN saved at path if it indexes exactly this index's vectors (the same ids, each with
+ * the same int8 code: a file from before a write, or another collection's, is refused) and no
+ * build is running; 0, or -1 (nothing changes). Hold the threshold (mien_index_set_ann) while
+ * the vectors are added, or a build starts part-way and the load is refused. */
+int mien_index_save_ann(mien_index *ix, const char *path);
+int mien_index_load_ann(mien_index *ix, const char *path);
 
 #endif

@@ -44,7 +44,11 @@ struct mien_store {
   char *pg_conninfo;        /* PostgreSQL: the connection string, for the change feed's own */
   struct db_follow *follow; /* PostgreSQL: the change feed (follow.c), once an index loads */
   pthread_mutex_t follow_mu;
+  char *ann_dir; /* SQLite: the data directory, where collections' ANN indexes are saved */
 };
+
+/* Removes the ANN index saved for c (db.c), when a write it cannot follow makes it stale. */
+void db_ann_forget(const mien_store *s, const mien_coll *c);
 
 /* The data directory of a SQLite location ("sqlite:DIR" or DIR). */
 const char *db_location_dir(const char *location);
