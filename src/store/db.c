@@ -486,9 +486,18 @@ static int ann_file(const mien_store *s, const mien_coll *c, char *path, size_t 
          snprintf(path, cap, "%s/ann-%lld.idx", s->ann_dir, (long long)c->id) < (int)cap;
 }
 
+/* Removes the saved ANN of c, overwritten first: it holds the int8 codes of templates. */
+static void ann_wipe(const mien_store *s, const char *path) {
+  int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  struct stat sb;
+  if (fd < 0) return;
+  if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) mien_wipe_file(fd, sb.st_size, path, s->ann_dir);
+  close(fd);
+}
+
 void db_ann_forget(const mien_store *s, const mien_coll *c) {
   char path[4200];
-  if (ann_file(s, c, path, sizeof path)) unlink(path);
+  if (ann_file(s, c, path, sizeof path)) ann_wipe(s, path);
 }
 
 /* c->ix, loaded with the threshold held (load_index), adopts its saved ANN, then builds. */
@@ -496,7 +505,7 @@ static void ann_restore(mien_store *s, mien_coll *c) {
   char path[4200];
   if (ann_file(s, c, path, sizeof path)) {
     if (!s->encrypted) mien_index_load_ann(c->ix, path); /* refused: retrained as usual */
-    unlink(path);
+    ann_wipe(s, path);
   }
   mien_index_set_ann(c->ix, 0, 0, 0);
 }

@@ -319,22 +319,6 @@ static mien_status import_text(mien_store *s, const char *path, const char *text
   return st;
 }
 
-/* Overwrites the open file fd (size bytes) with zeros and syncs it, then removes path and syncs
- * its directory: the secrets' bytes go, not only the file's name. */
-static void wipe_file(int fd, off_t size, const char *path, const char *dir) {
-  static const char zeros[4096];
-  for (off_t done = 0; done < size;) {
-    size_t chunk = size - done < (off_t)sizeof zeros ? (size_t)(size - done) : sizeof zeros;
-    ssize_t w = pwrite(fd, zeros, chunk, done);
-    if (w <= 0) break;
-    done += w;
-  }
-  fsync(fd);
-  unlink(path);
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) fsync(dfd), close(dfd);
-}
-
 mien_status db_keys_import(mien_store *s, const char *dir, char *err, size_t errlen) {
   char path[4200];
   snprintf(path, sizeof path, "%s/" KEYS_FILE, dir);
@@ -381,7 +365,7 @@ mien_status db_keys_import(mien_store *s, const char *dir, char *err, size_t err
   }
   if (text) OPENSSL_cleanse(text, (size_t)sb.st_size), free(text);
   if (st == MIEN_OK) {
-    wipe_file(fd, sb.st_size, path, dir);
+    mien_wipe_file(fd, sb.st_size, path, dir);
     fprintf(stderr,
             "mien: %d access key(s) of %s moved into the store; the file was overwritten and "
             "removed\n",

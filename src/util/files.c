@@ -223,3 +223,17 @@ mien_read_result mien_read_open_file(int fd, size_t max, uint8_t **bytes, size_t
   free(buf);
   return MIEN_READ_FAILED;
 }
+
+void mien_wipe_file(int fd, int64_t size, const char *path, const char *dir) {
+  static const char zeros[4096];
+  for (int64_t done = 0; done < size;) {
+    size_t chunk = size - done < (int64_t)sizeof zeros ? (size_t)(size - done) : sizeof zeros;
+    ssize_t w = pwrite(fd, zeros, chunk, (off_t)done);
+    if (w <= 0) break;
+    done += w;
+  }
+  fsync(fd);
+  unlink(path);
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) fsync(dfd), close(dfd);
+}

@@ -41,6 +41,9 @@ mien_read_result mien_read_open_file(int fd, size_t max, uint8_t **bytes, size_t
 
 /* mkdir -p with mode 0700: data directories hold biometric templates and keys. 0 or -1 (errno). */
 int mien_make_dirs(const char *dir);
+/* Overwrites the open file fd (size bytes) with zeros and syncs it, then removes path and syncs
+ * its directory dir: the bytes go, not only the file's name (a file of secrets or templates). */
+void mien_wipe_file(int fd, int64_t size, const char *path, const char *dir);
 
 /* Writes the printf-style sentence into err, when err is not NULL and errlen > 0. */
 void mien_set_err(char *err, size_t errlen, const char *fmt, ...)
