@@ -139,8 +139,9 @@ mien_status db_unseal(const uint8_t *key, const db_seal_ids *ids, const void *bl
  * that changes its user (mutex held, in a transaction); nothing when templates are plain. */
 mien_status db_reseal_for_user(mien_store *s, int64_t row, const char *user_id, char *err,
                                size_t errlen);
-/* Loads the configured key and checks it against the database (mutex held, at open). */
-mien_status db_key_setup(mien_store *s, char *err, size_t errlen);
+/* Loads the key file at path (NULL or "": none) and checks it against the database (mutex
+ * held, at open). */
+mien_status db_key_setup(mien_store *s, const char *path, char *err, size_t errlen);
 /* Whether the key this process seals with is still the database's (another process may have
  * rotated it): checked in every transaction that adds templates. */
 mien_status db_key_current(mien_store *s, char *err, size_t errlen);
