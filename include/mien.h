@@ -120,7 +120,7 @@ MIEN_API int mien_cpu_count(void);
 
 /* ------------------------------------------------------------------------------------------
  * The face service: what the `mien` program and `mien serve` are made of, for programs that
- * embed face recognition (docs/api.md).
+ * embed face recognition (docs/architecture.md, python/README.md, examples/).
  *
  *   mien_service  the store (collections, users, faces, audit log), one face pipeline per
  *                 worker (models, plans, workspace) and the model identity. Thread-safe: each
@@ -159,6 +159,17 @@ typedef struct {
   size_t max_image_bytes;
   int max_image_side;
   int64_t max_image_pixels;
+  /* Stored-video jobs (StartFaceDetection, StartFaceSearch; docs/video.md): threads of the
+   * service that run them, below calls in priority (nice +10, one inference thread each), after
+   * requeueing the jobs a dead process left running; 0: none (jobs stay queued for a service
+   * that runs them). Closing the service puts its running jobs back in the queue. */
+  int video_jobs;
+  double video_retention_s; /* finished jobs and results are deleted after it (maintenance);
+                               <= 0: 7 days */
+  /* Where background work reports (one JSON object per event: a video job run, jobs recovered
+   * at open); NULL: a line on stderr. Called from the service's threads. */
+  void (*log)(void *log_ctx, const char *json);
+  void *log_ctx;
 } mien_service_config;
 
 /* Where a service with store NULL keeps its data: $MIEN_DATA, else $XDG_DATA_HOME/mien, else
@@ -428,6 +439,47 @@ MIEN_API mien_status mien_service_analyze_video(mien_service *svc, int fd, const
                                                 const mien_video_sink *sink, int *readable,
                                                 mien_video_timing *timing, char *err,
                                                 size_t errlen);
+
+/* ---- serving: what a long-running program (`mien serve`) needs beyond the operations ---- */
+
+/* What one round of upkeep did (mien_service_maintain). */
+typedef struct {
+  int64_t faces_purged;      /* faces past their collection's retention, deleted */
+  int64_t video_jobs_purged; /* finished video jobs past video_retention_s, deleted */
+  double erasure_pending;    /* Unix time since a deletion's erasure waits (a reader held the
+                                database); 0: none pending */
+} mien_maintenance_report;
+/* Upkeep to call now and then (mien serve: every quarter second): retries a pending erasure
+ * (docs/privacy.md) and, when purge is non-zero, deletes the faces past their collection's
+ * retention and the finished video jobs past video_retention_s. out may be NULL. */
+MIEN_API mien_status mien_service_maintain(mien_service *svc, int purge,
+                                           mien_maintenance_report *out, char *err, size_t errlen);
+
+/* What a health check reports (GET /health; docs/cluster.md). */
+typedef struct {
+  char backend[16];    /* "sqlite" or "postgresql" */
+  int reachable;       /* a query went through just now */
+  int following;       /* PostgreSQL: this process follows the change feed (an index is loaded) */
+  int feed_connected;  /* ...and its connection is up */
+  int64_t last_change; /* the last change applied to this process's indexes */
+  double lag_s;        /* seconds since the feed was last seen caught up */
+} mien_health;
+/* Checks the store with a query: MIEN_OK when it answered (out is filled either way). */
+MIEN_API mien_status mien_service_health(mien_service *svc, mien_health *out, char *err,
+                                         size_t errlen);
+
+/* The path of mien's data file or directory `name` ("web", "models"): beside the program or
+ * libmien.so (<prefix>/share/mien installed; a build tree's share/mien), then the configured
+ * prefix. 0, or -1 when not found (out then says where it looked). */
+MIEN_API int mien_find_data(const char *name, char *out, size_t outlen);
+
+/* Reads the file `name` names beneath directory dir, never leaving it (no "..", no link out,
+ * resolved in one step: a link swapped in meanwhile cannot lead elsewhere), never more than max
+ * bytes: what a server that serves files a request names needs. *bytes is malloc'ed
+ * (mien_free). MIEN_ERR_RESOURCE_NOT_FOUND when there is no regular file of at most max bytes
+ * there; MIEN_ERR_IO when it cannot be read. */
+MIEN_API mien_status mien_read_beneath(const char *dir, const char *name, size_t max,
+                                       uint8_t **bytes, size_t *len);
 
 #ifdef __cplusplus
 }

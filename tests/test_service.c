@@ -4,13 +4,17 @@
  * missing collection); the typed detect (encoded bytes and an RGB buffer) giving the numbers
  * DetectFaces gives; embeddings (unit length, a face like itself); CompareFaces typed (the same
  * person above Rekognition's default threshold, another person below); the admin calls (audit
- * chain after an IndexFaces, purge); and the status table. Needs the models; photos from
- * tests/data. Only decoding an RGB buffer and base64 reach past mien.h. */
+ * chain after an IndexFaces, purge); and the status table; what `mien serve` runs on (workers
+ * handed out in arrival order, upkeep, health, reading a file beneath a directory). Needs the
+ * models; photos from tests/data. Only decoding an RGB buffer, base64 and the arrival-order
+ * check (which holds a worker through service_internal.h) reach past mien.h. */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/service_internal.h"
 #include "check.h"
 #include "face/face.h"
 #include "mien.h"
@@ -248,6 +252,97 @@ static void test_throttling(void) {
   mien_service_close(j.svc);
 }
 
+/* Workers go to calls in the order they came: with the one worker held, calls queued one after
+ * the other get it in that order, and a call made just after it is given back waits behind
+ * them instead of taking it (a free-for-all on release would let it overtake). */
+typedef struct {
+  mien_service *svc;
+  int id;
+  atomic_int *next; /* the order in which the worker was had */
+  int *order;
+} queued_call;
+
+static int waiting(mien_service *s) {
+  pthread_mutex_lock(&s->mu);
+  int n = 0;
+  for (service_waiter *w = s->head; w; w = w->next) n++;
+  pthread_mutex_unlock(&s->mu);
+  return n;
+}
+
+static void *borrow_once(void *arg) {
+  queued_call *c = arg;
+  int w;
+  if (service_borrow(c->svc, 0, &w, NULL, 0) != MIEN_OK) return NULL;
+  c->order[atomic_fetch_add(c->next, 1)] = c->id;
+  usleep(1000);
+  service_give_back(c->svc, w);
+  return NULL;
+}
+
+static void test_arrival_order(void) {
+  mien_service_config cfg;
+  mien_service_config_init(&cfg);
+  cfg.no_store = 1, cfg.workers = 1, cfg.queue_timeout_ms = 20000;
+  mien_service *s;
+  char err[512] = "";
+  CHECK(mien_service_open(&cfg, &s, err, sizeof err) == MIEN_OK);
+  if (!s) return;
+  int held, order[4] = {-1, -1, -1, -1};
+  atomic_int next = 0;
+  CHECK(service_borrow(s, 0, &held, err, sizeof err) == MIEN_OK);
+  pthread_t t[3];
+  queued_call c[3];
+  for (int i = 0; i < 3; i++) {
+    c[i] = (queued_call){s, i, &next, order};
+    CHECK(pthread_create(&t[i], NULL, borrow_once, &c[i]) == 0);
+    for (int k = 0; k < 20000 && waiting(s) < i + 1; k++) usleep(100);
+    CHECK_MSG(waiting(s) == i + 1, "call %d did not queue", i);
+  }
+  service_give_back(s, held);
+  int w;
+  CHECK(service_borrow(s, 0, &w, err, sizeof err) == MIEN_OK);
+  order[atomic_fetch_add(&next, 1)] = 3;
+  service_give_back(s, w);
+  for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < 4; i++)
+    CHECK_MSG(order[i] == i, "the worker went to %d, %d, %d, %d (arrival order: 0, 1, 2, 3)",
+              order[0], order[1], order[2], order[3]);
+  mien_service_close(s);
+}
+
+/* What mien serve's reaper and GET /health ask of the service, and its static files. */
+static void test_serving(void) {
+  char err[512] = "";
+  mien_maintenance_report m = {.erasure_pending = -1};
+  CHECK_MSG(mien_service_maintain(svc, 1, &m, err, sizeof err) == MIEN_OK, "%s", err);
+  CHECK(m.erasure_pending == 0 && m.faces_purged >= 0 && m.video_jobs_purged == 0);
+  mien_health h;
+  CHECK_MSG(mien_service_health(svc, &h, err, sizeof err) == MIEN_OK, "%s", err);
+  CHECK(h.reachable && !strcmp(h.backend, "sqlite") && !h.following);
+
+  char dir[300], path[400];
+  snprintf(dir, sizeof dir, "%s/web", store_dir);
+  CHECK(mkdir(dir, 0700) == 0);
+  snprintf(path, sizeof path, "%s/index.html", dir);
+  FILE *f = fopen(path, "w");
+  CHECK(f && fputs("<p>hi</p>", f) >= 0 && fclose(f) == 0);
+  snprintf(path, sizeof path, "%s/outside.txt", store_dir);
+  f = fopen(path, "w");
+  CHECK(f && fputs("secret", f) >= 0 && fclose(f) == 0);
+  uint8_t *b = NULL;
+  size_t n = 0;
+  CHECK(mien_read_beneath(dir, "index.html", 100, &b, &n) == MIEN_OK && n == 9 &&
+        !memcmp(b, "<p>hi</p>", 9));
+  mien_free(b);
+  CHECK(mien_read_beneath(dir, "index.html", 8, &b, &n) == MIEN_ERR_RESOURCE_NOT_FOUND && !b);
+  CHECK(mien_read_beneath(dir, "../outside.txt", 100, &b, &n) == MIEN_ERR_RESOURCE_NOT_FOUND);
+  CHECK(mien_read_beneath(dir, ".", 100, &b, &n) == MIEN_ERR_RESOURCE_NOT_FOUND);
+  CHECK(mien_read_beneath(dir, "none.html", 100, &b, &n) == MIEN_ERR_RESOURCE_NOT_FOUND);
+  char web[4096];
+  CHECK_MSG(mien_find_data("web", web, sizeof web) == 0, "%s", web);
+}
+
 int main(void) {
   char path[256];
   if (mien_find_model("fr_detect.onnx", path, sizeof path) != 0) {
@@ -270,6 +365,8 @@ int main(void) {
   RUN(test_collection_admin);
   RUN(test_no_store);
   RUN(test_throttling);
+  RUN(test_arrival_order);
+  RUN(test_serving);
   mien_service_close(svc);
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", store_dir);

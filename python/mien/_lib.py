@@ -21,6 +21,7 @@ class ServiceConfig(_c.Structure):
         ("models", _c.c_char_p),
         ("store", _c.c_char_p),
         ("no_store", _c.c_int),
+        ("principal", _c.c_char_p),
         ("template_key", _c.c_char_p),
         ("region", _c.c_char_p),
         ("buckets", _c.POINTER(_c.c_char_p)),
@@ -34,6 +35,10 @@ class ServiceConfig(_c.Structure):
         ("max_image_bytes", _c.c_size_t),
         ("max_image_side", _c.c_int),
         ("max_image_pixels", _c.c_int64),
+        ("video_jobs", _c.c_int),
+        ("video_retention_s", _c.c_double),
+        ("log", _c.c_void_p),  # void (*)(void *, const char *); NULL: stderr
+        ("log_ctx", _c.c_void_p),
     ]
 
 

@@ -22,6 +22,8 @@
 #include "face/detect.h"
 #include "util/util.h"
 
+#define MIEN_VIDEO_RETENTION_DAYS 7 /* finished video jobs kept (video_retention_s's default) */
+
 void mien_free(void *p) {
   free(p);
 }
@@ -41,45 +43,80 @@ const char *mien_service_operation(int i) {
 }
 
 const char *mien_service_model_version(mien_service *svc) {
-  /* Hashing the model files costs time a call that never needs it should not pay. */
+  /* Hashing the model files costs time a call that never needs it should not pay; and it is
+   * done outside the mutex, which hands out workers (the hash is the process's, made once). */
+  char v[sizeof svc->model_version];
+  if (op_model_version(v, sizeof v, NULL, 0) != MIEN_OK) v[0] = '\0';
   pthread_mutex_lock(&svc->mu);
-  if (!svc->model_version[0] &&
-      op_model_version(svc->model_version, sizeof svc->model_version, NULL, 0) != MIEN_OK)
-    svc->model_version[0] = '\0';
+  if (!svc->model_version[0]) memcpy(svc->model_version, v, sizeof v);
   pthread_mutex_unlock(&svc->mu);
   return svc->model_version;
 }
 
 void service_give_back(mien_service *svc, int w) {
   pthread_mutex_lock(&svc->mu);
-  svc->busy[w] = 0;
-  pthread_cond_signal(&svc->freed);
+  service_waiter *h = svc->head;
+  if (h) { /* straight to the longest waiter: a call arriving meanwhile cannot overtake it */
+    svc->head = h->next;
+    if (!svc->head) svc->tail = NULL;
+    h->got = w;
+    pthread_cond_signal(&h->cv);
+  } else {
+    svc->busy[w] = 0;
+  }
   pthread_mutex_unlock(&svc->mu);
 }
 
-mien_status service_borrow(mien_service *svc, int need_faces, int *w, char *err, size_t errlen) {
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
+/* A free worker, waiting behind earlier arrivals at most queue_timeout_ms; -1 when none came. */
+static int take_worker(mien_service *svc) {
+  pthread_mutex_lock(&svc->mu);
+  int i = -1;
+  for (int k = 0; k < svc->nworkers && i < 0 && !svc->head; k++)
+    if (!svc->busy[k]) i = k;
+  if (i >= 0) {
+    svc->busy[i] = 1;
+    pthread_mutex_unlock(&svc->mu);
+    return i;
+  }
+  service_waiter me = {.got = -1};
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&me.cv, &ca);
+  pthread_condattr_destroy(&ca);
+  if (svc->tail)
+    svc->tail->next = &me;
+  else
+    svc->head = &me;
+  svc->tail = &me;
   long ms = svc->queue_timeout_ms;
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
   until.tv_sec += ms / 1000;
   until.tv_nsec += (ms % 1000) * 1000000L;
   if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
-  pthread_mutex_lock(&svc->mu);
-  int i = -1;
-  for (;;) {
-    for (int k = 0; k < svc->nworkers && i < 0; k++)
-      if (!svc->busy[k]) i = k;
-    if (i >= 0) break;
+  while (me.got < 0)
     if (ms <= 0)
-      pthread_cond_wait(&svc->freed, &svc->mu);
-    else if (pthread_cond_timedwait(&svc->freed, &svc->mu, &until) == ETIMEDOUT)
+      pthread_cond_wait(&me.cv, &svc->mu);
+    else if (pthread_cond_timedwait(&me.cv, &svc->mu, &until) == ETIMEDOUT)
       break;
+  if (me.got < 0) { /* timed out: leave the queue */
+    service_waiter **pp = &svc->head, *prev = NULL;
+    while (*pp != &me) prev = *pp, pp = &(*pp)->next;
+    *pp = me.next;
+    if (svc->tail == &me) svc->tail = prev;
   }
-  if (i >= 0) svc->busy[i] = 1;
   pthread_mutex_unlock(&svc->mu);
+  pthread_cond_destroy(&me.cv);
+  return me.got;
+}
+
+mien_status service_borrow(mien_service *svc, int need_faces, int *w, char *err, size_t errlen) {
+  int i = take_worker(svc);
   if (i < 0)
-    return MIEN_FAIL(err, errlen, MIEN_ERR_THROTTLED, "all %d workers are busy; retry later",
-                     svc->nworkers);
+    return MIEN_FAIL(err, errlen, MIEN_ERR_THROTTLED,
+                     "Rate exceeded: all %d workers stayed busy for %d ms; retry later",
+                     svc->nworkers, svc->queue_timeout_ms);
   mien_status st = MIEN_OK;
   if (need_faces && !svc->faces[i])
     st = mien_faces_create(&svc->face_opt, &svc->faces[i], err, errlen);
@@ -91,15 +128,24 @@ mien_status service_borrow(mien_service *svc, int need_faces, int *w, char *err,
   return MIEN_OK;
 }
 
+void service_log(mien_service *svc, const char *json) {
+  if (svc->log)
+    svc->log(svc->log_ctx, json);
+  else
+    fprintf(stderr, "%s\n", json);
+}
+
 void mien_service_close(mien_service *svc) {
   if (!svc) return;
+  service_jobs_stop(svc);
   for (int i = 0; i < svc->nworkers; i++) mien_faces_free(svc->faces[i]);
   free(svc->faces);
   free(svc->busy);
   free(svc->buckets);
   mien_store_close(svc->store);
-  pthread_cond_destroy(&svc->freed);
   pthread_mutex_destroy(&svc->mu);
+  pthread_mutex_destroy(&svc->jobs_mu);
+  pthread_cond_destroy(&svc->jobs_cv);
   free(svc);
 }
 
@@ -109,7 +155,16 @@ mien_status mien_service_open(const mien_service_config *cfg, mien_service **out
   mien_service *svc = calloc(1, sizeof *svc);
   if (!svc) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   pthread_mutex_init(&svc->mu, NULL);
-  pthread_cond_init(&svc->freed, NULL);
+  pthread_mutex_init(&svc->jobs_mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&svc->jobs_cv, &ca);
+  pthread_condattr_destroy(&ca);
+  svc->log = cfg->log;
+  svc->log_ctx = cfg->log_ctx;
+  svc->video_retention_s =
+      cfg->video_retention_s > 0 ? cfg->video_retention_s : MIEN_VIDEO_RETENTION_DAYS * 86400.0;
   svc->nworkers = cfg->workers > 0 ? cfg->workers : 1;
   svc->queue_timeout_ms = cfg->queue_timeout_ms;
   int threads = cfg->threads > 0 ? cfg->threads : mien_cpu_count() / svc->nworkers;
@@ -131,12 +186,8 @@ mien_status mien_service_open(const mien_service_config *cfg, mien_service **out
                        : MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   for (int i = 0; st == MIEN_OK && i < cfg->nbuckets; i++)
     st = mien_buckets_add(svc->buckets, cfg->buckets[i], err, errlen);
-  /* The model finder and the store read these from the environment; until they take them as
-   * arguments, a configured value is applied process-wide. */
-  if (st == MIEN_OK && cfg->models && setenv("MIEN_MODELS", cfg->models, 1) != 0)
-    st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
-  if (st == MIEN_OK && cfg->template_key && setenv("MIEN_TEMPLATE_KEY", cfg->template_key, 1))
-    st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  /* The model identity is hashed once per process, so a model directory is the process's. */
+  if (st == MIEN_OK && cfg->models) mien_models_dir_set(cfg->models);
   if (st == MIEN_OK && cfg->store)
     snprintf(svc->store_location, sizeof svc->store_location, "%s", cfg->store);
   else if (st == MIEN_OK && !cfg->no_store &&
@@ -144,9 +195,12 @@ mien_status mien_service_open(const mien_service_config *cfg, mien_service **out
     st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "no store location: set store or MIEN_DATA");
   if (st == MIEN_OK && !cfg->no_store) {
     /* The store parses its location: a directory, sqlite:DIR or postgresql://... */
-    st = mien_store_open(svc->store_location, &svc->store, err, errlen);
+    const char *key = cfg->template_key ? cfg->template_key : getenv(MIEN_TEMPLATE_KEY_ENV);
+    st = mien_store_open_key(svc->store_location, key, &svc->store, err, errlen);
     if (st == MIEN_OK) svc->purged_unreported = mien_store_purged_at_open(svc->store);
   }
+  if (st == MIEN_OK && cfg->video_jobs > 0 && !cfg->no_store)
+    st = service_jobs_start(svc, cfg->video_jobs, err, errlen);
   if (st != MIEN_OK) {
     mien_service_close(svc);
     return st;
@@ -187,7 +241,9 @@ mien_api service_call_api(mien_service *svc, int w, const mien_call_context *ctx
                     .limits = &svc->limits,
                     .buckets = svc->buckets,
                     .principal = ctx && ctx->principal ? ctx->principal : svc->principal,
-                    .region = svc->region};
+                    .region = svc->region,
+                    .job_queued = svc->njob_threads ? service_jobs_notify : NULL,
+                    .job_ctx = svc};
 }
 
 mien_status mien_service_call_with(mien_service *svc, const mien_call_context *ctx, const char *op,
@@ -197,15 +253,19 @@ mien_status mien_service_call_with(mien_service *svc, const mien_call_context *c
   *json_out = NULL;
   const mien_op *o = op ? mien_op_find(op) : NULL;
   cJSON *req = NULL, *resp = NULL;
-  mien_status st = o ? mien_op_parse_request(json, len, &req, msg, sizeof msg)
+  mien_status st = o ? need_store(svc, op, msg, sizeof msg)
                      : MIEN_FAIL(msg, sizeof msg, MIEN_ERR_INVALID_PARAMETER,
                                  "unknown operation '%.64s'", op ? op : "(null)");
-  if (st == MIEN_OK) st = need_store(svc, op, msg, sizeof msg);
+  /* The JSON is parsed on a worker: a parsed body (base64 images included) takes a few times
+   * its bytes, and many big requests waiting at once must not all hold theirs. */
   int w;
   if (st == MIEN_OK && (st = service_borrow(svc, 0, &w, msg, sizeof msg)) == MIEN_OK) {
-    mien_api api = service_call_api(svc, w, ctx);
-    st = o->run(&api, req, &resp, msg, sizeof msg);
-    if (api.faces_owned) svc->faces[w] = api.faces; /* made by the operation: the worker's now */
+    st = mien_op_parse_request(json, len, &req, msg, sizeof msg);
+    if (st == MIEN_OK) {
+      mien_api api = service_call_api(svc, w, ctx);
+      st = o->run(&api, req, &resp, msg, sizeof msg);
+      if (api.faces_owned) svc->faces[w] = api.faces; /* made by the operation: the worker's now */
+    }
     service_give_back(svc, w);
   }
   cJSON_Delete(req);
@@ -463,6 +523,34 @@ mien_status mien_service_purge(mien_service *svc, int64_t *purged, char *err, si
   svc->purged_unreported = 0;
   pthread_mutex_unlock(&svc->mu);
   if (purged) *purged = n;
+  return st;
+}
+
+mien_status mien_service_maintain(mien_service *svc, int purge, mien_maintenance_report *out,
+                                  char *err, size_t errlen) {
+  mien_maintenance_report r = {0};
+  mien_status st = need_store(svc, "maintenance", err, errlen);
+  if (st == MIEN_OK) r.erasure_pending = mien_store_retry_erasure(svc->store);
+  if (st == MIEN_OK && purge) st = mien_service_purge(svc, &r.faces_purged, err, errlen);
+  if (st == MIEN_OK && purge)
+    st =
+        mien_store_job_purge(svc->store, svc->video_retention_s, &r.video_jobs_purged, err, errlen);
+  if (out) *out = r;
+  return st;
+}
+
+mien_status mien_service_health(mien_service *svc, mien_health *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  mien_status st = need_store(svc, "a health check", err, errlen);
+  if (st != MIEN_OK) return st;
+  mien_store_health_info h;
+  st = mien_store_health(svc->store, &h, err, errlen);
+  snprintf(out->backend, sizeof out->backend, "%s", h.backend ? h.backend : "");
+  out->reachable = h.reachable;
+  out->following = h.following;
+  out->feed_connected = h.feed_connected;
+  out->last_change = h.last_change;
+  out->lag_s = h.lag_s;
   return st;
 }
 

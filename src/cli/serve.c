@@ -15,7 +15,6 @@
 
 #include "cli/cli.h"
 #include "server/server.h"
-#include "util/util.h"
 
 #define DRAIN_S 30 /* longest wait for in-flight requests at stop */
 
@@ -97,8 +96,10 @@ int cmd_serve(int argc, char **argv) {
                     .max_body = SRV_DEFAULT_MAX_BODY,
                     .timeout_s = SRV_DEFAULT_TIMEOUT_S,
                     .queue_timeout_ms = SRV_DEFAULT_QUEUE_TIMEOUT_MS,
-                    .purge_interval_s = SRV_DEFAULT_PURGE_INTERVAL_S};
-  mien_buckets *buckets = calloc(1, sizeof *buckets);
+                    .purge_interval_s = SRV_DEFAULT_PURGE_INTERVAL_S,
+                    .video_jobs = SRV_DEFAULT_VIDEO_JOBS};
+  /* --bucket values, checked when the service opens (at most one per argument). */
+  const char **buckets = calloc((size_t)argc + 1, sizeof *buckets);
   char err[1024] = "", data[4096], web[PATH_MAX];
   const char *data_opt = NULL;
   int rc = buckets ? -1 : EXIT_FAILURE_GENERIC, c;
@@ -114,10 +115,7 @@ int cmd_serve(int argc, char **argv) {
       cfg.region = optarg;
       break;
     case 'b':
-      if (mien_buckets_add(buckets, optarg, err, sizeof err) != MIEN_OK) {
-        fprintf(stderr, "mien serve: --bucket %s: %s\n", optarg, err);
-        rc = EXIT_USAGE;
-      }
+      buckets[cfg.nbuckets++] = optarg;
       break;
     case 'w':
       if ((v = int_opt("workers", optarg, 1, 256)) < 0) rc = EXIT_USAGE;
@@ -172,7 +170,7 @@ int cmd_serve(int argc, char **argv) {
   if (rc < 0) {
     if (data_opt)
       snprintf(data, sizeof data, "%s", data_opt);
-    else if (mien_store_default_dir(data, sizeof data) != 0)
+    else if (mien_default_store(data, sizeof data) != 0)
       rc = cli_fail("serve", MIEN_ERR_IO, "no data directory: give --data DIR or set MIEN_DATA");
   }
   if (rc >= 0) {

@@ -45,7 +45,6 @@
 #include <unistd.h>
 
 #include "server/server.h"
-#include "util/util.h"
 
 /* An open connection: its socket and the time by which it must have made progress. */
 struct http_conn {
@@ -61,7 +60,7 @@ static void set_deadline(srv *s, struct MHD_Connection *c, int on) {
   struct http_conn *hc = ci ? ci->socket_context : NULL;
   if (!hc) return;
   pthread_mutex_lock(&s->conns_mu);
-  hc->deadline_ms = on ? mien_now_ms() + 1000.0 * s->cfg.timeout_s : 0;
+  hc->deadline_ms = on ? srv_now_ms() + 1000.0 * s->cfg.timeout_s : 0;
   pthread_mutex_unlock(&s->conns_mu);
 }
 
@@ -74,7 +73,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (!ci || !(hc = calloc(1, sizeof *hc))) return; /* left to the idle timeout */
     hc->fd = ci->connect_fd;
-    hc->deadline_ms = mien_now_ms() + 1000.0 * s->cfg.timeout_s;
+    hc->deadline_ms = srv_now_ms() + 1000.0 * s->cfg.timeout_s;
     pthread_mutex_lock(&s->conns_mu);
     hc->next = s->conns;
     if (s->conns) s->conns->prev = hc;
@@ -103,7 +102,7 @@ static void *reaper(void *arg) {
   while (!atomic_load(&s->reaper_stop)) {
     struct timespec ts = {0, 250 * 1000000L};
     nanosleep(&ts, NULL);
-    double now = mien_now_ms();
+    double now = srv_now_ms();
     pthread_mutex_lock(&s->conns_mu);
     for (struct http_conn *hc = s->conns; hc; hc = hc->next)
       if (hc->deadline_ms > 0 && now > hc->deadline_ms) {
@@ -111,8 +110,7 @@ static void *reaper(void *arg) {
         hc->deadline_ms = 0;
       }
     pthread_mutex_unlock(&s->conns_mu);
-    srv_purge_due(s);
-    srv_erasure_due(s);
+    srv_maintain(s);
   }
   return NULL;
 }
@@ -171,7 +169,7 @@ static enum MHD_Result respond(srv *s, struct MHD_Connection *c, http_req *q, sr
   if (ret != MHD_YES) r->status = 0; /* logged as status 0: the connection is closed instead */
   set_deadline(s, c, 1);             /* for sending the answer and the next request */
   client_address(c, r->client, sizeof r->client);
-  srv_log(r, path, mien_now_ms() - q->t0);
+  srv_log(r, path, srv_now_ms() - q->t0);
   return ret;
 }
 
@@ -181,7 +179,7 @@ static void refuse(http_req *q, int status, const char *type, const char *msg) {
   srv_response *r = &q->refusal;
   if (!q->refused) {
     memset(r, 0, sizeof *r);
-    mien_uuid(r->request_id);
+    srv_request_id(r->request_id);
     snprintf(r->op, sizeof r->op, "POST");
     snprintf(r->principal, sizeof r->principal, "anonymous");
     srv_error(r, status, type, msg);
@@ -294,7 +292,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   http_req *q = *con_cls;
   if (!q) {
     if (!(q = calloc(1, sizeof *q))) return MHD_NO;
-    q->t0 = mien_now_ms();
+    q->t0 = srv_now_ms();
     *con_cls = q;
     pthread_mutex_lock(&s->flight_mu);
     s->inflight++;
@@ -409,16 +407,16 @@ static int split_listen(const char *spec, char *host, size_t hostlen, char *port
 static mien_status bind_listen(srv *s, struct sockaddr_storage *addr, char *err, size_t errlen) {
   char host[256], port[16];
   if (split_listen(s->listen, host, sizeof host, port, sizeof port) != 0)
-    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER,
-                     "--listen %s: expected ADDR:PORT (e.g. 127.0.0.1:8080, [::1]:0)", s->listen);
+    return srv_fail(err, errlen, MIEN_ERR_INVALID_PARAMETER,
+                    "--listen %s: expected ADDR:PORT (e.g. 127.0.0.1:8080, [::1]:0)", s->listen);
   struct addrinfo hints = {.ai_family = AF_UNSPEC,
                            .ai_socktype = SOCK_STREAM,
                            .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
                   *ai;
   int rc = getaddrinfo(host, port, &hints, &ai);
   if (rc != 0)
-    return MIEN_FAIL(err, errlen, MIEN_ERR_INVALID_PARAMETER, "--listen %s: %s", s->listen,
-                     gai_strerror(rc));
+    return srv_fail(err, errlen, MIEN_ERR_INVALID_PARAMETER, "--listen %s: %s", s->listen,
+                    gai_strerror(rc));
   int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
   socklen_t alen = sizeof *addr;
   if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
@@ -427,7 +425,7 @@ static mien_status bind_listen(srv *s, struct sockaddr_storage *addr, char *err,
     int e = errno;
     if (fd >= 0) close(fd);
     freeaddrinfo(ai);
-    return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "cannot listen on %s: %s", s->listen, strerror(e));
+    return srv_fail(err, errlen, MIEN_ERR_IO, "cannot listen on %s: %s", s->listen, strerror(e));
   }
   freeaddrinfo(ai);
   s->listen_fd = fd;
@@ -442,10 +440,10 @@ mien_status srv_listen(srv *s, char *err, size_t errlen) {
   if (!s->loopback_only && srv_key_count(s) == 0) {
     close(s->listen_fd);
     s->listen_fd = -1;
-    return MIEN_FAIL(err, errlen, MIEN_ERR_ACCESS_DENIED,
-                     "refusing to listen on %s beyond loopback without access keys: create one "
-                     "with `mien keys add NAME` (requests must then be signed with it)",
-                     s->listen);
+    return srv_fail(err, errlen, MIEN_ERR_ACCESS_DENIED,
+                    "refusing to listen on %s beyond loopback without access keys: create one "
+                    "with `mien keys add NAME` (requests must then be signed with it)",
+                    s->listen);
   }
   char ip[INET6_ADDRSTRLEN] = "";
   int v6 = addr.ss_family == AF_INET6;
@@ -469,16 +467,14 @@ mien_status srv_listen(srv *s, char *err, size_t errlen) {
   if (!s->daemon) {
     close(s->listen_fd);
     s->listen_fd = -1;
-    return MIEN_FAIL(err, errlen, MIEN_ERR_IO, "libmicrohttpd could not start on %s", s->listen);
+    return srv_fail(err, errlen, MIEN_ERR_IO, "libmicrohttpd could not start on %s", s->listen);
   }
   if (pthread_create(&s->reaper, NULL, reaper, s) != 0) {
     srv_stop(s, 0);
-    return MIEN_FAIL(err, errlen, MIEN_ERR_INTERNAL, "cannot start the connection reaper thread");
+    return srv_fail(err, errlen, MIEN_ERR_INTERNAL, "cannot start the connection reaper thread");
   }
   s->reaper_started = 1;
-  st = srv_jobs_start(s, err, errlen);
-  if (st != MIEN_OK) srv_stop(s, 0);
-  return st;
+  return MIEN_OK;
 }
 
 const char *srv_url(const srv *s) {
@@ -500,7 +496,6 @@ void srv_stop(srv *s, int drain_s) {
   pthread_mutex_unlock(&s->flight_mu);
   MHD_stop_daemon(s->daemon);
   s->daemon = NULL;
-  srv_jobs_stop(s);
   if (s->reaper_started) {
     atomic_store(&s->reaper_stop, 1);
     pthread_join(s->reaper, NULL);

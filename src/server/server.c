@@ -4,17 +4,17 @@
  * POST / is the API. It is authenticated first (SigV4 against the store's access keys once any
  * exists, or whenever the server listens beyond loopback; with no keys on loopback, unsigned
  * requests are accepted but only when addressed to a loopback name, so that a web page elsewhere
- * cannot reach this API through DNS rebinding), then routed by X-Amz-Target to the operation table
- * shared with the CLI (api/ops.h), and run while holding a worker slot. Errors have
- * Rekognition's shape, {"__type","Message"}, with the HTTP status Rekognition's API reference
- * gives each (docs/conformance.md): 400 for the caller's mistakes, AccessDeniedException
+ * cannot reach this API through DNS rebinding), then routed by X-Amz-Target to the operation of
+ * that name, run by the server's mien_service (mien_service_call_with) on one of its workers.
+ * Errors have Rekognition's shape, {"__type","Message"}, with the HTTP status Rekognition's API
+ * reference gives each (docs/conformance.md): 400 for the caller's mistakes, AccessDeniedException
  * included; 403 for missing, unknown or wrong credentials (AWS's common errors); 500 for ours
  * and for ThrottlingException ("temporarily unable to process the request", which clients
  * retry).
  *
  * GET and HEAD serve the web page's static files from one directory; a path may not name a
  * hidden file or leave the directory (no dot segments, and it is opened beneath the directory in
- * one step, mien_open_beneath, so that no link swapped in meanwhile can lead out).
+ * one step, mien_read_beneath, so that no link swapped in meanwhile can lead out).
  *
  * The access keys are looked up in the store at every API request (mien.h's access-key calls),
  * so `mien keys add` and `mien keys delete`, through this node or any other on the same store,
@@ -22,9 +22,12 @@
  * every request gets a retryable InternalServerError until it can. */
 #include "server/server.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +35,36 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/util.h"
-
 #define SRV_MAX_STATIC ((size_t)32 << 20)
+
+/* ---- small facts ---- */
+
+double srv_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+mien_status srv_fail(char *err, size_t errlen, mien_status st, const char *fmt, ...) {
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return st;
+}
+
+void srv_request_id(char out[SRV_REQUEST_ID_LEN]) {
+  uint8_t b[16];
+  if (RAND_bytes(b, sizeof b) != 1) /* no entropy: still unique enough to find a log line */
+    for (size_t i = 0; i < sizeof b; i++) b[i] = (uint8_t)(srv_now_ms() * 1000 + i * 37);
+  b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+  b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+  snprintf(out, SRV_REQUEST_ID_LEN,
+           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+           b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
 
 /* ---- responses and the log ---- */
 
@@ -58,6 +88,9 @@ void srv_error(srv_response *r, int status, const char *type, const char *msg) {
 /* A library status as the wire shows it: server-side failures are InternalServerError. */
 static void status_error(srv_response *r, mien_status st, const char *msg) {
   switch (st) {
+  case MIEN_ERR_THROTTLED: /* "temporarily unable to process": clients retry */
+    srv_error(r, 500, "ThrottlingException", msg);
+    break;
   case MIEN_ERR_MODEL:
   case MIEN_ERR_NOMEM:
   case MIEN_ERR_IO:
@@ -69,14 +102,31 @@ static void status_error(srv_response *r, mien_status st, const char *msg) {
   }
 }
 
-void srv_log(const srv_response *r, const char *path, double ms) {
+/* The time of a log line, UTC with milliseconds. */
+static void log_time(char when[64]) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   struct tm tm;
   gmtime_r(&ts.tv_sec, &tm);
-  char when[64], stamp[32];
+  char stamp[32];
   strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(when, sizeof when, "%s.%03dZ", stamp, (int)(ts.tv_nsec / 1000000) % 1000);
+  snprintf(when, 64, "%s.%03dZ", stamp, (int)(ts.tv_nsec / 1000000) % 1000);
+}
+
+/* One write per line, so that lines of concurrent requests never interleave. */
+static void write_line(const char *line, size_t len) {
+  char *buf = malloc(len + 1);
+  if (!buf) return;
+  memcpy(buf, line, len);
+  buf[len] = '\n';
+  ssize_t w = write(STDERR_FILENO, buf, len + 1);
+  (void)w;
+  free(buf);
+}
+
+void srv_log(const srv_response *r, const char *path, double ms) {
+  char when[64];
+  log_time(when);
   cJSON *o = cJSON_CreateObject();
   cJSON_AddStringToObject(o, "time", when);
   cJSON_AddStringToObject(o, "request_id", r->request_id);
@@ -92,17 +142,22 @@ void srv_log(const srv_response *r, const char *path, double ms) {
   }
   char *line = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
+  if (line) write_line(line, strlen(line));
+  free(line);
+}
+
+/* The service's background events (video job runs, jobs recovered), logged as requests are:
+ * the service's JSON object with the time put first. */
+static void log_event(void *ctx, const char *json) {
+  (void)ctx;
+  char when[64];
+  log_time(when);
+  size_t n = strlen(json);
+  char *line = malloc(n + 96);
   if (!line) return;
-  /* One write per line, so that lines of concurrent requests never interleave. */
-  size_t len = strlen(line);
-  char *nl = realloc(line, len + 2);
-  if (nl) {
-    line = nl;
-    memcpy(line + len, "\n", 2);
-    len++;
-  }
-  ssize_t w = write(STDERR_FILENO, line, len);
-  (void)w;
+  int k = n > 2 && json[0] == '{' ? snprintf(line, n + 96, "{\"time\":\"%s\",%s", when, json + 1)
+                                  : snprintf(line, n + 96, "%s", json);
+  write_line(line, (size_t)k);
   free(line);
 }
 
@@ -125,7 +180,7 @@ static void log_notice(const char *kind, const char *what, const char *why) {
 static int keys_refresh(srv *s, int force) {
   int64_t n;
   char err[512] = "";
-  mien_status st = mien_service_access_key_count(s->keys_svc, &n, err, sizeof err);
+  mien_status st = mien_service_access_key_count(s->svc, &n, err, sizeof err);
   int failing = st != MIEN_OK;
   if (atomic_exchange(&s->keys_failing, failing) != failing || (force && failing))
     log_notice(failing ? "warning" : "notice",
@@ -149,65 +204,11 @@ static int keys_secret(void *ctx, const char *id, char *secret, size_t len) {
   srv *s = ctx;
   char buf[MIEN_ACCESS_KEY_SECRET_LEN + 1], err[512];
   int found = 0;
-  if (mien_service_access_key_secret(s->keys_svc, id, buf, &found, err, sizeof err) != MIEN_OK)
+  if (mien_service_access_key_secret(s->svc, id, buf, &found, err, sizeof err) != MIEN_OK)
     log_notice("warning", "an access key cannot be read", err);
   if (found) snprintf(secret, len, "%s", buf);
   explicit_bzero(buf, sizeof buf);
   return found ? 0 : -1;
-}
-
-/* ---- the worker pool ---- */
-
-/* A free worker, waiting at most timeout_ms behind earlier arrivals; NULL when none came. */
-static srv_worker *pool_acquire(srv *s, int timeout_ms) {
-  pthread_mutex_lock(&s->pool_mu);
-  if (s->nfree > 0 && !s->head) {
-    srv_worker *w = s->free_workers[--s->nfree];
-    pthread_mutex_unlock(&s->pool_mu);
-    return w;
-  }
-  srv_waiter me = {.got = NULL, .next = NULL};
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&me.cv, &ca);
-  pthread_condattr_destroy(&ca);
-  if (s->tail)
-    s->tail->next = &me;
-  else
-    s->head = &me;
-  s->tail = &me;
-  struct timespec dl;
-  clock_gettime(CLOCK_MONOTONIC, &dl);
-  dl.tv_sec += timeout_ms / 1000;
-  dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-  if (dl.tv_nsec >= 1000000000L) dl.tv_sec++, dl.tv_nsec -= 1000000000L;
-  while (!me.got)
-    if (pthread_cond_timedwait(&me.cv, &s->pool_mu, &dl) == ETIMEDOUT) break;
-  if (!me.got) { /* timed out: leave the queue */
-    srv_waiter **pp = &s->head, *prev = NULL;
-    while (*pp != &me) prev = *pp, pp = &(*pp)->next;
-    *pp = me.next;
-    if (s->tail == &me) s->tail = prev;
-  }
-  pthread_mutex_unlock(&s->pool_mu);
-  pthread_cond_destroy(&me.cv);
-  return me.got;
-}
-
-/* Hands the worker to the longest waiter, or back to the free list. */
-static void pool_release(srv *s, srv_worker *w) {
-  pthread_mutex_lock(&s->pool_mu);
-  srv_waiter *h = s->head;
-  if (h) {
-    s->head = h->next;
-    if (!s->head) s->tail = NULL;
-    h->got = w;
-    pthread_cond_signal(&h->cv);
-  } else {
-    s->free_workers[s->nfree++] = w;
-  }
-  pthread_mutex_unlock(&s->pool_mu);
 }
 
 /* ---- the API ---- */
@@ -281,6 +282,16 @@ static int json_content_type(const char *ct) {
   return 0;
 }
 
+/* The operation X-Amz-Target names (RekognitionService.<Operation>), or NULL. */
+static const char *target_operation(const char *target) {
+  static const char prefix[] = "RekognitionService.";
+  if (!target || strncmp(target, prefix, sizeof prefix - 1)) return NULL;
+  const char *name;
+  for (int i = 0; (name = mien_service_operation(i)); i++)
+    if (!strcmp(name, target + sizeof prefix - 1)) return name;
+  return NULL;
+}
+
 static void handle_api(srv *s, const srv_request *rq, srv_response *r) {
   snprintf(r->op, sizeof r->op, "POST");
   if (strcmp(rq->path, "/")) {
@@ -288,11 +299,8 @@ static void handle_api(srv *s, const srv_request *rq, srv_response *r) {
     return;
   }
   if (authenticate(s, rq, r, 0) != 0) return;
-  static const char prefix[] = "RekognitionService.";
   const char *target = header(rq, "x-amz-target");
-  const mien_op *op = NULL;
-  if (target && !strncmp(target, prefix, sizeof prefix - 1))
-    op = mien_op_find(target + sizeof prefix - 1);
+  const char *op = target_operation(target);
   if (!op) {
     char msg[300];
     snprintf(msg, sizeof msg,
@@ -301,39 +309,24 @@ static void handle_api(srv *s, const srv_request *rq, srv_response *r) {
     srv_error(r, 400, "UnknownOperationException", msg);
     return;
   }
-  snprintf(r->op, sizeof r->op, "%s", op->name);
+  snprintf(r->op, sizeof r->op, "%s", op);
   if (!json_content_type(header(rq, "content-type"))) {
     srv_error(r, 400, "SerializationException", "Content-Type must be application/x-amz-json-1.1");
     return;
   }
-  /* The JSON is parsed while holding a worker slot: a parsed body (base64 images included) takes
-   * a few times the body's bytes, and concurrent big bodies must not all hold theirs at once. */
-  srv_worker *w = pool_acquire(s, s->cfg.queue_timeout_ms);
-  if (!w) {
-    char msg[200];
-    snprintf(msg, sizeof msg, "Rate exceeded: all %d workers stayed busy for %d ms; retry later",
-             s->nworkers, s->cfg.queue_timeout_ms);
-    srv_error(r, 500, "ThrottlingException", msg);
-    return;
-  }
-  char err[1024] = "";
-  cJSON *req, *resp = NULL;
-  mien_status st =
-      mien_op_parse_request((const char *)rq->body, rq->body_len, &req, err, sizeof err);
-  if (st != MIEN_OK) {
-    pool_release(s, w);
+  char err[1024] = "", *out = NULL;
+  mien_call_context ctx = {.principal = r->principal};
+  mien_status st = mien_service_call_with(s->svc, &ctx, op, (const char *)rq->body, rq->body_len,
+                                          &out, err, sizeof err);
+  if (st == MIEN_OK) {
+    r->status = 200;
+    r->content_type = "application/x-amz-json-1.1";
+    r->body = out;
+    r->len = strlen(out);
+  } else {
+    mien_free(out);
     status_error(r, st, err);
-    return;
   }
-  w->api.principal = r->principal;
-  st = op->run(&w->api, req, &resp, err, sizeof err);
-  w->api.principal = NULL;
-  pool_release(s, w);
-  cJSON_Delete(req);
-  if (st == MIEN_OK)
-    set_body(r, 200, "application/x-amz-json-1.1", resp);
-  else
-    status_error(r, st, err);
 }
 
 /* ---- static files ---- */
@@ -371,20 +364,16 @@ static void handle_static(srv *s, const srv_request *rq, srv_response *r) {
     srv_error(r, 404, "NotFoundException", "no such file");
     return;
   }
-  /* Opened once beneath the directory and checked on the descriptor (mien_open_beneath): a FIFO
+  /* Opened once beneath the directory and checked on the descriptor (mien_read_beneath): a FIFO
    * or a link swapped in after a check by name would block a worker or serve another file. */
-  int fd = mien_open_beneath(s->web_dir, p + 1, 1);
   uint8_t *buf = NULL;
   size_t got = 0;
-  uint64_t size = 0;
-  mien_read_result rr =
-      fd < 0 ? MIEN_READ_NOT_REGULAR : mien_read_open_file(fd, SRV_MAX_STATIC, &buf, &got, &size);
-  if (fd >= 0) close(fd);
-  if (rr == MIEN_READ_FAILED) {
+  mien_status st = mien_read_beneath(s->web_dir, p + 1, SRV_MAX_STATIC, &buf, &got);
+  if (st == MIEN_ERR_IO) {
     srv_error(r, 500, "InternalServerError", "cannot read the file");
     return;
   }
-  if (rr != MIEN_READ_OK) {
+  if (st != MIEN_OK) {
     srv_error(r, 404, "NotFoundException", "no such file");
     return;
   }
@@ -399,9 +388,9 @@ static void handle_static(srv *s, const srv_request *rq, srv_response *r) {
  * requests to a node that cannot serve them. */
 #define SRV_HEALTH_MAX_LAG_S 5.0
 static void handle_health(srv *s, srv_response *r) {
-  mien_store_health_info h;
+  mien_health h;
   char err[512] = "";
-  mien_status st = mien_store_health(s->store, &h, err, sizeof err);
+  mien_status st = mien_service_health(s->svc, &h, err, sizeof err);
   int healthy =
       st == MIEN_OK && (!h.following || (h.feed_connected && h.lag_s <= SRV_HEALTH_MAX_LAG_S));
   cJSON *o = cJSON_CreateObject();
@@ -419,7 +408,7 @@ static void handle_health(srv *s, srv_response *r) {
 
 static void response_init(srv_response *r) {
   memset(r, 0, sizeof *r);
-  mien_uuid(r->request_id);
+  srv_request_id(r->request_id);
   snprintf(r->principal, sizeof r->principal, "anonymous");
 }
 
@@ -452,35 +441,28 @@ static char *dup_or_null(const char *s) {
   return s ? strdup(s) : NULL;
 }
 
-void srv_purge_due(srv *s) {
+void srv_maintain(srv *s) {
   int interval =
       s->cfg.purge_interval_s > 0 ? s->cfg.purge_interval_s : SRV_DEFAULT_PURGE_INTERVAL_S;
-  double now = mien_now_ms();
+  double now = srv_now_ms();
   if (s->last_purge_ms == 0) s->last_purge_ms = now; /* opening the store has just purged */
-  if (now - s->last_purge_ms < interval * 1000.0) return;
-  s->last_purge_ms = now;
-  int64_t n = 0;
+  int purge = now - s->last_purge_ms >= interval * 1000.0;
+  if (purge) s->last_purge_ms = now;
+  mien_maintenance_report m;
   char err[512] = "";
-  srv_response r = {.status = 200};
-  snprintf(r.op, sizeof r.op, "RetentionPurge");
-  snprintf(r.principal, sizeof r.principal, "retention");
-  mien_status st = mien_store_purge_expired(s->store, &n, err, sizeof err);
-  /* Finished video jobs and their results go after their retention too. */
-  int64_t jobs = 0;
-  double keep = s->cfg.video_retention_s > 0 ? s->cfg.video_retention_s
-                                             : SRV_DEFAULT_VIDEO_RETENTION_DAYS * 86400.0;
-  if (st == MIEN_OK) st = mien_store_job_purge(s->store, keep, &jobs, err, sizeof err);
-  if (st != MIEN_OK) status_error(&r, st, err);
-  free(r.body);
+  mien_status st = mien_service_maintain(s->svc, purge, &m, err, sizeof err);
   /* Quiet when nothing expired: one line per purge that did something, or failed. */
-  if (n > 0 || jobs > 0 || st != MIEN_OK) srv_log(&r, NULL, mien_now_ms() - now);
-}
-
-void srv_erasure_due(srv *s) {
-  double pending = mien_store_retry_erasure(s->store);
-  if ((pending > 0) == s->erasure_pending_logged) return;
-  s->erasure_pending_logged = pending > 0;
-  if (pending > 0)
+  if (purge && (m.faces_purged > 0 || m.video_jobs_purged > 0 || st != MIEN_OK)) {
+    srv_response r = {.status = 200};
+    snprintf(r.op, sizeof r.op, "RetentionPurge");
+    snprintf(r.principal, sizeof r.principal, "retention");
+    if (st != MIEN_OK) status_error(&r, st, err);
+    free(r.body);
+    srv_log(&r, NULL, srv_now_ms() - now);
+  }
+  if ((m.erasure_pending > 0) == s->erasure_pending_logged) return;
+  s->erasure_pending_logged = m.erasure_pending > 0;
+  if (m.erasure_pending > 0)
     log_notice("warning", "erasure pending: deleted templates stay in mien.db-wal until retried",
                "another process holds the database in a read transaction");
   else
@@ -490,7 +472,7 @@ void srv_erasure_due(srv *s) {
 mien_status srv_create(const srv_config *cfg, srv **out, char *err, size_t errlen) {
   *out = NULL;
   srv *s = calloc(1, sizeof *s);
-  if (!s) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+  if (!s) return srv_fail(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   s->cfg = *cfg;
   s->listen_fd = -1;
   if (s->cfg.workers <= 0) s->cfg.workers = mien_cpu_count();
@@ -500,56 +482,36 @@ mien_status srv_create(const srv_config *cfg, srv **out, char *err, size_t errle
     s->cfg.max_connections_per_client = s->cfg.max_connections;
   /* Bodies waiting for a worker: two per worker and two more, each up to --max-body. */
   s->body_budget = ((size_t)2 * (size_t)s->cfg.workers + 2) * s->cfg.max_body;
-  pthread_mutex_init(&s->pool_mu, NULL);
   pthread_mutex_init(&s->flight_mu, NULL);
   pthread_cond_init(&s->flight_cv, NULL);
   pthread_mutex_init(&s->conns_mu, NULL);
-  pthread_mutex_init(&s->jobs_mu, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&s->jobs_cv, &ca);
-  pthread_condattr_destroy(&ca);
   s->listen = dup_or_null(cfg->listen ? cfg->listen : SRV_DEFAULT_LISTEN);
   s->region = dup_or_null(cfg->region ? cfg->region : SRV_DEFAULT_REGION);
   s->data_dir = dup_or_null(cfg->data_dir);
   mien_status st = MIEN_OK;
   if (!s->listen || !s->region || !s->data_dir) {
     srv_free(s);
-    return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
+    return srv_fail(err, errlen, MIEN_ERR_NOMEM, "out of memory");
   }
   if (cfg->web_dir && !(s->web_dir = realpath(cfg->web_dir, NULL))) {
-    st = MIEN_FAIL(err, errlen, MIEN_ERR_IO, "web directory %s: %s", cfg->web_dir, strerror(errno));
+    st = srv_fail(err, errlen, MIEN_ERR_IO, "web directory %s: %s", cfg->web_dir, strerror(errno));
   }
-  if (st == MIEN_OK) st = mien_store_open(s->data_dir, &s->store, err, errlen);
-  if (st == MIEN_OK) { /* the access keys, through the public service (mien.h) */
-    mien_service_config kc;
-    mien_service_config_init(&kc);
-    kc.store = s->data_dir;
-    kc.principal = "serve";
-    st = mien_service_open(&kc, &s->keys_svc, err, errlen);
-  }
-  int n = s->cfg.workers;
-  if (st == MIEN_OK && (!(s->workers = calloc((size_t)n, sizeof *s->workers)) ||
-                        !(s->free_workers = calloc((size_t)n, sizeof *s->free_workers))))
-    st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
-  /* Workers split the cores between them: requests run side by side rather than each one on
-   * every core, which keeps the cores busy without oversubscribing them. */
-  int threads = mien_cpu_count() / n > 1 ? mien_cpu_count() / n : 1;
-  for (int i = 0; st == MIEN_OK && i < n; i++) {
-    mien_faces_options opt = {.threads = threads};
-    srv_worker *w = &s->workers[i];
-    st = mien_faces_create(&opt, &w->api.faces, err, errlen);
-    if (st != MIEN_OK) break;
-    w->api.faces_owned = 1;
-    w->api.store = s->store;
-    w->api.buckets = cfg->buckets;
-    w->api.region = s->region;
-    w->api.job_queued = srv_jobs_notify;
-    w->api.job_ctx = s;
-    s->free_workers[s->nfree++] = w;
-    s->nworkers++;
-  }
+  /* Workers split the cores between them (the service's default threads): requests run side by
+   * side rather than each one on every core, which keeps the cores busy without oversubscribing
+   * them. */
+  mien_service_config sc;
+  mien_service_config_init(&sc);
+  sc.store = s->data_dir;
+  sc.region = s->region;
+  sc.buckets = cfg->buckets;
+  sc.nbuckets = cfg->nbuckets;
+  sc.workers = s->cfg.workers;
+  sc.queue_timeout_ms = cfg->queue_timeout_ms;
+  sc.video_jobs = cfg->video_jobs;
+  sc.video_retention_s = cfg->video_retention_s;
+  sc.log = log_event;
+  if (st == MIEN_OK) st = mien_service_open(&sc, &s->svc, err, errlen);
+  if (st == MIEN_OK) st = mien_service_warm(s->svc, err, errlen);
   if (st != MIEN_OK) {
     srv_free(s);
     return st;
@@ -559,22 +521,15 @@ mien_status srv_create(const srv_config *cfg, srv **out, char *err, size_t errle
 }
 
 int srv_worker_count(const srv *s) {
-  return s->nworkers;
+  return s->cfg.workers;
 }
 
 void srv_free(srv *s) {
   if (!s) return;
-  for (int i = 0; i < s->nworkers; i++) mien_api_release(&s->workers[i].api);
-  free(s->workers);
-  free(s->free_workers);
-  if (s->store) mien_store_close(s->store);
-  mien_service_close(s->keys_svc);
-  pthread_mutex_destroy(&s->pool_mu);
+  mien_service_close(s->svc);
   pthread_mutex_destroy(&s->flight_mu);
   pthread_cond_destroy(&s->flight_cv);
   pthread_mutex_destroy(&s->conns_mu);
-  pthread_mutex_destroy(&s->jobs_mu);
-  pthread_cond_destroy(&s->jobs_cv);
   free(s->listen);
   free(s->region);
   free(s->data_dir);

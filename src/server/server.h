@@ -3,17 +3,21 @@
  *
  * Two layers. server.c is transport-independent: srv_handle takes a parsed request (method,
  * path, headers, body) and gives the response (status, body, the x-amzn-RequestId, and what
- * to log), doing authentication, routing, the bounded worker pool and the operation itself;
- * tests and fuzzers drive it without sockets. http.c puts it on libmicrohttpd: one thread per
- * connection, bodies streamed in and refused early when too large, idle connections timed out,
- * and a graceful stop that lets in-flight requests finish.
+ * to log), doing authentication and routing; the operation itself runs on a mien_service
+ * (include/mien.h), the one public door of the library, which the server opens with its store,
+ * workers, limits and buckets; tests and fuzzers drive it without sockets. http.c puts it on
+ * libmicrohttpd: one thread per connection, bodies streamed in and refused early when too large,
+ * idle connections timed out, and a graceful stop that lets in-flight requests finish.
  *
- * Why a worker pool on top of one thread per connection: connections are cheap and many (slow
- * clients, keep-alive), but computing is bounded by the cores. A request computes only while it
- * holds one of `workers` slots, each with its own face pipeline (models, plans, workspace);
- * slots are handed out in arrival order, and one that cannot be had within the queue timeout is
- * answered ThrottlingException, which every AWS SDK retries with backoff, instead of queueing
- * forever. */
+ * Why the service's workers on top of one thread per connection: connections are cheap and many
+ * (slow clients, keep-alive), but computing is bounded by the cores. A request computes only
+ * while it holds one of the service's `workers`, each with its own face pipeline (models, plans,
+ * workspace); workers are handed out in arrival order, and one that cannot be had within the
+ * queue timeout is answered ThrottlingException, which every AWS SDK retries with backoff,
+ * instead of queueing forever. The service also runs the video jobs and the upkeep (retention
+ * purge, erasure retry) the server asks of it.
+ *
+ * The server sees only mien.h (the layer walls: docs/architecture.md). */
 #ifndef MIEN_SERVER_SERVER_H
 #define MIEN_SERVER_SERVER_H
 
@@ -22,15 +26,16 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-#include "api/ops.h"
+#include "mien.h"
 #include "server/sigv4.h"
 
 typedef struct {
-  const char *listen;   /* "ADDR:PORT"; port 0 picks a free one */
-  const char *region;   /* the SigV4 scope's region */
-  const char *data_dir; /* the store (and its access keys) */
-  const char *web_dir;  /* static files for GET; NULL: none */
-  const mien_buckets *buckets;
+  const char *listen;         /* "ADDR:PORT"; port 0 picks a free one */
+  const char *region;         /* the SigV4 scope's region */
+  const char *data_dir;       /* the store (and its access keys) */
+  const char *web_dir;        /* static files for GET; NULL: none */
+  const char *const *buckets; /* "NAME=DIR": Image.S3Object reads from DIR */
+  int nbuckets;
   int workers;                    /* requests computing at once; <= 0: one per core */
   int max_connections;            /* beyond it new connections are closed at once */
   int max_connections_per_client; /* from one address; <= 0: the default (a quarter of all) */
@@ -38,12 +43,12 @@ typedef struct {
   int timeout_s;                  /* idle connections are closed after it */
   int queue_timeout_ms;           /* longest wait for a worker before ThrottlingException */
   int purge_interval_s;           /* how often faces past retention are purged; <= 0: default */
-  int video_jobs;                 /* video job threads (jobs.c); <= 0: SRV_DEFAULT_VIDEO_JOBS */
+  int video_jobs;                 /* the service's video job threads; 0: none */
   double video_retention_s;       /* finished video jobs are deleted after it; <= 0: default */
 } srv_config;
 
 #define SRV_DEFAULT_LISTEN "127.0.0.1:8080"
-#define SRV_DEFAULT_REGION MIEN_DEFAULT_REGION
+#define SRV_DEFAULT_REGION "us-east-1"
 #define SRV_DEFAULT_MAX_BODY ((size_t)8 << 20)
 #define SRV_DEFAULT_MAX_CONNECTIONS 256
 #define SRV_DEFAULT_MAX_CONNECTIONS_PER_CLIENT 64
@@ -55,13 +60,15 @@ typedef struct {
 
 typedef struct srv srv;
 
+#define SRV_REQUEST_ID_LEN 37 /* a UUID and its NUL */
+
 /* What srv_handle answers. */
 typedef struct {
   int status; /* HTTP status */
   const char *content_type;
   char *body; /* malloc'ed (the caller frees it), may be NULL when len is 0 */
   size_t len;
-  char request_id[MIEN_UUID_LEN];
+  char request_id[SRV_REQUEST_ID_LEN];
   char op[64];    /* the operation, or the method for other requests, for the log */
   char error[64]; /* the __type of a refusal; "" on success */
   char principal[SIGV4_KEY_ID_MAX + 1];    /* the verified access key id, or "anonymous" */
@@ -70,10 +77,10 @@ typedef struct {
   char client[64];                         /* the peer's address, set by the transport */
 } srv_response;
 
-/* Opens the store and the keys, and makes the workers' face pipelines: everything but the
- * network, so that srv_handle works after it. Until srv_listen has bound a loopback address,
- * the server counts as reachable from anywhere: a POST must be signed even with no keys (a
- * harness without sockets may set loopback_only to take unsigned requests). */
+/* Opens the service (the store, the workers' face pipelines, the video job threads) and the
+ * keys: everything but the network, so that srv_handle works after it. Until srv_listen has bound a
+ * loopback address, the server counts as reachable from anywhere: a POST must be signed even with
+ * no keys (a harness without sockets may set loopback_only to take unsigned requests). */
 mien_status srv_create(const srv_config *cfg, srv **out, char *err, size_t errlen);
 /* What can be decided on a request's headers alone, before its body is read: a POST that will
  * be refused (no or unknown access key, a bad scope or date, keys unreadable, a keyless
@@ -86,18 +93,10 @@ void srv_handle(srv *s, const srv_request *rq, srv_response *resp);
 void srv_error(srv_response *r, int status, const char *type, const char *msg);
 /* Writes the request's log line (one JSON object) to stderr. */
 void srv_log(const srv_response *r, const char *path, double ms);
-/* Deletes the faces past their collection's retention (mien_store_purge_expired) when
- * purge_interval_s passed since the last time; logs what it did. The reaper thread calls it. */
-void srv_purge_due(srv *s);
-/* Retries a pending erasure (mien_store_retry_erasure) and logs when one starts and ends
- * pending. The reaper thread calls it. */
-void srv_erasure_due(srv *s);
-/* jobs.c: the video job threads. srv_listen starts them (after recovering the jobs a dead process
- * left running), srv_stop stops them (the running jobs go back to the queue). */
-mien_status srv_jobs_start(srv *s, char *err, size_t errlen);
-void srv_jobs_stop(srv *s);
-/* Wakes the job threads: a job was queued (mien_api.job_queued). */
-void srv_jobs_notify(void *ctx);
+/* The upkeep the reaper thread does every tick (mien_service_maintain): retries a pending
+ * erasure, logging when one starts and ends pending, and purges what is past retention when
+ * purge_interval_s passed since the last time, logging what it did. */
+void srv_maintain(srv *s);
 /* Frees what srv_create made (after srv_stop when listening). */
 void srv_free(srv *s);
 
@@ -115,33 +114,20 @@ void srv_stop(srv *s, int drain_s);
 
 /* ---- shared by the files of src/server/ ---- */
 
-typedef struct srv_worker {
-  mien_api api;
-} srv_worker;
-
-typedef struct srv_waiter {
-  pthread_cond_t cv;
-  srv_worker *got;
-  struct srv_waiter *next;
-} srv_waiter;
+/* A random (version 4) UUID, the x-amzn-RequestId. */
+void srv_request_id(char out[SRV_REQUEST_ID_LEN]);
+/* Milliseconds of CLOCK_MONOTONIC. */
+double srv_now_ms(void);
+/* Writes the message into err (when there is one) and returns st. */
+mien_status srv_fail(char *err, size_t errlen, mien_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 struct srv {
   srv_config cfg;
   char *listen, *region, *data_dir, *web_dir; /* owned copies of cfg's strings */
-  mien_store *store;
+  mien_service *svc;
 
-  /* the worker pool: free slots, and the waiters in arrival order */
-  srv_worker *workers;
-  int nworkers;
-  pthread_mutex_t pool_mu;
-  srv_worker **free_workers;
-  int nfree;
-  srv_waiter *head, *tail;
-
-  /* The access keys: a service of its own on the same store, until the server runs on one
-   * mien_service (issue 14); keys_failing: the last key count failed (logged once). */
-  mien_service *keys_svc;
-  atomic_int keys_failing;
+  atomic_int keys_failing; /* the last count of access keys failed (logged once) */
 
   /* the network (http.c) */
   struct http_conn *conns; /* open connections and their deadlines */
@@ -161,14 +147,6 @@ struct srv {
   int inflight;
   double last_purge_ms;       /* reaper thread only */
   int erasure_pending_logged; /* reaper thread only */
-
-  /* video jobs (jobs.c) */
-  pthread_t *job_threads;
-  int njob_threads;
-  pthread_mutex_t jobs_mu;
-  pthread_cond_t jobs_cv; /* on CLOCK_MONOTONIC */
-  int jobs_pending;
-  atomic_int jobs_stop;
 };
 
 #endif

@@ -407,8 +407,7 @@ mien_status db_key_current(mien_store *s, char *err, size_t errlen) {
   return st;
 }
 
-mien_status db_key_setup(mien_store *s, char *err, size_t errlen) {
-  const char *path = getenv(MIEN_TEMPLATE_KEY_ENV);
+mien_status db_key_setup(mien_store *s, const char *path, char *err, size_t errlen) {
   char have[65];
   mien_status st = db_meta_get(s, META_KEY_CHECK, have, sizeof have, err, errlen);
   if (st != MIEN_OK) return st;

@@ -441,12 +441,17 @@ mien_status db_open_tables(const char *location, mien_store **out, char *err, si
 }
 
 mien_status mien_store_open(const char *location, mien_store **out, char *err, size_t errlen) {
+  return mien_store_open_key(location, getenv(MIEN_TEMPLATE_KEY_ENV), out, err, errlen);
+}
+
+mien_status mien_store_open_key(const char *location, const char *key_file, mien_store **out,
+                                char *err, size_t errlen) {
   mien_store *s;
   *out = NULL;
   mien_status st = db_open_tables(location, &s, err, errlen);
   if (st != MIEN_OK) return st;
   pthread_mutex_lock(&s->mu);
-  st = db_key_setup(s, err, errlen);
+  st = db_key_setup(s, key_file, err, errlen);
   pthread_mutex_unlock(&s->mu);
   if (st == MIEN_OK && !db_location_is_pg(location)) /* a data directory's keys.json */
     st = db_keys_import(s, db_location_dir(location), err, errlen);

@@ -161,8 +161,9 @@ mien_status db_reseal_secrets(mien_store *s, const uint8_t *old, const uint8_t *
 /* Imports DIR/keys.json, the access keys of a data directory from before they lived in the store,
  * then overwrites and removes the file (db_keys.c; at open, mutex not held). */
 mien_status db_keys_import(mien_store *s, const char *dir, char *err, size_t errlen);
-/* Loads the configured key and checks it against the database (mutex held, at open). */
-mien_status db_key_setup(mien_store *s, char *err, size_t errlen);
+/* Loads the key file at path (NULL or "": none) and checks it against the database (mutex
+ * held, at open). */
+mien_status db_key_setup(mien_store *s, const char *path, char *err, size_t errlen);
 /* Whether the key this process seals with is still the database's (another process may have
  * rotated it): checked in every transaction that adds templates. */
 mien_status db_key_current(mien_store *s, char *err, size_t errlen);

@@ -52,6 +52,10 @@ int mien_store_default_dir(char *out, size_t outlen);
  * collection's retention. A store whose templates are encrypted does not open without its key,
  * nor with another key. */
 mien_status mien_store_open(const char *dir, mien_store **out, char *err, size_t errlen);
+/* The same with the template key file given (NULL: none), the environment unread: what a
+ * library caller (mien_service) passes down. */
+mien_status mien_store_open_key(const char *location, const char *key_file, mien_store **out,
+                                char *err, size_t errlen);
 void mien_store_close(mien_store *s);
 
 /* The face model of this build, as collections record it: "mien-fr" and the hex SHA-256 of

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "mien.h"
 #include "util/util.h"
 
 /* The directory of the file this code was loaded from: libmien.so for a program linked with
@@ -71,7 +73,21 @@ int mien_find_data(const char *name, char *out, size_t outlen) {
   return -1;
 }
 
+static pthread_mutex_t models_mu = PTHREAD_MUTEX_INITIALIZER;
+static char models_dir[PATH_MAX];
+
+void mien_models_dir_set(const char *dir) {
+  pthread_mutex_lock(&models_mu);
+  snprintf(models_dir, sizeof models_dir, "%s", dir ? dir : "");
+  pthread_mutex_unlock(&models_mu);
+}
+
 int mien_find_model(const char *file, char *out, size_t outlen) {
+  pthread_mutex_lock(&models_mu);
+  snprintf(out, outlen, "%s/%s", models_dir, file);
+  int configured = models_dir[0] != 0;
+  pthread_mutex_unlock(&models_mu);
+  if (configured && access(out, R_OK) == 0) return 0;
   const char *env = getenv("MIEN_MODELS");
   if (env && *env) {
     snprintf(out, outlen, "%s/%s", env, file);
@@ -236,4 +252,17 @@ void mien_wipe_file(int fd, int64_t size, const char *path, const char *dir) {
   unlink(path);
   int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) fsync(dfd), close(dfd);
+}
+
+mien_status mien_read_beneath(const char *dir, const char *name, size_t max, uint8_t **bytes,
+                              size_t *len) {
+  *bytes = NULL, *len = 0;
+  int fd = mien_open_beneath(dir, name, 1);
+  if (fd < 0) return MIEN_ERR_RESOURCE_NOT_FOUND;
+  uint64_t size = 0;
+  mien_read_result rr = mien_read_open_file(fd, max, bytes, len, &size);
+  close(fd);
+  return rr == MIEN_READ_OK       ? MIEN_OK
+         : rr == MIEN_READ_FAILED ? MIEN_ERR_IO
+                                  : MIEN_ERR_RESOURCE_NOT_FOUND;
 }

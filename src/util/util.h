@@ -12,9 +12,14 @@
  * prefix's share/mien. Writes the path to out and returns 0, or -1 (out then names
  * the places tried). */
 int mien_find_data(const char *name, char *out, size_t outlen);
-/* Finds a model file by name: $MIEN_MODELS, then models/FILE by mien_find_data, then
- * ./models. */
+/* Finds a model file by name: the directory given to mien_models_dir_set, then $MIEN_MODELS,
+ * then models/FILE by mien_find_data, then ./models. */
 int mien_find_model(const char *file, char *out, size_t outlen);
+/* The model directory a program configured (mien_service_config.models), looked in first from
+ * now on by every model lookup of the process (the model identity is hashed once per process,
+ * so one directory per process); NULL forgets it. Passed down rather than put in the
+ * environment: setenv races every other thread's getenv. */
+void mien_models_dir_set(const char *dir);
 
 /* Reads a whole file; returns NULL on failure (errno set). *len gets the size. */
 uint8_t *mien_read_file(const char *path, size_t *len);
