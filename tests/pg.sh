@@ -130,13 +130,15 @@ EOF
 # ---- `mien serve` nodes on the cluster (needs lib.sh's MIEN and TMP) ----
 NODE_PIDS=()
 NODE_URLS=()
+PG_NODE_ARGS=() # more `mien serve` options for every node
 # pg_node_start N [ADDR:PORT]: starts node N (`mien serve` on $PG_URL, one worker, listening on
 # ADDR:PORT, default a free loopback port; its output in $TMP/nodeN.out and .log, the log
 # appended to) and waits until it listens: NODE_URLS[N], NODE_PIDS[N]. Fails when it exits first.
 pg_node_start() {
   local out=$TMP/node$1.out i url=
   : >"$out"
-  "$MIEN" --store "$PG_URL" serve --listen "${2:-127.0.0.1:0}" --workers 1 >"$out" 2>>"$TMP/node$1.log" &
+  "$MIEN" --store "$PG_URL" serve --listen "${2:-127.0.0.1:0}" --workers 1 "${PG_NODE_ARGS[@]}" \
+    >"$out" 2>>"$TMP/node$1.log" &
   NODE_PIDS[$1]=$!
   for ((i = 0; i < 600; i++)); do
     url=$(sed -n 's/^{"listening":"\([^"]*\)".*/\1/p' "$out")
