@@ -242,12 +242,7 @@ done
 # A job survives kill -9: queued again at start and run to the end. The kill lands once the job
 # thread has claimed the job (RUNNING in the store), however fast this machine runs the clip.
 id=$(aws_ start-face-detection --video "S3Object={Bucket=vids,Name=two-minutes.mp4}" --query JobId --output text)
-job_running() {
-  "$PY" -c 'import sqlite3, sys
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=5)
-r = db.execute("SELECT state FROM video_jobs WHERE job_id = ?", (sys.argv[2],)).fetchone()
-sys.exit(0 if r and r[0] == "RUNNING" else 1)' "$SERVER_DATA/mien.db" "$1" 2>/dev/null
-}
+job_running() { [[ $(store_rows "$SERVER_DATA" "SELECT state FROM video_jobs WHERE job_id = '$1'" 2>/dev/null) == RUNNING ]]; }
 for _ in $(seq 1 300); do
   job_running "$id" && break
   sleep 0.1
