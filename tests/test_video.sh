@@ -170,10 +170,9 @@ MIEN_DATA=$SERVER_DATA "$MIEN" index people "$A_ENROL" --external-id "$A" >/dev/
 MIEN_DATA=$SERVER_DATA "$MIEN" index people "$B_ENROL" --external-id "$B" --max-faces 1 >/dev/null 2>&1
 
 # The 2-minute 720p clip: A, nobody, B, an unenrolled face, A and B again (other photos). Under
-# the sanitizers (several times slower), and on PostgreSQL (test_video_pg reruns it for the
-# store's sake: the jobs, their results and the requeue), it is a quarter as long.
+# the sanitizers (several times slower) it is a quarter as long.
 SEGMENTS=("$A1:20:$A" "blank:10:" "$B1:20:$B" "$U1:15:" "$A2:20:$A" "$U2:10:" "$B2:25:$B")
-{ sanitized_build || on_pg; } && SEGMENTS=("$A1:5:$A" "blank:3:" "$B1:5:$B" "$U1:4:" "$A2:5:$A" "$U2:3:" "$B2:5:$B")
+sanitized_build && SEGMENTS=("$A1:5:$A" "blank:3:" "$B1:5:$B" "$U1:4:" "$A2:5:$A" "$U2:3:" "$B2:5:$B")
 specs=() json="" at=0
 for seg in "${SEGMENTS[@]}"; do
   IFS=: read -r photo secs who <<<"$seg"
