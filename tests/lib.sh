@@ -2,8 +2,9 @@
 # $MIEN_BUILD/mien, default build/mien), MIEN_EVAL (the accuracy tool beside it), PHOTOS (the photos shipped in tests/data, README.md
 # there), DATA (the evaluation data, $MIEN_SHARED/data, default ../shared/data: LFW and the
 # like, for evaluations only), a TMP folder removed on exit, MIEN_STORE (the database of
-# tests/pg.sh run, else unset) with on_pg, sqlite_only, store_free, store_reset and store_rows, the pass/fail/skip counters
-# with ok, bad and skipped, require_mien, run, and finish (the summary line and exit code).
+# tests/pg.sh run, else unset) with on_pg, sqlite_only, store_free, store_reset and store_rows,
+# the pass/fail/skip counters with ok, bad and skipped, require_mien, run, and finish (the
+# summary line and exit code).
 
 MIEN=${MIEN_BUILD:-$ROOT/build}/mien
 MIEN_EVAL=${MIEN_BUILD:-$ROOT/build}/mien-eval
@@ -35,8 +36,8 @@ store_free() {
 # PostgreSQL, one database for every DIR, the schema is dropped (mien makes it again at open).
 store_reset() {
   on_pg || return 0
-  psql -X -q -v ON_ERROR_STOP=1 -d "$MIEN_STORE" -c "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public" \
-    >/dev/null
+  psql -X -q -v ON_ERROR_STOP=1 -d "$MIEN_STORE" >/dev/null \
+    -c "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public"
 }
 pass=0 fail=0 skip=0
 
