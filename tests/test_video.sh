@@ -161,6 +161,7 @@ if ! $PY -c 'import boto3' 2>/dev/null; then
 fi
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
 SERVER_DATA=$TMP/serve
+store_reset
 run "keys add" 0 "$MIEN" --data "$SERVER_DATA" keys add video && ok "keys add"
 KEY_ID=$(json_get 'r["AccessKeyId"]')
 SECRET=$(json_get 'r["SecretAccessKey"]')
