@@ -2,8 +2,9 @@
 # $MIEN_BUILD/mien, default build/mien), MIEN_EVAL (the accuracy tool beside it), PHOTOS (the photos shipped in tests/data, README.md
 # there), DATA (the evaluation data, $MIEN_SHARED/data, default ../shared/data: LFW and the
 # like, for evaluations only), a TMP folder removed on exit, MIEN_STORE (the database of
-# tests/pg.sh run, else unset), the pass/fail/skip counters with ok,
-# bad and skipped, require_mien, run, and finish (the summary line and exit code).
+# tests/pg.sh run, else unset) with on_pg, sqlite_only, store_free, store_reset and store_rows,
+# the pass/fail/skip counters with ok, bad and skipped, require_mien, run, and finish (the
+# summary line and exit code).
 
 MIEN=${MIEN_BUILD:-$ROOT/build}/mien
 MIEN_EVAL=${MIEN_BUILD:-$ROOT/build}/mien-eval
@@ -14,6 +15,30 @@ trap 'rm -rf "$TMP"' EXIT
 # The store every mien command of a test uses, whatever --data it names: the test database of
 # tests/pg.sh run (the *_pg cases), never one the environment happens to name.
 if [[ -n ${MIEN_TEST_STORE:-} ]]; then export MIEN_STORE=$MIEN_TEST_STORE; else unset MIEN_STORE; fi
+# on_pg: whether that store is PostgreSQL's (a *_pg case), not the SQLite of each --data DIR.
+on_pg() { [[ -n ${MIEN_STORE:-} ]]; }
+# sqlite_only NAME COVERED_BY: true on SQLite; on PostgreSQL it counts the check NAME as skipped,
+# being one of SQLite's own file, and names the PostgreSQL test COVERED_BY that checks the same
+# guarantee there. `sqlite_only NAME TEST && CHECK` runs CHECK on SQLite only.
+sqlite_only() {
+  on_pg || return 0
+  skipped "$1" "reads SQLite's own file (SQLite only); on PostgreSQL $2 covers it"
+  return 1
+}
+# store_free NAME: true on SQLite; on PostgreSQL it skips NAME, a part of a test that opens no
+# store (the SQLite run checks it), where that part costs much time for nothing (aws-cli calls).
+store_free() {
+  on_pg || return 0
+  skipped "$1" "opens no store: the SQLite run checks it"
+  return 1
+}
+# store_reset: the test's next store starts empty. A new --data DIR does that on SQLite; on
+# PostgreSQL, one database for every DIR, the schema is dropped (mien makes it again at open).
+store_reset() {
+  on_pg || return 0
+  psql -X -q -v ON_ERROR_STOP=1 -d "$MIEN_STORE" >/dev/null \
+    -c "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public"
+}
 pass=0 fail=0 skip=0
 
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
@@ -48,6 +73,17 @@ run() {
   if [[ $rc != "$want" ]]; then
     bad "$name" "exit $rc, wanted $want: $(head -c 300 "$TMP/err")"
     return 1
+  fi
+}
+
+# store_rows DIR SQL: the rows of SQL (columns joined by |) on the test's store: DIR's mien.db on
+# SQLite, the database on PostgreSQL (the tables and columns are the same on both).
+store_rows() {
+  if on_pg; then
+    psql -X -q -t -A -v ON_ERROR_STOP=1 -d "$MIEN_STORE" -c "$2"
+  else
+    python3 -c 'import sqlite3, sys
+for row in sqlite3.connect(sys.argv[1] + "/mien.db").execute(sys.argv[2]): print("|".join(map(str, row)))' "$1" "$2"
   fi
 }
 

@@ -161,6 +161,7 @@ if ! $PY -c 'import boto3' 2>/dev/null; then
 fi
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
 SERVER_DATA=$TMP/serve
+store_reset
 run "keys add" 0 "$MIEN" --data "$SERVER_DATA" keys add video && ok "keys add"
 KEY_ID=$(json_get 'r["AccessKeyId"]')
 SECRET=$(json_get 'r["SecretAccessKey"]')
@@ -242,12 +243,7 @@ done
 # A job survives kill -9: queued again at start and run to the end. The kill lands once the job
 # thread has claimed the job (RUNNING in the store), however fast this machine runs the clip.
 id=$(aws_ start-face-detection --video "S3Object={Bucket=vids,Name=two-minutes.mp4}" --query JobId --output text)
-job_running() {
-  "$PY" -c 'import sqlite3, sys
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=5)
-r = db.execute("SELECT state FROM video_jobs WHERE job_id = ?", (sys.argv[2],)).fetchone()
-sys.exit(0 if r and r[0] == "RUNNING" else 1)' "$SERVER_DATA/mien.db" "$1" 2>/dev/null
-}
+job_running() { [[ $(store_rows "$SERVER_DATA" "SELECT state FROM video_jobs WHERE job_id = '$1'" 2>/dev/null) == RUNNING ]]; }
 for _ in $(seq 1 300); do
   job_running "$id" && break
   sleep 0.1

@@ -56,8 +56,8 @@ int cli_usage(void (*usage)(FILE *), int help);
 /* Maps a library status to an exit code. */
 int cli_exit_code(int status);
 
-/* The data directory: data (a --data value) when not NULL, else mien_default_store's;
- * EXIT_OK, or the failure reported. */
+/* The data directory: data (a --data value) when not NULL and no $MIEN_STORE is set, else
+ * mien_default_store's; EXIT_OK, or the failure reported. */
 int cli_data_dir(const char *data, char *dir, size_t cap);
 /* Opens the service of that data directory as principal "cli" (the template key of
  * $MIEN_TEMPLATE_KEY), with no_store (mien.h) when asked: EXIT_OK, or the failure reported. */

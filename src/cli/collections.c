@@ -140,7 +140,9 @@ static int parse_all(int argc, char **argv, const char *allowed, cli_args *a) {
 }
 
 int cli_data_dir(const char *data, char *dir, size_t cap) {
-  if (data)
+  /* --store (or $MIEN_STORE) wins over --data after the command name too, as before it */
+  const char *store = getenv("MIEN_STORE");
+  if (data && !(store && *store))
     snprintf(dir, cap, "%s", data);
   else if (mien_default_store(dir, cap) != 0)
     return cli_fail(NULL, MIEN_ERR_IO, "no data directory: give --data DIR or set MIEN_DATA");

@@ -89,10 +89,14 @@ int cmd_keys(int argc, char **argv) {
   int npos = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return cli_usage(usage, 1);
-    if ((!strcmp(argv[i], "--data") || !strcmp(argv[i], "--store")) && i + 1 < argc)
+    if (!strcmp(argv[i], "--data") && i + 1 < argc)
       data = argv[++i];
-    else if (!strncmp(argv[i], "--data=", 7) || !strncmp(argv[i], "--store=", 8))
-      data = strchr(argv[i], '=') + 1;
+    else if (!strncmp(argv[i], "--data=", 7))
+      data = argv[i] + 7;
+    else if (!strcmp(argv[i], "--store") && i + 1 < argc)
+      setenv("MIEN_STORE", argv[++i], 1); /* which wins over --data (cli_data_dir) */
+    else if (!strncmp(argv[i], "--store=", 8))
+      setenv("MIEN_STORE", argv[i] + 8, 1);
     else if (argv[i][0] == '-' || npos == 3)
       return cli_usage(usage, 0);
     else

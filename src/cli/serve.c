@@ -167,11 +167,9 @@ int cmd_serve(int argc, char **argv) {
     }
   }
   if (rc < 0 && optind < argc) rc = cli_usage(usage, 0);
-  if (rc < 0) {
-    if (data_opt)
-      snprintf(data, sizeof data, "%s", data_opt);
-    else if (mien_default_store(data, sizeof data) != 0)
-      rc = cli_fail("serve", MIEN_ERR_IO, "no data directory: give --data DIR or set MIEN_DATA");
+  if (rc < 0) { /* $MIEN_STORE wins over serve's own --data too */
+    int data_rc = cli_data_dir(data_opt, data, sizeof data);
+    if (data_rc != EXIT_OK) rc = data_rc;
   }
   if (rc >= 0) {
     free(buckets);
