@@ -16,7 +16,8 @@
 #     runs). The templates repeat every FILL faces, which changes nothing for the exact index:
 #     it scores every face.
 # wrk runs on the same machine, so on 2 cores it takes CPU from the nodes.
-#   make bench-cluster   (DURATION=10 s per measurement, WORKERS=1, CONNECTIONS=2, FACES, FILL)
+#   make bench-cluster   (DURATION=10 s per measurement, WORKERS=1, CONNECTIONS=2, FACES, FILL;
+#                         COLD_ONLY=1: only the FACES load and the cold restart)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -25,6 +26,7 @@ CONNECTIONS=${CONNECTIONS:-2}
 DURATION=${DURATION:-10}
 FACES=${FACES:-1000000}
 FILL=${FILL:-10000}
+COLD_ONLY=${COLD_ONLY:-0}
 BUILD=$(dirname "$MIEN")
 FIXTURE=$BUILD/mien-bench-fixture
 
@@ -99,6 +101,7 @@ print(json.dumps(out, separators=(",", ":")))' "$@"
 
 echo "{\"cpu\":\"$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)\",\"cores\":$(nproc),\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
 
+if ((!COLD_ONLY)); then
 # ---- DetectFaces and SearchFacesByImage through 1, 2, 3 nodes ----
 for n in 0 1 2; do pg_node_start $n || die "node $n did not start"; done
 URL=${NODE_URLS[0]}
@@ -120,6 +123,7 @@ SERVER_DATA=$TMP/sqlite start_server --workers "$WORKERS" || die "mien serve (SQ
 api CreateCollection '{"CollectionId":"bench"}'
 labelled "$(wrk_at "$URL" IndexFaces "$TMP/index.json")" op='"IndexFaces"' store='"sqlite"'
 stop_server >/dev/null
+fi
 
 # ---- FACES faces in PostgreSQL: load, cold restart, search ----
 # ms_since T0_NS: milliseconds since T0 (date +%s%N).
@@ -162,6 +166,7 @@ searched_ms=$(ms_since "$t0")
 load_cpu=$(($(cpu_ticks "${NODE_PIDS[0]}") - ticks0))
 rss1=$(rss_mb "${NODE_PIDS[0]}")
 echo "{\"op\":\"cold_restart\",\"faces\":$FACES,\"listening_ms\":$listening_ms,\"models_loaded_ms\":$models_ms,\"first_search_done_ms\":$searched_ms,\"index_load_ms\":$((searched_ms - models_ms)),\"index_load_cpu_s\":$(awk -v t="$load_cpu" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }'),\"rss_mb_models\":$rss0,\"rss_mb_index\":$rss1,\"rss_bytes_per_face\":$(((rss1 - rss0) * 1048576 / FACES)),\"loadavg\":\"$(cut -d' ' -f1 /proc/loadavg)\"}"
+((COLD_ONLY)) && exit 0
 kind=EXACT
 t0=$(date +%s%N)
 if ((FACES >= 1000000)); then

@@ -739,6 +739,7 @@ static mien_status load_index(mien_store *s, mien_coll *c, char *err, size_t err
                  &q, err, errlen);
   if (st == MIEN_OK) {
     db_bind_int64(q, 1, c->id);
+    db_stream(q); /* a row at a time: the index, not the result set, is what stays */
     int rc;
     float emb[MIEN_EMBED_DIM];
     while (st == MIEN_OK && (rc = db_step(q)) == DB_ROW) {

@@ -82,6 +82,12 @@ int db_pg_exec_script(db_conn *c, const char *sql);
  * 1 when one (or more) came, 0 when none, -1 when the connection is broken. */
 int db_pg_listen(db_conn *c, const char *channel);
 int db_pg_wait(db_conn *c, int timeout_ms);
+/* PostgreSQL: q's rows are to come one at a time as the server sends them, not all at once (a
+ * result too big to hold: the index load). Its connection runs no other statement until q has
+ * returned DB_DONE or DB_FAILED, or is reset or finalized. Its columns come in binary: read each
+ * with the accessor of its type (text, integers, doubles, blobs). db_stream: the same on any
+ * connection, nothing on SQLite, whose rows always come one at a time. */
+void db_pg_stream(db_stmt *q);
 /* Whether a store location names a PostgreSQL database. */
 int db_location_is_pg(const char *location);
 
@@ -132,6 +138,9 @@ static inline int db_column_is_null(db_stmt *q, int i) {
 }
 static inline void db_reset(db_stmt *q) {
   q->c->ops->reset(q);
+}
+static inline void db_stream(db_stmt *q) {
+  if (q->c->is_pg) db_pg_stream(q);
 }
 /* NULL is allowed. */
 static inline void db_finalize(db_stmt *q) {

@@ -9,10 +9,13 @@
  *
  * Parameters go as text (integers and doubles printed exactly; every parameter's type declared,
  * so that `LIMIT $1` and `$1 IS NULL` resolve) and blobs as binary bytea; results come back as text
- * and bytea is decoded on demand. A connection that broke (the server restarted, the network
- * dropped) is re-established at the next statement outside a transaction; a statement that
- * fails for that reason reports DB_ERR_UNAVAILABLE, which the API answers with a retryable
- * error. */
+ * and bytea is decoded on demand. A statement marked db_pg_stream (the index load: a whole
+ * collection's templates) is read instead one row at a time (libpq's single-row mode) in binary,
+ * so that neither the client holds the result set nor the server hex-encodes the templates; its
+ * connection serves nothing else until its last row or its reset. A connection that broke (the
+ * server restarted, the network dropped) is re-established at the next statement outside a
+ * transaction; a statement that fails for that reason reports DB_ERR_UNAVAILABLE, which the API
+ * answers with a retryable error. */
 #include <ctype.h>
 #include <poll.h>
 #include <stdio.h>
@@ -39,14 +42,22 @@ typedef struct {
   Oid *types;
   PGresult *res;
   int row, executed;
-  void **blobs; /* decoded bytea of the current row, per column */
+  int stream;    /* db_pg_stream: single-row mode, binary results */
+  int streaming; /* rows of this statement are still coming on the connection */
+  void **blobs;  /* decoded bytea of the current row, per column */
   size_t *blob_lens;
 } pg_stmt;
 
+#define OID_BOOL 16
 #define OID_BYTEA 17
 #define OID_INT8 20
+#define OID_INT2 21
+#define OID_INT4 23
 #define OID_TEXT 25
+#define OID_FLOAT4 700
 #define OID_FLOAT8 701
+#define OID_BPCHAR 1042
+#define OID_VARCHAR 1043
 
 static PGconn *pg_of(db_conn *c) {
   return ((pg_conn *)c)->pg;
@@ -305,38 +316,90 @@ static int pg_parameter_count(db_stmt *q) {
   return ((pg_stmt *)q)->nparams;
 }
 
+/* Reads and drops what is left of a stream (an early reset: the connection must be free for
+ * the next statement; the rows are read rather than cancelled, so that no late cancel request can
+ * reach a later statement). */
+static void stream_drain(pg_stmt *q) {
+  PGresult *r;
+  while (q->streaming && (r = PQgetResult(pg_of(q->base.c)))) PQclear(r);
+  q->streaming = 0;
+}
+
+/* A statement's first result: the whole result set (PQexecParams), or with stream the first row
+ * or the end (single-row mode). NULL when out of memory. */
+static PGresult *first_result(pg_stmt *q) {
+  PGconn *pg = pg_of(q->base.c);
+  const char *const *values = (const char *const *)q->values;
+  if (!q->stream)
+    return PQexecParams(pg, q->sql, q->nparams, q->types, values, q->lengths, q->formats, 0);
+  if (!PQsendQueryParams(pg, q->sql, q->nparams, q->types, values, q->lengths, q->formats, 1))
+    return PQmakeEmptyPGresult(pg, PGRES_FATAL_ERROR); /* the message is the connection's */
+  q->streaming = 1;
+  PQsetSingleRowMode(pg); /* refused only when not right after the send: then all at once */
+  return PQgetResult(pg);
+}
+
+/* The end of a stream, its last result r (TUPLES_OK, an error or NULL): the rest read. */
+static int stream_end(pg_stmt *q, PGresult *r) {
+  ExecStatusType t = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (t == PGRES_TUPLES_OK || t == PGRES_COMMAND_OK)
+    ((pg_conn *)q->base.c)->changes = atoll(PQcmdTuples(r));
+  else
+    fail_result(q->base.c, r);
+  stream_drain(q);
+  return t == PGRES_TUPLES_OK || t == PGRES_COMMAND_OK ? DB_DONE : DB_FAILED;
+}
+
 static int pg_step(db_stmt *s) {
   pg_stmt *q = (pg_stmt *)s;
   db_conn *c = s->c;
   if (!q->executed) {
     q->executed = 1, q->row = -1;
     if (ensure_connected(c) != 0) return DB_FAILED;
+    /* Failing for a connection found broken, the statement did not run: once more. */
     for (int attempt = 0; attempt < 2; attempt++) {
       PQclear(q->res);
-      q->res = PQexecParams(pg_of(c), q->sql, q->nparams, q->types, (const char *const *)q->values,
-                            q->lengths, q->formats, 0);
-      if (PQresultStatus(q->res) != PGRES_FATAL_ERROR || !reconnected(c)) break;
+      q->res = first_result(q);
+      if (PQresultStatus(q->res) != PGRES_FATAL_ERROR) break;
+      PGresult *failed = q->res; /* kept for its message while the stream is drained */
+      q->res = NULL;
+      stream_drain(q);
+      q->res = failed;
+      if (!reconnected(c)) break;
     }
     ExecStatusType t = PQresultStatus(q->res);
     if (t == PGRES_COMMAND_OK) {
       ((pg_conn *)c)->changes = atoll(PQcmdTuples(q->res));
+      stream_drain(q);
       return DB_DONE;
     }
-    if (t != PGRES_TUPLES_OK) {
+    if (t != PGRES_TUPLES_OK && t != PGRES_SINGLE_TUPLE) {
       const char *state = PQresultErrorField(q->res, PG_DIAG_SQLSTATE);
       fail_result(c, q->res);
       return state && !strncmp(state, "23", 2) ? DB_CONSTRAINT : DB_FAILED;
     }
-    ((pg_conn *)c)->changes = atoll(PQcmdTuples(q->res));
+    if (!q->streaming) ((pg_conn *)c)->changes = atoll(PQcmdTuples(q->res));
     q->blobs = calloc((size_t)PQnfields(q->res) + 1, sizeof *q->blobs);
     q->blob_lens = calloc((size_t)PQnfields(q->res) + 1, sizeof *q->blob_lens);
     if (!q->blobs || !q->blob_lens) {
+      stream_drain(q);
       fail_with(c, DB_ERR_NOMEM, "out of memory");
       return DB_FAILED;
     }
+    if (q->streaming) {
+      if (PQresultStatus(q->res) == PGRES_SINGLE_TUPLE) return q->row = 0, DB_ROW;
+      return stream_end(q, q->res);
+    }
   }
-  if (!q->res || PQresultStatus(q->res) != PGRES_TUPLES_OK) return DB_DONE;
+  if (!q->res) return DB_DONE;
   free_blobs(q);
+  if (q->streaming) { /* the next row, or the end */
+    PQclear(q->res);
+    q->res = PQgetResult(pg_of(c));
+    if (PQresultStatus(q->res) == PGRES_SINGLE_TUPLE) return q->row = 0, DB_ROW;
+    return stream_end(q, q->res);
+  }
+  if (PQresultStatus(q->res) != PGRES_TUPLES_OK) return DB_DONE;
   return ++q->row < PQntuples(q->res) ? DB_ROW : DB_DONE;
 }
 
@@ -345,11 +408,36 @@ static int valid_cell(pg_stmt *q, int i) {
          !PQgetisnull(q->res, q->row, i);
 }
 
+/* Whether column i came in binary (a streamed statement's), and then its type. */
+static Oid binary_type(const pg_stmt *q, int i) {
+  return PQfformat(q->res, i) == 1 ? PQftype(q->res, i) : 0;
+}
+
+/* Binary results: big-endian integers of n bytes, IEEE floats. */
+static uint64_t be_bits(const char *v, int n) {
+  uint64_t x = 0;
+  for (int k = 0; k < n; k++) x = x << 8 | (unsigned char)v[k];
+  return x;
+}
+
 static const char *pg_column_text(db_stmt *s, int i) {
   pg_stmt *q = (pg_stmt *)s;
-  return valid_cell(q, i) ? PQgetvalue(q->res, q->row, i) : NULL;
+  if (!valid_cell(q, i)) return NULL;
+  Oid t = binary_type(q, i); /* in binary only the text types read as text */
+  if (t && t != OID_TEXT && t != OID_VARCHAR && t != OID_BPCHAR) return NULL;
+  return PQgetvalue(q->res, q->row, i); /* libpq ends binary values with a 0 too */
 }
 static int64_t pg_column_int64(db_stmt *s, int i) {
+  pg_stmt *q = (pg_stmt *)s;
+  Oid type = valid_cell(q, i) ? binary_type(q, i) : 0;
+  if (type) {
+    const char *v = PQgetvalue(q->res, q->row, i);
+    if (type == OID_INT8) return (int64_t)be_bits(v, 8);
+    if (type == OID_INT4) return (int32_t)(uint32_t)be_bits(v, 4);
+    if (type == OID_INT2) return (int16_t)(uint16_t)be_bits(v, 2);
+    if (type == OID_BOOL) return v[0] != 0;
+    return 0;
+  }
   const char *t = pg_column_text(s, i);
   if (!t) return 0;
   if (!strcmp(t, "t")) return 1; /* booleans, as SQLite's 1 and 0 */
@@ -357,6 +445,22 @@ static int64_t pg_column_int64(db_stmt *s, int i) {
   return strtoll(t, NULL, 10);
 }
 static double pg_column_double(db_stmt *s, int i) {
+  pg_stmt *q = (pg_stmt *)s;
+  Oid type = valid_cell(q, i) ? binary_type(q, i) : 0;
+  if (type == OID_FLOAT8 || type == OID_FLOAT4) {
+    const char *v = PQgetvalue(q->res, q->row, i);
+    if (type == OID_FLOAT4) {
+      uint32_t bits = (uint32_t)be_bits(v, 4);
+      float f;
+      memcpy(&f, &bits, sizeof f);
+      return f;
+    }
+    uint64_t bits = be_bits(v, 8);
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+  }
+  if (type) return (double)pg_column_int64(s, i);
   const char *t = pg_column_text(s, i);
   return t ? strtod(t, NULL) : 0;
 }
@@ -364,7 +468,8 @@ static const void *pg_column_blob(db_stmt *s, int i) {
   pg_stmt *q = (pg_stmt *)s;
   if (!valid_cell(q, i)) return NULL;
   if (!q->blobs[i]) {
-    if (PQftype(q->res, i) != OID_BYTEA) { /* text read as bytes, as SQLite allows */
+    /* binary values and text are the bytes themselves, as SQLite reads text as bytes */
+    if (binary_type(q, i) || PQftype(q->res, i) != OID_BYTEA) {
       q->blob_lens[i] = (size_t)PQgetlength(q->res, q->row, i);
       return PQgetvalue(q->res, q->row, i);
     }
@@ -376,7 +481,7 @@ static const void *pg_column_blob(db_stmt *s, int i) {
 static int pg_column_bytes(db_stmt *s, int i) {
   pg_stmt *q = (pg_stmt *)s;
   if (!valid_cell(q, i)) return 0;
-  if (PQftype(q->res, i) != OID_BYTEA) return PQgetlength(q->res, q->row, i);
+  if (binary_type(q, i) || PQftype(q->res, i) != OID_BYTEA) return PQgetlength(q->res, q->row, i);
   pg_column_blob(s, i);
   return (int)q->blob_lens[i];
 }
@@ -387,6 +492,7 @@ static int pg_column_is_null(db_stmt *s, int i) {
 static void pg_reset(db_stmt *s) {
   pg_stmt *q = (pg_stmt *)s;
   free_blobs(q);
+  stream_drain(q);
   free(q->blobs), free(q->blob_lens);
   q->blobs = NULL, q->blob_lens = NULL;
   PQclear(q->res);
@@ -437,6 +543,10 @@ db_conn *db_pg_open(const char *url, char *msg, size_t cap) {
   p->base.ops = &pg_ops;
   p->base.is_pg = 1;
   return &p->base;
+}
+
+void db_pg_stream(db_stmt *q) {
+  ((pg_stmt *)q)->stream = 1;
 }
 
 /* PQexec of sql as it is (several statements, dollar-quoted bodies): for the schema. */
