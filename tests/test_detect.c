@@ -570,7 +570,7 @@ static void test_pose_signs(void) {
 }
 
 /* Alignment under in-plane rotation: each face of group.jpg, the photo turned ROT_DEG, its box
- * carried over (the detector's own recall under rotation is `mien eval detect --transform`'s
+ * carried over (the detector's own recall under rotation is `mien-eval detect --transform`'s
  * business). The five alignment points must land where the upright photo's points go under the
  * same rotation (mean error under ROT_POINT_ERR of the eye distance), Roll must change by the
  * rotation, and each face must still match itself (cosine over ROT_MIN_COSINE). */
