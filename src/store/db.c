@@ -189,7 +189,8 @@ static const char *const migrations[] = {
     /* 4 -> 5: access keys (db_keys.c), until now DIR/keys.json (imported at open). secret is the
      * SecretAccessKey, sealed when the store has a template key. */
     "CREATE TABLE access_keys ("
-    "  id TEXT PRIMARY KEY, user_name TEXT NOT NULL, secret BLOB NOT NULL, created REAL NOT NULL);",
+    "  id TEXT PRIMARY KEY, user_name TEXT NOT NULL, secret BLOB NOT NULL,"
+    "  created REAL NOT NULL);",
 };
 #define SCHEMA_VERSION (int)(sizeof migrations / sizeof *migrations)
 
