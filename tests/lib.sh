@@ -32,6 +32,14 @@ store_free() {
   skipped "$1" "opens no store: the SQLite run checks it"
   return 1
 }
+# store_once NAME: true on SQLite; on PostgreSQL it skips NAME, a check whose store calls another
+# check of the test already made there (the same search of another codec's clip, another bad file
+# refused the same way): what differs between them opens no store, and the SQLite run checks it.
+store_once() {
+  on_pg || return 0
+  skipped "$1" "makes the store calls of a check already run here: the SQLite run checks the rest"
+  return 1
+}
 # store_reset: the test's next store starts empty. A new --data DIR does that on SQLite; on
 # PostgreSQL, one database for every DIR, the schema is dropped (mien makes it again at open).
 store_reset() {
@@ -137,6 +145,32 @@ api() {
   HTTP=$(curl -sS -o "$TMP/out" -w '%{http_code}' -X POST "$URL/" \
     -H 'Content-Type: application/x-amz-json-1.1' -H "X-Amz-Target: RekognitionService.$1" \
     --data-binary "$2")
+}
+
+# aws_batch_start PYTHON: starts tests/server/aws_batch.py under PYTHON (the interpreter of the
+# aws-cli under test), after which `aws_batch ARGS...` is `aws ARGS...` with the environment's
+# AWS_* variables of the moment, its output, errors and exit status, without a Python start per
+# call (about a second of CPU each); with a moved clock (clock_export), a new process per call.
+# Only in the test's own shell and its $(...) subshells, one call at a time.
+aws_batch_start() {
+  mkfifo "$TMP/aws-batch.in" "$TMP/aws-batch.out" || return 1
+  AWS_BATCH_PYTHON=$1
+  "$1" "$ROOT/tests/server/aws_batch.py" <"$TMP/aws-batch.in" >"$TMP/aws-batch.out" &
+  exec {AWS_BATCH_IN}>"$TMP/aws-batch.in" {AWS_BATCH_OUT}<"$TMP/aws-batch.out"
+}
+aws_batch() {
+  local kv rc envs=()
+  while IFS= read -r -d '' kv; do [[ $kv == AWS_* ]] && envs+=("$kv"); done < <(env -0)
+  local call=("$TMP/aws-batch.stdout" "$TMP/aws-batch.stderr" "${#envs[@]}" "${envs[@]}" "$@")
+  if [[ -n ${LD_PRELOAD:-} ]]; then # a moved clock (clock_export) reaches new processes only
+    rc=$(printf '%s\0' "${#call[@]}" "${call[@]}" | "$AWS_BATCH_PYTHON" "$ROOT/tests/server/aws_batch.py")
+  else
+    printf '%s\0' "${#call[@]}" "${call[@]}" >&"$AWS_BATCH_IN"
+    read -r rc <&"$AWS_BATCH_OUT" || { echo "aws_batch.py ended" >&2; return 255; }
+  fi
+  cat "$TMP/aws-batch.stdout"
+  cat "$TMP/aws-batch.stderr" >&2
+  return "$rc"
 }
 
 # sanitized_build: whether $MIEN comes from an ASan+UBSan build (slow: shorten load tests).

@@ -5,8 +5,9 @@
 # signature failures AWS answers (wrong secret, unknown key, no signature), and Image.S3Object
 # read from a `--bucket NAME=DIR` directory that no Name may leave.
 #
-# On PostgreSQL (the test_server_aws_pg rerun) the parts that open no store are left out: each
-# aws-cli call starts Python (~2 s on the shared 2-core VM), which the SQLite run already spends.
+# The calls run in one Python process (tests/server/aws_batch.py: aws-cli's own driver, made anew
+# for each call from its arguments and environment; only the interpreter start is shared). On
+# PostgreSQL (the test_server_aws_pg rerun) the parts that open no store are left out.
 # /usr/bin/aws is named explicitly: an older aws-cli v1 may come first on PATH. Debian's aws-cli
 # predates Rekognition's user operations; tests/server/aws_model.py gives it the model that has
 # them (AWS_DATA_PATH), so users go through aws-cli's own argument parsing and signing too.
@@ -38,8 +39,9 @@ export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_M
   AWS_PAGER="" AWS_DEFAULT_REGION=us-east-1 AWS_MAX_ATTEMPTS=1 AWS_DATA_PATH=$TMP/model
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 
+aws_batch_start /usr/bin/python3 || { echo "0 passed, 1 failed"; exit 1; }
 # rk ARGS...: `aws rekognition ARGS` against the server.
-rk() { "$AWS" --endpoint-url "$URL" --output json rekognition "$@"; }
+rk() { aws_batch --endpoint-url "$URL" --output json rekognition "$@"; }
 # empty NAME: aws-cli printed nothing, as it does for an empty response ({}).
 empty() { [[ ! -s $TMP/out ]] && ok "$1" || bad "$1" "printed $(head -c 300 "$TMP/out")"; }
 
