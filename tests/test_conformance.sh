@@ -53,7 +53,8 @@ conformance first
 
 # ---- aws-cli v2 (2.9.19 predates the user operations: the shipped model teaches it) ----
 if [[ -x $AWS ]] && ! sanitized_build; then
-  rk() { AWS_ACCESS_KEY_ID=$KEY_ID AWS_SECRET_ACCESS_KEY=$SECRET "$AWS" --endpoint-url "$URL" --output json rekognition "$@"; }
+  aws_batch_start /usr/bin/python3 || bad "aws_batch.py" "did not start"
+  rk() { AWS_ACCESS_KEY_ID=$KEY_ID AWS_SECRET_ACCESS_KEY=$SECRET aws_batch --endpoint-url "$URL" --output json rekognition "$@"; }
   run "aws create-user with a token" 0 rk create-user --collection-id conf --user-id cli --client-request-token cli-tok &&
     ok "aws create-user with a token"
   run "aws create-user, same token again" 0 rk create-user --collection-id conf --user-id cli --client-request-token cli-tok &&
