@@ -480,8 +480,10 @@ mien_status mien_store_open_key(const char *location, const char *key_file, mien
  * in an unnamed file in DIR: one descriptor each, so not for the many small ones.)
  * A collection past the ANN threshold would retrain its index at every open (minutes at 10M
  * faces), so the index is saved at close to DIR/ann-ROW.idx and adopted at the next load if it
- * still indexes exactly the collection's templates (index.c checks every id and code), then
- * removed: from then on writes make it stale, and a deletion must not leave its codes in a
+ * still indexes exactly the collection's templates (index.c checks every id and code). An
+ * adopted file is kept while nothing changes, so that closing an unchanged collection (every
+ * CLI command) does not write it again (5 GB at 10M faces), and removed before the first write
+ * (db_ann_forget): from then on it is stale, and a deletion must not leave its codes in a
  * file. Not with a template key (the int8 codes are templates a few bits short, which would
  * sit unsealed on disk) and not on PostgreSQL (other nodes write). */
 
@@ -501,8 +503,9 @@ static void ann_wipe(const mien_store *s, const char *path) {
   close(fd);
 }
 
-void db_ann_forget(const mien_store *s, const mien_coll *c) {
+void db_ann_forget(const mien_store *s, mien_coll *c) {
   char path[4200];
+  c->ann_kept = 0;
   if (ann_file(s, c, path, sizeof path)) ann_wipe(s, path);
 }
 
@@ -510,15 +513,15 @@ void db_ann_forget(const mien_store *s, const mien_coll *c) {
 static void ann_restore(mien_store *s, mien_coll *c) {
   char path[4200];
   if (ann_file(s, c, path, sizeof path)) {
-    if (!s->encrypted) mien_index_load_ann(c->ix, path); /* refused: retrained as usual */
-    ann_wipe(s, path);
+    c->ann_kept = !s->encrypted && mien_index_load_ann(c->ix, path) == 0;
+    if (!c->ann_kept) ann_wipe(s, path); /* refused: retrained as usual */
   }
   mien_index_set_ann(c->ix, 0, 0, 0);
 }
 
 static void ann_keep(mien_store *s, mien_coll *c) {
   char path[4200];
-  if (c->ix && !c->dead && !s->encrypted && ann_file(s, c, path, sizeof path))
+  if (c->ix && !c->dead && !c->ann_kept && !s->encrypted && ann_file(s, c, path, sizeof path))
     mien_index_save_ann(c->ix, path); /* failing, a restart retrains */
 }
 

@@ -198,6 +198,7 @@ mien_status mien_store_index_image_as(mien_store *s, const char *principal, cons
     cJSON_Delete(fields);
   st = db_finish(s, st, err, errlen);
   pthread_mutex_unlock(&s->mu);
+  if (st == MIEN_OK && c->ann_kept) db_ann_forget(s, c);
   for (int i = 0; st == MIEN_OK && i < n; i++)
     if (mien_index_add(c->ix, rows[i], faces[i].emb) != 0)
       st = MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM,
@@ -336,7 +337,7 @@ mien_status mien_store_delete_faces(mien_store *s, const char *principal, const 
   st = db_finish(s, st, err, errlen);
   if (st == MIEN_OK && deleted) db_erase(s);
   pthread_mutex_unlock(&s->mu);
-  if (st == MIEN_OK && deleted && !c->ix) db_ann_forget(s, c); /* its codes must not stay */
+  if (st == MIEN_OK && deleted) db_ann_forget(s, c); /* its codes must not stay */
   for (int i = 0; st == MIEN_OK && c->ix && i < n; i++)
     if (rows[i]) mien_index_remove(c->ix, rows[i]);
   write_end(c, rows);

@@ -13,10 +13,6 @@
 #include "store/store.h"
 
 _Static_assert(MIEN_TEMPLATE_DIM == MIEN_EMBED_DIM, "store templates are the face model's");
-#include <pthread.h>
-
-#include "store/index.h"
-#include "store/sql.h"
 
 /* A collection as this process knows it: its index, loaded on first use. */
 typedef struct {
@@ -24,7 +20,8 @@ typedef struct {
   char model_sha256[65];
   pthread_rwlock_t lock; /* guards ix and dead; taken before the store's mutex */
   mien_index *ix;
-  int dead; /* deleted by this process */
+  int dead;     /* deleted by this process */
+  int ann_kept; /* its saved ANN was adopted at load and still describes it (db.c) */
   /* ProposeUsers' grouping state (db_people.c), made on first use; people_mu serialises its
    * updates, taken after lock (read) and before the store's mutex. */
   struct mien_cluster *people;
@@ -47,8 +44,10 @@ struct mien_store {
   char *ann_dir; /* SQLite: the data directory, where collections' ANN indexes are saved */
 };
 
-/* Removes the ANN index saved for c (db.c), when a write it cannot follow makes it stale. */
-void db_ann_forget(const mien_store *s, const mien_coll *c);
+/* c's templates are about to change: removes the ANN index saved for c (db.c), which no longer
+ * describes them. Deletions call it always (no deleted face's codes may stay in a file, whoever
+ * wrote it); additions only while c->ann_kept, so that the close saves the index again. */
+void db_ann_forget(const mien_store *s, mien_coll *c);
 
 /* The data directory of a SQLite location ("sqlite:DIR" or DIR). */
 const char *db_location_dir(const char *location);

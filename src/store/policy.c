@@ -268,7 +268,7 @@ static mien_status purge_collection(mien_store *s, const char *name, int64_t *pu
     if (st == MIEN_OK && n) db_erase(s);
     pthread_mutex_unlock(&s->mu);
   }
-  if (st == MIEN_OK && n && !c->ix) db_ann_forget(s, c); /* its codes must not stay */
+  if (st == MIEN_OK && n) db_ann_forget(s, c); /* its codes must not stay */
   if (st == MIEN_OK && c->ix)
     for (int64_t i = 0; i < n; i++) mien_index_remove(c->ix, rows[i]);
   pthread_rwlock_unlock(&c->lock);
