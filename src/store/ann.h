@@ -33,14 +33,22 @@ typedef struct {
   int nprobe;  /* lists scanned per query */
   int rescore; /* candidates rescored exactly (at least k) */
   int threads; /* <= 0: one per core */
+  /* PQ candidates re-ranked with their int8 codes (at least rescore); 0: no PQ tier, the int8
+   * codes of the probed lists are scanned instead (slower; the exact answer probing all). */
+  int rerank;
 } mien_ann_params;
 
 /* Trains the coarse quantiser on n sample vectors (L2-normalised, dim floats each) for about
- * nlists lists; threads <= 0: one per core. NULL when out of memory or n < 1. */
-mien_ann *mien_ann_train(int dim, const float *sample, size_t n, size_t nlists, int threads);
+ * nlists lists, and the PQ tier's codebooks (pq_m sub-spaces: a multiple of 4 up to 128, <= 0
+ * the default) on their residuals; threads <= 0: one per core. NULL when out of memory or
+ * n < 1. */
+mien_ann *mien_ann_train(int dim, const float *sample, size_t n, size_t nlists, int pq_m,
+                         int threads);
 void mien_ann_free(mien_ann *ann);
 size_t mien_ann_count(const mien_ann *ann);
 size_t mien_ann_lists(const mien_ann *ann);
+/* Sub-spaces of its PQ tier (4 bits each: pq_m / 2 bytes per face). */
+int mien_ann_pq_m(const mien_ann *ann);
 /* Bytes of RAM per indexed vector: codes, scales, ids, the lists' spare capacity and the
  * centroids, all divided by the count. */
 size_t mien_ann_bytes_per_vector(const mien_ann *ann);
