@@ -4,7 +4,7 @@
  *
  *   mien-bench-search calibrate [--identities N]     synthetic vs LFW cosine distributions
  *   mien-bench-search run --faces N [--index exact,ann] [--queries Q] [--nprobe A,B,..]
- *                         [--rerank A,B,..] [--rescore R] [--pq M]
+ *                         [--rerank A,B,..] [--rescore A,B,..] [--pq M]
  *                         [--dir DIR] [--keep] [--reuse] [--per P]
  *
  * Faces: identities x P images (P = 2 by default) of unit 512-d templates, generated from their
@@ -25,9 +25,9 @@
  * queries (no generation; the ground truth and the ANN index of an earlier run if it left them:
  * at 10M they take most of an hour), e.g. to measure other search settings, and keeps it.
  *
- * The ANN sweep runs every --nprobe with every --rerank (0: no PQ tier, the int8 scan of
- * the probed lists; old and new in one run); --pq sets the PQ tier's sub-spaces (default 32),
- * and the index is kept as DIR/ann-pqM.idx for --reuse.
+ * The ANN sweep runs every combination of --nprobe, --rerank (0: no PQ tier, the int8 scan
+ * of the probed lists; old and new in one run) and --rescore; --pq sets the PQ tier's sub-spaces
+ * (default 32), and the index is kept as DIR/ann-pqM.idx for --reuse.
  *
  * Reported per index (JSON lines): recall@1 of true mates (of the probes whose exact top-1 is a
  * mate, the share whose top-1 is a mate too: the person is identified), recall@10 against the exact
@@ -532,7 +532,7 @@ static int build_ann(const bench *b, const char *f, ann_build *out) {
 
 /* The sweep's settings: the default where a list is empty. */
 typedef struct {
-  int nprobe[32], nnprobe, rerank[32], nrerank, rescore;
+  int nprobe[32], nnprobe, rerank[32], nrerank, rescore[32], nrescore;
 } ann_sweep;
 
 static void ann_file(const bench *b, char *f, size_t size) {
@@ -566,21 +566,23 @@ static int run_ann(const bench *b, const ann_sweep *sw) {
   }
   fprintf(stderr, "ann: saved in %.1f s, loaded in %.1f s\n", built.save_ms / 1000, load_ms / 1000);
   ann_run r = {b, ann, mien_ann_default_params(ann)};
-  if (sw->rescore > 0) r.p.rescore = sw->rescore;
-  for (int i = 0; i < (sw->nnprobe ? sw->nnprobe : 1); i++) /* the defaults, or the sweep asked */
-    for (int j = 0; j < (sw->nrerank ? sw->nrerank : 1); j++) {
-      if (sw->nnprobe) r.p.nprobe = sw->nprobe[i];
-      if (sw->nrerank) r.p.rerank = sw->rerank[j];
-      quality q = measure(b, ann_search, &r);
-      char extra[256];
-      snprintf(extra, sizeof extra,
-               "\"lists\":%zu,\"pq_m\":%d,\"nprobe\":%d,\"rerank\":%d,\"rescore\":%d,"
-               "\"train_s\":%.2f,\"save_s\":%.2f,\"cold_load_s\":%.2f,",
-               mien_ann_lists(ann), mien_ann_pq_m(ann), r.p.nprobe, r.p.rerank, r.p.rescore,
-               built.train_ms / 1000, built.save_ms / 1000, load_ms / 1000);
-      report(b, "ann", extra, q, built.bytes_per_face, (built.train_ms + built.add_ms) / 1000,
-             (double)b->faces / (built.add_ms / 1000));
-    }
+  for (int n = 0; n < (sw->nnprobe ? sw->nnprobe : 1) * (sw->nrerank ? sw->nrerank : 1) *
+                          (sw->nrescore ? sw->nrescore : 1);
+       n++) { /* every combination of the lists given; the defaults for the others */
+    int i = n, j = 0, k = 0;
+    if (sw->nrescore) k = i % sw->nrescore, i /= sw->nrescore, r.p.rescore = sw->rescore[k];
+    if (sw->nrerank) j = i % sw->nrerank, i /= sw->nrerank, r.p.rerank = sw->rerank[j];
+    if (sw->nnprobe) r.p.nprobe = sw->nprobe[i];
+    quality q = measure(b, ann_search, &r);
+    char extra[256];
+    snprintf(extra, sizeof extra,
+             "\"lists\":%zu,\"pq_m\":%d,\"nprobe\":%d,\"rerank\":%d,\"rescore\":%d,"
+             "\"train_s\":%.2f,\"save_s\":%.2f,\"cold_load_s\":%.2f,",
+             mien_ann_lists(ann), mien_ann_pq_m(ann), r.p.nprobe, r.p.rerank, r.p.rescore,
+             built.train_ms / 1000, built.save_ms / 1000, load_ms / 1000);
+    report(b, "ann", extra, q, built.bytes_per_face, (built.train_ms + built.add_ms) / 1000,
+           (double)b->faces / (built.add_ms / 1000));
+  }
   mien_ann_free(ann);
   return 0;
 }
@@ -611,7 +613,7 @@ static void usage(FILE *f) {
   fprintf(f, "usage: mien-bench-search calibrate [--identities N] [--alpha A] [--qmax Q] "
              "[--spread S]\n"
              "       mien-bench-search run [--faces N] [--index exact,ann] [--queries Q]\n"
-             "                             [--nprobe A,B,...] [--rerank A,B,...] [--rescore R]\n"
+             "                             [--nprobe A,..] [--rerank A,..] [--rescore A,..]\n"
              "                             [--pq M] [--per P] [--threads T]\n"
              "                             [--dir DIR] [--keep] [--no-truth] [--reuse]\n");
 }
@@ -666,7 +668,7 @@ int main(int argc, char **argv) {
       sw.nrerank = int_list(optarg, sw.rerank);
       break;
     case 'S':
-      sw.rescore = atoi(optarg);
+      sw.nrescore = int_list(optarg, sw.rescore);
       break;
     case 'M':
       b.pq_m = atoi(optarg);

@@ -1,16 +1,25 @@
-/* ann.c - the IVF index of ann.h: two-level spherical k-means lists of int8 codes, scanned with
- * the exact index's dot kernels (index_dot.h), the best candidates rescored in fp32.
+/* ann.c - the IVF index of ann.h: two-level spherical k-means lists; per face a 4-bit PQ code
+ * scanned first ("fast scan", ann_scan.h), an int8 code the best PQ estimates are re-ranked
+ * with (the exact index's dot kernels, index_dot.h), and the best of those rescored in fp32.
  *
  * Why this shape (docs/search.md has the measurements): face templates are unit vectors whose
- * nearest neighbours are few and far above the crowd (a mate at cosine 0.6 among impostors
- * near 0), so a coarse partition finds them by probing a few percent of the lists, and int8
- * codes estimate cosines to about +-0.005, which ranks the candidates well enough that
- * rescoring a few dozen exactly gives the true order. The scan stays the memory-bound int8 loop
- * the exact index already tuned, over nprobe lists instead of every row.
+ * nearest neighbours are few and far above the crowd (a mate at cosine 0.3-0.6 among impostors
+ * near 0), so a coarse partition finds them, but a low-quality probe needs 10-20 % of the lists
+ * probed. Scanning that many 512-byte int8 codes is memory-bound (~50 ns a face); a PQ code of
+ * 16-64 bytes summed through in-register tables costs ~1-3 ns, and its error (~0.03 in cosine)
+ * only decides which few thousand faces are re-ranked with the int8 codes (+-0.005), of which a
+ * few dozen are rescored exactly.
  *
- * Lists are separate growable arrays (codes aligned for the kernels, scales, ids); removal
- * moves a list's last entry into the hole. There is no id table: remove() is given the vector
- * and re-derives its list, which is deterministic, so the index costs ~530 bytes per face.
+ * The PQ code encodes r = v - alpha * c (c: the list's dequantised centroid, alpha: the mean
+ * projection of the training faces on theirs), so <q, v> = alpha <q, c> + <q, r>: the table of
+ * <q's sub-space m, centroid j> is the same for every list, computed and quantised to uint8 once
+ * a query (one offset a sub-space, one scale), and the list's term is added when a threshold
+ * is converted into that list's uint16 units. The scan keeps the best `rerank` estimates and
+ * skips faces that do not beat the worst kept one (its threshold, in the kernel).
+ *
+ * Lists are separate growable arrays (codes aligned for the kernels, scales, ids, PQ blocks of
+ * 32 faces); removal moves a list's last entry into the hole, its PQ nibbles too. There is no
+ * id table: remove() is given the vector and re-derives its list, which is deterministic.
  */
 #include "store/ann.h"
 
@@ -59,6 +68,10 @@ struct mien_ann {
   size_t count;
   int pq_m, dsub;  /* sub-spaces of the PQ tier, dimensions each (the last ones zero-padded) */
   float *codebook; /* pq_m x PQ_K x dsub: the residuals' sub-space centroids */
+  /* The residual is v - pq_alpha * centroid: members lie at cosine ~0.4 to their (unit) list
+   * centroid, so subtracting their mean projection instead of all of it leaves less to
+   * quantise (|v - c|^2 ~ 1.2 against 1 - 0.4^2). */
+  float pq_alpha;
 };
 
 /* --- small helpers ---------------------------------------------------------------------- */
@@ -395,10 +408,10 @@ static int dots_rows(const mien_ann *a) {
 
 /* --- the PQ tier: residuals from the list centroid, 4 bits per sub-space --------------------- */
 
-/* r = v - the dequantised centroid of list l, zero-padded to pq_m x dsub. */
+/* r = v - pq_alpha x the dequantised centroid of list l, zero-padded to pq_m x dsub. */
 static void residual(const mien_ann *a, uint32_t l, const float *v, float *r) {
   const int8_t *c = a->list_codes + (size_t)l * a->stride;
-  float s = a->list_scales[l];
+  float s = a->list_scales[l] * a->pq_alpha;
   for (int d = 0; d < a->dim; d++) r[d] = v[d] - (float)c[d] * s;
   for (int d = a->dim; d < a->pq_m * a->dsub; d++) r[d] = 0;
 }
@@ -431,23 +444,40 @@ typedef struct {
   const float *sample;
   size_t n; /* the sample's size; ns of it are used, spread over it */
   size_t ns;
-  float *res; /* ns x pq_m x dsub */
+  uint32_t *list; /* ns: each used sample vector's list */
+  float *proj;    /* ns: its projection on the list's dequantised centroid */
+  float *res;     /* ns x pq_m x dsub */
   int bad;
 } pq_train_ctx;
 
-static void pq_residuals(void *arg, size_t begin, size_t end) {
+static const float *pq_sample(const pq_train_ctx *c, size_t i) {
+  return c->sample + (i * c->n / c->ns) * (size_t)c->a->dim;
+}
+
+static void pq_lists(void *arg, size_t begin, size_t end) {
   pq_train_ctx *c = arg;
   const mien_ann *a = c->a;
   int8_t *code = alloc_codes(1, a->stride);
   int32_t *dots = malloc((size_t)dots_rows(a) * sizeof *dots);
   for (size_t i = begin; code && dots && i < end; i++) {
-    const float *v = c->sample + (i * c->n / c->ns) * (size_t)a->dim;
+    const float *v = pq_sample(c, i);
     index_quantise(v, a->dim, a->stride, code);
-    residual(a, list_of(a, code, dots), v, c->res + i * (size_t)a->pq_m * (size_t)a->dsub);
+    uint32_t l = c->list[i] = list_of(a, code, dots);
+    const int8_t *cl = a->list_codes + (size_t)l * a->stride;
+    double p = 0;
+    for (int d = 0; d < a->dim; d++) p += (double)v[d] * cl[d];
+    c->proj[i] = (float)p * a->list_scales[l];
   }
   if (!code || !dots) c->bad = 1;
   free(code);
   free(dots);
+}
+
+static void pq_residuals(void *arg, size_t begin, size_t end) {
+  pq_train_ctx *c = arg;
+  size_t width = (size_t)c->a->pq_m * (size_t)c->a->dsub;
+  for (size_t i = begin; i < end; i++)
+    residual(c->a, c->list[i], pq_sample(c, i), c->res + i * width);
 }
 
 /* k-means (L2) of sub-spaces [begin, end) of the residuals into PQ_K centroids each. */
@@ -485,13 +515,29 @@ static void pq_kmeans(void *arg, size_t begin, size_t end) {
 /* Fits the codebooks on the residuals of (up to PQ_TRAIN_MAX of) the training sample. */
 static int pq_train(mien_ann *a, const float *sample, size_t n, int threads) {
   size_t ns = n < PQ_TRAIN_MAX ? n : PQ_TRAIN_MAX;
-  pq_train_ctx c = {
-      a, sample, n, ns, malloc(ns * (size_t)a->pq_m * (size_t)a->dsub * sizeof(float)), 0};
-  if (c.res) parallel(clamp_threads(threads, ns), ns, pq_residuals, &c, 0);
-  if (c.res && !c.bad)
+  pq_train_ctx c = {a,
+                    sample,
+                    n,
+                    ns,
+                    malloc(ns * sizeof(uint32_t)),
+                    malloc(ns * sizeof(float)),
+                    malloc(ns * (size_t)a->pq_m * (size_t)a->dsub * sizeof(float)),
+                    0};
+  int ok = c.list && c.proj && c.res;
+  if (ok) parallel(clamp_threads(threads, ns), ns, pq_lists, &c, 0);
+  ok = ok && !c.bad;
+  if (ok) {
+    double sum = 0;
+    for (size_t i = 0; i < ns; i++) sum += c.proj[i];
+    a->pq_alpha = (float)(sum / (double)ns);
+    parallel(clamp_threads(threads, ns), ns, pq_residuals, &c, 0);
     parallel(clamp_threads(threads, (size_t)a->pq_m), (size_t)a->pq_m, pq_kmeans, &c, 0);
+    ok = !c.bad;
+  }
+  free(c.list);
+  free(c.proj);
   free(c.res);
-  return c.res && !c.bad ? 0 : -1;
+  return ok ? 0 : -1;
 }
 
 typedef struct {
@@ -725,6 +771,11 @@ static int hit_order(const void *pa, const void *pb) {
   return (a->id > b->id) - (a->id < b->id);
 }
 
+static int best_first(const void *pa, const void *pb) {
+  const scored *a = pa, *b = pb;
+  return (a->key < b->key) - (a->key > b->key);
+}
+
 /* The best `cap` of the parts' heaps, gathered in part 0's; returns how many. */
 static int merge_parts(scan_ctx *part, int threads) {
   int nb = part[0].nheap;
@@ -789,7 +840,10 @@ int mien_ann_search(const mien_ann *a, const float *qv, int k, float min_score,
     for (uint32_t j = 0; j < nl; j++)
       top_push(probe, &np, nprobe, (scored){(float)dots[j] * a->list_scales[l0 + j], l0 + j});
   }
-  for (int i = 0; i < np; i++) lists[i] = (uint32_t)probe[i].val, coarse[i] = probe[i].key * qscale;
+  /* Best lists first: the scan's threshold then rises early and later lists push few faces. */
+  qsort(probe, (size_t)np, sizeof *probe, best_first);
+  for (int i = 0; i < np; i++)
+    lists[i] = (uint32_t)probe[i].val, coarse[i] = probe[i].key * qscale * a->pq_alpha;
   query_ctx qc = {a, q, lists, coarse, lut, 0, 0};
   if (rerank) pq_table(a, qv, lut, lutf, &qc.bias, &qc.delta);
   scan_ctx part[MAX_THREADS];
@@ -865,7 +919,8 @@ int mien_ann_save(const mien_ann *a, const char *path) {
          put(f, a->group_first, (a->ngroups + 1) * sizeof(uint32_t)) ||
          put(f, a->list_codes, (size_t)a->nlists * a->stride) ||
          put(f, a->list_scales, a->nlists * sizeof(float)) ||
-         put(f, a->codebook, (size_t)a->pq_m * PQ_K * (size_t)a->dsub * sizeof(float));
+         put(f, a->codebook, (size_t)a->pq_m * PQ_K * (size_t)a->dsub * sizeof(float)) ||
+         put(f, &a->pq_alpha, sizeof a->pq_alpha);
   for (uint32_t l = 0; !rc && l < a->nlists; l++) {
     const ann_list *x = &a->lists[l];
     rc = put(f, &x->n, sizeof x->n) || put(f, x->codes, (size_t)x->n * a->stride) ||
@@ -895,7 +950,8 @@ mien_ann *mien_ann_load(const char *path, int dim) {
       get(f, a->group_first, (a->ngroups + 1) * sizeof(uint32_t)) ||
       get(f, a->list_codes, (size_t)a->nlists * a->stride) ||
       get(f, a->list_scales, a->nlists * sizeof(float)) ||
-      get(f, a->codebook, (size_t)a->pq_m * PQ_K * (size_t)a->dsub * sizeof(float)))
+      get(f, a->codebook, (size_t)a->pq_m * PQ_K * (size_t)a->dsub * sizeof(float)) ||
+      get(f, &a->pq_alpha, sizeof a->pq_alpha) || !isfinite(a->pq_alpha))
     goto fail;
   for (uint32_t g = 0; g < a->ngroups; g++) /* the ranges must tile the lists */
     if (a->group_first[g] > a->group_first[g + 1]) goto fail;

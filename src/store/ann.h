@@ -1,11 +1,13 @@
-/* ann.h - the approximate search index for large collections: IVF lists of int8 codes, the
- * best candidates rescored exactly from full-precision templates that live elsewhere.
+/* ann.h - the approximate search index for large collections: IVF lists whose faces are
+ * scanned as 4-bit product-quantised codes, the best re-ranked with their int8 codes, the best of
+ * those rescored exactly from full-precision templates that live elsewhere.
  *
- * The index keeps, per face, only a 512-byte int8 code, a scale and the id (about 530 bytes
- * with 512-d templates, against 2,588 for the exact index), so 20 million faces fit in 11 GB.
- * The fp32 templates are not held: a search asks the caller for the few it rescores (a
- * memory-mapped file, the store), so results carry exact scores and exact order among the
- * candidates; what is approximate is only which faces become candidates (the lists probed).
+ * The index keeps, per face, a 512-byte int8 code, a scale, the id and a PQ code (pq_m / 2
+ * bytes: 32 by default) of the face's residual from its list's centroid: about 620-680 bytes
+ * with 512-d templates and the lists' spare capacity, against 2,588 for the exact index. The
+ * fp32 templates are not held: a search asks the caller for the few it rescores (a memory-mapped
+ * file, the store), so results carry exact scores and exact order among the candidates; what is
+ * approximate is only which faces become candidates (the lists probed, the PQ estimates' cut).
  * docs/search.md measures recall and speed against the exact scan and FAISS.
  *
  * Coarse quantiser: two-level spherical k-means. `groups` top centroids each own a range of
