@@ -27,7 +27,7 @@
  *
  * The ANN sweep runs every combination of --nprobe, --rerank (0: no PQ tier, the int8 scan
  * of the probed lists; old and new in one run) and --rescore; --pq sets the PQ tier's sub-spaces
- * (default 32), and the index is kept as DIR/ann-pqM.idx for --reuse.
+ * (default 128, mien's), and the index is kept as DIR/ann-pqM.idx for --reuse.
  *
  * Reported per index (JSON lines): recall@1 of true mates (of the probes whose exact top-1 is a
  * mate, the share whose top-1 is a mate too: the person is identified), recall@10 against the exact
@@ -644,7 +644,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *cmd = argv[1];
-  bench b = {.p = SYNTH_DEFAULT, .faces = 100000, .queries = 500, .fd = -1, .pq_m = 32};
+  bench b = {.p = SYNTH_DEFAULT, .faces = 100000, .queries = 500, .fd = -1, .pq_m = 128};
   const char *indexes = "exact,ann", *dir = NULL;
   int keep = 0, no_truth = 0, c;
   ann_sweep sw = {.nnprobe = 0};

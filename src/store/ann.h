@@ -3,7 +3,7 @@
  * those rescored exactly from full-precision templates that live elsewhere.
  *
  * The index keeps, per face, a 512-byte int8 code, a scale, the id and a PQ code (pq_m / 2
- * bytes: 32 by default) of the face's residual from its list's centroid: about 620-680 bytes
+ * bytes: 64 by default) of the face's residual from its list's centroid: about 620-680 bytes
  * with 512-d templates and the lists' spare capacity, against 2,588 for the exact index. The
  * fp32 templates are not held: a search asks the caller for the few it rescores (a memory-mapped
  * file, the store), so results carry exact scores and exact order among the candidates; what is

@@ -20,12 +20,17 @@
 
 static uint32_t scan_generic(const uint8_t *block, int m, const uint8_t *lut, int n, int thr,
                              uint16_t *sums) {
+  unsigned s[ANN_SCAN_BLOCK] = {0};
+  for (int k = 0; k < m; k++) /* a row at a time: each byte holds faces j and j + 16 */
+    for (int j = 0; j < 16; j++) {
+      uint8_t b = block[k * 16 + j];
+      s[j] += lut[k * 16 + (b & 15)];
+      s[j + 16] += lut[k * 16 + (b >> 4)];
+    }
   uint32_t mask = 0;
   for (int j = 0; j < ANN_SCAN_BLOCK; j++) {
-    unsigned s = 0;
-    for (int k = 0; k < m; k++) s += lut[k * 16 + ann_scan_code(block, k, j)];
-    sums[j] = (uint16_t)s;
-    if (j < n && (int)s > thr) mask |= 1u << j;
+    sums[j] = (uint16_t)s[j];
+    if (j < n && (int)s[j] > thr) mask |= 1u << j;
   }
   return mask;
 }
