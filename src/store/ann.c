@@ -369,11 +369,14 @@ size_t mien_ann_bytes_per_vector(const mien_ann *a) {
 }
 
 mien_ann_params mien_ann_default_params(const mien_ann *a) {
-  /* Measured on LFW-calibrated synthetic faces at 1M (docs/search.md): probing 3.2 % of the
-   * lists gives recall@1 of mates and recall@10 about 0.94 at ~2 ms a query; recall grows
-   * slowly beyond (6.4 %: 0.96-0.97 at 3x the time). */
-  int nprobe = (int)(a->nlists / 10);
-  return (mien_ann_params){nprobe < 16 ? 16 : nprobe, 32, 1, 2000};
+  /* Measured on LFW-calibrated synthetic faces (docs/search.md): a low-quality probe's mates
+   * need 15-20 % of the lists probed for recall@1 and recall@10 >= 0.995 (1M: 800 of 4,000
+   * lists; 10M: 2,000 of 12,647); the PQ estimates' error sets how deep the int8 re-rank must go
+   * (M = 128: 2,000 candidates; M = 64 needed 8,000, its error variance being about twice);
+   * the int8 estimates' +-0.005 lets 16 exact rescores give the exact top-10 (16 and 32 gave
+   * identical recall). */
+  int nprobe = (int)(a->nlists / 6), scale = ANN_SCAN_MAX_M / a->pq_m;
+  return (mien_ann_params){nprobe < 16 ? 16 : nprobe, 16, 1, 2000 * scale * scale};
 }
 
 /* --- adds and removes --------------------------------------------------------------------- */
