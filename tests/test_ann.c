@@ -1,8 +1,12 @@
 /* test_ann.c - the approximate index (src/store/ann.c) and the automatic switch to it in the
  * collection index (index.c), at small sizes so the whole case runs in seconds:
+ *   - every fast-scan kernel (ann_scan.h) this CPU runs gives a plain reference's sums and masks;
  *   - an ANN probing every list and rescoring every candidate returns exactly the brute-force
- *     top-k: so it holds every vector once (no loss, no duplicate), and removes take effect;
- *   - save and load round-trip; damaged files are refused;
+ *     top-k, by the int8 scan and through the PQ tier: so it holds every vector once (no loss,
+ *     no duplicate), and removes and re-adds take effect; each face's PQ code stays its own
+ *     (every face is its own top-1 through a 20-candidate PQ cut);
+ *   - save and load round-trip (the loaded index takes writes); damaged files and files of the
+ *     version before the PQ tier are refused;
  *   - a restart: a collection index given the same vectors adopts the saved ANN (ANN at once,
  *     no build) and answers like the one saved; one whose vectors differ refuses it;
  *   - below the threshold the collection index answers bit for bit like the exact scan, and
