@@ -4,6 +4,7 @@
  *
  *   mien-bench-search calibrate [--identities N]     synthetic vs LFW cosine distributions
  *   mien-bench-search run --faces N [--index exact,ann] [--queries Q] [--nprobe A,B,..]
+ *                         [--rerank A,B,..] [--rescore A,B,..] [--pq M]
  *                         [--dir DIR] [--keep] [--reuse] [--per P]
  *
  * Faces: identities x P images (P = 2 by default) of unit 512-d templates, generated from their
@@ -23,6 +24,10 @@
  * DIR is deleted at the end unless --keep; --reuse runs again on a kept DIR of the same size and
  * queries (no generation; the ground truth and the ANN index of an earlier run if it left them:
  * at 10M they take most of an hour), e.g. to measure other search settings, and keeps it.
+ *
+ * The ANN sweep runs every combination of --nprobe, --rerank (0: no PQ tier, the int8 scan
+ * of the probed lists; old and new in one run) and --rescore; --pq sets the PQ tier's sub-spaces
+ * (default 128, mien's), and the index is kept as DIR/ann-pqM.idx for --reuse.
  *
  * Reported per index (JSON lines): recall@1 of true mates (of the probes whose exact top-1 is a
  * mate, the share whose top-1 is a mate too: the person is identified), recall@10 against the exact
@@ -200,6 +205,7 @@ typedef struct {
   int *ntruth;
   int truth_done; /* 0 with --no-truth: recall@10 is not measured */
   int reuse;      /* --reuse: DIR's faces and truth from an earlier --keep run of the same size */
+  int pq_m;       /* --pq: the ANN's PQ sub-spaces */
 } bench;
 
 static void path(const bench *b, const char *name, char *out, size_t size) {
@@ -495,7 +501,7 @@ static int build_ann(const bench *b, const char *f, ann_build *out) {
     if (read_faces(b, (long)((double)i * b->faces / nsample), 1, sample + (size_t)i * DIM))
       return -1;
   double t0 = mien_now_ms();
-  mien_ann *ann = mien_ann_train(DIM, sample, (size_t)nsample, nlists, b->threads);
+  mien_ann *ann = mien_ann_train(DIM, sample, (size_t)nsample, nlists, b->pq_m, b->threads);
   out->train_ms = mien_now_ms() - t0;
   free(sample);
   if (!ann) return -1;
@@ -524,9 +530,20 @@ static int build_ann(const bench *b, const char *f, ann_build *out) {
   return rc;
 }
 
-static int run_ann(const bench *b, const int *nprobe, int nnprobe) {
+/* The sweep's settings: the default where a list is empty. */
+typedef struct {
+  int nprobe[32], nnprobe, rerank[32], nrerank, rescore[32], nrescore;
+} ann_sweep;
+
+static void ann_file(const bench *b, char *f, size_t size) {
+  char name[32];
+  snprintf(name, sizeof name, "ann-pq%d.idx", b->pq_m);
+  path(b, name, f, size);
+}
+
+static int run_ann(const bench *b, const ann_sweep *sw) {
   char f[600];
-  path(b, "ann.idx", f, sizeof f);
+  ann_file(b, f, sizeof f);
   /* --reuse with the index an earlier --keep run saved: measure queries only. */
   ann_build built = {NAN, NAN, NAN, 0};
   double t0 = mien_now_ms();
@@ -549,15 +566,20 @@ static int run_ann(const bench *b, const int *nprobe, int nnprobe) {
   }
   fprintf(stderr, "ann: saved in %.1f s, loaded in %.1f s\n", built.save_ms / 1000, load_ms / 1000);
   ann_run r = {b, ann, mien_ann_default_params(ann)};
-  for (int i = 0; i < (nnprobe ? nnprobe : 1); i++) { /* the default, or the sweep asked for */
-    if (nnprobe) r.p.nprobe = nprobe[i];
+  for (int n = 0; n < (sw->nnprobe ? sw->nnprobe : 1) * (sw->nrerank ? sw->nrerank : 1) *
+                          (sw->nrescore ? sw->nrescore : 1);
+       n++) { /* every combination of the lists given; the defaults for the others */
+    int i = n, j = 0, k = 0;
+    if (sw->nrescore) k = i % sw->nrescore, i /= sw->nrescore, r.p.rescore = sw->rescore[k];
+    if (sw->nrerank) j = i % sw->nrerank, i /= sw->nrerank, r.p.rerank = sw->rerank[j];
+    if (sw->nnprobe) r.p.nprobe = sw->nprobe[i];
     quality q = measure(b, ann_search, &r);
     char extra[256];
     snprintf(extra, sizeof extra,
-             "\"lists\":%zu,\"nprobe\":%d,\"rescore\":%d,\"train_s\":%.2f,\"save_s\":%.2f,"
-             "\"cold_load_s\":%.2f,",
-             mien_ann_lists(ann), r.p.nprobe, r.p.rescore, built.train_ms / 1000,
-             built.save_ms / 1000, load_ms / 1000);
+             "\"lists\":%zu,\"pq_m\":%d,\"nprobe\":%d,\"rerank\":%d,\"rescore\":%d,"
+             "\"train_s\":%.2f,\"save_s\":%.2f,\"cold_load_s\":%.2f,",
+             mien_ann_lists(ann), mien_ann_pq_m(ann), r.p.nprobe, r.p.rerank, r.p.rescore,
+             built.train_ms / 1000, built.save_ms / 1000, load_ms / 1000);
     report(b, "ann", extra, q, built.bytes_per_face, (built.train_ms + built.add_ms) / 1000,
            (double)b->faces / (built.add_ms / 1000));
   }
@@ -566,20 +588,33 @@ static int run_ann(const bench *b, const int *nprobe, int nnprobe) {
 }
 
 static int rm_dir(const bench *b) {
-  static const char *const files[] = {"faces.f32", "probes.f32", "truth.bin", "ann.idx"};
+  static const char *const files[] = {"faces.f32", "probes.f32", "truth.bin"};
   char f[600];
   for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
     path(b, files[i], f, sizeof f);
     unlink(f);
   }
+  ann_file(b, f, sizeof f);
+  unlink(f);
   return rmdir(b->dir);
+}
+
+/* "A,B,..." into out[32]; returns how many. */
+static int int_list(char *s, int *out) {
+  int n = 0;
+  while (*s && n < 32) {
+    out[n++] = (int)strtol(s, &s, 10);
+    s += *s == ',';
+  }
+  return n;
 }
 
 static void usage(FILE *f) {
   fprintf(f, "usage: mien-bench-search calibrate [--identities N] [--alpha A] [--qmax Q] "
              "[--spread S]\n"
              "       mien-bench-search run [--faces N] [--index exact,ann] [--queries Q]\n"
-             "                             [--nprobe A,B,...] [--per P] [--threads T]\n"
+             "                             [--nprobe A,..] [--rerank A,..] [--rescore A,..]\n"
+             "                             [--pq M] [--per P] [--threads T]\n"
              "                             [--dir DIR] [--keep] [--no-truth] [--reuse]\n");
 }
 
@@ -588,6 +623,9 @@ int main(int argc, char **argv) {
                                        {"index", required_argument, 0, 'i'},
                                        {"queries", required_argument, 0, 'q'},
                                        {"nprobe", required_argument, 0, 'p'},
+                                       {"rerank", required_argument, 0, 'r'},
+                                       {"rescore", required_argument, 0, 'S'},
+                                       {"pq", required_argument, 0, 'M'},
                                        {"per", required_argument, 0, 'P'},
                                        {"threads", required_argument, 0, 't'},
                                        {"dir", required_argument, 0, 'd'},
@@ -606,9 +644,10 @@ int main(int argc, char **argv) {
     return 2;
   }
   const char *cmd = argv[1];
-  bench b = {.p = SYNTH_DEFAULT, .faces = 100000, .queries = 500, .fd = -1};
+  bench b = {.p = SYNTH_DEFAULT, .faces = 100000, .queries = 500, .fd = -1, .pq_m = 128};
   const char *indexes = "exact,ann", *dir = NULL;
-  int keep = 0, no_truth = 0, nprobe[32], nnprobe = 0, c;
+  int keep = 0, no_truth = 0, c;
+  ann_sweep sw = {.nnprobe = 0};
   long identities = 20000;
   optind = 2;
   while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -623,8 +662,16 @@ int main(int argc, char **argv) {
       b.queries = atoi(optarg);
       break;
     case 'p':
-      for (char *s = optarg; *s && nnprobe < 32; s += *s == ',')
-        nprobe[nnprobe++] = (int)strtol(s, &s, 10);
+      sw.nnprobe = int_list(optarg, sw.nprobe);
+      break;
+    case 'r':
+      sw.nrerank = int_list(optarg, sw.rerank);
+      break;
+    case 'S':
+      sw.nrescore = int_list(optarg, sw.rescore);
+      break;
+    case 'M':
+      b.pq_m = atoi(optarg);
       break;
     case 'P':
       b.p.per = atoi(optarg);
@@ -693,7 +740,7 @@ int main(int argc, char **argv) {
   }
   fprintf(stderr, "ground truth in %.1f s\n", (mien_now_ms() - t0) / 1000);
   if (!rc && strstr(indexes, "exact")) rc = run_exact(&b);
-  if (!rc && strstr(indexes, "ann")) rc = run_ann(&b, nprobe, nnprobe);
+  if (!rc && strstr(indexes, "ann")) rc = run_ann(&b, &sw);
   if (rc) fprintf(stderr, "mien-bench-search: failed\n");
   if (b.fd >= 0) close(b.fd);
   if (!keep) rm_dir(&b);

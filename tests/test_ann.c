@@ -1,8 +1,12 @@
 /* test_ann.c - the approximate index (src/store/ann.c) and the automatic switch to it in the
  * collection index (index.c), at small sizes so the whole case runs in seconds:
+ *   - every fast-scan kernel (ann_scan.h) this CPU runs gives a plain reference's sums and masks;
  *   - an ANN probing every list and rescoring every candidate returns exactly the brute-force
- *     top-k: so it holds every vector once (no loss, no duplicate), and removes take effect;
- *   - save and load round-trip; damaged files are refused;
+ *     top-k, by the int8 scan and through the PQ tier: so it holds every vector once (no loss,
+ *     no duplicate), and removes and re-adds take effect; each face's PQ code stays its own
+ *     (every face is its own top-1 through a 20-candidate PQ cut);
+ *   - save and load round-trip (the loaded index takes writes); damaged files and files of the
+ *     version before the PQ tier are refused;
  *   - a restart: a collection index given the same vectors adopts the saved ANN (ANN at once,
  *     no build) and answers like the one saved; one whose vectors differ refuses it;
  *   - below the threshold the collection index answers bit for bit like the exact scan, and
@@ -22,6 +26,7 @@
 #include "check.h"
 #include "people_synth.h"
 #include "store/ann.h"
+#include "store/ann_scan.h"
 #include "store/index.h"
 
 #define DIM MIEN_EMBED_DIM
@@ -75,6 +80,39 @@ static const float *fetch(void *ctx, int64_t id, float *buf) {
   return ((model_fetch *)ctx)->v + (size_t)id * DIM;
 }
 
+/* Every search setting that must be exact: probing every list and rescoring every candidate,
+ * by the int8 scan (rerank 0) and through the PQ tier (rerank >= count). */
+static void check_exact(const mien_ann *a, const float *v, const int *live, int n,
+                        const char *what) {
+  mien_ann_params int8 = {1 << 20, n, 1, 0}, pq = {1 << 20, n, 1, n};
+  model_fetch mf = {v};
+  mien_hit want[K], got[K];
+  for (int j = 0; j < 40; j++) {
+    const float *q = v + (size_t)(j * 73 % n) * DIM;
+    int nw = brute(v, live, n, q, K, want);
+    int ng = mien_ann_search(a, q, K, -1, &int8, fetch, &mf, got);
+    CHECK_MSG(same(want, nw, got, ng), "%s: int8 scan, query %d", what, j);
+    ng = mien_ann_search(a, q, K, -1, &pq, fetch, &mf, got);
+    CHECK_MSG(same(want, nw, got, ng), "%s: PQ tier, query %d", what, j);
+  }
+}
+
+/* The PQ codes belong to their faces: a stored face, as the query, is its own top-1 when only
+ * the best 20 PQ estimates go on (its cosine 1 is far above any other's). A face whose codes
+ * were lost or swapped (a remove moving the wrong nibbles, a load misplacing blocks) is not. */
+static void check_pq_codes(const mien_ann *a, const float *v, const int *live, int n,
+                           const char *what) {
+  mien_ann_params p = {1 << 20, K, 1, 2 * K};
+  model_fetch mf = {v};
+  mien_hit got[1];
+  int wrong = 0;
+  for (int i = 0; i < n; i++)
+    if (live[i])
+      wrong += mien_ann_search(a, v + (size_t)i * DIM, 1, -1, &p, fetch, &mf, got) != 1 ||
+               got[0].id != i;
+  CHECK_MSG(wrong == 0, "%s: %d faces not their own top-1 through the PQ tier", what, wrong);
+}
+
 static void test_ann_complete(void) {
   enum { N = 3000 };
   unsigned short seed[3] = {1, 2, 3};
@@ -83,26 +121,29 @@ static void test_ann_complete(void) {
   int64_t *ids = malloc(N * sizeof *ids);
   CHECK(v && live && ids);
   for (int i = 0; i < N; i++) ids[i] = i, live[i] = 1;
-  mien_ann *a = mien_ann_train(DIM, v, N, 60, 2);
+  mien_ann *a = mien_ann_train(DIM, v, N, 60, 0, 2);
   CHECK(a != NULL);
   CHECK(mien_ann_add(a, N, ids, v, 2) == 0);
-  for (int i = 0; i < N; i += 7) { /* remove some */
+  check_pq_codes(a, v, live, N, "added");
+  for (int i = 0; i < N; i += 7) { /* remove some: list ends move into the holes */
     CHECK(mien_ann_remove(a, i, v + (size_t)i * DIM) == 0);
     live[i] = 0;
   }
   CHECK(mien_ann_remove(a, 0, v) == -1); /* already gone */
   CHECK(mien_ann_count(a) == N - (N + 6) / 7);
-  mien_ann_params all = {1 << 20, N, 1};
-  model_fetch mf = {v};
-  mien_hit want[K], got[K];
-  for (int j = 0; j < 40; j++) {
-    const float *q = v + (size_t)(j * 73 % N) * DIM;
-    int nw = brute(v, live, N, q, K, want);
-    int ng = mien_ann_search(a, q, K, -1, &all, fetch, &mf, got);
-    CHECK_MSG(same(want, nw, got, ng), "query %d", j);
+  check_exact(a, v, live, N, "after removes");
+  check_pq_codes(a, v, live, N, "after removes");
+  for (int i = 0; i < N; i += 14) { /* and add half of them back, into partial blocks */
+    CHECK(mien_ann_add(a, 1, &ids[i], v + (size_t)i * DIM, 1) == 0);
+    live[i] = 1;
   }
+  check_exact(a, v, live, N, "after re-adds");
+  check_pq_codes(a, v, live, N, "after re-adds");
   /* A realistic probe finds a face's own identity: the default parameters work at all. */
   mien_ann_params def = mien_ann_default_params(a);
+  model_fetch mf = {v};
+  mien_hit want[K], got[K];
+  CHECK(def.rerank > 0); /* the PQ tier is what searches use */
   CHECK(mien_ann_search(a, v + 1 * DIM, 1, -1, &def, fetch, &mf, got) == 1 && got[0].id / 4 == 0);
 
   char path[] = "/tmp/mien-test-ann-XXXXXX";
@@ -113,12 +154,30 @@ static void test_ann_complete(void) {
   mien_ann *b = mien_ann_load(path, DIM);
   CHECK(b != NULL && mien_ann_count(b) == mien_ann_count(a));
   CHECK(mien_ann_load(path, DIM + 1) == NULL); /* another dimension */
-  for (int j = 0; b && j < 10; j++) {
-    const float *q = v + (size_t)(j * 131 % N) * DIM;
-    int na = mien_ann_search(a, q, K, -1, &all, fetch, &mf, want);
-    int nb = mien_ann_search(b, q, K, -1, &all, fetch, &mf, got);
-    CHECK(same(want, na, got, nb));
+  if (b) {
+    check_exact(b, v, live, N, "loaded");
+    check_pq_codes(b, v, live, N, "loaded");
+    mien_ann_params p = {8, 20, 1, 200}; /* approximate: the same answers as before saving */
+    for (int j = 0; j < 10; j++) {
+      const float *q = v + (size_t)(j * 131 % N) * DIM;
+      int na = mien_ann_search(a, q, K, -1, &p, fetch, &mf, want);
+      int nb = mien_ann_search(b, q, K, -1, &p, fetch, &mf, got);
+      CHECK(same(want, na, got, nb));
+    }
+    for (int i = 1; i < N; i += 14) { /* the loaded lists take removes and adds */
+      CHECK(mien_ann_remove(b, i, v + (size_t)i * DIM) == 0);
+      live[i] = 0;
+    }
+    CHECK(mien_ann_add(b, 1, &ids[7], v + 7 * DIM, 1) == 0);
+    live[7] = 1;
+    check_exact(b, v, live, N, "loaded, then written");
+    check_pq_codes(b, v, live, N, "loaded, then written");
   }
+  FILE *f = fopen(path, "r+b"); /* a version-1 file (before the PQ tier) is refused */
+  CHECK(f && fwrite("MIENANN1", 1, 8, f) == 8);
+  if (f) fclose(f);
+  CHECK(mien_ann_load(path, DIM) == NULL);
+  CHECK(mien_ann_save(a, path) == 0);
   CHECK(truncate(path, 5000) == 0); /* short file */
   CHECK(mien_ann_load(path, DIM) == NULL);
   unlink(path);
@@ -127,6 +186,41 @@ static void test_ann_complete(void) {
   free(v);
   free(live);
   free(ids);
+}
+
+/* Every fast-scan kernel this CPU runs gives the sums and masks of a plain reference, on random
+ * blocks and tables (entries up to 255: the largest sums), full blocks and partial tails. */
+static void test_scan_kernels(void) {
+  static const int ms[] = {4, 32, 64, ANN_SCAN_MAX_M}, ns[] = {32, 31, 17, 1};
+  unsigned short seed[3] = {9, 8, 7};
+  uint8_t block[ANN_SCAN_BLOCK_BYTES(ANN_SCAN_MAX_M)], lut[ANN_SCAN_MAX_M * 16];
+  int tested = 0;
+  for (int ki = 0; ann_scan_kernels[ki]; ki++) {
+    const ann_scan_kernel *k = ann_scan_kernels[ki];
+    if (!ann_scan_supported(k)) {
+      printf("  (%s: not on this CPU)\n", k->isa);
+      continue;
+    }
+    tested++;
+    for (int t = 0; t < 64; t++) {
+      int m = ms[t % 4], n = ns[t / 4 % 4];
+      for (size_t i = 0; i < sizeof block; i++) block[i] = (uint8_t)nrand48(seed);
+      for (size_t i = 0; i < sizeof lut; i++) lut[i] = t % 8 == 0 ? 255 : (uint8_t)nrand48(seed);
+      uint16_t want[ANN_SCAN_BLOCK], got[ANN_SCAN_BLOCK];
+      uint32_t want_mask = 0;
+      for (int j = 0; j < ANN_SCAN_BLOCK; j++) {
+        want[j] = 0;
+        for (int s = 0; s < m; s++) want[j] += lut[s * 16 + ann_scan_code(block, s, j)];
+      }
+      int thr = t % 3 == 0 ? -1 : want[nrand48(seed) % ANN_SCAN_BLOCK];
+      for (int j = 0; j < n; j++) want_mask |= (uint32_t)(want[j] > thr) << j;
+      uint32_t mask = k->scan(block, m, lut, n, thr, got);
+      CHECK_MSG(!memcmp(want, got, sizeof want), "%s: sums, m %d", k->isa, m);
+      CHECK_MSG(mask == want_mask, "%s: mask %08x, want %08x (m %d, n %d, thr %d)", k->isa, mask,
+                want_mask, m, n, thr);
+    }
+  }
+  CHECK(tested >= 1);
 }
 
 /* Whether this process maps an unnamed file of /tmp (O_TMPFILE: "/tmp/#INODE (deleted)"). */
@@ -146,7 +240,7 @@ static void test_below_threshold_is_exact(void) {
   int *live = malloc(N * sizeof *live);
   mien_index *ix = mien_index_create(DIM);
   CHECK(v && live && ix);
-  mien_index_set_ann(ix, N + 1, 0, 0);
+  mien_index_set_ann(ix, N + 1, 0, 0, 0);
   for (int i = 0; i < N; i++) {
     live[i] = 1;
     CHECK(mien_index_add(ix, i, v + (size_t)i * DIM) == 0);
@@ -187,7 +281,7 @@ static void test_below_threshold_is_exact(void) {
 static mien_index *reopen(const float *v, int n, int changed, const char *path, int *adopted) {
   mien_index *ix = mien_index_create(DIM);
   CHECK(ix != NULL);
-  mien_index_set_ann(ix, SIZE_MAX, 0, 0);
+  mien_index_set_ann(ix, SIZE_MAX, 0, 0, 0);
   for (int i = 0; i < n; i++) /* changed: that one's vector is another's */
     CHECK(mien_index_add(ix, i, v + (size_t)(i == changed ? i + 1 : i) * DIM) == 0);
   *adopted = mien_index_load_ann(ix, path) == 0;
@@ -205,7 +299,7 @@ static void test_restart_adopts_saved_ann(void) {
   CHECK(fd >= 0);
   close(fd);
   CHECK(mien_index_save_ann(ix, path) == 1); /* no ANN yet: nothing saved */
-  mien_index_set_ann(ix, THRESHOLD, 0, 0);
+  mien_index_set_ann(ix, THRESHOLD, 0, 0, 0);
   for (int i = 0; i < N; i++) CHECK(mien_index_add(ix, i, v + (size_t)i * DIM) == 0);
   mien_index_wait(ix);
   float recall;
@@ -217,7 +311,7 @@ static void test_restart_adopts_saved_ann(void) {
   CHECK(adopted);
   /* ANN before any build could have run (the threshold is still held), with its recall. */
   CHECK(!strcmp(mien_index_kind(again, &recall), "ANN") && recall > 0.5f);
-  mien_index_set_ann(again, THRESHOLD, 0, 0); /* as the store does after the load */
+  mien_index_set_ann(again, THRESHOLD, 0, 0, 0); /* as the store does after the load */
   mien_hit want[K], got[K];
   for (int j = 0; j < 30; j++) { /* default parameters: the same lists, the same answers */
     const float *q = v + (size_t)(j * 89 % N) * DIM;
@@ -228,7 +322,7 @@ static void test_restart_adopts_saved_ann(void) {
 
   mien_index *changed = reopen(v, N, 17, path, &adopted); /* a write after the save */
   CHECK(!adopted && !strcmp(mien_index_kind(changed, &recall), "EXACT"));
-  mien_index_set_ann(changed, THRESHOLD, 0, 0); /* refused: built as before */
+  mien_index_set_ann(changed, THRESHOLD, 0, 0, 0); /* refused: built as before */
   mien_index_wait(changed);
   CHECK(!strcmp(mien_index_kind(changed, &recall), "ANN"));
   mien_index_free(changed);
@@ -321,9 +415,9 @@ static void test_writes_during_builds(void) {
   pthread_rwlock_t lock;
   pthread_rwlock_init(&lock, NULL);
   CHECK(v && live && ix);
-  /* Probe every list, rescore the best 200 estimates: a top-10 a vector is missing from (int8
-   * estimates are within 0.01) shows. */
-  mien_index_set_ann(ix, THRESHOLD, 1 << 20, 200);
+  /* Probe every list, re-rank every PQ candidate, rescore the best 200 int8 estimates: a top-10
+   * a vector is missing from (int8 estimates are within 0.01) shows. */
+  mien_index_set_ann(ix, THRESHOLD, 1 << 20, 200, 1 << 20);
   reader r[2] = {{ix, &lock, v, 0, 0}, {ix, &lock, v + 50 * DIM, 0, 0}};
   pthread_t t[2];
   for (int i = 0; i < 2; i++) CHECK(pthread_create(&t[i], NULL, read_loop, &r[i]) == 0);
@@ -355,6 +449,7 @@ static void test_writes_during_builds(void) {
 }
 
 int main(void) {
+  RUN(test_scan_kernels);
   RUN(test_ann_complete);
   RUN(test_below_threshold_is_exact);
   RUN(test_restart_adopts_saved_ann);

@@ -1,16 +1,25 @@
-/* ann.c - the IVF index of ann.h: two-level spherical k-means lists of int8 codes, scanned with
- * the exact index's dot kernels (index_dot.h), the best candidates rescored in fp32.
+/* ann.c - the IVF index of ann.h: two-level spherical k-means lists; per face a 4-bit PQ code
+ * scanned first ("fast scan", ann_scan.h), an int8 code the best PQ estimates are re-ranked
+ * with (the exact index's dot kernels, index_dot.h), and the best of those rescored in fp32.
  *
  * Why this shape (docs/search.md has the measurements): face templates are unit vectors whose
- * nearest neighbours are few and far above the crowd (a mate at cosine 0.6 among impostors
- * near 0), so a coarse partition finds them by probing a few percent of the lists, and int8
- * codes estimate cosines to about +-0.005, which ranks the candidates well enough that
- * rescoring a few dozen exactly gives the true order. The scan stays the memory-bound int8 loop
- * the exact index already tuned, over nprobe lists instead of every row.
+ * nearest neighbours are few and far above the crowd (a mate at cosine 0.3-0.6 among impostors
+ * near 0), so a coarse partition finds them, but a low-quality probe needs 10-20 % of the lists
+ * probed. Scanning that many 512-byte int8 codes is memory-bound (~50 ns a face); a PQ code of
+ * 16-64 bytes summed through in-register tables costs ~1-3 ns, and its error (~0.03 in cosine)
+ * only decides which few thousand faces are re-ranked with the int8 codes (+-0.005), of which a
+ * few dozen are rescored exactly.
  *
- * Lists are separate growable arrays (codes aligned for the kernels, scales, ids); removal
- * moves a list's last entry into the hole. There is no id table: remove() is given the vector
- * and re-derives its list, which is deterministic, so the index costs ~530 bytes per face.
+ * The PQ code encodes r = v - alpha * c (c: the list's dequantised centroid, alpha: the mean
+ * projection of the training faces on theirs), so <q, v> = alpha <q, c> + <q, r>: the table of
+ * <q's sub-space m, centroid j> is the same for every list, computed and quantised to uint8 once
+ * a query (one offset a sub-space, one scale), and the list's term is added when a threshold
+ * is converted into that list's uint16 units. The scan keeps the best `rerank` estimates and
+ * skips faces that do not beat the worst kept one (its threshold, in the kernel).
+ *
+ * Lists are separate growable arrays (codes aligned for the kernels, scales, ids, PQ blocks of
+ * 32 faces); removal moves a list's last entry into the hole, its PQ nibbles too. There is no
+ * id table: remove() is given the vector and re-derives its list, which is deterministic.
  */
 #include "store/ann.h"
 
@@ -23,18 +32,26 @@
 #include <unistd.h>
 
 #include "mien.h"
+#include "store/ann_scan.h"
 #include "store/index_dot.h"
 
 #define KMEANS_ITERS 10
 /* Groups a vector's list is looked for in: its best one alone misses lists near a border. */
 #define ASSIGN_GROUPS 3
 #define MAX_THREADS 64
-#define FILE_MAGIC "MIENANN1"
+#define FILE_MAGIC "MIENANN2" /* 2: with the PQ tier; a version-1 file is refused (retrained) */
+/* The PQ tier: sub-spaces by default, centroids per sub-space (4 bits), k-means iterations,
+ * and the most training residuals its codebooks are fitted on. */
+#define PQ_M_DEFAULT 128
+#define PQ_K 16
+#define PQ_ITERS 16
+#define PQ_TRAIN_MAX 65536
 
 typedef struct {
   int8_t *codes; /* n x stride, aligned to INDEX_DOT_ALIGN */
   float *scales;
   int64_t *ids;
+  uint8_t *pq; /* the PQ codes in fast-scan blocks (ann_scan.h): cap rounded up to 32 faces */
   uint32_t n, cap;
 } ann_list;
 
@@ -49,6 +66,12 @@ struct mien_ann {
   float *list_scales;
   ann_list *lists;
   size_t count;
+  int pq_m, dsub;  /* sub-spaces of the PQ tier, dimensions each (the last ones zero-padded) */
+  float *codebook; /* pq_m x PQ_K x dsub: the residuals' sub-space centroids */
+  /* The residual is v - pq_alpha * centroid: members lie at cosine ~0.5 to their (unit) list
+   * centroid (1M faces), so subtracting their mean projection instead of all of it leaves less
+   * to quantise (|v - c|^2 ~ 1 against 1 - 0.5^2). */
+  float pq_alpha;
 };
 
 /* --- small helpers ---------------------------------------------------------------------- */
@@ -79,6 +102,16 @@ static void top_push(scored *heap, int *n, int cap, scored x) {
 static void *alloc_codes(size_t rows, size_t stride) {
   size_t bytes = rows * stride;
   return aligned_alloc(INDEX_DOT_ALIGN, bytes ? bytes : INDEX_DOT_ALIGN);
+}
+
+/* The PQ block of face i of list l (its place in it: i % ANN_SCAN_BLOCK), and the bytes of
+ * the blocks of a list of `faces`. */
+static uint8_t *pq_block(const mien_ann *a, const ann_list *l, uint32_t i) {
+  return l->pq + (size_t)(i / ANN_SCAN_BLOCK) * ANN_SCAN_BLOCK_BYTES(a->pq_m);
+}
+
+static size_t pq_bytes(const mien_ann *a, uint32_t faces) {
+  return (size_t)((faces + ANN_SCAN_BLOCK - 1) / ANN_SCAN_BLOCK) * ANN_SCAN_BLOCK_BYTES(a->pq_m);
 }
 
 static int clamp_threads(int threads, size_t work) {
@@ -195,10 +228,13 @@ done:
   return rc;
 }
 
-static mien_ann *ann_alloc(int dim, uint32_t ngroups, uint32_t nlists) {
+static mien_ann *ann_alloc(int dim, uint32_t ngroups, uint32_t nlists, int pq_m) {
   mien_ann *a = calloc(1, sizeof *a);
   if (!a) return NULL;
   a->dim = dim;
+  a->pq_m = pq_m;
+  a->dsub = (dim + pq_m - 1) / pq_m;
+  a->codebook = calloc((size_t)pq_m * PQ_K * (size_t)a->dsub, sizeof *a->codebook);
   a->stride = index_stride(dim);
   a->ngroups = ngroups;
   a->nlists = nlists;
@@ -209,15 +245,20 @@ static mien_ann *ann_alloc(int dim, uint32_t ngroups, uint32_t nlists) {
   a->list_scales = calloc(nlists, sizeof *a->list_scales);
   a->lists = calloc(nlists, sizeof *a->lists);
   if (!a->group_codes || !a->group_scales || !a->group_first || !a->list_codes || !a->list_scales ||
-      !a->lists) {
+      !a->lists || !a->codebook) {
     mien_ann_free(a);
     return NULL;
   }
   return a;
 }
 
-mien_ann *mien_ann_train(int dim, const float *sample, size_t n, size_t nlists, int threads) {
+static int pq_train(mien_ann *a, const float *sample, size_t n, int threads);
+
+mien_ann *mien_ann_train(int dim, const float *sample, size_t n, size_t nlists, int pq_m,
+                         int threads) {
   if (dim < 1 || n < 1 || n >= UINT32_MAX) return NULL;
+  if (pq_m <= 0) pq_m = PQ_M_DEFAULT;
+  pq_m = pq_m < 4 ? 4 : pq_m > ANN_SCAN_MAX_M ? ANN_SCAN_MAX_M : pq_m / 4 * 4;
   if (nlists < 1) nlists = 1;
   if (nlists > n) nlists = n;
   uint32_t ngroups = (uint32_t)ceil(sqrt((double)nlists));
@@ -249,7 +290,7 @@ mien_ann *mien_ann_train(int dim, const float *sample, size_t n, size_t nlists, 
     if (!members) sub[g] = 0;
     total += sub[g];
   }
-  a = ann_alloc(dim, ngroups, total);
+  a = ann_alloc(dim, ngroups, total, pq_m);
   if (!a) {
     free(sub);
     goto done;
@@ -272,6 +313,10 @@ mien_ann *mien_ann_train(int dim, const float *sample, size_t n, size_t nlists, 
   }
   if (a) a->group_first[ngroups] = next;
   free(sub);
+  if (a && pq_train(a, sample, n, threads)) {
+    mien_ann_free(a);
+    a = NULL;
+  }
 done:
   free(q);
   free(ccodes);
@@ -289,7 +334,9 @@ void mien_ann_free(mien_ann *a) {
     free(a->lists[l].codes);
     free(a->lists[l].scales);
     free(a->lists[l].ids);
+    free(a->lists[l].pq);
   }
+  free(a->codebook);
   free(a->lists);
   free(a->group_codes);
   free(a->group_scales);
@@ -307,20 +354,29 @@ size_t mien_ann_lists(const mien_ann *a) {
   return a->nlists;
 }
 
+int mien_ann_pq_m(const mien_ann *a) {
+  return a->pq_m;
+}
+
 size_t mien_ann_bytes_per_vector(const mien_ann *a) {
   size_t bytes = sizeof *a + (size_t)(a->ngroups + a->nlists) * (a->stride + sizeof(float)) +
                  (a->ngroups + 1) * sizeof(uint32_t) + a->nlists * sizeof(ann_list);
+  bytes += (size_t)a->pq_m * PQ_K * (size_t)a->dsub * sizeof(float);
   for (uint32_t l = 0; l < a->nlists; l++)
-    bytes += a->lists[l].cap * (a->stride + sizeof(float) + sizeof(int64_t));
+    bytes += a->lists[l].cap * (a->stride + sizeof(float) + sizeof(int64_t)) +
+             pq_bytes(a, a->lists[l].cap);
   return a->count ? bytes / a->count : bytes;
 }
 
 mien_ann_params mien_ann_default_params(const mien_ann *a) {
-  /* Measured on LFW-calibrated synthetic faces at 1M (docs/search.md): probing 3.2 % of the
-   * lists gives recall@1 of mates and recall@10 about 0.94 at ~2 ms a query; recall grows
-   * slowly beyond (6.4 %: 0.96-0.97 at 3x the time). */
-  int nprobe = (int)(a->nlists * 8 / 250);
-  return (mien_ann_params){nprobe < 16 ? 16 : nprobe, 64, 1};
+  /* Measured on LFW-calibrated synthetic faces (docs/search.md): a low-quality probe's mates
+   * need 15-20 % of the lists probed for recall@1 and recall@10 >= 0.995 (1M: 800 of 4,000
+   * lists; 10M: 2,000 of 12,647); the PQ estimates' error sets how deep the int8 re-rank must go
+   * (M = 128: 2,000 candidates; M = 64 needed 8,000, its error variance being about twice);
+   * the int8 estimates' +-0.005 lets 16 exact rescores give the exact top-10 (16 and 32 gave
+   * identical recall). */
+  int nprobe = (int)(a->nlists / 6), scale = ANN_SCAN_MAX_M / a->pq_m;
+  return (mien_ann_params){nprobe < 16 ? 16 : nprobe, 16, 1, 2000 * scale * scale};
 }
 
 /* --- adds and removes --------------------------------------------------------------------- */
@@ -353,12 +409,147 @@ static int dots_rows(const mien_ann *a) {
   return (int)most;
 }
 
+/* --- the PQ tier: residuals from the list centroid, 4 bits per sub-space --------------------- */
+
+/* r = v - pq_alpha x the dequantised centroid of list l, zero-padded to pq_m x dsub. */
+static void residual(const mien_ann *a, uint32_t l, const float *v, float *r) {
+  const int8_t *c = a->list_codes + (size_t)l * a->stride;
+  float s = a->list_scales[l] * a->pq_alpha;
+  for (int d = 0; d < a->dim; d++) r[d] = v[d] - (float)c[d] * s;
+  for (int d = a->dim; d < a->pq_m * a->dsub; d++) r[d] = 0;
+}
+
+/* The nearest of a sub-space's PQ_K centroids (L2) to x (dsub floats). */
+static unsigned nearest(const float *centroids, int dsub, const float *x) {
+  unsigned best = 0;
+  float best_d = INFINITY;
+  for (unsigned j = 0; j < PQ_K; j++) {
+    float d2 = 0;
+    for (int d = 0; d < dsub; d++) {
+      float e = x[d] - centroids[j * (size_t)dsub + d];
+      d2 += e * e;
+    }
+    if (d2 < best_d) best = j, best_d = d2;
+  }
+  return best;
+}
+
+/* The PQ code (pq_m bytes, one 4-bit code each) of v in list l; r: pq_m x dsub scratch. */
+static void pq_encode(const mien_ann *a, uint32_t l, const float *v, float *r, uint8_t *code) {
+  residual(a, l, v, r);
+  for (int m = 0; m < a->pq_m; m++)
+    code[m] = (uint8_t)nearest(a->codebook + (size_t)m * PQ_K * (size_t)a->dsub, a->dsub,
+                               r + (size_t)m * (size_t)a->dsub);
+}
+
+typedef struct {
+  mien_ann *a;
+  const float *sample;
+  size_t n; /* the sample's size; ns of it are used, spread over it */
+  size_t ns;
+  uint32_t *list; /* ns: each used sample vector's list */
+  float *proj;    /* ns: its projection on the list's dequantised centroid */
+  float *res;     /* ns x pq_m x dsub */
+  int bad;
+} pq_train_ctx;
+
+static const float *pq_sample(const pq_train_ctx *c, size_t i) {
+  return c->sample + (i * c->n / c->ns) * (size_t)c->a->dim;
+}
+
+static void pq_lists(void *arg, size_t begin, size_t end) {
+  pq_train_ctx *c = arg;
+  const mien_ann *a = c->a;
+  int8_t *code = alloc_codes(1, a->stride);
+  int32_t *dots = malloc((size_t)dots_rows(a) * sizeof *dots);
+  for (size_t i = begin; code && dots && i < end; i++) {
+    const float *v = pq_sample(c, i);
+    index_quantise(v, a->dim, a->stride, code);
+    uint32_t l = c->list[i] = list_of(a, code, dots);
+    const int8_t *cl = a->list_codes + (size_t)l * a->stride;
+    double p = 0;
+    for (int d = 0; d < a->dim; d++) p += (double)v[d] * cl[d];
+    c->proj[i] = (float)p * a->list_scales[l];
+  }
+  if (!code || !dots) c->bad = 1;
+  free(code);
+  free(dots);
+}
+
+static void pq_residuals(void *arg, size_t begin, size_t end) {
+  pq_train_ctx *c = arg;
+  size_t width = (size_t)c->a->pq_m * (size_t)c->a->dsub;
+  for (size_t i = begin; i < end; i++)
+    residual(c->a, c->list[i], pq_sample(c, i), c->res + i * width);
+}
+
+/* k-means (L2) of sub-spaces [begin, end) of the residuals into PQ_K centroids each. */
+static void pq_kmeans(void *arg, size_t begin, size_t end) {
+  pq_train_ctx *c = arg;
+  mien_ann *a = c->a;
+  size_t width = (size_t)a->pq_m * (size_t)a->dsub, dsub = (size_t)a->dsub;
+  double *sum = malloc(PQ_K * dsub * sizeof *sum);
+  size_t size[PQ_K];
+  if (!sum) {
+    c->bad = 1;
+    return;
+  }
+  for (size_t m = begin; m < end; m++) {
+    float *cent = a->codebook + m * PQ_K * dsub;
+    for (size_t j = 0; j < PQ_K; j++) /* spread over the residuals: they come in mixed order */
+      memcpy(cent + j * dsub, c->res + (c->ns * j / PQ_K) * width + m * dsub, dsub * sizeof *cent);
+    for (int it = 0; it < PQ_ITERS; it++) {
+      memset(sum, 0, PQ_K * dsub * sizeof *sum);
+      memset(size, 0, sizeof size);
+      for (size_t i = 0; i < c->ns; i++) {
+        const float *x = c->res + i * width + m * dsub;
+        unsigned j = nearest(cent, (int)dsub, x);
+        for (size_t d = 0; d < dsub; d++) sum[j * dsub + d] += x[d];
+        size[j]++;
+      }
+      for (size_t j = 0; j < PQ_K; j++) /* an empty cluster keeps its centroid */
+        for (size_t d = 0; size[j] && d < dsub; d++)
+          cent[j * dsub + d] = (float)(sum[j * dsub + d] / (double)size[j]);
+    }
+  }
+  free(sum);
+}
+
+/* Fits the codebooks on the residuals of (up to PQ_TRAIN_MAX of) the training sample. */
+static int pq_train(mien_ann *a, const float *sample, size_t n, int threads) {
+  size_t ns = n < PQ_TRAIN_MAX ? n : PQ_TRAIN_MAX;
+  pq_train_ctx c = {a,
+                    sample,
+                    n,
+                    ns,
+                    malloc(ns * sizeof(uint32_t)),
+                    malloc(ns * sizeof(float)),
+                    malloc(ns * (size_t)a->pq_m * (size_t)a->dsub * sizeof(float)),
+                    0};
+  int ok = c.list && c.proj && c.res;
+  if (ok) parallel(clamp_threads(threads, ns), ns, pq_lists, &c, 0);
+  ok = ok && !c.bad;
+  if (ok) {
+    double sum = 0;
+    for (size_t i = 0; i < ns; i++) sum += c.proj[i];
+    a->pq_alpha = (float)(sum / (double)ns);
+    parallel(clamp_threads(threads, ns), ns, pq_residuals, &c, 0);
+    parallel(clamp_threads(threads, (size_t)a->pq_m), (size_t)a->pq_m, pq_kmeans, &c, 0);
+    ok = !c.bad;
+  }
+  free(c.list);
+  free(c.proj);
+  free(c.res);
+  return ok ? 0 : -1;
+}
+
 typedef struct {
   const mien_ann *a;
   const float *v;
   int8_t *codes;
   float *scales;
   uint32_t *list;
+  uint8_t *pq; /* per vector, pq_m codes */
   int bad;
 } add_ctx;
 
@@ -366,8 +557,11 @@ static void add_assign(void *arg, size_t begin, size_t end) {
   add_ctx *c = arg;
   const mien_ann *a = c->a;
   int32_t *dots = malloc((size_t)dots_rows(a) * sizeof *dots);
-  if (!dots) {
+  float *r = malloc((size_t)a->pq_m * (size_t)a->dsub * sizeof *r);
+  if (!dots || !r) {
     c->bad = 1;
+    free(dots);
+    free(r);
     return;
   }
   for (size_t i = begin; i < end; i++) {
@@ -377,12 +571,19 @@ static void add_assign(void *arg, size_t begin, size_t end) {
     int8_t *code = c->codes + i * a->stride;
     c->scales[i] = index_quantise(v, a->dim, a->stride, code).scale;
     c->list[i] = list_of(a, code, dots);
+    pq_encode(a, c->list[i], v, r, c->pq + i * (size_t)a->pq_m);
   }
   free(dots);
+  free(r);
 }
 
-static int list_grow(ann_list *l, size_t stride) {
+static int list_grow(const mien_ann *a, ann_list *l) {
+  size_t stride = a->stride;
   uint32_t cap = l->cap + l->cap / 4 + 16;
+  uint8_t *pq = realloc(l->pq, pq_bytes(a, cap));
+  if (!pq) return -1;
+  memset(pq + pq_bytes(a, l->cap), 0, pq_bytes(a, cap) - pq_bytes(a, l->cap));
+  l->pq = pq;
   int8_t *codes = alloc_codes(cap, stride);
   float *scales = realloc(l->scales, cap * sizeof *scales);
   if (scales) l->scales = scales;
@@ -409,8 +610,9 @@ int mien_ann_add(mien_ann *a, size_t n, const int64_t *ids, const float *v, int 
                alloc_codes(batch, a->stride),
                malloc(batch * sizeof(float)),
                malloc(batch * sizeof(uint32_t)),
+               malloc(batch * (size_t)a->pq_m),
                0};
-  int rc = c.codes && c.scales && c.list ? 0 : -1;
+  int rc = c.codes && c.scales && c.list && c.pq ? 0 : -1;
   for (size_t b = 0; rc == 0 && b < n; b += batch) {
     size_t m = n - b < batch ? n - b : batch;
     c.v = v + b * (size_t)a->dim;
@@ -418,12 +620,14 @@ int mien_ann_add(mien_ann *a, size_t n, const int64_t *ids, const float *v, int 
     if (c.bad) rc = -1;
     for (size_t i = 0; rc == 0 && i < m; i++) {
       ann_list *l = &a->lists[c.list[i]];
-      if (l->n == l->cap && list_grow(l, a->stride)) {
+      if (l->n == l->cap && list_grow(a, l)) {
         rc = -1;
         break;
       }
       memcpy(l->codes + (size_t)l->n * a->stride, c.codes + i * a->stride, a->stride);
       l->scales[l->n] = c.scales[i];
+      for (int m = 0; m < a->pq_m; m++)
+        ann_scan_set(pq_block(a, l, l->n), m, l->n % ANN_SCAN_BLOCK, c.pq[i * (size_t)a->pq_m + m]);
       l->ids[l->n++] = ids[b + i];
       a->count++;
     }
@@ -431,6 +635,7 @@ int mien_ann_add(mien_ann *a, size_t n, const int64_t *ids, const float *v, int 
   free(c.codes);
   free(c.scales);
   free(c.list);
+  free(c.pq);
   return rc;
 }
 
@@ -447,6 +652,11 @@ int mien_ann_remove(mien_ann *a, int64_t id, const float *v) {
       memcpy(l->codes + (size_t)i * a->stride, l->codes + (size_t)last * a->stride, a->stride);
       l->scales[i] = l->scales[last];
       l->ids[i] = l->ids[last];
+      for (int m = 0; m < a->pq_m; m++) {
+        ann_scan_set(pq_block(a, l, i), m, i % ANN_SCAN_BLOCK,
+                     ann_scan_code(pq_block(a, l, last), m, last % ANN_SCAN_BLOCK));
+        ann_scan_set(pq_block(a, l, last), m, last % ANN_SCAN_BLOCK, 0);
+      }
       memset(l->codes + (size_t)last * a->stride, 0, a->stride); /* no bytes of it remain */
       a->count--;
       rc = 0;
@@ -460,36 +670,137 @@ int mien_ann_remove(mien_ann *a, int64_t id, const float *v) {
 
 /* --- search ------------------------------------------------------------------------------- */
 
-/* One thread's part of a search: lists[begin..end) scanned into its own heap. */
+/* The query's side of a search: its int8 code and scale, and the probed lists with their
+ * coarse scores <q, centroid> (estimated from the int8 codes). */
 typedef struct {
   const mien_ann *a;
   const int8_t *q;
   const uint32_t *lists;
-  int rescore;
-  scored *heap; /* the best `rescore` estimates */
+  const float *coarse;
+  /* The PQ tier: the uint8 table (pq_m x 16), and est = coarse + bias + delta * sum. */
+  const uint8_t *lut;
+  float bias, delta;
+} query_ctx;
+
+/* One thread's part of a search: lists[begin..end) scanned into its own heap. */
+typedef struct {
+  const query_ctx *qc;
+  int cap;
+  scored *heap; /* the best `cap` estimates */
   int nheap;
 } scan_ctx;
 
+/* Without the PQ tier (rerank 0): the int8 codes of every face of the lists, heap values ids. */
 static void scan_lists(void *arg, size_t begin, size_t end) {
   scan_ctx *c = arg;
-  const mien_ann *a = c->a;
+  const mien_ann *a = c->qc->a;
   int32_t dots[256];
   for (size_t i = begin; i < end; i++) {
-    const ann_list *l = &a->lists[c->lists[i]];
+    const ann_list *l = &a->lists[c->qc->lists[i]];
     for (uint32_t r = 0; r < l->n; r += 256) {
       uint32_t m = l->n - r < 256 ? l->n - r : 256;
-      index_dot_get()->dots(l->codes + (size_t)r * a->stride, a->stride, m, c->q, dots);
+      index_dot_get()->dots(l->codes + (size_t)r * a->stride, a->stride, m, c->qc->q, dots);
       for (uint32_t j = 0; j < m; j++)
-        top_push(c->heap, &c->nheap, c->rescore,
+        top_push(c->heap, &c->nheap, c->cap,
                  (scored){(float)dots[j] * l->scales[r + j], l->ids[r + j]});
     }
   }
+}
+
+/* The fast scan: PQ estimates of every face of the lists, only those beating the worst kept
+ * entered; heap values are (list << 32 | position) for the int8 rerank. */
+static void scan_pq(void *arg, size_t begin, size_t end) {
+  scan_ctx *c = arg;
+  const query_ctx *qc = c->qc;
+  const mien_ann *a = qc->a;
+  ann_scan_fn scan = ann_scan_get()->scan;
+  uint16_t sums[ANN_SCAN_BLOCK];
+  for (size_t i = begin; i < end; i++) {
+    uint32_t li = qc->lists[i];
+    const ann_list *l = &a->lists[li];
+    float base = qc->coarse[i] + qc->bias;
+    for (uint32_t r = 0; r < l->n; r += ANN_SCAN_BLOCK) {
+      int thr = -1; /* the sum a face must exceed: the worst kept estimate, in this list's units */
+      if (c->nheap == c->cap) {
+        float t = floorf((c->heap[0].key - base) / qc->delta);
+        if (t >= 32767) break; /* no face of this list can beat it */
+        thr = t < -1 ? -1 : (int)t;
+      }
+      int n = l->n - r < ANN_SCAN_BLOCK ? (int)(l->n - r) : ANN_SCAN_BLOCK;
+      uint32_t mask = scan(pq_block(a, l, r), a->pq_m, qc->lut, n, thr, sums);
+      for (; mask; mask &= mask - 1) {
+        int j = __builtin_ctz(mask);
+        top_push(
+            c->heap, &c->nheap, c->cap,
+            (scored){base + qc->delta * (float)sums[j], (int64_t)li << 32 | (r + (uint32_t)j)});
+      }
+    }
+  }
+}
+
+/* The PQ table of query q: lut[m][j] = <q's sub-space m, centroid j>, as uint8 with one offset
+ * per sub-space (their sum is bias) and one scale (delta) for all. */
+static void pq_table(const mien_ann *a, const float *q, uint8_t *lut, float *lutf, float *bias,
+                     float *delta) {
+  float lo[ANN_SCAN_MAX_M], range = 0;
+  double sum_lo = 0;
+  for (int m = 0; m < a->pq_m; m++) {
+    const float *cent = a->codebook + (size_t)m * PQ_K * (size_t)a->dsub;
+    lo[m] = INFINITY;
+    float hi = -INFINITY;
+    for (int j = 0; j < PQ_K; j++) {
+      float s = 0;
+      for (int d = 0; d < a->dsub; d++) {
+        int x = m * a->dsub + d;
+        s += x < a->dim ? q[x] * cent[j * a->dsub + d] : 0;
+      }
+      lutf[m * PQ_K + j] = s;
+      lo[m] = s < lo[m] ? s : lo[m];
+      hi = s > hi ? s : hi;
+    }
+    range = hi - lo[m] > range ? hi - lo[m] : range;
+    sum_lo += lo[m];
+  }
+  *delta = range > 0 ? range / 255 : 1;
+  *bias = (float)sum_lo;
+  for (int m = 0; m < a->pq_m; m++)
+    for (int j = 0; j < PQ_K; j++)
+      lut[m * PQ_K + j] = (uint8_t)lrintf((lutf[m * PQ_K + j] - lo[m]) / *delta);
 }
 
 static int hit_order(const void *pa, const void *pb) {
   const mien_hit *a = pa, *b = pb;
   if (a->score != b->score) return a->score > b->score ? -1 : 1;
   return (a->id > b->id) - (a->id < b->id);
+}
+
+static int best_first(const void *pa, const void *pb) {
+  const scored *a = pa, *b = pb;
+  return (a->key < b->key) - (a->key > b->key);
+}
+
+/* The best `cap` of the parts' heaps, gathered in part 0's; returns how many. */
+static int merge_parts(scan_ctx *part, int threads) {
+  int nb = part[0].nheap;
+  for (int t = 1; t < threads; t++)
+    for (int i = 0; i < part[t].nheap; i++)
+      top_push(part[0].heap, &nb, part[0].cap, part[t].heap[i]);
+  return nb;
+}
+
+/* The PQ candidates (list << 32 | position) scored with their int8 codes; the best `rescore`
+ * into heap (values ids); returns how many. */
+static int rerank_int8(const query_ctx *qc, const scored *cand, int n, int rescore, scored *heap) {
+  const mien_ann *a = qc->a;
+  int nh = 0;
+  for (int i = 0; i < n; i++) {
+    const ann_list *l = &a->lists[cand[i].val >> 32];
+    uint32_t r = (uint32_t)cand[i].val;
+    int32_t dot;
+    index_dot_get()->dots(l->codes + (size_t)r * a->stride, a->stride, 1, qc->q, &dot);
+    top_push(heap, &nh, rescore, (scored){(float)dot * l->scales[r], l->ids[r]});
+  }
+  return nh;
 }
 
 int mien_ann_search(const mien_ann *a, const float *qv, int k, float min_score,
@@ -499,21 +810,30 @@ int mien_ann_search(const mien_ann *a, const float *qv, int k, float min_score,
   if (!index_usable(qv, a->dim, &n2)) return 0; /* a query add would refuse matches nothing */
   int nprobe = p->nprobe < 1 ? 1 : p->nprobe > (int)a->nlists ? (int)a->nlists : p->nprobe;
   int rescore = p->rescore < k ? k : p->rescore;
+  int rerank = p->rerank <= 0 ? 0 : p->rerank < rescore ? rescore : p->rerank;
+  if ((size_t)rerank > a->count) rerank = (int)a->count; /* all: the PQ tier keeps everything */
+  int cap = rerank ? rerank : rescore;                   /* what the scan keeps */
   /* The groups worth looking in: a query's best lists lie in its best groups. */
   int ngroups = nprobe / 2 < 4 ? 4 : nprobe / 2;
   if (ngroups > (int)a->ngroups) ngroups = (int)a->ngroups;
   int threads = clamp_threads(p->threads, (size_t)nprobe);
+  size_t lut_n = (size_t)a->pq_m * PQ_K;
   int8_t *q = alloc_codes(1, a->stride);
   int32_t *dots = malloc((size_t)dots_rows(a) * sizeof *dots);
   scored *groups = malloc((size_t)ngroups * sizeof *groups);
   scored *probe = malloc((size_t)nprobe * sizeof *probe);
   uint32_t *lists = malloc((size_t)nprobe * sizeof *lists);
-  scored *heap = malloc((size_t)threads * (size_t)rescore * sizeof *heap);
+  float *coarse = malloc((size_t)nprobe * sizeof *coarse);
+  scored *heap = malloc((size_t)threads * (size_t)cap * sizeof *heap);
+  scored *best = malloc((size_t)rescore * sizeof *best);
   mien_hit *hits = malloc((size_t)rescore * sizeof *hits);
-  float *buf = malloc((size_t)a->dim * sizeof *buf);
+  float *buf = malloc((size_t)a->dim * sizeof *buf), *lutf = malloc(lut_n * sizeof *lutf);
+  uint8_t *lut = malloc(lut_n);
   int n = -1, ng = 0, np = 0;
-  if (!q || !dots || !groups || !probe || !lists || !heap || !hits || !buf) goto done;
-  index_quantise(qv, a->dim, a->stride, q);
+  if (!q || !dots || !groups || !probe || !lists || !coarse || !heap || !best || !hits || !buf ||
+      !lutf || !lut)
+    goto done;
+  float qscale = index_quantise(qv, a->dim, a->stride, q).scale;
   index_dot_get()->dots(a->group_codes, a->stride, a->ngroups, q, dots);
   for (uint32_t g = 0; g < a->ngroups; g++)
     top_push(groups, &ng, ngroups, (scored){(float)dots[g] * a->group_scales[g], g});
@@ -523,21 +843,29 @@ int mien_ann_search(const mien_ann *a, const float *qv, int k, float min_score,
     for (uint32_t j = 0; j < nl; j++)
       top_push(probe, &np, nprobe, (scored){(float)dots[j] * a->list_scales[l0 + j], l0 + j});
   }
-  for (int i = 0; i < np; i++) lists[i] = (uint32_t)probe[i].val;
+  /* Best lists first: the scan's threshold then rises early and later lists push few faces. */
+  qsort(probe, (size_t)np, sizeof *probe, best_first);
+  for (int i = 0; i < np; i++)
+    lists[i] = (uint32_t)probe[i].val, coarse[i] = probe[i].key * qscale * a->pq_alpha;
+  query_ctx qc = {a, q, lists, coarse, lut, 0, 0};
+  if (rerank) pq_table(a, qv, lut, lutf, &qc.bias, &qc.delta);
   scan_ctx part[MAX_THREADS];
   for (int t = 0; t < threads; t++)
-    part[t] = (scan_ctx){a, q, lists, rescore, heap + (size_t)t * (size_t)rescore, 0};
-  parallel(threads, (size_t)np, scan_lists, part, sizeof *part);
-  /* The best `rescore` estimates of all parts (part 0's heap gathers them), scored exactly. */
-  int nb = part[0].nheap;
-  for (int t = 1; t < threads; t++)
-    for (int i = 0; i < part[t].nheap; i++) top_push(heap, &nb, rescore, part[t].heap[i]);
+    part[t] = (scan_ctx){&qc, cap, heap + (size_t)t * (size_t)cap, 0};
+  parallel(threads, (size_t)np, rerank ? scan_pq : scan_lists, part, sizeof *part);
+  int nb = merge_parts(part, threads);
+  const scored *cand = heap;
+  if (rerank) { /* the PQ tier's best `rerank`, narrowed to the best `rescore` by their int8 codes
+                 */
+    nb = rerank_int8(&qc, heap, nb, rescore, best);
+    cand = best;
+  }
   size_t nh = 0;
-  for (int i = 0; i < nb; i++) {
-    const float *v = fetch(ctx, heap[i].val, buf);
+  for (int i = 0; i < nb; i++) { /* the candidates, scored exactly */
+    const float *v = fetch(ctx, cand[i].val, buf);
     if (!v) continue;
     float s = mien_index_score(v, qv, a->dim);
-    if (s >= min_score) hits[nh++] = (mien_hit){heap[i].val, s};
+    if (s >= min_score) hits[nh++] = (mien_hit){cand[i].val, s};
   }
   qsort(hits, nh, sizeof *hits, hit_order);
   n = nh < (size_t)k ? (int)nh : k;
@@ -548,9 +876,13 @@ done:
   free(groups);
   free(probe);
   free(lists);
+  free(coarse);
   free(heap);
+  free(best);
   free(hits);
   free(buf);
+  free(lutf);
+  free(lut);
   return n;
 }
 
@@ -558,7 +890,7 @@ done:
 
 typedef struct {
   char magic[8];
-  uint32_t dim, ngroups, nlists, reserved;
+  uint32_t dim, ngroups, nlists, pq_m;
   uint64_t count;
 } file_header;
 
@@ -581,18 +913,22 @@ int mien_ann_save(const mien_ann *a, const char *path) {
   FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
   if (fd >= 0 && !f) close(fd);
   int rc = f ? 0 : -1;
-  file_header h = {FILE_MAGIC, (uint32_t)a->dim, a->ngroups, a->nlists, 0, a->count};
+  file_header h = {FILE_MAGIC, (uint32_t)a->dim,  a->ngroups,
+                   a->nlists,  (uint32_t)a->pq_m, a->count};
   memcpy(h.magic, FILE_MAGIC, sizeof h.magic);
   if (!rc)
     rc = put(f, &h, sizeof h) || put(f, a->group_codes, (size_t)a->ngroups * a->stride) ||
          put(f, a->group_scales, a->ngroups * sizeof(float)) ||
          put(f, a->group_first, (a->ngroups + 1) * sizeof(uint32_t)) ||
          put(f, a->list_codes, (size_t)a->nlists * a->stride) ||
-         put(f, a->list_scales, a->nlists * sizeof(float));
+         put(f, a->list_scales, a->nlists * sizeof(float)) ||
+         put(f, a->codebook, (size_t)a->pq_m * PQ_K * (size_t)a->dsub * sizeof(float)) ||
+         put(f, &a->pq_alpha, sizeof a->pq_alpha);
   for (uint32_t l = 0; !rc && l < a->nlists; l++) {
     const ann_list *x = &a->lists[l];
     rc = put(f, &x->n, sizeof x->n) || put(f, x->codes, (size_t)x->n * a->stride) ||
-         put(f, x->scales, x->n * sizeof(float)) || put(f, x->ids, x->n * sizeof(int64_t));
+         put(f, x->scales, x->n * sizeof(float)) || put(f, x->ids, x->n * sizeof(int64_t)) ||
+         put(f, x->pq, pq_bytes(a, x->n));
   }
   if (f && (fflush(f) || fsync(fileno(f)))) rc = -1;
   if (f && fclose(f)) rc = -1;
@@ -609,14 +945,16 @@ mien_ann *mien_ann_load(const char *path, int dim) {
   mien_ann *a = NULL;
   if (get(f, &h, sizeof h) || memcmp(h.magic, FILE_MAGIC, sizeof h.magic) ||
       h.dim != (uint32_t)dim || h.ngroups < 1 || h.nlists < 1 || h.ngroups > (1u << 24) ||
-      h.nlists > (1u << 26))
+      h.nlists > (1u << 26) || h.pq_m < 4 || h.pq_m > ANN_SCAN_MAX_M || h.pq_m % 4)
     goto fail;
-  a = ann_alloc(dim, h.ngroups, h.nlists);
+  a = ann_alloc(dim, h.ngroups, h.nlists, (int)h.pq_m);
   if (!a || get(f, a->group_codes, (size_t)a->ngroups * a->stride) ||
       get(f, a->group_scales, a->ngroups * sizeof(float)) ||
       get(f, a->group_first, (a->ngroups + 1) * sizeof(uint32_t)) ||
       get(f, a->list_codes, (size_t)a->nlists * a->stride) ||
-      get(f, a->list_scales, a->nlists * sizeof(float)))
+      get(f, a->list_scales, a->nlists * sizeof(float)) ||
+      get(f, a->codebook, (size_t)a->pq_m * PQ_K * (size_t)a->dsub * sizeof(float)) ||
+      get(f, &a->pq_alpha, sizeof a->pq_alpha) || !isfinite(a->pq_alpha))
     goto fail;
   for (uint32_t g = 0; g < a->ngroups; g++) /* the ranges must tile the lists */
     if (a->group_first[g] > a->group_first[g + 1]) goto fail;
@@ -629,10 +967,11 @@ mien_ann *mien_ann_load(const char *path, int dim) {
     x->codes = alloc_codes(n, a->stride);
     x->scales = malloc((n ? n : 1) * sizeof(float));
     x->ids = malloc((n ? n : 1) * sizeof(int64_t));
-    if (!x->codes || !x->scales || !x->ids) goto fail;
+    x->pq = malloc(n ? pq_bytes(a, n) : 1);
+    if (!x->codes || !x->scales || !x->ids || !x->pq) goto fail;
     x->cap = n;
     if (get(f, x->codes, (size_t)n * a->stride) || get(f, x->scales, n * sizeof(float)) ||
-        get(f, x->ids, n * sizeof(int64_t)))
+        get(f, x->ids, n * sizeof(int64_t)) || get(f, x->pq, pq_bytes(a, n)))
       goto fail;
     x->n = n;
     total += n;

@@ -1,11 +1,13 @@
-/* ann.h - the approximate search index for large collections: IVF lists of int8 codes, the
- * best candidates rescored exactly from full-precision templates that live elsewhere.
+/* ann.h - the approximate search index for large collections: IVF lists whose faces are
+ * scanned as 4-bit product-quantised codes, the best re-ranked with their int8 codes, the best of
+ * those rescored exactly from full-precision templates that live elsewhere.
  *
- * The index keeps, per face, only a 512-byte int8 code, a scale and the id (about 530 bytes
- * with 512-d templates, against 2,588 for the exact index), so 20 million faces fit in 11 GB.
- * The fp32 templates are not held: a search asks the caller for the few it rescores (a
- * memory-mapped file, the store), so results carry exact scores and exact order among the
- * candidates; what is approximate is only which faces become candidates (the lists probed).
+ * The index keeps, per face, a 512-byte int8 code, a scale, the id and a PQ code (pq_m / 2
+ * bytes: 64 by default) of the face's residual from its list's centroid: about 620-680 bytes
+ * with 512-d templates and the lists' spare capacity, against 2,588 for the exact index. The
+ * fp32 templates are not held: a search asks the caller for the few it rescores (a memory-mapped
+ * file, the store), so results carry exact scores and exact order among the candidates; what is
+ * approximate is only which faces become candidates (the lists probed, the PQ estimates' cut).
  * docs/search.md measures recall and speed against the exact scan and FAISS.
  *
  * Coarse quantiser: two-level spherical k-means. `groups` top centroids each own a range of
@@ -33,14 +35,22 @@ typedef struct {
   int nprobe;  /* lists scanned per query */
   int rescore; /* candidates rescored exactly (at least k) */
   int threads; /* <= 0: one per core */
+  /* PQ candidates re-ranked with their int8 codes (at least rescore); 0: no PQ tier, the int8
+   * codes of the probed lists are scanned instead (slower; the exact answer probing all). */
+  int rerank;
 } mien_ann_params;
 
 /* Trains the coarse quantiser on n sample vectors (L2-normalised, dim floats each) for about
- * nlists lists; threads <= 0: one per core. NULL when out of memory or n < 1. */
-mien_ann *mien_ann_train(int dim, const float *sample, size_t n, size_t nlists, int threads);
+ * nlists lists, and the PQ tier's codebooks (pq_m sub-spaces: a multiple of 4 up to 128, <= 0
+ * the default) on their residuals; threads <= 0: one per core. NULL when out of memory or
+ * n < 1. */
+mien_ann *mien_ann_train(int dim, const float *sample, size_t n, size_t nlists, int pq_m,
+                         int threads);
 void mien_ann_free(mien_ann *ann);
 size_t mien_ann_count(const mien_ann *ann);
 size_t mien_ann_lists(const mien_ann *ann);
+/* Sub-spaces of its PQ tier (4 bits each: pq_m / 2 bytes per face). */
+int mien_ann_pq_m(const mien_ann *ann);
 /* Bytes of RAM per indexed vector: codes, scales, ids, the lists' spare capacity and the
  * centroids, all divided by the count. */
 size_t mien_ann_bytes_per_vector(const mien_ann *ann);

@@ -516,7 +516,7 @@ static void ann_restore(mien_store *s, mien_coll *c) {
     c->ann_kept = !s->encrypted && mien_index_load_ann(c->ix, path) == 0;
     if (!c->ann_kept) ann_wipe(s, path); /* refused: retrained as usual */
   }
-  mien_index_set_ann(c->ix, 0, 0, 0);
+  mien_index_set_ann(c->ix, 0, 0, 0, 0);
 }
 
 static void ann_keep(mien_store *s, mien_coll *c) {
@@ -730,7 +730,7 @@ static mien_coll *coll_entry(mien_store *s, int64_t id, const char *sha) {
 static mien_status load_index(mien_store *s, mien_coll *c, char *err, size_t errlen) {
   mien_index *ix = mien_index_create(MIEN_EMBED_DIM);
   if (!ix) return MIEN_FAIL(err, errlen, MIEN_ERR_NOMEM, "out of memory");
-  mien_index_set_ann(ix, SIZE_MAX, 0, 0); /* no build part-way: ann_restore decides */
+  mien_index_set_ann(ix, SIZE_MAX, 0, 0, 0); /* no build part-way: ann_restore decides */
   if (s->ann_dir && !s->encrypted) /* fp32 off-heap when large; no plaintext on disk under a key */
     mien_index_vectors_in(ix, s->ann_dir, OFFHEAP_FROM);
   pthread_mutex_lock(&s->mu);

@@ -585,6 +585,7 @@ static mien_ann_params params_for(const mien_index *ix, const mien_ann *ann, int
   mien_ann_params p = mien_ann_default_params(ann);
   if (ix->params.nprobe > 0) p.nprobe = ix->params.nprobe;
   if (ix->params.rescore > 0) p.rescore = ix->params.rescore;
+  if (ix->params.rerank > 0) p.rerank = ix->params.rerank;
   p.threads = threads;
   return p;
 }
@@ -603,7 +604,7 @@ static float measure_recall(mien_index *ix) {
       const float *q = vec_of(ix, slot);
       mien_ann_params p = params_for(ix, ann, 1);
       /* Lean, the reference is the ann probing every list (as exact as the scan, tests). */
-      mien_ann_params all = {(int)mien_ann_lists(ann), 256, 1};
+      mien_ann_params all = {(int)mien_ann_lists(ann), 256, 1, 0};
       int nw = ix->lean ? mien_ann_search(ann, q, 10, -1, &all, fetch_vector, ix, want)
                         : exact_search(ix, q, 10, -1, 1, want);
       int ng = mien_ann_search(ann, q, 10, -1, &p, fetch_vector, ix, got);
@@ -669,7 +670,7 @@ static void *builder_main(void *arg) {
     memcpy(sample + i * (size_t)ix->dim, vec_of(ix, i * ix->count / m),
            (size_t)ix->dim * sizeof *sample);
   pthread_mutex_unlock(&ix->build_mu);
-  mien_ann *ann = sample ? mien_ann_train(ix->dim, sample, m, nlists, 1) : NULL;
+  mien_ann *ann = sample ? mien_ann_train(ix->dim, sample, m, nlists, 0, 1) : NULL;
   free(sample);
   pthread_mutex_lock(&ix->build_mu);
   ix->building = ann;
@@ -759,11 +760,12 @@ const char *mien_index_kind(const mien_index *ix, float *recall) {
   return kind;
 }
 
-void mien_index_set_ann(mien_index *ix, size_t threshold, int nprobe, int rescore) {
+void mien_index_set_ann(mien_index *ix, size_t threshold, int nprobe, int rescore, int rerank) {
   pthread_mutex_lock(&ix->build_mu);
   ix->threshold = threshold ? threshold : MIEN_ANN_THRESHOLD;
   ix->params.nprobe = nprobe;
   ix->params.rescore = rescore;
+  ix->params.rerank = rerank;
   builder_check(ix);
   pthread_mutex_unlock(&ix->build_mu);
 }

@@ -68,9 +68,9 @@ float mien_index_score(const float *a, const float *b, int dim);
 /* "EXACT" or "ANN": what searches use now, and *recall its recall@10 against the exact scan as
  * measured when it was built (1 for EXACT). */
 const char *mien_index_kind(const mien_index *ix, float *recall);
-/* Overrides the threshold (0: MIEN_ANN_THRESHOLD) and the ANN's nprobe and rescore (0: its
- * defaults), e.g. for tests at small sizes; may start a build. */
-void mien_index_set_ann(mien_index *ix, size_t threshold, int nprobe, int rescore);
+/* Overrides the threshold (0: MIEN_ANN_THRESHOLD) and the ANN's nprobe, rescore and rerank (0:
+ * its defaults; mien_ann_params), e.g. for tests at small sizes; may start a build. */
+void mien_index_set_ann(mien_index *ix, size_t threshold, int nprobe, int rescore, int rerank);
 /* Waits for a running build to finish (tests, benchmarks); may start the next one. */
 void mien_index_wait(mien_index *ix);
 
