@@ -5,7 +5,7 @@
  *   mien-bench-search calibrate [--identities N]     synthetic vs LFW cosine distributions
  *   mien-bench-search run --faces N [--index exact,ann] [--queries Q] [--nprobe A,B,..]
  *                         [--rerank A,B,..] [--rescore A,B,..] [--pq M]
- *                         [--dir DIR] [--keep] [--reuse] [--per P]
+ *                         [--dir DIR] [--keep] [--reuse] [--no-save] [--per P]
  *
  * Faces: identities x P images (P = 2 by default) of unit 512-d templates, generated from their
  * number alone (so a 20 GB collection is streamed, never held). An identity has a centre; an
@@ -27,7 +27,8 @@
  *
  * The ANN sweep runs every combination of --nprobe, --rerank (0: no PQ tier, the int8 scan
  * of the probed lists; old and new in one run) and --rescore; --pq sets the PQ tier's sub-spaces
- * (default 128, mien's), and the index is kept as DIR/ann-pqM.idx for --reuse.
+ * (default 128, mien's), and the index is kept as DIR/ann-pqM.idx for --reuse (--no-save:
+ * measured as built, neither saved nor loaded, no cold-load time).
  *
  * Reported per index (JSON lines): recall@1 of true mates (of the probes whose exact top-1 is a
  * mate, the share whose top-1 is a mate too: the person is identified), recall@10 against the exact
@@ -206,6 +207,7 @@ typedef struct {
   int truth_done; /* 0 with --no-truth: recall@10 is not measured */
   int reuse;      /* --reuse: DIR's faces and truth from an earlier --keep run of the same size */
   int pq_m;       /* --pq: the ANN's PQ sub-spaces */
+  int no_save;    /* --no-save: the ANN is measured as built, not saved and loaded */
 } bench;
 
 static void path(const bench *b, const char *name, char *out, size_t size) {
@@ -488,8 +490,10 @@ typedef struct {
   size_t bytes_per_face;
 } ann_build;
 
-/* Trains and fills the ANN from faces.f32 and saves it to f. */
-static int build_ann(const bench *b, const char *f, ann_build *out) {
+/* Trains and fills the ANN from faces.f32 and saves it to f; with --no-save (at 20M faces the
+ * 12 GB file does not fit beside the 41 GB of templates on a small disk) hands it back in *kept
+ * instead. */
+static int build_ann(const bench *b, const char *f, ann_build *out, mien_ann **kept) {
   size_t nlists = default_lists(b->faces);
   long nsample = (long)nlists * 32 < b->faces ? (long)nlists * 32 : b->faces;
   float *sample = malloc((size_t)nsample * DIM * sizeof *sample);
@@ -523,6 +527,10 @@ static int build_ann(const bench *b, const char *f, ann_build *out) {
   out->bytes_per_face = mien_ann_bytes_per_vector(ann);
   fprintf(stderr, "ann: added %ld faces in %.1f s, %zu bytes of RAM per face\n", b->faces,
           out->add_ms / 1000, out->bytes_per_face);
+  if (b->no_save) {
+    *kept = ann;
+    return 0;
+  }
   t0 = mien_now_ms();
   int rc = mien_ann_save(ann, f);
   out->save_ms = mien_now_ms() - t0;
@@ -541,6 +549,13 @@ static void ann_file(const bench *b, char *f, size_t size) {
   path(b, name, f, size);
 }
 
+/* ms as seconds for a JSON line, null when not measured (a reused index was not built). */
+static const char *seconds(double ms, char buf[24]) {
+  if (isnan(ms)) return "null";
+  snprintf(buf, 24, "%.2f", ms / 1000);
+  return buf;
+}
+
 static int run_ann(const bench *b, const ann_sweep *sw) {
   char f[600];
   ann_file(b, f, sizeof f);
@@ -551,15 +566,16 @@ static int run_ann(const bench *b, const ann_sweep *sw) {
   if (ann) {
     built.bytes_per_face = mien_ann_bytes_per_vector(ann);
   } else {
-    if (build_ann(b, f, &built)) {
+    mien_ann *kept = NULL;
+    if (build_ann(b, f, &built, &kept)) {
       fprintf(stderr, "ann: build or save failed\n");
       return -1;
     }
-    /* Everything below runs on the index as a restart would load it. */
+    /* Everything below runs on the index as a restart would load it (but with --no-save). */
     t0 = mien_now_ms();
-    ann = mien_ann_load(f, DIM);
+    ann = kept ? kept : mien_ann_load(f, DIM);
   }
-  double load_ms = mien_now_ms() - t0;
+  double load_ms = b->no_save ? NAN : mien_now_ms() - t0;
   if (!ann) {
     fprintf(stderr, "ann: load failed\n");
     return -1;
@@ -574,12 +590,12 @@ static int run_ann(const bench *b, const ann_sweep *sw) {
     if (sw->nrerank) j = i % sw->nrerank, i /= sw->nrerank, r.p.rerank = sw->rerank[j];
     if (sw->nnprobe) r.p.nprobe = sw->nprobe[i];
     quality q = measure(b, ann_search, &r);
-    char extra[256];
+    char extra[256], train[24], save[24], load[24];
     snprintf(extra, sizeof extra,
              "\"lists\":%zu,\"pq_m\":%d,\"nprobe\":%d,\"rerank\":%d,\"rescore\":%d,"
-             "\"train_s\":%.2f,\"save_s\":%.2f,\"cold_load_s\":%.2f,",
+             "\"train_s\":%s,\"save_s\":%s,\"cold_load_s\":%s,",
              mien_ann_lists(ann), mien_ann_pq_m(ann), r.p.nprobe, r.p.rerank, r.p.rescore,
-             built.train_ms / 1000, built.save_ms / 1000, load_ms / 1000);
+             seconds(built.train_ms, train), seconds(built.save_ms, save), seconds(load_ms, load));
     report(b, "ann", extra, q, built.bytes_per_face, (built.train_ms + built.add_ms) / 1000,
            (double)b->faces / (built.add_ms / 1000));
   }
@@ -610,12 +626,13 @@ static int int_list(char *s, int *out) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: mien-bench-search calibrate [--identities N] [--alpha A] [--qmax Q] "
-             "[--spread S]\n"
-             "       mien-bench-search run [--faces N] [--index exact,ann] [--queries Q]\n"
-             "                             [--nprobe A,..] [--rerank A,..] [--rescore A,..]\n"
-             "                             [--pq M] [--per P] [--threads T]\n"
-             "                             [--dir DIR] [--keep] [--no-truth] [--reuse]\n");
+  fprintf(f,
+          "usage: mien-bench-search calibrate [--identities N] [--alpha A] [--qmax Q] "
+          "[--spread S]\n"
+          "       mien-bench-search run [--faces N] [--index exact,ann] [--queries Q]\n"
+          "                             [--nprobe A,..] [--rerank A,..] [--rescore A,..]\n"
+          "                             [--pq M] [--per P] [--threads T]\n"
+          "                             [--dir DIR] [--keep] [--no-truth] [--reuse] [--no-save]\n");
 }
 
 int main(int argc, char **argv) {
@@ -633,6 +650,7 @@ int main(int argc, char **argv) {
                                        {"no-truth", no_argument, 0, 'T'},
                                        {"identities", required_argument, 0, 'I'},
                                        {"reuse", no_argument, 0, 'R'},
+                                       {"no-save", no_argument, 0, 'N'},
                                        {"alpha", required_argument, 0, 'a'},
                                        {"qmax", required_argument, 0, 'Q'},
                                        {"spread", required_argument, 0, 's'},
@@ -687,6 +705,9 @@ int main(int argc, char **argv) {
       break;
     case 'T':
       no_truth = 1;
+      break;
+    case 'N':
+      b.no_save = 1;
       break;
     case 'R':
       b.reuse = keep = 1;
