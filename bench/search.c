@@ -424,15 +424,24 @@ static long max_rss(void) {
   return ru.ru_maxrss * 1024L;
 }
 
+/* x in fmt for a JSON line, null when it was not measured (NaN: a reused index was not built). */
+static const char *num(double x, const char *fmt, char buf[24]) {
+  if (!isfinite(x)) return "null";
+  snprintf(buf, 24, fmt, x);
+  return buf;
+}
+
 static void report(const bench *b, const char *index, const char *extra, quality q, size_t bpf,
                    double build_s, double inserts_s) {
+  char build[24], inserts[24];
   printf("{\"index\":\"%s\",\"faces\":%ld,\"queries\":%d,\"threads\":%d,%s"
          "\"recall1_mates\":%.4f,\"recall10_vs_exact\":%.4f,\"exact_top1_is_mate\":%.4f,"
          "\"p50_ms_1t\":%.3f,\"p99_ms_1t\":%.3f,\"p50_ms_all\":%.3f,\"p99_ms_all\":%.3f,"
-         "\"ram_bytes_per_face\":%zu,\"build_s\":%.2f,\"inserts_per_s\":%.0f,"
+         "\"ram_bytes_per_face\":%zu,\"build_s\":%s,\"inserts_per_s\":%s,"
          "\"max_rss_bytes\":%ld}\n",
          index, b->faces, b->queries, b->threads, extra, q.recall1, q.recall10, q.mate_rate,
-         q.p50[0], q.p99[0], q.p50[1], q.p99[1], bpf, build_s, inserts_s, max_rss());
+         q.p50[0], q.p99[0], q.p50[1], q.p99[1], bpf, num(build_s, "%.2f", build),
+         num(inserts_s, "%.0f", inserts), max_rss());
   fflush(stdout);
 }
 
@@ -549,13 +558,6 @@ static void ann_file(const bench *b, char *f, size_t size) {
   path(b, name, f, size);
 }
 
-/* ms as seconds for a JSON line, null when not measured (a reused index was not built). */
-static const char *seconds(double ms, char buf[24]) {
-  if (isnan(ms)) return "null";
-  snprintf(buf, 24, "%.2f", ms / 1000);
-  return buf;
-}
-
 static int run_ann(const bench *b, const ann_sweep *sw) {
   char f[600];
   ann_file(b, f, sizeof f);
@@ -595,7 +597,8 @@ static int run_ann(const bench *b, const ann_sweep *sw) {
              "\"lists\":%zu,\"pq_m\":%d,\"nprobe\":%d,\"rerank\":%d,\"rescore\":%d,"
              "\"train_s\":%s,\"save_s\":%s,\"cold_load_s\":%s,",
              mien_ann_lists(ann), mien_ann_pq_m(ann), r.p.nprobe, r.p.rerank, r.p.rescore,
-             seconds(built.train_ms, train), seconds(built.save_ms, save), seconds(load_ms, load));
+             num(built.train_ms / 1000, "%.2f", train), num(built.save_ms / 1000, "%.2f", save),
+             num(load_ms / 1000, "%.2f", load));
     report(b, "ann", extra, q, built.bytes_per_face, (built.train_ms + built.add_ms) / 1000,
            (double)b->faces / (built.add_ms / 1000));
   }
