@@ -4,7 +4,8 @@
  *
  *   mien-bench-search calibrate [--identities N]     synthetic vs LFW cosine distributions
  *   mien-bench-search run --faces N [--index exact,ann] [--queries Q] [--nprobe A,B,..]
- *                         [--rerank A,B,..] [--rescore A,B,..] [--pq M]
+ *                         [--rerank A,B,..] [--rescore A,B,..] [--first A,..] [--stop S,..]
+ *                         [--pq M]
  *                         [--dir DIR] [--keep] [--reuse] [--no-save] [--per P]
  *
  * Faces: identities x P images (P = 2 by default) of unit 512-d templates, generated from their
@@ -26,9 +27,10 @@
  * at 10M they take most of an hour), e.g. to measure other search settings, and keeps it.
  *
  * The ANN sweep runs every combination of --nprobe, --rerank (0: no PQ tier, the int8 scan
- * of the probed lists; old and new in one run) and --rescore; --pq sets the PQ tier's sub-spaces
- * (default 128, mien's), and the index is kept as DIR/ann-pqM.idx for --reuse (--no-save:
- * measured as built, neither saved nor loaded, no cold-load time).
+ * of the probed lists; old and new in one run), --rescore, --first and --stop (the early stop:
+ * after --first lists a search whose best estimate is >= --stop ends; --first 0: never); --pq sets
+ * the PQ tier's sub-spaces (default 128, mien's), and the index is kept as DIR/ann-pqM.idx for
+ * --reuse (--no-save: measured as built, neither saved nor loaded, no cold-load time).
  *
  * Reported per index (JSON lines): recall@1 of true mates (of the probes whose exact top-1 is a
  * mate, the share whose top-1 is a mate too: the person is identified), recall@10 against the exact
@@ -549,8 +551,18 @@ static int build_ann(const bench *b, const char *f, ann_build *out, mien_ann **k
 
 /* The sweep's settings: the default where a list is empty. */
 typedef struct {
-  int nprobe[32], nnprobe, rerank[32], nrerank, rescore[32], nrescore;
+  int nprobe[32], nnprobe, rerank[32], nrerank, rescore[32], nrescore, first[32], nfirst;
+  float stop[32];
+  int nstop;
 } ann_sweep;
+
+/* Combination i's entry of a sweep list of n (the default, -1, when empty); i moves on. */
+static int pick(int *i, int n) {
+  if (!n) return -1;
+  int k = *i % n;
+  *i /= n;
+  return k;
+}
 
 static void ann_file(const bench *b, char *f, size_t size) {
   char name[32];
@@ -584,21 +596,29 @@ static int run_ann(const bench *b, const ann_sweep *sw) {
   }
   fprintf(stderr, "ann: saved in %.1f s, loaded in %.1f s\n", built.save_ms / 1000, load_ms / 1000);
   ann_run r = {b, ann, mien_ann_default_params(ann)};
-  for (int n = 0; n < (sw->nnprobe ? sw->nnprobe : 1) * (sw->nrerank ? sw->nrerank : 1) *
-                          (sw->nrescore ? sw->nrescore : 1);
-       n++) { /* every combination of the lists given; the defaults for the others */
-    int i = n, j = 0, k = 0;
-    if (sw->nrescore) k = i % sw->nrescore, i /= sw->nrescore, r.p.rescore = sw->rescore[k];
-    if (sw->nrerank) j = i % sw->nrerank, i /= sw->nrerank, r.p.rerank = sw->rerank[j];
-    if (sw->nnprobe) r.p.nprobe = sw->nprobe[i];
+  const mien_ann_params def = r.p;
+  int combos = 1;
+  for (int i = 0; i < 5; i++) {
+    int n = (int[]){sw->nstop, sw->nfirst, sw->nrescore, sw->nrerank, sw->nnprobe}[i];
+    combos *= n ? n : 1;
+  }
+  for (int n = 0; n < combos; n++) { /* every combination of the lists given; else defaults */
+    int i = n, k;
+    r.p = def;
+    if ((k = pick(&i, sw->nstop)) >= 0) r.p.stop_score = sw->stop[k];
+    if ((k = pick(&i, sw->nfirst)) >= 0) r.p.nprobe_first = sw->first[k];
+    if ((k = pick(&i, sw->nrescore)) >= 0) r.p.rescore = sw->rescore[k];
+    if ((k = pick(&i, sw->nrerank)) >= 0) r.p.rerank = sw->rerank[k];
+    if ((k = pick(&i, sw->nnprobe)) >= 0) r.p.nprobe = sw->nprobe[k];
     quality q = measure(b, ann_search, &r);
-    char extra[256], train[24], save[24], load[24];
+    char extra[320], train[24], save[24], load[24];
     snprintf(extra, sizeof extra,
              "\"lists\":%zu,\"pq_m\":%d,\"nprobe\":%d,\"rerank\":%d,\"rescore\":%d,"
+             "\"nprobe_first\":%d,\"stop_score\":%.3f,"
              "\"train_s\":%s,\"save_s\":%s,\"cold_load_s\":%s,",
              mien_ann_lists(ann), mien_ann_pq_m(ann), r.p.nprobe, r.p.rerank, r.p.rescore,
-             num(built.train_ms / 1000, "%.2f", train), num(built.save_ms / 1000, "%.2f", save),
-             num(load_ms / 1000, "%.2f", load));
+             r.p.nprobe_first, r.p.stop_score, num(built.train_ms / 1000, "%.2f", train),
+             num(built.save_ms / 1000, "%.2f", save), num(load_ms / 1000, "%.2f", load));
     report(b, "ann", extra, q, built.bytes_per_face, (built.train_ms + built.add_ms) / 1000,
            (double)b->faces / (built.add_ms / 1000));
   }
@@ -619,12 +639,19 @@ static int rm_dir(const bench *b) {
 }
 
 /* "A,B,..." into out[32]; returns how many. */
-static int int_list(char *s, int *out) {
+static int float_list(char *s, float *out) {
   int n = 0;
   while (*s && n < 32) {
-    out[n++] = (int)strtol(s, &s, 10);
+    out[n++] = strtof(s, &s);
     s += *s == ',';
   }
+  return n;
+}
+
+static int int_list(char *s, int *out) {
+  float v[32];
+  int n = float_list(s, v);
+  for (int i = 0; i < n; i++) out[i] = (int)v[i];
   return n;
 }
 
@@ -634,6 +661,7 @@ static void usage(FILE *f) {
           "[--spread S]\n"
           "       mien-bench-search run [--faces N] [--index exact,ann] [--queries Q]\n"
           "                             [--nprobe A,..] [--rerank A,..] [--rescore A,..]\n"
+          "                             [--first A,..] [--stop S,..]\n"
           "                             [--pq M] [--per P] [--threads T]\n"
           "                             [--dir DIR] [--keep] [--no-truth] [--reuse] [--no-save]\n");
 }
@@ -645,6 +673,8 @@ int main(int argc, char **argv) {
                                        {"nprobe", required_argument, 0, 'p'},
                                        {"rerank", required_argument, 0, 'r'},
                                        {"rescore", required_argument, 0, 'S'},
+                                       {"first", required_argument, 0, 'F'},
+                                       {"stop", required_argument, 0, 'X'},
                                        {"pq", required_argument, 0, 'M'},
                                        {"per", required_argument, 0, 'P'},
                                        {"threads", required_argument, 0, 't'},
@@ -690,6 +720,12 @@ int main(int argc, char **argv) {
       break;
     case 'S':
       sw.nrescore = int_list(optarg, sw.rescore);
+      break;
+    case 'F':
+      sw.nfirst = int_list(optarg, sw.first);
+      break;
+    case 'X':
+      sw.nstop = float_list(optarg, sw.stop);
       break;
     case 'M':
       b.pq_m = atoi(optarg);

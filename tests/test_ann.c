@@ -84,7 +84,8 @@ static const float *fetch(void *ctx, int64_t id, float *buf) {
  * by the int8 scan (rerank 0) and through the PQ tier (rerank >= count). */
 static void check_exact(const mien_ann *a, const float *v, const int *live, int n,
                         const char *what) {
-  mien_ann_params int8 = {1 << 20, n, 1, 0}, pq = {1 << 20, n, 1, n};
+  mien_ann_params int8 = {.nprobe = 1 << 20, .rescore = n, .threads = 1},
+                  pq = {.nprobe = 1 << 20, .rescore = n, .threads = 1, .rerank = n};
   model_fetch mf = {v};
   mien_hit want[K], got[K];
   for (int j = 0; j < 40; j++) {
@@ -102,7 +103,7 @@ static void check_exact(const mien_ann *a, const float *v, const int *live, int 
  * were lost or swapped (a remove moving the wrong nibbles, a load misplacing blocks) is not. */
 static void check_pq_codes(const mien_ann *a, const float *v, const int *live, int n,
                            const char *what) {
-  mien_ann_params p = {1 << 20, K, 1, 2 * K};
+  mien_ann_params p = {.nprobe = 1 << 20, .rescore = K, .threads = 1, .rerank = 2 * K};
   model_fetch mf = {v};
   mien_hit got[1];
   int wrong = 0;
@@ -157,7 +158,10 @@ static void test_ann_complete(void) {
   if (b) {
     check_exact(b, v, live, N, "loaded");
     check_pq_codes(b, v, live, N, "loaded");
-    mien_ann_params p = {8, 20, 1, 200}; /* approximate: the same answers as before saving */
+    mien_ann_params p = {.nprobe = 8,
+                         .rescore = 20,
+                         .threads = 1,
+                         .rerank = 200}; /* approximate: the same answers as before saving */
     for (int j = 0; j < 10; j++) {
       const float *q = v + (size_t)(j * 131 % N) * DIM;
       int na = mien_ann_search(a, q, K, -1, &p, fetch, &mf, want);
@@ -190,6 +194,52 @@ static void test_ann_complete(void) {
 
 /* Every fast-scan kernel this CPU runs gives the sums and masks of a plain reference, on random
  * blocks and tables (entries up to 255: the largest sums), full blocks and partial tails. */
+/* The early stop: never reached (stop_score above any estimate) a search is the full one,
+ * always reached (below any) it is a search of the first lists alone; on 2 threads too, where
+ * the two stages split the lists differently from one pass. 16 lists: 4 groups, all of which
+ * every search here ranks, so the first 3 of 12 lists are the 3 best, as a search of 3 has.
+ * And where it is decided: a stored face as the query scores 1, a stop at 0.95 is taken. */
+static void test_early_stop(void) {
+  enum { N = 2000 };
+  unsigned short seed[3] = {4, 5, 6};
+  float *v = faces(N, seed);
+  int64_t *ids = malloc(N * sizeof *ids);
+  CHECK(v && ids);
+  for (int i = 0; i < N; i++) ids[i] = i;
+  mien_ann *a = mien_ann_train(DIM, v, N, 16, 0, 2);
+  CHECK(a != NULL && mien_ann_add(a, N, ids, v, 2) == 0);
+  model_fetch mf = {v};
+  mien_hit want[K], got[K];
+  for (int threads = 1; threads <= 2; threads++) {
+    for (int pq = 0; pq <= 1; pq++) { /* the int8 scan, the PQ tier */
+      mien_ann_params full = mien_ann_default_params(a);
+      full.threads = threads, full.nprobe = 12, full.nprobe_first = 0;
+      full.rerank = pq ? full.rerank : 0;
+      mien_ann_params first = full, never = full, always = full, sure = full;
+      first.nprobe = 3;
+      never.nprobe_first = always.nprobe_first = sure.nprobe_first = 3;
+      never.stop_score = 2, always.stop_score = -2, sure.stop_score = 0.95f;
+      int differ = 0;
+      for (int j = 0; j < 40; j++) {
+        const float *q = v + (size_t)(j * 71 % N) * DIM;
+        int nw = mien_ann_search(a, q, K, -1, &full, fetch, &mf, want);
+        int ng = mien_ann_search(a, q, K, -1, &never, fetch, &mf, got);
+        CHECK_MSG(nw > 0 && same(want, nw, got, ng), "never reached, query %d, pq %d", j, pq);
+        int nf = mien_ann_search(a, q, K, -1, &first, fetch, &mf, got);
+        ng = mien_ann_search(a, q, K, -1, &always, fetch, &mf, want);
+        CHECK_MSG(ng > 0 && same(want, ng, got, nf), "always reached, query %d, pq %d", j, pq);
+        nf = mien_ann_search(a, q, K, -1, &sure, fetch, &mf, got);
+        CHECK_MSG(same(want, ng, got, nf), "a stored face stops at 0.95, query %d, pq %d", j, pq);
+        differ += !same(want, ng, got, mien_ann_search(a, q, K, -1, &full, fetch, &mf, got));
+      }
+      CHECK(differ > 0); /* 3 lists of 16 miss some of the 12 lists' answers */
+    }
+  }
+  mien_ann_free(a);
+  free(ids);
+  free(v);
+}
+
 static void test_scan_kernels(void) {
   static const int ms[] = {4, 32, 64, ANN_SCAN_MAX_M}, ns[] = {32, 31, 17, 1};
   unsigned short seed[3] = {9, 8, 7};
@@ -451,6 +501,7 @@ static void test_writes_during_builds(void) {
 int main(void) {
   RUN(test_scan_kernels);
   RUN(test_ann_complete);
+  RUN(test_early_stop);
   RUN(test_below_threshold_is_exact);
   RUN(test_restart_adopts_saved_ann);
   RUN(test_writes_during_builds);

@@ -38,6 +38,11 @@ typedef struct {
   /* PQ candidates re-ranked with their int8 codes (at least rescore); 0: no PQ tier, the int8
    * codes of the probed lists are scanned instead (slower; the exact answer probing all). */
   int rerank;
+  /* Early stop: after its best nprobe_first lists a search ends when its best estimate so far
+   * is >= stop_score (a face that close is the person: the remaining lists would mostly
+   * reorder weaker candidates); nprobe_first 0 or >= nprobe: always all nprobe lists. */
+  int nprobe_first;
+  float stop_score;
 } mien_ann_params;
 
 /* Trains the coarse quantiser on n sample vectors (L2-normalised, dim floats each) for about

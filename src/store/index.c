@@ -583,7 +583,8 @@ static const float *fetch_vector(void *ctx, int64_t id, float *buf) {
 
 static mien_ann_params params_for(const mien_index *ix, const mien_ann *ann, int threads) {
   mien_ann_params p = mien_ann_default_params(ann);
-  if (ix->params.nprobe > 0) p.nprobe = ix->params.nprobe;
+  if (ix->params.nprobe > 0) /* exactly these lists (tests): no early stop */
+    p.nprobe = ix->params.nprobe, p.nprobe_first = 0;
   if (ix->params.rescore > 0) p.rescore = ix->params.rescore;
   if (ix->params.rerank > 0) p.rerank = ix->params.rerank;
   p.threads = threads;
@@ -604,7 +605,7 @@ static float measure_recall(mien_index *ix) {
       const float *q = vec_of(ix, slot);
       mien_ann_params p = params_for(ix, ann, 1);
       /* Lean, the reference is the ann probing every list (as exact as the scan, tests). */
-      mien_ann_params all = {(int)mien_ann_lists(ann), 256, 1, 0};
+      mien_ann_params all = {.nprobe = (int)mien_ann_lists(ann), .rescore = 256, .threads = 1};
       int nw = ix->lean ? mien_ann_search(ann, q, 10, -1, &all, fetch_vector, ix, want)
                         : exact_search(ix, q, 10, -1, 1, want);
       int ng = mien_ann_search(ann, q, 10, -1, &p, fetch_vector, ix, got);
