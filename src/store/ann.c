@@ -739,17 +739,18 @@ static void scan_pq(void *arg, size_t begin, size_t end) {
   ann_scan_fn scan = ann_scan_get()->scan;
   uint16_t sums[ANN_SCAN_BLOCK];
   size_t block_bytes = ANN_SCAN_BLOCK_BYTES(a->pq_m);
+  uint32_t lead_faces = (uint32_t)(PREFETCH_LEAD / block_bytes) * ANN_SCAN_BLOCK;
   for (size_t i = begin; i < end; i++) {
     uint32_t li = qc->lists[i];
     const ann_list *l = &a->lists[li];
     float base = qc->coarse[i] + qc->bias;
-    if (i + 1 < end) /* the next list's first blocks, while this one is scanned */
-      prefetch_bytes(a->lists[qc->lists[i + 1]].pq,
-                     pq_bytes(a, a->lists[qc->lists[i + 1]].n) < PREFETCH_LEAD
-                         ? pq_bytes(a, a->lists[qc->lists[i + 1]].n)
-                         : PREFETCH_LEAD);
+    if (i + 1 < end) { /* the next list's first blocks, while this one is scanned */
+      const ann_list *next = &a->lists[qc->lists[i + 1]];
+      size_t bytes = pq_bytes(a, next->n);
+      prefetch_bytes(next->pq, bytes < PREFETCH_LEAD ? bytes : PREFETCH_LEAD);
+    }
     for (uint32_t r = 0; r < l->n; r += ANN_SCAN_BLOCK) {
-      if (r + PREFETCH_LEAD / block_bytes * ANN_SCAN_BLOCK < l->n) /* a lead ahead, in this list */
+      if (r + lead_faces < l->n) /* a lead ahead, in this list */
         prefetch_bytes(pq_block(a, l, r) + PREFETCH_LEAD, block_bytes);
       int thr = -1; /* the sum a face must exceed: the worst kept estimate, in this list's units */
       if (c->nheap == c->cap) {
