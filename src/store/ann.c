@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "mien.h"
@@ -72,6 +73,9 @@ struct mien_ann {
    * centroid (1M faces), so subtracting their mean projection instead of all of it leaves less
    * to quantise (|v - c|^2 ~ 1 against 1 - 0.5^2). */
   float pq_alpha;
+  /* A loaded index holds its lists in one mapping asked for huge pages ("the arena" below). */
+  uint8_t *arena;
+  size_t arena_bytes, arena_used;
 };
 
 /* --- small helpers ---------------------------------------------------------------------- */
@@ -99,6 +103,42 @@ static void top_push(scored *heap, int *n, int cap, scored x) {
   heap[i] = x;
 }
 
+/* Whether x ranks before y: the higher key, on a tie the lower value (lists are ranked
+ * deterministically). */
+static int ranks_before(scored x, scored y) {
+  return x.key > y.key || (x.key == y.key && x.val < y.val);
+}
+
+static int best_first(const void *pa, const void *pb) {
+  const scored *a = pa, *b = pb;
+  return ranks_before(*a, *b) ? -1 : ranks_before(*b, *a);
+}
+
+/* Moves the k best of v[0..n) (distinct values) to v[0..k), in no order: quickselect, linear
+ * where a heap of k would sift every one of n (a search ranks ~8,000 lists for 2,107, and keeps its
+ * best 3,000 PQ estimates of ~1M). */
+static void select_best(scored *v, int n, int k) {
+  int lo = 0, hi = n; /* v[0..lo) rank before v[lo..n), v[0..hi) before v[hi..n) */
+  while (lo < k && k < hi) {
+    scored pivot = v[lo + (hi - lo) / 2];
+    int i = lo, j = hi - 1;
+    while (i <= j) {
+      while (ranks_before(v[i], pivot)) i++;
+      while (ranks_before(pivot, v[j])) j--;
+      if (i <= j) {
+        scored t = v[i];
+        v[i++] = v[j], v[j--] = t;
+      }
+    }
+    if (k <= j + 1)
+      hi = j + 1;
+    else if (k >= i)
+      lo = i;
+    else
+      break;
+  }
+}
+
 static void *alloc_codes(size_t rows, size_t stride) {
   size_t bytes = rows * stride;
   return aligned_alloc(INDEX_DOT_ALIGN, bytes ? bytes : INDEX_DOT_ALIGN);
@@ -112,6 +152,36 @@ static uint8_t *pq_block(const mien_ann *a, const ann_list *l, uint32_t i) {
 
 static size_t pq_bytes(const mien_ann *a, uint32_t faces) {
   return (size_t)((faces + ANN_SCAN_BLOCK - 1) / ANN_SCAN_BLOCK) * ANN_SCAN_BLOCK_BYTES(a->pq_m);
+}
+
+/* --- the arena of a loaded index ------------------------------------------------------------
+ *
+ * A search touches its lists' PQ blocks and ~3,000 int8 codes at random places in gigabytes: with
+ * 4 KB pages each of those is a TLB miss whose page-table entries are rarely cached (at 10M
+ * faces a process's first 500 searches, whose codes nothing had touched since the load,
+ * re-ranked in 7.2 ms instead of 0.3: ~3.6 us a code; with huge pages the first searches run
+ * as fast as later ones, and the scan ~10 % faster). A load knows every list's size, so it lays
+ * the lists out in one mapping asked for huge pages (a hint: without them it is an ordinary
+ * mapping). A list that outgrows its place moves to the heap (list_grow); the arena is unmapped
+ * with the index. An index built by adds keeps its lists on the heap until it is saved and
+ * loaded. */
+
+static int in_arena(const mien_ann *a, const void *p) {
+  return a->arena && (const uint8_t *)p >= a->arena &&
+         (const uint8_t *)p < a->arena + a->arena_bytes;
+}
+
+static void list_release(const mien_ann *a, void *p) {
+  if (!in_arena(a, p)) free(p);
+}
+
+/* bytes from the arena, aligned for the kernels; NULL when it is full (a short or lying file). */
+static void *arena_take(mien_ann *a, size_t bytes) {
+  size_t at = (a->arena_used + INDEX_DOT_ALIGN - 1) / INDEX_DOT_ALIGN * INDEX_DOT_ALIGN;
+  if (!bytes) bytes = 1;
+  if (at > a->arena_bytes || bytes > a->arena_bytes - at) return NULL;
+  a->arena_used = at + bytes;
+  return a->arena + at;
 }
 
 static int clamp_threads(int threads, size_t work) {
@@ -331,11 +401,12 @@ done:
 void mien_ann_free(mien_ann *a) {
   if (!a) return;
   for (uint32_t l = 0; a->lists && l < a->nlists; l++) {
-    free(a->lists[l].codes);
-    free(a->lists[l].scales);
-    free(a->lists[l].ids);
-    free(a->lists[l].pq);
+    list_release(a, a->lists[l].codes);
+    list_release(a, a->lists[l].scales);
+    list_release(a, a->lists[l].ids);
+    list_release(a, a->lists[l].pq);
   }
+  if (a->arena) munmap(a->arena, a->arena_bytes);
   free(a->codebook);
   free(a->lists);
   free(a->group_codes);
@@ -372,23 +443,24 @@ mien_ann_params mien_ann_default_params(const mien_ann *a) {
   /* Measured on LFW-calibrated synthetic faces (docs/search.md): a low-quality probe's mates
    * need 15-20 % of the lists probed for recall@1 and recall@10 >= 0.995 (1M: 800 of 4,000
    * lists; 10M: 2,000 of 12,647); the PQ estimates' error sets how deep the int8 re-rank must go
-   * (M = 128: 2,000 candidates; M = 64 needed 8,000, its error variance being about twice);
-   * the int8 estimates' +-0.005 lets 16 exact rescores give the exact top-10 (16 and 32 gave
-   * identical recall). Those many lists are for the low-quality probes: 9 in 10 probes have
-   * found a mate at cosine >= 0.6 well before (10M: 91 % in the first half) and stop there.
-   * How soon may they stop: the exact top-10 beyond the mates is impostors, which at 10M
-   * faces score higher, so lie nearer, than at 1M; stopping after half the lists keeps
-   * recall@10 at 0.993 at 10M (0.995 without; recall@1 unchanged, a third less time), but
-   * at 1M it costs 0.985 against 0.994, where three quarters keep 0.992. So the share is
-   * 3/4 at 1M faces and 1/2 from 10M, in between by log10 of the count. */
+   * (M = 128: 2,000 candidates, and 3,000 buy back some of what an earlier stop costs; M = 64
+   * needed 8,000, its error variance being about twice); the int8 estimates' +-0.005 lets 16
+   * exact rescores give the exact top-10 (16 and 32 gave identical recall). Those many lists
+   * are for the low-quality probes: 9 in 10 probes have found a mate at cosine >= 0.6 well
+   * before (10M: 91 % in the first half) and stop there. How soon may they stop: the exact
+   * top-10 beyond the mates is impostors, which at 10M faces score higher, so lie nearer, than
+   * at 1M; stopping after 3/8 of the lists keeps recall@10 at 0.991 at 10M with a re-rank of
+   * 3,000 (0.993 after half with 2,000, 0.995 without; recall@1 unchanged, half the time), but
+   * at 1M half costs 0.985 against 0.994, where three quarters keep 0.992. So the share is 3/4
+   * at 1M faces and 3/8 from 10M, in between by log10 of the count. */
   int nprobe = (int)(a->nlists / 6), scale = ANN_SCAN_MAX_M / a->pq_m;
   nprobe = nprobe < 16 ? 16 : nprobe;
-  double share = 0.75 - 0.25 * log10((double)(a->count ? a->count : 1) / 1e6);
-  share = share < 0.5 ? 0.5 : share > 1 ? 1 : share;
+  double share = 0.75 - 0.375 * log10((double)(a->count ? a->count : 1) / 1e6);
+  share = share < 0.375 ? 0.375 : share > 1 ? 1 : share;
   return (mien_ann_params){.nprobe = nprobe,
                            .rescore = 16,
                            .threads = 1,
-                           .rerank = 2000 * scale * scale,
+                           .rerank = 3000 * scale * scale,
                            .nprobe_first = (int)(nprobe * share),
                            .stop_score = 0.6f};
 }
@@ -591,24 +663,32 @@ static void add_assign(void *arg, size_t begin, size_t end) {
   free(r);
 }
 
+/* realloc for a list's array, which may lie in the arena (then copied out to the heap). */
+static void *list_realloc(const mien_ann *a, void *p, size_t used, size_t bytes) {
+  if (!in_arena(a, p)) return realloc(p, bytes);
+  void *q = malloc(bytes);
+  if (q) memcpy(q, p, used);
+  return q;
+}
+
 static int list_grow(const mien_ann *a, ann_list *l) {
   size_t stride = a->stride;
   uint32_t cap = l->cap + l->cap / 4 + 16;
-  uint8_t *pq = realloc(l->pq, pq_bytes(a, cap));
+  uint8_t *pq = list_realloc(a, l->pq, pq_bytes(a, l->cap), pq_bytes(a, cap));
   if (!pq) return -1;
   memset(pq + pq_bytes(a, l->cap), 0, pq_bytes(a, cap) - pq_bytes(a, l->cap));
   l->pq = pq;
   int8_t *codes = alloc_codes(cap, stride);
-  float *scales = realloc(l->scales, cap * sizeof *scales);
+  float *scales = list_realloc(a, l->scales, l->n * sizeof *scales, cap * sizeof *scales);
   if (scales) l->scales = scales;
-  int64_t *ids = realloc(l->ids, cap * sizeof *ids);
+  int64_t *ids = list_realloc(a, l->ids, l->n * sizeof *ids, cap * sizeof *ids);
   if (ids) l->ids = ids;
   if (!codes || !scales || !ids) {
     free(codes);
     return -1;
   }
   if (l->n) memcpy(codes, l->codes, (size_t)l->n * stride);
-  free(l->codes);
+  list_release(a, l->codes);
   l->codes = codes;
   l->cap = cap;
   return 0;
@@ -697,15 +777,35 @@ typedef struct {
   float bias, delta;
 } query_ctx;
 
-/* One thread's part of a search: lists[begin..end) scanned into its own heap. */
+/* One thread's part of a search: lists[begin..end) scanned into its own candidates. They are
+ * appended to room for 2 x cap; when it is full the best cap stay (select_best) and `floor`
+ * rises to the worst of them, which later candidates must beat (a heap of cap would sift each
+ * one in: a tenth of a search's time at 10M faces). */
 typedef struct {
   const query_ctx *qc;
   int cap;
-  scored *heap; /* the best `cap` estimates */
-  int nheap;
+  scored *cand; /* 2 x cap */
+  int n;
+  float floor; /* -inf until the first cut */
 } scan_ctx;
 
-/* Without the PQ tier (rerank 0): the int8 codes of every face of the lists, heap values ids. */
+/* Keeps the best cap of c's candidates. */
+static void cut(scan_ctx *c) {
+  if (c->n <= c->cap) return;
+  select_best(c->cand, c->n, c->cap);
+  c->n = c->cap;
+  float worst = INFINITY;
+  for (int i = 0; i < c->n; i++) worst = c->cand[i].key < worst ? c->cand[i].key : worst;
+  c->floor = worst;
+}
+
+static void keep(scan_ctx *c, scored x) {
+  if (x.key <= c->floor) return;
+  c->cand[c->n++] = x;
+  if (c->n == 2 * c->cap) cut(c);
+}
+
+/* Without the PQ tier (rerank 0): the int8 codes of every face of the lists; values are ids. */
 static void scan_lists(void *arg, size_t begin, size_t end) {
   scan_ctx *c = arg;
   const mien_ann *a = c->qc->a;
@@ -716,8 +816,7 @@ static void scan_lists(void *arg, size_t begin, size_t end) {
       uint32_t m = l->n - r < 256 ? l->n - r : 256;
       index_dot_get()->dots(l->codes + (size_t)r * a->stride, a->stride, m, c->qc->q, dots);
       for (uint32_t j = 0; j < m; j++)
-        top_push(c->heap, &c->nheap, c->cap,
-                 (scored){(float)dots[j] * l->scales[r + j], l->ids[r + j]});
+        keep(c, (scored){(float)dots[j] * l->scales[r + j], l->ids[r + j]});
     }
   }
 }
@@ -730,8 +829,8 @@ static void prefetch_bytes(const uint8_t *p, size_t bytes) {
   for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
 }
 
-/* The fast scan: PQ estimates of every face of the lists, only those beating the worst kept
- * entered; heap values are (list << 32 | position) for the int8 rerank. */
+/* The fast scan: PQ estimates of every face of the lists, only those beating the floor kept;
+ * values are (list << 32 | position) for the int8 rerank. */
 static void scan_pq(void *arg, size_t begin, size_t end) {
   scan_ctx *c = arg;
   const query_ctx *qc = c->qc;
@@ -752,9 +851,9 @@ static void scan_pq(void *arg, size_t begin, size_t end) {
     for (uint32_t r = 0; r < l->n; r += ANN_SCAN_BLOCK) {
       if (r + lead_faces < l->n) /* a lead ahead, in this list */
         prefetch_bytes(pq_block(a, l, r) + PREFETCH_LEAD, block_bytes);
-      int thr = -1; /* the sum a face must exceed: the worst kept estimate, in this list's units */
-      if (c->nheap == c->cap) {
-        float t = floorf((c->heap[0].key - base) / qc->delta);
+      int thr = -1; /* the sum a face must exceed: the floor, in this list's units */
+      if (c->floor > -INFINITY) {
+        float t = floorf((c->floor - base) / qc->delta);
         if (t >= 32767) break; /* no face of this list can beat it */
         thr = t < -1 ? -1 : (int)t;
       }
@@ -762,9 +861,7 @@ static void scan_pq(void *arg, size_t begin, size_t end) {
       uint32_t mask = scan(pq_block(a, l, r), a->pq_m, qc->lut, n, thr, sums);
       for (; mask; mask &= mask - 1) {
         int j = __builtin_ctz(mask);
-        top_push(
-            c->heap, &c->nheap, c->cap,
-            (scored){base + qc->delta * (float)sums[j], (int64_t)li << 32 | (r + (uint32_t)j)});
+        keep(c, (scored){base + qc->delta * (float)sums[j], (int64_t)li << 32 | (r + (uint32_t)j)});
       }
     }
   }
@@ -806,18 +903,22 @@ static int hit_order(const void *pa, const void *pb) {
   return (a->id > b->id) - (a->id < b->id);
 }
 
-static int best_first(const void *pa, const void *pb) {
-  const scored *a = pa, *b = pb;
-  return (a->key < b->key) - (a->key > b->key);
+/* The best `cap` of the parts' candidates, gathered in part 0's (in no order); returns how
+ * many. */
+static int merge_parts(scan_ctx *part, int threads) {
+  for (int t = 1; t < threads; t++)
+    for (int i = 0; i < part[t].n; i++) keep(&part[0], part[t].cand[i]);
+  cut(&part[0]);
+  return part[0].n;
 }
 
-/* The best `cap` of the parts' heaps, gathered in part 0's; returns how many. */
-static int merge_parts(scan_ctx *part, int threads) {
-  int nb = part[0].nheap;
-  for (int t = 1; t < threads; t++)
-    for (int i = 0; i < part[t].nheap; i++)
-      top_push(part[0].heap, &nb, part[0].cap, part[t].heap[i]);
-  return nb;
+/* The ranked lists probe[from..to) into the search's order, best first (the scan's threshold
+ * then rises early and later lists push few faces), with their coarse scores. */
+static void order_lists(const mien_ann *a, float qscale, scored *probe, int from, int to,
+                        uint32_t *lists, float *coarse) {
+  qsort(probe + from, (size_t)(to - from), sizeof *probe, best_first);
+  for (int i = from; i < to; i++)
+    lists[i] = (uint32_t)probe[i].val, coarse[i] = probe[i].key * qscale * a->pq_alpha;
 }
 
 /* The int8 estimate of <q, face (list << 32 | position)>. */
@@ -830,16 +931,16 @@ static float int8_score(const query_ctx *qc, int64_t at) {
   return (float)dot * l->scales[r] * qc->qscale;
 }
 
-/* The best score among what the parts' heaps hold so far (-inf when empty), for the early stop:
+/* The best score among the parts' candidates so far (-inf when none), for the early stop:
  * with the PQ tier, the best int8 score of the STOP_CHECK best estimates (4-bit estimates are
  * shrunk towards the crowd: a mate at cosine 0.7 is often estimated near 0.5); without it the
- * heaps' keys are int8 scores already. */
+ * candidates' keys are int8 scores already. */
 #define STOP_CHECK 16
 static float best_so_far(const query_ctx *qc, const scan_ctx *part, int threads, int pq) {
   scored top[STOP_CHECK];
   int n = 0;
   for (int t = 0; t < threads; t++)
-    for (int i = 0; i < part[t].nheap; i++) top_push(top, &n, pq ? STOP_CHECK : 1, part[t].heap[i]);
+    for (int i = 0; i < part[t].n; i++) top_push(top, &n, pq ? STOP_CHECK : 1, part[t].cand[i]);
   float best = -INFINITY;
   for (int i = 0; i < n; i++) {
     float s = pq ? int8_score(qc, top[i].val) : top[i].key * qc->qscale;
@@ -848,17 +949,55 @@ static float best_so_far(const query_ctx *qc, const scan_ctx *part, int threads,
   return best;
 }
 
+/* The int8 re-rank gathers its candidates' codes (each at a random place) RERANK_BATCH at a
+ * time into one buffer, asking memory for each RERANK_LEAD candidates ahead so the reads
+ * overlap, and scores the batch with one call of the dot kernel. */
+#define RERANK_BATCH 64
+#define RERANK_LEAD 8
+
 /* The PQ candidates (list << 32 | position) scored with their int8 codes; the best `rescore`
- * into heap (values ids); returns how many. */
-static int rerank_int8(const query_ctx *qc, const scored *cand, int n, int rescore, scored *heap) {
+ * into heap (values ids); returns how many. Only the kept ones' ids are looked up. rows holds
+ * RERANK_BATCH codes. */
+static int rerank_int8(const query_ctx *qc, const scored *cand, int n, int rescore, int8_t *rows,
+                       scored *heap) {
   const mien_ann *a = qc->a;
+  int32_t dots[RERANK_BATCH];
+  float scales[RERANK_BATCH];
   int nh = 0;
-  for (int i = 0; i < n; i++) {
-    int64_t at = cand[i].val;
-    top_push(heap, &nh, rescore,
-             (scored){int8_score(qc, at), a->lists[at >> 32].ids[(uint32_t)at]});
+  for (int b = 0; b < n; b += RERANK_BATCH) {
+    int m = n - b < RERANK_BATCH ? n - b : RERANK_BATCH;
+    for (int i = 0; i < m; i++) {
+      if (b + i + RERANK_LEAD < n) {
+        int64_t ahead = cand[b + i + RERANK_LEAD].val;
+        const ann_list *l = &a->lists[ahead >> 32];
+        prefetch_bytes((const uint8_t *)l->codes + (size_t)(uint32_t)ahead * a->stride, a->stride);
+        __builtin_prefetch(l->scales + (uint32_t)ahead);
+      }
+      int64_t at = cand[b + i].val;
+      const ann_list *l = &a->lists[at >> 32];
+      memcpy(rows + (size_t)i * a->stride, l->codes + (size_t)(uint32_t)at * a->stride, a->stride);
+      scales[i] = l->scales[(uint32_t)at];
+    }
+    index_dot_get()->dots(rows, a->stride, (size_t)m, qc->q, dots);
+    for (int i = 0; i < m; i++)
+      top_push(heap, &nh, rescore,
+               (scored){(float)dots[i] * scales[i] * qc->qscale, cand[b + i].val});
   }
+  for (int i = 0; i < nh; i++) heap[i].val = a->lists[heap[i].val >> 32].ids[(uint32_t)heap[i].val];
   return nh;
+}
+
+/* The groups whose lists a search of nprobe lists ranks: GROUP_MARGIN times the groups those
+ * lists would fill (a query's best lists are spread over more groups than that, but not over
+ * all: 4x keeps every result of ranking all groups at 1M and 10M faces, 3x lost a probe's
+ * mate at 1M, 2x several at 10M), at least 4. Ranking every list's centroid cost ~1 ms a search
+ * at 10M faces (12,647 lists x 512 B). */
+#define GROUP_MARGIN 4
+static int probe_groups(const mien_ann *a, int nprobe) {
+  double fill = (double)nprobe * a->ngroups / (a->nlists ? a->nlists : 1);
+  int n = (int)ceil(GROUP_MARGIN * fill);
+  n = n < 4 ? 4 : n;
+  return n > (int)a->ngroups ? (int)a->ngroups : n;
 }
 
 int mien_ann_search(const mien_ann *a, const float *qv, int k, float min_score,
@@ -872,24 +1011,23 @@ int mien_ann_search(const mien_ann *a, const float *qv, int k, float min_score,
   if ((size_t)rerank > a->count) rerank = (int)a->count; /* all: the PQ tier keeps everything */
   int cap = rerank ? rerank : rescore;                   /* what the scan keeps */
   /* The groups worth looking in: a query's best lists lie in its best groups. */
-  int ngroups = nprobe / 2 < 4 ? 4 : nprobe / 2;
-  if (ngroups > (int)a->ngroups) ngroups = (int)a->ngroups;
+  int ngroups = probe_groups(a, nprobe);
   int threads = clamp_threads(p->threads, (size_t)nprobe);
   size_t lut_n = (size_t)a->pq_m * PQ_K;
-  int8_t *q = alloc_codes(1, a->stride);
+  int8_t *q = alloc_codes(1, a->stride), *rows = alloc_codes(RERANK_BATCH, a->stride);
   int32_t *dots = malloc((size_t)dots_rows(a) * sizeof *dots);
   scored *groups = malloc((size_t)ngroups * sizeof *groups);
-  scored *probe = malloc((size_t)nprobe * sizeof *probe);
+  scored *probe = malloc((size_t)a->nlists * sizeof *probe);
   uint32_t *lists = malloc((size_t)nprobe * sizeof *lists);
   float *coarse = malloc((size_t)nprobe * sizeof *coarse);
-  scored *heap = malloc((size_t)threads * (size_t)cap * sizeof *heap);
+  scored *scanned = malloc((size_t)threads * 2 * (size_t)cap * sizeof *scanned);
   scored *best = malloc((size_t)rescore * sizeof *best);
   mien_hit *hits = malloc((size_t)rescore * sizeof *hits);
   float *buf = malloc((size_t)a->dim * sizeof *buf), *lutf = malloc(lut_n * sizeof *lutf);
   uint8_t *lut = malloc(lut_n);
   int n = -1, ng = 0, np = 0;
-  if (!q || !dots || !groups || !probe || !lists || !coarse || !heap || !best || !hits || !buf ||
-      !lutf || !lut)
+  if (!q || !rows || !dots || !groups || !probe || !lists || !coarse || !scanned || !best ||
+      !hits || !buf || !lutf || !lut)
     goto done;
   float qscale = index_quantise(qv, a->dim, a->stride, q).scale;
   index_dot_get()->dots(a->group_codes, a->stride, a->ngroups, q, dots);
@@ -899,31 +1037,33 @@ int mien_ann_search(const mien_ann *a, const float *qv, int k, float min_score,
     uint32_t g = (uint32_t)groups[i].val, l0 = a->group_first[g], nl = a->group_first[g + 1] - l0;
     index_dot_get()->dots(a->list_codes + (size_t)l0 * a->stride, a->stride, nl, q, dots);
     for (uint32_t j = 0; j < nl; j++)
-      top_push(probe, &np, nprobe, (scored){(float)dots[j] * a->list_scales[l0 + j], l0 + j});
+      probe[np++] = (scored){(float)dots[j] * a->list_scales[l0 + j], l0 + j};
   }
-  /* Best lists first: the scan's threshold then rises early and later lists push few faces. */
-  qsort(probe, (size_t)np, sizeof *probe, best_first);
-  for (int i = 0; i < np; i++)
-    lists[i] = (uint32_t)probe[i].val, coarse[i] = probe[i].key * qscale * a->pq_alpha;
+  int ranked = np;
+  np = np < nprobe ? np : nprobe;
+  select_best(probe, ranked, np);
+  int first = p->nprobe_first > 0 && p->nprobe_first < np ? p->nprobe_first : np;
+  select_best(probe, np, first); /* the rest is ordered only if the search goes on to it */
   query_ctx qc = {a, q, qscale, lists, coarse, lut, 0, 0};
+  order_lists(a, qscale, probe, 0, first, lists, coarse);
   if (rerank) pq_table(a, qv, lut, lutf, &qc.bias, &qc.delta);
   scan_ctx part[MAX_THREADS];
   for (int t = 0; t < threads; t++)
-    part[t] = (scan_ctx){&qc, cap, heap + (size_t)t * (size_t)cap, 0};
+    part[t] = (scan_ctx){&qc, cap, scanned + (size_t)t * 2 * (size_t)cap, 0, -INFINITY};
   range_fn scan = rerank ? scan_pq : scan_lists;
-  int first = p->nprobe_first > 0 && p->nprobe_first < np ? p->nprobe_first : np;
   parallel(threads, (size_t)first, scan, part, sizeof *part);
   if (first < np && best_so_far(&qc, part, threads, rerank > 0) < p->stop_score) {
-    query_ctx rest = qc; /* the remaining lists, into the same heaps */
+    order_lists(a, qscale, probe, first, np, lists, coarse);
+    query_ctx rest = qc; /* the remaining lists, into the same candidates */
     rest.lists += first, rest.coarse += first;
     for (int t = 0; t < threads; t++) part[t].qc = &rest;
     parallel(threads, (size_t)(np - first), scan, part, sizeof *part);
   }
   int nb = merge_parts(part, threads);
-  const scored *cand = heap;
+  const scored *cand = scanned;
   if (rerank) { /* the PQ tier's best `rerank`, narrowed to the best `rescore` by their int8 codes
                  */
-    nb = rerank_int8(&qc, heap, nb, rescore, best);
+    nb = rerank_int8(&qc, scanned, nb, rescore, rows, best);
     cand = best;
   }
   size_t nh = 0;
@@ -938,12 +1078,13 @@ int mien_ann_search(const mien_ann *a, const float *qv, int k, float min_score,
   memcpy(out, hits, (size_t)n * sizeof *out);
 done:
   free(q);
+  free(rows);
   free(dots);
   free(groups);
   free(probe);
   free(lists);
   free(coarse);
-  free(heap);
+  free(scanned);
   free(best);
   free(hits);
   free(buf);
@@ -1025,15 +1166,29 @@ mien_ann *mien_ann_load(const char *path, int dim) {
   for (uint32_t g = 0; g < a->ngroups; g++) /* the ranges must tile the lists */
     if (a->group_first[g] > a->group_first[g + 1]) goto fail;
   if (a->group_first[0] != 0 || a->group_first[a->ngroups] != a->nlists) goto fail;
+  /* The arena: every face's code, scale, id and PQ nibbles, and per list the alignment of its
+   * four arrays and its last PQ block's padding. */
+  size_t face_bytes = a->stride + sizeof(float) + sizeof(int64_t) + (size_t)a->pq_m / 2;
+  if (h.count > SIZE_MAX / 2 / face_bytes) goto fail;
+  a->arena_bytes = (size_t)h.count * face_bytes +
+                   (size_t)a->nlists * (4 * INDEX_DOT_ALIGN + ANN_SCAN_BLOCK_BYTES(a->pq_m));
+  a->arena = mmap(NULL, a->arena_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (a->arena == MAP_FAILED) {
+    a->arena = NULL;
+    goto fail;
+  }
+#ifdef MADV_HUGEPAGE
+  madvise(a->arena, a->arena_bytes, MADV_HUGEPAGE); /* a hint: failure changes nothing */
+#endif
   uint64_t total = 0;
   for (uint32_t l = 0; l < a->nlists; l++) {
     ann_list *x = &a->lists[l];
     uint32_t n;
     if (get(f, &n, sizeof n) || n > h.count - total) goto fail;
-    x->codes = alloc_codes(n, a->stride);
-    x->scales = malloc((n ? n : 1) * sizeof(float));
-    x->ids = malloc((n ? n : 1) * sizeof(int64_t));
-    x->pq = malloc(n ? pq_bytes(a, n) : 1);
+    x->codes = arena_take(a, (size_t)n * a->stride);
+    x->scales = arena_take(a, n * sizeof(float));
+    x->ids = arena_take(a, n * sizeof(int64_t));
+    x->pq = arena_take(a, pq_bytes(a, n));
     if (!x->codes || !x->scales || !x->ids || !x->pq) goto fail;
     x->cap = n;
     if (get(f, x->codes, (size_t)n * a->stride) || get(f, x->scales, n * sizeof(float)) ||
