@@ -163,8 +163,8 @@ static size_t pq_bytes(const mien_ann *a, uint32_t faces) {
  * as fast as later ones, and the scan ~10 % faster). A load knows every list's size, so it lays
  * the lists out in one mapping asked for huge pages (a hint: without them it is an ordinary
  * mapping). A list that outgrows its place moves to the heap (list_grow); the arena is unmapped
- * with the index. An index built by adds keeps its lists on the heap until it is saved and
- * loaded. */
+ * with the index. An index built by adds has its lists on the heap until mien_ann_pack moves
+ * them into an arena sized for the faces it then holds. */
 
 static int in_arena(const mien_ann *a, const void *p) {
   return a->arena && (const uint8_t *)p >= a->arena &&
@@ -182,6 +182,56 @@ static void *arena_take(mien_ann *a, size_t bytes) {
   if (at > a->arena_bytes || bytes > a->arena_bytes - at) return NULL;
   a->arena_used = at + bytes;
   return a->arena + at;
+}
+
+/* The arena for `count` faces: every face's code, scale, id and PQ nibbles, and per list the
+ * alignment of its four arrays and its last PQ block's padding. */
+static int arena_make(mien_ann *a, size_t count) {
+  size_t face_bytes = a->stride + sizeof(float) + sizeof(int64_t) + (size_t)a->pq_m / 2;
+  if (count > SIZE_MAX / 2 / face_bytes) return -1;
+  size_t bytes = count * face_bytes +
+                 (size_t)a->nlists * (4 * INDEX_DOT_ALIGN + ANN_SCAN_BLOCK_BYTES(a->pq_m));
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return -1;
+#ifdef MADV_HUGEPAGE
+  madvise(p, bytes, MADV_HUGEPAGE); /* a hint: failure changes nothing */
+#endif
+  a->arena = p;
+  a->arena_bytes = bytes;
+  a->arena_used = 0;
+  return 0;
+}
+
+/* Room in the arena for a list of n faces, into *x's arrays (cap n); -1 when it does not fit
+ * (*x unchanged). */
+static int list_place(mien_ann *a, ann_list *x, uint32_t n) {
+  size_t used = a->arena_used;
+  int8_t *codes = arena_take(a, (size_t)n * a->stride);
+  float *scales = arena_take(a, n * sizeof(float));
+  int64_t *ids = arena_take(a, n * sizeof(int64_t));
+  uint8_t *pq = arena_take(a, pq_bytes(a, n));
+  if (!codes || !scales || !ids || !pq) {
+    a->arena_used = used;
+    return -1;
+  }
+  *x = (ann_list){codes, scales, ids, pq, x->n, n};
+  return 0;
+}
+
+void mien_ann_pack(mien_ann *a, size_t from, size_t to) {
+  if (!a->arena && arena_make(a, a->count)) return; /* no mapping: the heap serves as before */
+  for (size_t l = from; l < to && l < a->nlists; l++) {
+    ann_list *x = &a->lists[l], old = *x;
+    if (in_arena(a, old.codes) || list_place(a, x, old.n)) continue;
+    memcpy(x->codes, old.codes, (size_t)old.n * a->stride);
+    memcpy(x->scales, old.scales, old.n * sizeof(float));
+    memcpy(x->ids, old.ids, old.n * sizeof(int64_t));
+    memcpy(x->pq, old.pq, pq_bytes(a, old.n));
+    free(old.codes);
+    free(old.scales);
+    free(old.ids);
+    free(old.pq);
+  }
 }
 
 static int clamp_threads(int threads, size_t work) {
@@ -1166,31 +1216,12 @@ mien_ann *mien_ann_load(const char *path, int dim) {
   for (uint32_t g = 0; g < a->ngroups; g++) /* the ranges must tile the lists */
     if (a->group_first[g] > a->group_first[g + 1]) goto fail;
   if (a->group_first[0] != 0 || a->group_first[a->ngroups] != a->nlists) goto fail;
-  /* The arena: every face's code, scale, id and PQ nibbles, and per list the alignment of its
-   * four arrays and its last PQ block's padding. */
-  size_t face_bytes = a->stride + sizeof(float) + sizeof(int64_t) + (size_t)a->pq_m / 2;
-  if (h.count > SIZE_MAX / 2 / face_bytes) goto fail;
-  a->arena_bytes = (size_t)h.count * face_bytes +
-                   (size_t)a->nlists * (4 * INDEX_DOT_ALIGN + ANN_SCAN_BLOCK_BYTES(a->pq_m));
-  a->arena = mmap(NULL, a->arena_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (a->arena == MAP_FAILED) {
-    a->arena = NULL;
-    goto fail;
-  }
-#ifdef MADV_HUGEPAGE
-  madvise(a->arena, a->arena_bytes, MADV_HUGEPAGE); /* a hint: failure changes nothing */
-#endif
+  if (arena_make(a, h.count)) goto fail;
   uint64_t total = 0;
   for (uint32_t l = 0; l < a->nlists; l++) {
     ann_list *x = &a->lists[l];
     uint32_t n;
-    if (get(f, &n, sizeof n) || n > h.count - total) goto fail;
-    x->codes = arena_take(a, (size_t)n * a->stride);
-    x->scales = arena_take(a, n * sizeof(float));
-    x->ids = arena_take(a, n * sizeof(int64_t));
-    x->pq = arena_take(a, pq_bytes(a, n));
-    if (!x->codes || !x->scales || !x->ids || !x->pq) goto fail;
-    x->cap = n;
+    if (get(f, &n, sizeof n) || n > h.count - total || list_place(a, x, n)) goto fail;
     if (get(f, x->codes, (size_t)n * a->stride) || get(f, x->scales, n * sizeof(float)) ||
         get(f, x->ids, n * sizeof(int64_t)) || get(f, x->pq, pq_bytes(a, n)))
       goto fail;

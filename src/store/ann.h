@@ -62,6 +62,13 @@ size_t mien_ann_bytes_per_vector(const mien_ann *ann);
 /* The parameters a search should use at this size for recall@10 >= 0.99 (docs/search.md). */
 mien_ann_params mien_ann_default_params(const mien_ann *ann);
 
+/* Moves lists [from, to) (of mien_ann_lists) into one mapping asked for huge pages, made by the
+ * first call and sized for the vectors then indexed, laid out as a load lays them: a built
+ * index then searches as fast as a loaded one from its first search (docs/search.md, "Huge
+ * pages"). Callable in steps between adds and removes; a list that does not fit stays where it
+ * is, and nothing changes when the mapping cannot be made. */
+void mien_ann_pack(mien_ann *ann, size_t from, size_t to);
+
 /* Adds n vectors; the caller guarantees the ids are not in the index. Assignment runs on
  * `threads` threads (<= 0: one per core). 0, or -1 when out of memory or a vector is not
  * finite (none is added then... except those before it: callers treat -1 as fatal). */

@@ -566,6 +566,8 @@ done:
 
 /* Faces the fill copies per hold of build_mu: a few ms of assignment work. */
 #define FILL_CHUNK 256
+/* Lists packed per hold (~0.5 MB each at 10M faces). */
+#define PACK_LISTS 8
 /* Training sample per list (k-means wants tens of points per centroid). */
 #define SAMPLE_PER_LIST 32
 /* Stored vectors whose exact and approximate top-10 are compared when an index is built. */
@@ -676,11 +678,19 @@ static void *builder_main(void *arg) {
   pthread_mutex_lock(&ix->build_mu);
   ix->building = ann;
   ix->cursor = 0;
-  while (ann && !ix->cancel && ix->cursor < ix->count) {
-    size_t end = ix->cursor + FILL_CHUNK < ix->count ? ix->cursor + FILL_CHUNK : ix->count;
-    if (mien_ann_add(ann, end - ix->cursor, ids_of(ix) + ix->cursor, vec_of(ix, ix->cursor), 1))
-      break;
-    ix->cursor = end;
+  /* Filled, then packed as a load lays it out (mien_ann_pack: its first searches as fast as a
+   * loaded index's); faces written while it is packed are added before it goes on. */
+  size_t packed = 0, lists = ann ? mien_ann_lists(ann) : 0;
+  while (ann && !ix->cancel && (ix->cursor < ix->count || packed < lists)) {
+    if (ix->cursor < ix->count) {
+      size_t end = ix->cursor + FILL_CHUNK < ix->count ? ix->cursor + FILL_CHUNK : ix->count;
+      if (mien_ann_add(ann, end - ix->cursor, ids_of(ix) + ix->cursor, vec_of(ix, ix->cursor), 1))
+        break;
+      ix->cursor = end;
+    } else {
+      mien_ann_pack(ann, packed, packed + PACK_LISTS);
+      packed += PACK_LISTS;
+    }
     pthread_mutex_unlock(&ix->build_mu); /* writers get their turn between chunks */
     pthread_mutex_lock(&ix->build_mu);
   }
