@@ -24,6 +24,9 @@
 #include "store/ann.h"
 
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -76,6 +79,7 @@ struct mien_ann {
   /* A loaded index holds its lists in one mapping asked for huge pages ("the arena" below). */
   uint8_t *arena;
   size_t arena_bytes, arena_used;
+  size_t pack_freed; /* heap freed by mien_ann_pack since its last trim */
 };
 
 /* --- small helpers ---------------------------------------------------------------------- */
@@ -218,6 +222,11 @@ static int list_place(mien_ann *a, ann_list *x, uint32_t n) {
   return 0;
 }
 
+/* The heap a pack frees between trims. glibc keeps freed chunks in the middle of its heaps
+ * resident until the chunks around them are freed too: without trims a pack of 10M faces
+ * peaked at 13 GB (the arena filled while the heap gave nothing back), twice the index. */
+#define PACK_TRIM_BYTES ((size_t)256 << 20)
+
 void mien_ann_pack(mien_ann *a, size_t from, size_t to) {
   if (!a->arena && arena_make(a, a->count)) return; /* no mapping: the heap serves as before */
   for (size_t l = from; l < to && l < a->nlists; l++) {
@@ -231,6 +240,14 @@ void mien_ann_pack(mien_ann *a, size_t from, size_t to) {
     free(old.scales);
     free(old.ids);
     free(old.pq);
+    a->pack_freed +=
+        (size_t)old.cap * (a->stride + sizeof(float) + sizeof(int64_t)) + pq_bytes(a, old.cap);
+    if (a->pack_freed >= PACK_TRIM_BYTES || l + 1 == a->nlists) {
+#ifdef __GLIBC__
+      malloc_trim(0);
+#endif
+      a->pack_freed = 0;
+    }
   }
 }
 
