@@ -504,6 +504,7 @@ typedef struct {
 /* Trains and fills the ANN from faces.f32 and saves it to f; with --no-save (at 20M faces the
  * 12 GB file does not fit beside the 41 GB of templates on a small disk) hands it back in *kept
  * instead. */
+#define PACK_STEP 256 /* lists */
 static int build_ann(const bench *b, const char *f, ann_build *out, mien_ann **kept) {
   size_t nlists = default_lists(b->faces);
   long nsample = (long)nlists * 32 < b->faces ? (long)nlists * 32 : b->faces;
@@ -540,7 +541,8 @@ static int build_ann(const bench *b, const char *f, ann_build *out, mien_ann **k
           out->add_ms / 1000, out->bytes_per_face);
   if (b->no_save) { /* measured as built, packed as the store packs the index it builds */
     t0 = mien_now_ms();
-    mien_ann_pack(ann, 0, mien_ann_lists(ann));
+    for (size_t l = 0; l < mien_ann_lists(ann); l += PACK_STEP) /* trimmed as the store does */
+      if (mien_ann_pack(ann, l, l + PACK_STEP)) mien_ann_trim(ann);
     out->bytes_per_face = mien_ann_bytes_per_vector(ann); /* the lists' spare room is gone */
     fprintf(stderr, "ann: packed in %.1f s, %zu bytes of RAM per face\n",
             (mien_now_ms() - t0) / 1000, out->bytes_per_face);

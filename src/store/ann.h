@@ -66,8 +66,12 @@ mien_ann_params mien_ann_default_params(const mien_ann *ann);
  * first call and sized for the vectors then indexed, laid out as a load lays them: a built
  * index then searches as fast as a loaded one from its first search (docs/search.md, "Huge
  * pages"). Callable in steps between adds and removes; a list that does not fit stays where it
- * is, and nothing changes when the mapping cannot be made. */
-void mien_ann_pack(mien_ann *ann, size_t from, size_t to);
+ * is, and nothing changes when the mapping cannot be made. Returns 1 when mien_ann_trim is due
+ * (about a gigabyte freed since the last, or the last list packed), else 0. */
+int mien_ann_pack(mien_ann *ann, size_t from, size_t to);
+/* Hands the heap packs freed back to the system (the C library keeps it resident otherwise: a
+ * pack would hold the index twice). Slow (up to ~1 s at 10M faces): call it outside locks. */
+void mien_ann_trim(mien_ann *ann);
 
 /* Adds n vectors; the caller guarantees the ids are not in the index. Assignment runs on
  * `threads` threads (<= 0: one per core). 0, or -1 when out of memory or a vector is not

@@ -682,16 +682,18 @@ static void *builder_main(void *arg) {
    * loaded index's); faces written while it is packed are added before it goes on. */
   size_t packed = 0, lists = ann ? mien_ann_lists(ann) : 0;
   while (ann && !ix->cancel && (ix->cursor < ix->count || packed < lists)) {
+    int trim = 0;
     if (ix->cursor < ix->count) {
       size_t end = ix->cursor + FILL_CHUNK < ix->count ? ix->cursor + FILL_CHUNK : ix->count;
       if (mien_ann_add(ann, end - ix->cursor, ids_of(ix) + ix->cursor, vec_of(ix, ix->cursor), 1))
         break;
       ix->cursor = end;
     } else {
-      mien_ann_pack(ann, packed, packed + PACK_LISTS);
+      trim = mien_ann_pack(ann, packed, packed + PACK_LISTS);
       packed += PACK_LISTS;
     }
     pthread_mutex_unlock(&ix->build_mu); /* writers get their turn between chunks */
+    if (trim) mien_ann_trim(ann);        /* slow: without the lock (nobody else frees in ann) */
     pthread_mutex_lock(&ix->build_mu);
   }
   ix->building = NULL;
