@@ -521,12 +521,15 @@ mien_ann_params mien_ann_default_params(const mien_ann *a) {
    * top-10 beyond the mates is impostors, which at 10M faces score higher, so lie nearer, than
    * at 1M; stopping after 3/8 of the lists keeps recall@10 at 0.991 at 10M with a re-rank of
    * 3,000 (0.993 after half with 2,000, 0.995 without; recall@1 unchanged, half the time), but
-   * at 1M half costs 0.985 against 0.994, where three quarters keep 0.992. So the share is 3/4
-   * at 1M faces and 3/8 from 10M, in between by log10 of the count. */
+   * at 1M half costs 0.985 against 0.994, where three quarters keep 0.992. Past 10M the lists
+   * hold more faces each and 3/8 loses again (20M: 0.990 after 1,117 of 2,981 lists, 0.991
+   * after 1,490). So the share is 3/4 at 1M faces, 3/8 at 10M, in between by log10 of the
+   * count, and 1/8 more per doubling past 10M. */
   int nprobe = (int)(a->nlists / 6), scale = ANN_SCAN_MAX_M / a->pq_m;
   nprobe = nprobe < 16 ? 16 : nprobe;
-  double share = 0.75 - 0.375 * log10((double)(a->count ? a->count : 1) / 1e6);
-  share = share < 0.375 ? 0.375 : share > 1 ? 1 : share;
+  double n = a->count ? (double)a->count : 1;
+  double share = n <= 1e7 ? 0.75 - 0.375 * log10(n / 1e6) : 0.375 + 0.125 * log2(n / 1e7);
+  share = share > 1 ? 1 : share;
   return (mien_ann_params){.nprobe = nprobe,
                            .rescore = 16,
                            .threads = 1,
