@@ -480,9 +480,16 @@ typedef struct {
   mien_ann_params p;
 } ann_run;
 
-/* Rescoring reads the template from faces.f32, as the store's file would be read. */
+/* Rescoring reads the template from faces.f32, as the store's file would be read; a hint
+ * (buf NULL) asks the kernel to start reading it. */
 static const float *fetch_face(void *ctx, int64_t id, float *buf) {
-  return read_faces(ctx, id, 1, buf) ? NULL : buf;
+  const bench *b = ctx;
+  if (!buf) {
+    posix_fadvise(b->fd, (off_t)id * DIM * (off_t)sizeof *buf, DIM * sizeof *buf,
+                  POSIX_FADV_WILLNEED);
+    return NULL;
+  }
+  return read_faces(b, id, 1, buf) ? NULL : buf;
 }
 
 static int ann_search(void *arg, const float *q, int threads, mien_hit *out) {

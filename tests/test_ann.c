@@ -76,8 +76,7 @@ typedef struct {
 } model_fetch;
 
 static const float *fetch(void *ctx, int64_t id, float *buf) {
-  (void)buf;
-  return ((model_fetch *)ctx)->v + (size_t)id * DIM;
+  return buf ? ((model_fetch *)ctx)->v + (size_t)id * DIM : NULL; /* buf NULL: a hint */
 }
 
 /* Every search setting that must be exact: probing every list and rescoring every candidate,

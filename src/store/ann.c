@@ -1139,6 +1139,8 @@ int mien_ann_search(const mien_ann *a, const float *qv, int k, float min_score,
     nb = rerank_int8(&qc, scanned, nb, rescore, rows, best);
     cand = best;
   }
+  for (int i = 0; i < nb; i++) /* their reads started together (a 10M store's fp32 are on disk) */
+    fetch(ctx, cand[i].val, NULL);
   size_t nh = 0;
   for (int i = 0; i < nb; i++) { /* the candidates, scored exactly */
     const float *v = fetch(ctx, cand[i].val, buf);

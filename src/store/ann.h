@@ -28,7 +28,9 @@
 typedef struct mien_ann mien_ann;
 
 /* The fp32 template of id for rescoring: a pointer valid until the search returns (into buf,
- * dim floats, or a mapping), or NULL when id is gone (the candidate is dropped). */
+ * dim floats, or a mapping), or NULL when id is gone (the candidate is dropped). A search first
+ * calls it with buf NULL for every candidate it will rescore: a hint to start reading it (the
+ * return value is ignored), so that templates not in memory are read at once, not one by one. */
 typedef const float *(*mien_ann_fetch)(void *ctx, int64_t id, float *buf);
 
 typedef struct {

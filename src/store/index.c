@@ -578,9 +578,17 @@ static size_t lists_for(size_t n) {
 }
 
 /* The ANN's rescoring source: the fp32 vectors the index holds. */
+/* The fp32 templates of a large index lie in a file mapping (mien_index_vectors_in) whose
+ * pages the kernel may have dropped: a hint (buf NULL) asks for them ahead. */
 static const float *fetch_vector(void *ctx, int64_t id, float *buf) {
-  (void)buf;
-  return mien_index_vector(ctx, id);
+  const float *v = mien_index_vector(ctx, id);
+  if (!buf && v) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), at = (uintptr_t)v & ~(page - 1);
+    size_t bytes = (uintptr_t)(v + ((const mien_index *)ctx)->dim) - at;
+    madvise((void *)at, bytes, MADV_WILLNEED); /* a hint: failure changes nothing */
+    return NULL;
+  }
+  return v;
 }
 
 static mien_ann_params params_for(const mien_index *ix, const mien_ann *ann, int threads) {
