@@ -508,10 +508,11 @@ typedef struct {
   size_t bytes_per_face;
 } ann_build;
 
+#define PACK_STEP 256 /* lists packed between trims' checks */
+
 /* Trains and fills the ANN from faces.f32 and saves it to f; with --no-save (at 20M faces the
  * 12 GB file does not fit beside the 41 GB of templates on a small disk) hands it back in *kept
  * instead. */
-#define PACK_STEP 256 /* lists */
 static int build_ann(const bench *b, const char *f, ann_build *out, mien_ann **kept) {
   size_t nlists = default_lists(b->faces);
   long nsample = (long)nlists * 32 < b->faces ? (long)nlists * 32 : b->faces;

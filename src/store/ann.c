@@ -158,6 +158,11 @@ static size_t pq_bytes(const mien_ann *a, uint32_t faces) {
   return (size_t)((faces + ANN_SCAN_BLOCK - 1) / ANN_SCAN_BLOCK) * ANN_SCAN_BLOCK_BYTES(a->pq_m);
 }
 
+/* The bytes of a list's four arrays for cap faces. */
+static size_t list_bytes(const mien_ann *a, uint32_t cap) {
+  return (size_t)cap * (a->stride + sizeof(float) + sizeof(int64_t)) + pq_bytes(a, cap);
+}
+
 /* --- the arena of a loaded index ------------------------------------------------------------
  *
  * A search touches its lists' PQ blocks and ~3,000 int8 codes at random places in gigabytes: with
@@ -177,6 +182,14 @@ static int in_arena(const mien_ann *a, const void *p) {
 
 static void list_release(const mien_ann *a, void *p) {
   if (!in_arena(a, p)) free(p);
+}
+
+/* A list's four arrays, wherever they lie. */
+static void list_free(const mien_ann *a, ann_list *x) {
+  list_release(a, x->codes);
+  list_release(a, x->scales);
+  list_release(a, x->ids);
+  list_release(a, x->pq);
 }
 
 /* bytes from the arena, aligned for the kernels; NULL when it is full (a short or lying file). */
@@ -237,12 +250,8 @@ int mien_ann_pack(mien_ann *a, size_t from, size_t to) {
     memcpy(x->scales, old.scales, old.n * sizeof(float));
     memcpy(x->ids, old.ids, old.n * sizeof(int64_t));
     memcpy(x->pq, old.pq, pq_bytes(a, old.n));
-    free(old.codes);
-    free(old.scales);
-    free(old.ids);
-    free(old.pq);
-    a->pack_freed +=
-        (size_t)old.cap * (a->stride + sizeof(float) + sizeof(int64_t)) + pq_bytes(a, old.cap);
+    list_free(a, &old);
+    a->pack_freed += list_bytes(a, old.cap);
   }
   return a->pack_freed >= PACK_TRIM_BYTES || (a->pack_freed && to >= a->nlists);
 }
@@ -470,12 +479,7 @@ done:
 
 void mien_ann_free(mien_ann *a) {
   if (!a) return;
-  for (uint32_t l = 0; a->lists && l < a->nlists; l++) {
-    list_release(a, a->lists[l].codes);
-    list_release(a, a->lists[l].scales);
-    list_release(a, a->lists[l].ids);
-    list_release(a, a->lists[l].pq);
-  }
+  for (uint32_t l = 0; a->lists && l < a->nlists; l++) list_free(a, &a->lists[l]);
   if (a->arena) munmap(a->arena, a->arena_bytes);
   free(a->codebook);
   free(a->lists);
@@ -503,9 +507,7 @@ size_t mien_ann_bytes_per_vector(const mien_ann *a) {
   size_t bytes = sizeof *a + (size_t)(a->ngroups + a->nlists) * (a->stride + sizeof(float)) +
                  (a->ngroups + 1) * sizeof(uint32_t) + a->nlists * sizeof(ann_list);
   bytes += (size_t)a->pq_m * PQ_K * (size_t)a->dsub * sizeof(float);
-  for (uint32_t l = 0; l < a->nlists; l++)
-    bytes += a->lists[l].cap * (a->stride + sizeof(float) + sizeof(int64_t)) +
-             pq_bytes(a, a->lists[l].cap);
+  for (uint32_t l = 0; l < a->nlists; l++) bytes += list_bytes(a, a->lists[l].cap);
   return a->count ? bytes / a->count : bytes;
 }
 

@@ -577,9 +577,9 @@ static size_t lists_for(size_t n) {
   return (size_t)(4 * sqrt((double)n)) + 1;
 }
 
-/* The ANN's rescoring source: the fp32 vectors the index holds. */
-/* The fp32 templates of a large index lie in a file mapping (mien_index_vectors_in) whose
- * pages the kernel may have dropped: a hint (buf NULL) asks for them ahead. */
+/* The ANN's rescoring source: the fp32 vectors the index holds. A large index's lie in a file
+ * mapping (mien_index_vectors_in) whose pages the kernel may have dropped: a hint (buf NULL)
+ * asks for them ahead. */
 static const float *fetch_vector(void *ctx, int64_t id, float *buf) {
   const float *v = mien_index_vector(ctx, id);
   if (!buf && v) {
@@ -701,7 +701,8 @@ static void *builder_main(void *arg) {
       packed += PACK_LISTS;
     }
     pthread_mutex_unlock(&ix->build_mu); /* writers get their turn between chunks */
-    if (trim) mien_ann_trim(ann);        /* slow: without the lock (nobody else frees in ann) */
+    /* Slow, so unlocked: the heap locks itself, and only the builder touches ann's count. */
+    if (trim) mien_ann_trim(ann);
     pthread_mutex_lock(&ix->build_mu);
   }
   ix->building = NULL;
