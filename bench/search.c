@@ -5,7 +5,7 @@
  *   mien-bench-search calibrate [--identities N]     synthetic vs LFW cosine distributions
  *   mien-bench-search run --faces N [--index exact,ann] [--queries Q] [--nprobe A,B,..]
  *                         [--rerank A,B,..] [--rescore A,B,..] [--first A,..] [--stop S,..]
- *                         [--pq M]
+ *                         [--margin C,..] [--pq M]
  *                         [--dir DIR] [--keep] [--reuse] [--no-save] [--per P]
  *
  * Faces: identities x P images (P = 2 by default) of unit 512-d templates, generated from their
@@ -27,10 +27,12 @@
  * at 10M they take most of an hour), e.g. to measure other search settings, and keeps it.
  *
  * The ANN sweep runs every combination of --nprobe, --rerank (0: no PQ tier, the int8 scan
- * of the probed lists; old and new in one run), --rescore, --first and --stop (the early stop:
- * after --first lists a search whose best estimate is >= --stop ends; --first 0: never); --pq sets
- * the PQ tier's sub-spaces (default 128, mien's), and the index is kept as DIR/ann-pqM.idx for
- * --reuse (--no-save: measured as built, neither saved nor loaded, no cold-load time).
+ * of the probed lists; old and new in one run), --rescore, --first, --margin and --stop (the early
+ * stop: after its first stage, the --first best lists and any other whose centroid is within
+ * --margin in cosine of the best one's, a search whose best estimate is >= --stop ends; --first 0:
+ * never); --pq sets the PQ tier's sub-spaces (default 128, mien's), and the index is kept as
+ * DIR/ann-pqM.idx for --reuse (--no-save: measured as built, neither saved nor loaded, no
+ * cold-load time).
  *
  * Reported per index (JSON lines): recall@1 of true mates (of the probes whose exact top-1 is a
  * mate, the share whose top-1 is a mate too: the person is identified), recall@10 against the exact
@@ -567,8 +569,8 @@ static int build_ann(const bench *b, const char *f, ann_build *out, mien_ann **k
 /* The sweep's settings: the default where a list is empty. */
 typedef struct {
   int nprobe[32], nnprobe, rerank[32], nrerank, rescore[32], nrescore, first[32], nfirst;
-  float stop[32];
-  int nstop;
+  float stop[32], margin[32];
+  int nstop, nmargin;
 } ann_sweep;
 
 /* Combination i's entry of a sweep list of n (the default, -1, when empty); i moves on. */
@@ -613,13 +615,14 @@ static int run_ann(const bench *b, const ann_sweep *sw) {
   ann_run r = {b, ann, mien_ann_default_params(ann)};
   const mien_ann_params def = r.p;
   int combos = 1;
-  for (int i = 0; i < 5; i++) {
-    int n = (int[]){sw->nstop, sw->nfirst, sw->nrescore, sw->nrerank, sw->nnprobe}[i];
+  for (int i = 0; i < 6; i++) {
+    int n = (int[]){sw->nmargin, sw->nstop, sw->nfirst, sw->nrescore, sw->nrerank, sw->nnprobe}[i];
     combos *= n ? n : 1;
   }
   for (int n = 0; n < combos; n++) { /* every combination of the lists given; else defaults */
     int i = n, k;
     r.p = def;
+    if ((k = pick(&i, sw->nmargin)) >= 0) r.p.first_margin = sw->margin[k];
     if ((k = pick(&i, sw->nstop)) >= 0) r.p.stop_score = sw->stop[k];
     if ((k = pick(&i, sw->nfirst)) >= 0) r.p.nprobe_first = sw->first[k];
     if ((k = pick(&i, sw->nrescore)) >= 0) r.p.rescore = sw->rescore[k];
@@ -629,11 +632,12 @@ static int run_ann(const bench *b, const ann_sweep *sw) {
     char extra[320], train[24], save[24], load[24];
     snprintf(extra, sizeof extra,
              "\"lists\":%zu,\"pq_m\":%d,\"nprobe\":%d,\"rerank\":%d,\"rescore\":%d,"
-             "\"nprobe_first\":%d,\"stop_score\":%.3f,"
+             "\"nprobe_first\":%d,\"stop_score\":%.3f,\"first_margin\":%.3f,"
              "\"train_s\":%s,\"save_s\":%s,\"cold_load_s\":%s,",
              mien_ann_lists(ann), mien_ann_pq_m(ann), r.p.nprobe, r.p.rerank, r.p.rescore,
-             r.p.nprobe_first, r.p.stop_score, num(built.train_ms / 1000, "%.2f", train),
-             num(built.save_ms / 1000, "%.2f", save), num(load_ms / 1000, "%.2f", load));
+             r.p.nprobe_first, r.p.stop_score, r.p.first_margin,
+             num(built.train_ms / 1000, "%.2f", train), num(built.save_ms / 1000, "%.2f", save),
+             num(load_ms / 1000, "%.2f", load));
     report(b, "ann", extra, q, built.bytes_per_face, (built.train_ms + built.add_ms) / 1000,
            (double)b->faces / (built.add_ms / 1000));
   }
@@ -676,35 +680,25 @@ static void usage(FILE *f) {
           "[--spread S]\n"
           "       mien-bench-search run [--faces N] [--index exact,ann] [--queries Q]\n"
           "                             [--nprobe A,..] [--rerank A,..] [--rescore A,..]\n"
-          "                             [--first A,..] [--stop S,..]\n"
+          "                             [--first A,..] [--stop S,..] [--margin C,..]\n"
           "                             [--pq M] [--per P] [--threads T]\n"
           "                             [--dir DIR] [--keep] [--no-truth] [--reuse] [--no-save]\n");
 }
 
 int main(int argc, char **argv) {
-  static const struct option opts[] = {{"faces", required_argument, 0, 'n'},
-                                       {"index", required_argument, 0, 'i'},
-                                       {"queries", required_argument, 0, 'q'},
-                                       {"nprobe", required_argument, 0, 'p'},
-                                       {"rerank", required_argument, 0, 'r'},
-                                       {"rescore", required_argument, 0, 'S'},
-                                       {"first", required_argument, 0, 'F'},
-                                       {"stop", required_argument, 0, 'X'},
-                                       {"pq", required_argument, 0, 'M'},
-                                       {"per", required_argument, 0, 'P'},
-                                       {"threads", required_argument, 0, 't'},
-                                       {"dir", required_argument, 0, 'd'},
-                                       {"keep", no_argument, 0, 'k'},
-                                       {"no-truth", no_argument, 0, 'T'},
-                                       {"identities", required_argument, 0, 'I'},
-                                       {"reuse", no_argument, 0, 'R'},
-                                       {"no-save", no_argument, 0, 'N'},
-                                       {"alpha", required_argument, 0, 'a'},
-                                       {"qmax", required_argument, 0, 'Q'},
-                                       {"spread", required_argument, 0, 's'},
-                                       {"beta", required_argument, 0, 'b'},
-                                       {"help", no_argument, 0, 'h'},
-                                       {0, 0, 0, 0}};
+  static const struct option opts[] = {
+      {"faces", required_argument, 0, 'n'},   {"index", required_argument, 0, 'i'},
+      {"queries", required_argument, 0, 'q'}, {"nprobe", required_argument, 0, 'p'},
+      {"rerank", required_argument, 0, 'r'},  {"rescore", required_argument, 0, 'S'},
+      {"first", required_argument, 0, 'F'},   {"stop", required_argument, 0, 'X'},
+      {"margin", required_argument, 0, 'G'},  {"pq", required_argument, 0, 'M'},
+      {"per", required_argument, 0, 'P'},     {"threads", required_argument, 0, 't'},
+      {"dir", required_argument, 0, 'd'},     {"keep", no_argument, 0, 'k'},
+      {"no-truth", no_argument, 0, 'T'},      {"identities", required_argument, 0, 'I'},
+      {"reuse", no_argument, 0, 'R'},         {"no-save", no_argument, 0, 'N'},
+      {"alpha", required_argument, 0, 'a'},   {"qmax", required_argument, 0, 'Q'},
+      {"spread", required_argument, 0, 's'},  {"beta", required_argument, 0, 'b'},
+      {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
   if (argc < 2) {
     usage(stderr);
     return 2;
@@ -741,6 +735,9 @@ int main(int argc, char **argv) {
       break;
     case 'X':
       sw.nstop = float_list(optarg, sw.stop);
+      break;
+    case 'G':
+      sw.nmargin = float_list(optarg, sw.margin);
       break;
     case 'M':
       b.pq_m = atoi(optarg);

@@ -235,7 +235,8 @@ static void test_ann_complete(void) {
 /* Every fast-scan kernel this CPU runs gives the sums and masks of a plain reference, on random
  * blocks and tables (entries up to 255: the largest sums), full blocks and partial tails. */
 /* The early stop: never reached (stop_score above any estimate) a search is the full one,
- * always reached (below any) it is a search of the first lists alone; on 2 threads too, where
+ * always reached (below any) it is a search of the first lists alone, or of all of them where
+ * the first stage's margin takes every list in; on 2 threads too, where
  * the two stages split the lists differently from one pass. 16 lists: 4 groups, all of which
  * every search here ranks, so the first 3 of 12 lists are the 3 best, as a search of 3 has.
  * And where it is decided: a stored face as the query scores 1, a stop at 0.95 is taken. */
@@ -253,18 +254,22 @@ static void test_early_stop(void) {
   for (int threads = 1; threads <= 2; threads++) {
     for (int pq = 0; pq <= 1; pq++) { /* the int8 scan, the PQ tier */
       mien_ann_params full = mien_ann_default_params(a);
-      full.threads = threads, full.nprobe = 12, full.nprobe_first = 0;
+      full.threads = threads, full.nprobe = 12, full.nprobe_first = 0, full.first_margin = 0;
       full.rerank = pq ? full.rerank : 0;
       mien_ann_params first = full, never = full, always = full, sure = full;
       first.nprobe = 3;
       never.nprobe_first = always.nprobe_first = sure.nprobe_first = 3;
       never.stop_score = 2, always.stop_score = -2, sure.stop_score = 0.95f;
+      mien_ann_params wide = always; /* every list within the margin: all 12 before the stop */
+      wide.first_margin = 2;
       int differ = 0;
       for (int j = 0; j < 40; j++) {
         const float *q = v + (size_t)(j * 71 % N) * DIM;
         int nw = mien_ann_search(a, q, K, -1, &full, fetch, &mf, want);
         int ng = mien_ann_search(a, q, K, -1, &never, fetch, &mf, got);
         CHECK_MSG(nw > 0 && same(want, nw, got, ng), "never reached, query %d, pq %d", j, pq);
+        ng = mien_ann_search(a, q, K, -1, &wide, fetch, &mf, got);
+        CHECK_MSG(same(want, nw, got, ng), "a margin over every list, query %d, pq %d", j, pq);
         int nf = mien_ann_search(a, q, K, -1, &first, fetch, &mf, got);
         ng = mien_ann_search(a, q, K, -1, &always, fetch, &mf, want);
         CHECK_MSG(ng > 0 && same(want, ng, got, nf), "always reached, query %d, pq %d", j, pq);

@@ -511,6 +511,19 @@ size_t mien_ann_bytes_per_vector(const mien_ann *a) {
   return a->count ? bytes / a->count : bytes;
 }
 
+/* The first stage (docs/search.md, "The first stage"), measured at these sizes: the share of
+ * nprobe a search always scans before it may stop, and the margin (cosine) within which every
+ * other list near the query's best one is scanned too, for recall@10 >= 0.991 at the fewest
+ * faces (0.993 / 0.991 / 0.991 at 1M / 10M / 20M). A query whose best lists are few and far
+ * above the rest has its top-10 in them; one among many near-equal lists needs them all. A fixed
+ * share gave every query the depth of the worst: at 10M 0.93M faces at the median where the
+ * margin scans 0.73M for the same recall. Between two sizes by log of the count; beyond either
+ * end, the nearest. */
+static const struct {
+  double faces, share;
+  float margin;
+} first_stage[] = {{1e6, 0.45, 0.30f}, {1e7, 0.215, 0.24f}, {2e7, 0.30, 0.28f}};
+
 mien_ann_params mien_ann_default_params(const mien_ann *a) {
   /* Measured on LFW-calibrated synthetic faces (docs/search.md): a low-quality probe's mates
    * need 15-20 % of the lists probed for recall@1 and recall@10 >= 0.995 (1M: 800 of 4,000
@@ -518,26 +531,27 @@ mien_ann_params mien_ann_default_params(const mien_ann *a) {
    * (M = 128: 2,000 candidates, and 3,000 buy back some of what an earlier stop costs; M = 64
    * needed 8,000, its error variance being about twice); the int8 estimates' +-0.005 lets 16
    * exact rescores give the exact top-10 (16 and 32 gave identical recall). Those many lists
-   * are for the low-quality probes: 9 in 10 probes have found a mate at cosine >= 0.6 well
-   * before (10M: 91 % in the first half) and stop there. How soon may they stop: the exact
-   * top-10 beyond the mates is impostors, which at 10M faces score higher, so lie nearer, than
-   * at 1M; stopping after 3/8 of the lists keeps recall@10 at 0.991 at 10M with a re-rank of
-   * 3,000 (0.993 after half with 2,000, 0.995 without; recall@1 unchanged, half the time), but
-   * at 1M half costs 0.985 against 0.994, where three quarters keep 0.992. Past 10M the lists
-   * hold more faces each and 3/8 loses again (20M: 0.990 after 1,117 of 2,981 lists, 0.991
-   * after 1,490). So the share is 3/4 at 1M faces, 3/8 at 10M, in between by log10 of the
-   * count, and 1/8 more per doubling past 10M. */
+   * are for the low-quality probes: 9 in 10 probes have found a mate at cosine >= 0.6 in the
+   * first stage and stop there. */
   int nprobe = (int)(a->nlists / 6), scale = ANN_SCAN_MAX_M / a->pq_m;
   nprobe = nprobe < 16 ? 16 : nprobe;
-  double n = a->count ? (double)a->count : 1;
-  double share = n <= 1e7 ? 0.75 - 0.375 * log10(n / 1e6) : 0.375 + 0.125 * log2(n / 1e7);
-  share = share > 1 ? 1 : share;
+  double n = a->count ? (double)a->count : 1, share = first_stage[0].share;
+  float margin = first_stage[0].margin;
+  size_t last = sizeof first_stage / sizeof *first_stage - 1;
+  for (size_t i = 0; i < last; i++) {
+    if (n <= first_stage[i].faces) break;
+    double t = log(n / first_stage[i].faces) / log(first_stage[i + 1].faces / first_stage[i].faces);
+    t = t > 1 ? 1 : t;
+    share = first_stage[i].share + t * (first_stage[i + 1].share - first_stage[i].share);
+    margin = first_stage[i].margin + (float)t * (first_stage[i + 1].margin - first_stage[i].margin);
+  }
   return (mien_ann_params){.nprobe = nprobe,
                            .rescore = 16,
                            .threads = 1,
                            .rerank = 3000 * scale * scale,
                            .nprobe_first = (int)(nprobe * share),
-                           .stop_score = 0.6f};
+                           .stop_score = 0.6f,
+                           .first_margin = margin};
 }
 
 /* --- adds and removes --------------------------------------------------------------------- */
@@ -1118,6 +1132,13 @@ int mien_ann_search(const mien_ann *a, const float *qv, int k, float min_score,
   np = np < nprobe ? np : nprobe;
   select_best(probe, ranked, np);
   int first = p->nprobe_first > 0 && p->nprobe_first < np ? p->nprobe_first : np;
+  if (p->first_margin > 0 && first < np) { /* and every list near the query's best one */
+    float top = -INFINITY, margin = p->first_margin / qscale; /* in the keys' units */
+    for (int i = 0; i < np; i++) top = probe[i].key > top ? probe[i].key : top;
+    int near = 0;
+    for (int i = 0; i < np; i++) near += probe[i].key >= top - margin;
+    first = near > first ? near : first;
+  }
   select_best(probe, np, first); /* the rest is ordered only if the search goes on to it */
   query_ctx qc = {a, q, qscale, lists, coarse, lut, 0, 0};
   order_lists(a, qscale, probe, 0, first, lists, coarse);

@@ -45,6 +45,10 @@ typedef struct {
    * reorder weaker candidates); nprobe_first 0 or >= nprobe: always all nprobe lists. */
   int nprobe_first;
   float stop_score;
+  /* The first stage also takes every probed list whose centroid's cosine to the query is within
+   * first_margin of the best list's (0: none more): a query near many centroids has its
+   * neighbours spread over more lists than one near a few (docs/search.md, "The first stage"). */
+  float first_margin;
 } mien_ann_params;
 
 /* Trains the coarse quantiser on n sample vectors (L2-normalised, dim floats each) for about
