@@ -522,7 +522,7 @@ size_t mien_ann_bytes_per_vector(const mien_ann *a) {
 static const struct {
   double faces, share;
   float margin;
-} first_stage[] = {{1e6, 0.45, 0.30f}, {1e7, 0.215, 0.24f}, {2e7, 0.30, 0.28f}};
+} first_stage[] = {{1e6, 0.45, 0.30f}, {1e7, 0.215, 0.24f}, {2e7, 0.5, 0}};
 
 mien_ann_params mien_ann_default_params(const mien_ann *a) {
   /* Measured on LFW-calibrated synthetic faces (docs/search.md): a low-quality probe's mates
