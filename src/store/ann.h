@@ -40,14 +40,14 @@ typedef struct {
   /* PQ candidates re-ranked with their int8 codes (at least rescore); 0: no PQ tier, the int8
    * codes of the probed lists are scanned instead (slower; the exact answer probing all). */
   int rerank;
-  /* Early stop: after its best nprobe_first lists a search ends when its best estimate so far
-   * is >= stop_score (a face that close is the person: the remaining lists would mostly
-   * reorder weaker candidates); nprobe_first 0 or >= nprobe: always all nprobe lists. */
+  /* Early stop: after its first stage a search ends when its best estimate so far is >=
+   * stop_score (a face that close is the person: the remaining lists would mostly reorder
+   * weaker candidates). The first stage is the best nprobe_first lists and every other probed
+   * list whose centroid's cosine to the query is within first_margin of the best list's (0:
+   * none more): a query among many near-equal lists has its neighbours spread over them all
+   * (docs/search.md, "The first stage"). nprobe_first 0 or >= nprobe: always all nprobe. */
   int nprobe_first;
   float stop_score;
-  /* The first stage also takes every probed list whose centroid's cosine to the query is within
-   * first_margin of the best list's (0: none more): a query near many centroids has its
-   * neighbours spread over more lists than one near a few (docs/search.md, "The first stage"). */
   float first_margin;
 } mien_ann_params;
 
