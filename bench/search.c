@@ -218,9 +218,14 @@ static void path(const bench *b, const char *name, char *out, size_t size) {
   snprintf(out, size, "%s/%s", b->dir, name);
 }
 
+/* Where face i lies in faces.f32. */
+static off_t face_offset(long i) {
+  return (off_t)i * DIM * (off_t)sizeof(float);
+}
+
 static int read_faces(const bench *b, long first, long n, float *v) {
   size_t bytes = (size_t)n * DIM * sizeof *v, done = 0;
-  off_t off = (off_t)first * DIM * (off_t)sizeof *v;
+  off_t off = face_offset(first);
   while (done < bytes) {
     ssize_t r = pread(b->fd, (char *)v + done, bytes - done, off + (off_t)done);
     if (r <= 0) return -1;
@@ -280,7 +285,7 @@ static int generate(bench *b) {
   float *chunk = malloc((size_t)CHUNK * DIM * sizeof *chunk);
   struct stat st;
   if (b->fd < 0 || !chunk || fstat(b->fd, &st)) return -1;
-  if (b->reuse && st.st_size != (off_t)b->faces * DIM * (off_t)sizeof *chunk) {
+  if (b->reuse && st.st_size != face_offset(b->faces)) {
     fprintf(stderr, "--reuse: %s does not hold %ld faces\n", f, b->faces);
     return -1;
   }
@@ -288,7 +293,7 @@ static int generate(bench *b) {
     long m = b->faces - c < CHUNK ? b->faces - c : CHUNK;
     gen_faces(b, c, m, chunk);
     size_t bytes = (size_t)m * DIM * sizeof *chunk;
-    if (pwrite(b->fd, chunk, bytes, (off_t)c * DIM * (off_t)sizeof *chunk) != (ssize_t)bytes) {
+    if (pwrite(b->fd, chunk, bytes, face_offset(c)) != (ssize_t)bytes) {
       free(chunk);
       return -1;
     }
@@ -487,8 +492,7 @@ typedef struct {
 static const float *fetch_face(void *ctx, int64_t id, float *buf) {
   const bench *b = ctx;
   if (!buf) {
-    posix_fadvise(b->fd, (off_t)id * DIM * (off_t)sizeof *buf, DIM * sizeof *buf,
-                  POSIX_FADV_WILLNEED);
+    posix_fadvise(b->fd, face_offset(id), DIM * sizeof *buf, POSIX_FADV_WILLNEED);
     return NULL;
   }
   return read_faces(b, id, 1, buf) ? NULL : buf;

@@ -236,10 +236,10 @@ static void test_ann_complete(void) {
  * blocks and tables (entries up to 255: the largest sums), full blocks and partial tails. */
 /* The early stop: never reached (stop_score above any estimate) a search is the full one,
  * always reached (below any) it is a search of the first lists alone, or of all of them where
- * the first stage's margin takes every list in; on 2 threads too, where
- * the two stages split the lists differently from one pass. 16 lists: 4 groups, all of which
- * every search here ranks, so the first 3 of 12 lists are the 3 best, as a search of 3 has.
- * And where it is decided: a stored face as the query scores 1, a stop at 0.95 is taken. */
+ * the first stage's margin takes every list in; on 2 threads too, where the two stages split
+ * the lists differently from one pass. 16 lists: 4 groups, all of which every search here
+ * ranks, so the first 3 of 12 lists are the 3 best, as a search of 3 has. And where it is
+ * decided: a stored face as the query scores 1, a stop at 0.95 is taken. */
 static void test_early_stop(void) {
   enum { N = 2000 };
   unsigned short seed[3] = {4, 5, 6};

@@ -535,16 +535,15 @@ mien_ann_params mien_ann_default_params(const mien_ann *a) {
    * first stage and stop there. */
   int nprobe = (int)(a->nlists / 6), scale = ANN_SCAN_MAX_M / a->pq_m;
   nprobe = nprobe < 16 ? 16 : nprobe;
-  double n = a->count ? (double)a->count : 1, share = first_stage[0].share;
-  float margin = first_stage[0].margin;
-  size_t last = sizeof first_stage / sizeof *first_stage - 1;
-  for (size_t i = 0; i < last; i++) {
-    if (n <= first_stage[i].faces) break;
-    double t = log(n / first_stage[i].faces) / log(first_stage[i + 1].faces / first_stage[i].faces);
-    t = t > 1 ? 1 : t;
-    share = first_stage[i].share + t * (first_stage[i + 1].share - first_stage[i].share);
-    margin = first_stage[i].margin + (float)t * (first_stage[i + 1].margin - first_stage[i].margin);
-  }
+  /* The two measured sizes around the count (the last two past the end), and how far along. */
+  double n = a->count ? (double)a->count : 1;
+  size_t i = 0, last = sizeof first_stage / sizeof *first_stage - 1;
+  while (i + 1 < last && n > first_stage[i + 1].faces) i++;
+  double t = log(n / first_stage[i].faces) / log(first_stage[i + 1].faces / first_stage[i].faces);
+  t = t < 0 ? 0 : t > 1 ? 1 : t;
+  double share = first_stage[i].share + t * (first_stage[i + 1].share - first_stage[i].share);
+  float margin =
+      first_stage[i].margin + (float)t * (first_stage[i + 1].margin - first_stage[i].margin);
   return (mien_ann_params){.nprobe = nprobe,
                            .rescore = 16,
                            .threads = 1,
